@@ -1,0 +1,92 @@
+"""The ``sea`` command line: one subcommand group per pipeline stage.
+
+Each group lives in its own module (``sea/cli/<group>.py``) exposing
+``register(subparsers)``. Commands stay thin: parse flags, build the stage's
+config, call one library function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import SeaError
+
+GROUPS = (
+    ("data", "prepare target-domain datasets (synthetic, UrbanSound8K, SONYC-UST, ESC-50, folders)"),
+    ("teacher", "OpenL3 teacher: embed files (openl3-compatible) or extract a run's frame store"),
+    ("targets", "fit and apply the reduction (PCA / dimension sampling) of teacher embeddings"),
+    ("students", "list and inspect the student architectures"),
+    ("distill", "train a student to regress the reduced teacher embeddings"),
+    ("evaluate", "downstream classifiers, fidelity and cost metrics, reports and plots"),
+    ("export", "quantize and export a student to ONNX / TFLite / MCU / Raspberry Pi bundles"),
+    ("run", "run the whole pipeline from one YAML config"),
+)
+
+log = logging.getLogger("sea")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sea",
+        description=(
+            "Specialized Embedding Approximation: distill OpenL3 into tiny students for "
+            "urban-sound edge devices. Each stage reads and writes a run directory."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'sea GROUP --help' for the commands of a group.",
+    )
+    parser.add_argument("--version", action="version", version=f"sea {__version__}")
+    parser.add_argument("--seed", type=int, default=None, help="global random seed (default: stage config seed)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on error")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only warnings and errors")
+    sub = parser.add_subparsers(dest="group", metavar="GROUP", title="groups")
+    for name, help_text in GROUPS:
+        module = importlib.import_module(f".{name}", __name__)
+        module.register(sub, name, help_text)
+    return parser
+
+
+def _configure(args: argparse.Namespace) -> None:
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .. import progress
+
+    progress.set_enabled(not args.quiet)
+    if args.seed is not None:
+        from ..utils import seed_everything
+
+        seed_everything(args.seed)
+
+    def _showwarning(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=sys.stderr)
+
+    if not args.verbose:
+        warnings.showwarning = _showwarning
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sea`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        # A group without a command prints its own help, like git.
+        target = getattr(args, "group_parser", None) or parser
+        target.print_help(sys.stderr)
+        return 2
+    _configure(args)
+    try:
+        result = args.func(args)
+    except SeaError as exc:
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)

@@ -1,0 +1,164 @@
+"""Run directories and stage bookkeeping (``stage.json``).
+
+A stage writes its outputs into a directory of the run and, last, a
+``stage.json`` with the resolved config, the hashes of its inputs, the sea
+version, timings and counts. ``stage.json`` with ``status: "done"`` is the
+only proof that a stage finished: a later run with the same config and the
+same input hashes skips the stage; a changed config or input reruns it.
+
+Examples
+--------
+>>> stage = Stage(run_dir / "teacher" / "mel256_music_512", "teacher", config, inputs={"clips": run_dir / "clips.jsonl"})
+>>> if not stage.is_done():
+...     with stage.running():
+...         ...  # write outputs
+...         stage.counts["n_frames"] = n
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from .config import config_hash, config_to_dict
+from .errors import ManifestError
+from .utils import read_json, sha256_file, write_json
+
+STAGE_FILE = "stage.json"
+log = logging.getLogger(__name__)
+
+__all__ = ["STAGE_FILE", "Stage", "input_hash", "read_stage", "require_stage"]
+
+
+def input_hash(path: str | Path) -> str:
+    """Hash identifying an input: a file's sha256, or a stage dir's stage.json fingerprint.
+
+    Hashing an upstream ``stage.json`` (its config and input hashes, not its
+    timings) chains stages cheaply: large outputs are never re-read.
+    """
+    path = Path(path)
+    if path.is_dir():
+        stage_file = path / STAGE_FILE
+        if stage_file.is_file():
+            s = read_json(stage_file)
+            key = {k: s.get(k) for k in ("stage", "config_hash", "inputs", "version", "counts")}
+            import json
+
+            return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        raise ManifestError(f"input directory {str(path)!r} has no {STAGE_FILE}; its stage has not finished")
+    if path.is_file():
+        return sha256_file(path)[:16]
+    raise ManifestError(f"input {str(path)!r} does not exist")
+
+
+def read_stage(stage_dir: str | Path) -> dict[str, Any] | None:
+    f = Path(stage_dir) / STAGE_FILE
+    return read_json(f) if f.is_file() else None
+
+
+def require_stage(stage_dir: str | Path, what: str, command: str) -> dict[str, Any]:
+    """Return a finished stage's record or raise a ManifestError naming the command to run."""
+    s = read_stage(stage_dir)
+    if not s or s.get("status") != "done":
+        raise ManifestError(f"{what} not found in {str(stage_dir)!r} (no finished {STAGE_FILE}); run '{command}' first")
+    return s
+
+
+class Stage:
+    """Bookkeeping of one stage's output directory.
+
+    Parameters
+    ----------
+    out_dir : path
+        The stage's output directory (created on demand).
+    name : str
+        Stage name, e.g. "prepare", "teacher", "targets", "distill".
+    config : dataclass or dict
+        The resolved config.
+    inputs : dict[str, path]
+        Input files or upstream stage directories, hashed with :func:`input_hash`.
+    """
+
+    def __init__(self, out_dir: str | Path, name: str, config: Any, inputs: dict[str, str | Path] | None = None):
+        from . import __version__
+
+        self.out_dir = Path(out_dir)
+        self.name = name
+        self.config = config
+        self.inputs = {k: str(v) for k, v in (inputs or {}).items()}
+        self.version = __version__
+        self.counts: dict[str, Any] = {}
+        self.extra: dict[str, Any] = {}
+
+    @property
+    def path(self) -> Path:
+        return self.out_dir / STAGE_FILE
+
+    def _config_dict(self) -> dict[str, Any]:
+        return self.config if isinstance(self.config, dict) else config_to_dict(self.config)
+
+    def _config_hash(self) -> str:
+        if isinstance(self.config, dict):
+            import json
+
+            return hashlib.sha256(json.dumps(self.config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return config_hash(self.config)
+
+    def input_hashes(self) -> dict[str, str]:
+        return {k: input_hash(v) for k, v in self.inputs.items()}
+
+    def is_done(self) -> bool:
+        """True when a finished stage.json matches this config and these inputs."""
+        s = read_stage(self.out_dir)
+        if not s or s.get("status") != "done":
+            return False
+        if s.get("config_hash") != self._config_hash():
+            log.info("%s: config changed since the last run; rerunning", self.name)
+            return False
+        try:
+            current = self.input_hashes()
+        except ManifestError:
+            return False
+        if s.get("inputs") != current:
+            log.info("%s: inputs changed since the last run; rerunning", self.name)
+            return False
+        return True
+
+    def previous(self) -> dict[str, Any] | None:
+        return read_stage(self.out_dir)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator["Stage"]:
+        """Mark the stage running; write ``status: done`` only if the body succeeds."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        started = _now()
+        t0 = time.perf_counter()
+        record = {
+            "stage": self.name,
+            "status": "running",
+            "version": self.version,
+            "config": self._config_dict(),
+            "config_hash": self._config_hash(),
+            "inputs": self.input_hashes(),
+            "input_paths": self.inputs,
+            "started": started,
+        }
+        write_json(self.path, record)
+        yield self
+        record.update(
+            status="done",
+            finished=_now(),
+            seconds=round(time.perf_counter() - t0, 3),
+            counts=self.counts,
+            **self.extra,
+        )
+        write_json(self.path, record)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

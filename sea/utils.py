@@ -1,0 +1,89 @@
+"""Small shared helpers: atomic writes, hashing, seeding, JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+Pathlike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def atomic_path(path: Pathlike, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success.
+
+    An interrupted writer leaves only a ``.tmp`` file that no stage trusts.
+    ``suffix`` keeps libraries that key on the extension (np.save, ONNX) happy.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: Pathlike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: Pathlike, obj: Any) -> Path:
+    """Write JSON atomically, with numpy scalars and arrays converted."""
+    return write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default, allow_nan=True) + "\n")
+
+
+def read_json(path: Pathlike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot serialise {type(o).__name__} to JSON")
+
+
+def md5_file(path: Pathlike, chunk_size: int = 1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_file(path: Pathlike, chunk_size: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (if imported) for reproducible runs."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    import sys
+
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
