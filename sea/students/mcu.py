@@ -1,0 +1,155 @@
+"""MCU-class students of our own design (not from the paper).
+
+SEA's smallest student still needs ~122 M MACs and ~205 KB of int8 activations per window because its first block runs
+32 filters at the full 64x50 resolution (two such tensors are live at once). This family keeps the SEA input
+(``[B, 1, 64, 50]`` log-mel, input BatchNorm) and changes the body:
+
+- a **stride-2 stem** (3x3 conv, 1 -> C0) halves both axes at once (64x50 -> 32x25), so no full-resolution
+  multi-channel tensor exists;
+- **narrow early layers** at 32x25, then **depthwise-separable blocks** (3x3 depthwise + BN + ReLU, 1x1 pointwise + BN +
+  ReLU, MobileNet-v1 style, no skips) with stride-2 depthwise convs at each stage change (-> 16x13 -> 8x7 -> 4x4);
+  a stage can also use plain 3x3 convs (``"conv"``), affordable at low channel counts;
+- global max-pool (``torch.amax``) and a ``Linear`` head to ``out_dim`` (default 64) with **no final ReLU**, so
+  signed PCA coordinates are reachable.
+
+Only ops that litert-torch converts: Conv2d (incl. depthwise groups), BatchNorm2d (folded), ReLU, amax, Linear.
+
+Budgets (per 1-s window, see :data:`MCU_BUDGET`): <= 20 M MACs, <= 64 KiB peak int8 activations (live-tensor sum,
+as TFLM's planner sees it), <= 150 KB int8 weights. Three sizes give a trade-off curve: ``sea_mcu_xs``,
+``sea_mcu_s``, ``sea_mcu_m``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .paper import KERAS_BN_EPS, KERAS_BN_MOMENTUM
+from .registry import register_student
+
+__all__ = ["MCU_BUDGET", "MCU_SPECS", "McuStudent"]
+
+#: Per-window budgets the MCU family is tested against.
+MCU_BUDGET = {"macs": 20_000_000, "peak_activation_bytes_int8": 64 * 1024, "weight_bytes_int8": 150_000}
+
+#: ``stem``: (channels, stride); ``stages``: list of [block, channels, stride, repeats], block "ds" or "conv".
+MCU_SPECS: dict[str, dict] = {
+    "sea_mcu_xs": {
+        "stem": [16, 2],
+        "stages": [["ds", 24, 1, 1], ["ds", 48, 2, 2], ["ds", 96, 2, 2]],
+    },
+    "sea_mcu_s": {
+        "stem": [24, 2],
+        "stages": [["ds", 32, 1, 1], ["ds", 64, 2, 3], ["ds", 128, 2, 3]],
+    },
+    "sea_mcu_m": {
+        "stem": [32, 2],
+        "stages": [["conv", 32, 1, 1], ["ds", 64, 2, 3], ["ds", 128, 2, 4], ["ds", 192, 2, 1]],
+    },
+}
+
+
+def _bn(c: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+
+
+def _conv_bn_relu(c_in: int, c_out: int, k: int, stride: int, groups: int = 1) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, groups=groups, bias=False),
+        _bn(c_out),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class McuStudent(nn.Module):
+    """Stride-2 stem + depthwise-separable stages + global max-pool + linear head.
+
+    Parameters
+    ----------
+    stem : [channels, stride]
+    stages : list of [block, channels, stride, repeats]
+        ``block`` is ``"ds"`` (depthwise 3x3 + pointwise 1x1) or ``"conv"`` (plain 3x3); the stride applies to the first
+        block of the stage.
+    out_dim : int or None
+        Embedding dimension of the linear head; ``None`` returns the pooled features (post-ReLU, dim = last channels).
+    final_relu : bool
+        ReLU on the head output (default False: signed embedding).
+    input_shape : tuple
+        ``(1, 64, 50)``.
+    """
+
+    def __init__(self, stem=(16, 2), stages=(), out_dim=64, final_relu=False, input_shape=(1, 64, 50)):
+        super().__init__()
+        self.input_shape = tuple(int(s) for s in input_shape)
+        try:
+            c0, s0 = int(stem[0]), int(stem[1])
+            stages = [(str(b), int(c), int(s), int(r)) for b, c, s, r in stages]
+        except (TypeError, ValueError, IndexError):
+            raise ConfigError(
+                f"McuStudent stem={stem!r} / stages={stages!r} must be [channels, stride] and [[block, channels, stride, repeats], ...]"
+            ) from None
+        for b, c, s, r in stages:
+            if b not in ("ds", "conv") or c < 1 or s not in (1, 2) or r < 1:
+                raise ConfigError(
+                    f"bad MCU stage {[b, c, s, r]}: block 'ds'|'conv', channels >= 1, stride 1|2, repeats >= 1"
+                )
+        layers: list[nn.Module] = [_bn(self.input_shape[0])]
+        layers += _conv_bn_relu(self.input_shape[0], c0, 3, s0)
+        c_in = c0
+        for block, c, stride, repeats in stages:
+            for i in range(repeats):
+                st = stride if i == 0 else 1
+                if block == "conv":
+                    layers += _conv_bn_relu(c_in, c, 3, st)
+                else:
+                    layers += _conv_bn_relu(c_in, c_in, 3, st, groups=c_in)
+                    layers += _conv_bn_relu(c_in, c, 1, 1)
+                c_in = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in, int(out_dim)) if out_dim is not None else None
+        self.final_relu = bool(final_relu)
+        self.embedding_dim = int(out_dim) if out_dim is not None else c_in
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.reset_parameters()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.amax(self.features(x), dim=(2, 3))
+        if self.head is not None:
+            x = self.head(x)
+        if self.final_relu:
+            x = torch.relu(x)
+        return x
+
+
+def _make_mcu(name: str):
+    spec = MCU_SPECS[name]
+
+    def factory(out_dim: int | None = 64, final_relu: bool = False, stem=None, stages=None):
+        return McuStudent(
+            stem=spec["stem"] if stem is None else stem,
+            stages=spec["stages"] if stages is None else stages,
+            out_dim=out_dim,
+            final_relu=final_relu,
+        )
+
+    desc = " / ".join(f"{b}{c}x{r}" + ("/s2" if s == 2 else "") for b, c, s, r in spec["stages"])
+    factory.__doc__ = f"MCU family: stem {spec['stem'][0]}/s{spec['stem'][1]}, {desc}, linear head (default 64-d)."
+    factory.__name__ = name
+    return register_student(name)(factory)
+
+
+for _name in MCU_SPECS:
+    _make_mcu(_name)
