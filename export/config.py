@@ -1,0 +1,80 @@
+"""The export stage's configuration (:class:`ExportConfig`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sea.errors import ConfigError
+
+VALID_FORMATS = ("onnx", "tflite", "mcu", "pi")
+VALID_CALIBRATE_METHODS = ("minmax", "entropy", "percentile")
+
+__all__ = ["VALID_FORMATS", "ExportConfig"]
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Everything ``sea export`` needs besides the checkpoint and the output folder."""
+
+    formats: tuple[str, ...] = field(
+        default=VALID_FORMATS, metadata={"help": "artifacts to build: any of onnx,tflite,mcu,pi (mcu needs --int8)"}
+    )
+    int8: bool = field(default=False, metadata={"help": "also build full-int8 models, calibrated on real windows"})
+    calibration: str | None = field(
+        default=None,
+        metadata={
+            "help": "run directory with the 8 kHz audio cache (or a .npy of log-mel [N,1,64,50] / audio [N,8000] windows); "
+            "default: the run the checkpoint lives in"
+        },
+    )
+    n_calibration: int = field(default=200, metadata={"help": "calibration windows (from calibration clips)"})
+    n_parity: int = field(default=64, metadata={"help": "held-out windows for the parity report (clips distinct from calibration)"})
+    n_parity_tflm: int = field(default=16, metadata={"help": "of those, windows run in tflite-micro (reference kernels are slow)"})
+    holdout_fraction: float = field(default=0.25, metadata={"help": "share of clips held out from calibration for parity"})
+    window_hop_size: float = field(default=0.5, metadata={"help": "hop (s) between the 1-s windows cut from the run's clips"})
+    with_frontend: bool = field(
+        default=False, metadata={"help": "models take raw 8 kHz audio [B,8000] with the Conv1d-DFT front-end inside"}
+    )
+    per_channel: bool = field(default=True, metadata={"help": "per-channel int8 weights"})
+    calibrate_method: str = field(default="minmax", metadata={"help": "onnxruntime calibration: minmax, entropy or percentile"})
+    fp32_cosine: float = field(default=0.9999, metadata={"help": "parity: minimum mean cosine for fp32 artifacts"})
+    int8_cosine: float = field(default=0.99, metadata={"help": "parity: minimum mean cosine for int8 artifacts"})
+    strict: bool = field(default=True, metadata={"help": "raise ParityError when an artifact misses its tolerance"})
+    latency: bool = field(default=True, metadata={"help": "measure host latency (batch 1, one thread)"})
+    latency_repeats: int = field(default=30, metadata={"help": "timed invokes per runtime"})
+    teacher_latency: bool = field(default=True, metadata={"help": "also time the OpenL3 teacher (untrained weights) for ratios"})
+    arena_margin: float = field(default=0.10, metadata={"help": "MCU arena margin over the measured TFLM arena (fraction)"})
+    classifier: str | None = field(
+        default=None, metadata={"help": "optional .npz with a linear head W [D,C], b [C] (labels optional) for downstream parity"}
+    )
+    overwrite: bool = field(default=False, metadata={"help": "replace an existing export in OUT_DIR"})
+    seed: int = field(default=0, metadata={"help": "seed for window selection"})
+
+    def validate(self) -> None:
+        bad = [f for f in self.formats if f not in VALID_FORMATS]
+        if bad or not self.formats:
+            raise ConfigError(
+                f"ExportConfig.formats={','.join(self.formats)!r} is invalid; choose from {', '.join(VALID_FORMATS)}"
+            )
+        if self.calibrate_method not in VALID_CALIBRATE_METHODS:
+            raise ConfigError(
+                f"ExportConfig.calibrate_method={self.calibrate_method!r}; choose one of {', '.join(VALID_CALIBRATE_METHODS)}"
+            )
+        for name in ("n_calibration", "n_parity", "latency_repeats"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"ExportConfig.{name}={getattr(self, name)} must be >= 1")
+        if self.n_parity_tflm < 0:
+            raise ConfigError(f"ExportConfig.n_parity_tflm={self.n_parity_tflm} must be >= 0")
+        if not 0.0 < self.holdout_fraction < 1.0:
+            raise ConfigError(f"ExportConfig.holdout_fraction={self.holdout_fraction} must be in (0, 1)")
+        if not self.window_hop_size > 0:
+            raise ConfigError(f"ExportConfig.window_hop_size={self.window_hop_size} must be > 0 seconds")
+        for name in ("fp32_cosine", "int8_cosine"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ExportConfig.{name}={getattr(self, name)} must be a cosine in [-1, 1]")
+        if self.arena_margin < 0:
+            raise ConfigError(f"ExportConfig.arena_margin={self.arena_margin} must be >= 0")
+        if "mcu" in self.formats and not self.int8:
+            # Explicitly asking for only an MCU bundle without int8 cannot work: TFLM needs full-int8.
+            if self.formats == ("mcu",):
+                raise ConfigError("--formats mcu needs --int8 (TFLite Micro runs full-int8 models); add --int8")
