@@ -1,0 +1,143 @@
+"""End-to-end export of the smallest MCU student: artifacts, parity, footprint, frontend.json, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import make_checkpoint, needs_export, small_config
+
+pytestmark = [pytest.mark.export, needs_export]
+
+
+def test_all_artifacts_written(mcu_export):
+    out = Path(mcu_export["out_dir"])
+    for name in ("model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite", "model_int8.tflite",
+                 "frontend.json", "parity.json", "footprint.json", "stage.json"):
+        assert (out / name).is_file(), name
+    for name in ("model_int8.c", "model_int8.h", "sea_model_config.h", "README.md"):
+        assert (out / "mcu" / name).is_file(), name
+    for name in ("sea_edge.py", "frontend.json", "model_int8.tflite", "README.md"):
+        assert (out / "pi" / name).is_file(), name
+    # The ONNX weights live inside the file (external_data=False).
+    assert not list(out.glob("*.data"))
+
+
+def test_parity_passes_in_every_runtime(mcu_export):
+    res = mcu_export["parity"]["results"]
+    assert mcu_export["parity"]["passed"]
+    assert res["model_fp32.onnx|onnxruntime"]["mean_cosine"] >= 0.9999
+    assert res["model_fp32.tflite|ai-edge-litert"]["mean_cosine"] >= 0.9999
+    for key in ("model_int8.onnx|onnxruntime", "model_int8.tflite|ai-edge-litert", "model_int8.tflite|tflite-micro"):
+        assert res[key]["passed"] and res[key]["mean_cosine"] >= 0.99, key
+        assert res[key]["max_abs_diff"] > 0  # really quantized
+    # tflite-runtime is reported (run, or skipped with the reason).
+    assert "model_int8.tflite|tflite-runtime" in res
+    w = mcu_export["parity"]["windows"]
+    assert w["n"] > 0 and not w["synthetic"] and w["n_calibration"] > 0
+
+
+def test_heldout_clips_are_not_calibration_clips(export_run):
+    from sea.cache import AudioCache
+
+    from export.calibration import load_windows
+
+    cal, held = load_windows(export_run, n_calibration=50, n_holdout=50, holdout_fraction=0.3)
+    assert set(cal.clip_ids).isdisjoint(held.clip_ids)
+    assert len(cal) and len(held)
+    assert cal.logmel.shape[1:] == (1, 64, 50)
+    assert np.all(cal.logmel <= 0) and np.all(cal.logmel >= -80)
+    assert set(cal.clip_ids) | set(held.clip_ids) <= set(AudioCache(export_run, 8000).clip_ids)
+
+
+def test_frontend_json_and_input_quantization(mcu_export):
+    from sea.frontend import FRONTEND_PARAMS, logmel_numpy
+
+    from export.tflite import litert_interpreter
+
+    out = Path(mcu_export["out_dir"])
+    doc = json.loads((out / "frontend.json").read_text())
+    for k, v in FRONTEND_PARAMS.items():
+        assert doc["frontend"][k] == (list(v) if isinstance(v, tuple) else v), k
+    q = doc["input_quantization"]
+    assert q["dtype"] == "int8" and q["scale"] > 0 and -128 <= q["zero_point"] <= 127
+    # A device feeding round(x/scale)+zp gets the same int8 tensor as the interpreter's own quantization.
+    it = litert_interpreter(out / "model_int8.tflite")
+    d = it.get_input_details()[0]
+    assert d["dtype"] == np.int8
+    assert np.isclose(d["quantization"][0], q["scale"]) and d["quantization"][1] == q["zero_point"]
+    x = logmel_numpy(np.sin(np.arange(8000) * 0.3).astype(np.float32))
+    qx = np.clip(np.round(x / q["scale"]) + q["zero_point"], -128, 127)
+    assert qx.min() >= -128 and qx.max() <= 127 and len(np.unique(qx)) > 10  # uses the range, no clipping to one value
+
+
+def test_footprint_report(mcu_export):
+    fp = mcu_export["footprint"]
+    i8 = fp["artifacts"]["model_int8.tflite"]
+    f32 = fp["artifacts"]["model_fp32.tflite"]
+    assert fp["params"] > 0 and fp["macs"] > 0
+    # liveness peak is what TFLM's planner needs: the measured arena is at least that, plus a small tail
+    assert i8["peak_activation_bytes"] <= i8["tflm_arena_bytes"] <= i8["peak_activation_bytes"] + 32 * 1024
+    assert 3.5 < f32["peak_activation_bytes"] / i8["peak_activation_bytes"] < 4.5  # int8 vs fp32 activations
+    assert i8["file_bytes"] < f32["file_bytes"] / 2
+    # Acceptance: the MCU-class student stays within 64 KB of activation memory.
+    assert i8["peak_activation_bytes"] <= 64 * 1024
+    assert fp["devices"]["cortex_m4"]["fits"] and fp["devices"]["stm32h7"]["fits"]
+    lat = fp["latency_ms"]
+    assert lat["model_int8.tflite|ai-edge-litert"] > 0 and lat["model_int8.onnx|onnxruntime"] > 0
+
+
+def test_onnx_dynamic_batch(mcu_export):
+    import torch
+
+    from sea.checkpoint import load_student
+
+    from export.onnx import run_onnx
+
+    model, _ = load_student(mcu_export["checkpoint"])
+    x = np.random.default_rng(0).uniform(-80, 0, (5, 1, 64, 50)).astype(np.float32)
+    y = run_onnx(Path(mcu_export["out_dir"]) / "model_fp32.onnx", x, batch=5)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    assert y.shape == (5, model.embedding_dim)
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+def test_rerun_is_a_noop(mcu_export, export_run):
+    from export import export_student
+
+    out = Path(mcu_export["out_dir"])
+    before = (out / "model_int8.tflite").stat().st_mtime_ns
+    export_student(mcu_export["checkpoint"], out, small_config(calibration=str(export_run)))
+    assert (out / "model_int8.tflite").stat().st_mtime_ns == before
+
+
+def test_cli_export_onnx(export_run, tmp_path, capsys):
+    from sea.cli import main
+
+    ckpt = export_run / "students" / "sea_mcu_xs" / "best.pt"
+    if not ckpt.is_file():
+        make_checkpoint(export_run, "sea_mcu_xs")
+    out = tmp_path / "cli_out"
+    # no --calibration: the run the checkpoint lives in is used
+    rc = main(["-q", "export", str(ckpt), "-o", str(out), "--formats", "onnx", "--int8", "--n-calibration", "8",
+               "--n-parity", "6", "--no-latency"])
+    assert rc == 0
+    assert (out / "model_int8.onnx").is_file() and not (out / "model_fp32.tflite").exists()
+    assert "model_int8.onnx" in capsys.readouterr().out
+    assert json.loads((out / "parity.json").read_text())["windows"]["source"] == str(export_run.resolve())
+
+
+def test_cli_errors(tmp_path, capsys):
+    from sea.cli import main
+
+    assert main(["export", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "o")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "missing.pt"), "-o", str(tmp_path / "o"), "--formats", "onnx,coreml"]) == 1
+    assert "coreml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["export", str(tmp_path / "missing.pt")])  # -o is required
+    assert e.value.code == 2
