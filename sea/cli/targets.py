@@ -80,7 +80,18 @@ def _run_info(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no target sets under {args.run_dir}/targets; run 'sea targets fit {args.run_dir}'")
         return 0
-    cols = ["name", "status", "method", "dim", "sampler", "n_points", "fit_ev", "heldout_ev", "heldout_rel_mse", "applied"]
+    cols = [
+        "name",
+        "status",
+        "method",
+        "dim",
+        "sampler",
+        "n_points",
+        "fit_ev",
+        "heldout_ev",
+        "heldout_rel_mse",
+        "applied",
+    ]
     table = [[_fmt(r.get(c)) for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
     print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))

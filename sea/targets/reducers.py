@@ -520,9 +520,12 @@ def reconstruction_report(
     Returns
     -------
     report : dict
-        ``relative_mse = Σ‖x − φ⁻¹(φ(x))‖² / Σ‖x − x̄‖²`` (x̄ = the held-out
-        mean), ``explained_variance`` = 1 − relative_mse (share of held-out
-        variance kept), ``mse`` (per element), ``cumulative_explained_variance``
+        ``relative_mse = Σ‖x − φ⁻¹(φ(x))‖² / Σ‖x − μ‖²`` (μ = the reducer's
+        fit mean; the held-out mean for identity), ``explained_variance`` =
+        1 − relative_mse (share of held-out energy about μ kept, in [0, 1]),
+        ``r2_vs_heldout_mean`` = 1 − error / Σ‖x − x̄_heldout‖² (can be < 0
+        when the held-out clips sit away from the fit mean), ``mse`` (per
+        element), ``cumulative_explained_variance``
         [d] (held-out explained variance when only the first j outputs are
         kept; its last value equals ``explained_variance``), ``n_frames``.
     """
@@ -548,15 +551,20 @@ def reconstruction_report(
         n += b.shape[0]
     if n == 0:
         raise ParameterError("reconstruction_report got no held-out frames")
-    total = float((sq - s1**2 / n).sum())  # Σ‖x − x̄‖² about the held-out mean
+    # Normalise by the held-out energy about the reducer's own mean (the fit mean): the
+    # reconstruction is mean + projection, so relative_mse lies in [0, 1] for PCA and dims,
+    # and a held-out set whose mean drifts from the fit mean is not scored as < 0.
+    total = e_ref
     rel = err / total if total > 0 else 0.0
-    cum = 1.0 - (e_ref - np.cumsum(per_out)) / total if total > 0 else np.ones_like(per_out)
+    cum = np.cumsum(per_out) / total if total > 0 else np.ones_like(per_out)
+    heldout_var = float((sq - s1**2 / n).sum())
     return {
         "n_frames": int(n),
         "mse": err / (n * s1.shape[0]),
         "relative_mse": rel,
         "explained_variance": 1.0 - rel,
         "cumulative_explained_variance": cum.tolist(),
+        "r2_vs_heldout_mean": 1.0 - err / heldout_var if heldout_var > 0 else float("nan"),
     }
 
 

@@ -1,0 +1,370 @@
+"""Reducers (PCA, identity, dimension sampling), save/load, reports, and the targets stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sea.config import load_config
+from sea.errors import ConfigError, ManifestError, ParameterError
+from sea.targets import (
+    DimSampleReducer,
+    IdentityReducer,
+    PCAReducer,
+    TargetsConfig,
+    apply_targets,
+    fit_targets,
+    load_reducer,
+    open_targets,
+    reconstruction_report,
+    save_reducer,
+    target_spec,
+    targets_info,
+)
+from tests.conftest import make_run
+
+
+def _lowrank_data(rng, n=3000, d=40, rank=8, noise=0.05, offset=3.0):
+    Z = rng.standard_normal((n, rank)) * np.linspace(3, 0.5, rank)
+    W = rng.standard_normal((rank, d))
+    return (Z @ W + noise * rng.standard_normal((n, d)) + offset).astype(np.float32)
+
+
+def _svd_pca(X, d):
+    Xc = X.astype(np.float64) - X.mean(0)
+    _, s, Vt = np.linalg.svd(Xc, full_matrices=False)
+    return Vt[:d], s[:d] ** 2 / (X.shape[0] - 1), (s**2).sum() / (X.shape[0] - 1)
+
+
+def _same_up_to_sign(A, B, atol):
+    signs = np.sign((A * B).sum(1, keepdims=True))
+    np.testing.assert_allclose(A, B * signs, atol=atol)
+
+
+# -- reducers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["streaming", "exact", "randomized"])
+def test_pca_matches_numpy_svd(method, rng):
+    X = _lowrank_data(rng)
+    pca = PCAReducer(6, method=method, batch_size=257).fit(X)
+    V, var, total = _svd_pca(X, 6)
+    _same_up_to_sign(pca.components_, V, atol=2e-3 if method == "randomized" else 1e-4)
+    np.testing.assert_allclose(pca.explained_variance_, var, rtol=1e-4)
+    np.testing.assert_allclose(pca.explained_variance_ratio_, var / total, rtol=1e-4)
+    np.testing.assert_allclose(pca.mean_, X.mean(0), atol=1e-4)
+    assert pca.n_samples_seen_ == X.shape[0] and pca.components_.shape == (6, 40)
+    Z = pca.transform(X)
+    assert Z.dtype == np.float32 and Z.shape == (3000, 6)
+    np.testing.assert_allclose(Z.var(0, ddof=1), var, rtol=1e-3)
+
+
+def test_pca_streaming_batches_equal_one_shot_and_partial_fit(rng):
+    X = _lowrank_data(rng, n=1000, d=16, rank=4) + 1000.0  # large offset: shifted sums keep precision
+    a = PCAReducer(4, method="streaming", batch_size=10_000).fit(X)
+    b = PCAReducer(4, method="streaming").fit_batches(X[i : i + 97] for i in range(0, 1000, 97))
+    c = PCAReducer(4, method="streaming")
+    for i in range(0, 1000, 300):
+        c.partial_fit(X[i : i + 300])
+    V, var, _ = _svd_pca(X, 4)
+    for r in (a, b, c):
+        _same_up_to_sign(r.components_, V, atol=1e-3)
+        np.testing.assert_allclose(r.explained_variance_, var, rtol=1e-3)
+    np.testing.assert_array_equal(a.components_, b.components_)  # deterministic sign convention
+
+
+def test_pca_whiten_and_inverse(rng):
+    X = _lowrank_data(rng, n=2000, d=12, rank=12, noise=0.0)
+    pca = PCAReducer(12, whiten=True).fit(X)
+    Z = pca.transform(X)
+    np.testing.assert_allclose(Z.var(0, ddof=1), 1.0, rtol=1e-3)
+    np.testing.assert_allclose(pca.inverse_transform(Z), X, atol=1e-3)
+
+
+def test_reducer_errors():
+    with pytest.raises(ParameterError, match="dim=0 must be a positive integer"):
+        PCAReducer(0)
+    with pytest.raises(ParameterError, match="method='svd'"):
+        PCAReducer(4, method="svd")
+    with pytest.raises(ParameterError, match="exceeds the input dimension 3"):
+        PCAReducer(4).fit(np.zeros((10, 3)))
+    with pytest.raises(ParameterError, match="not fitted"):
+        PCAReducer(2).transform(np.zeros((1, 3)))
+    pca = PCAReducer(2).fit(np.random.default_rng(0).standard_normal((20, 5)))
+    with pytest.raises(ParameterError, match="X has 4 features but the reducer was fitted on 5"):
+        pca.transform(np.zeros((1, 4)))
+    with pytest.raises(ParameterError, match="mode='top'"):
+        DimSampleReducer(3, mode="top")
+
+
+def test_dimension_sampling(rng):
+    X = rng.standard_normal((500, 10)).astype(np.float32) * np.arange(1, 11, dtype=np.float32) + 5
+    v = DimSampleReducer(3, mode="variance").fit(X)
+    np.testing.assert_array_equal(v.kept_dims_, [7, 8, 9])
+    np.testing.assert_array_equal(v.transform(X), X[:, [7, 8, 9]])
+    R = v.inverse_transform(v.transform(X))
+    np.testing.assert_array_equal(R[:, 7:], X[:, 7:])
+    np.testing.assert_allclose(R[:, :7], np.broadcast_to(X[:, :7].mean(0), (500, 7)), atol=1e-4)
+    r1 = DimSampleReducer(4, mode="random", seed=1).fit(X)
+    r1b = DimSampleReducer(4, mode="random", seed=1).fit(X[:50])
+    r2 = DimSampleReducer(4, mode="random", seed=2).fit(X)
+    assert r1.kept_dims_.size == 4 and np.unique(r1.kept_dims_).size == 4 and np.all(np.diff(r1.kept_dims_) > 0)
+    np.testing.assert_array_equal(r1.kept_dims_, r1b.kept_dims_)
+    assert not np.array_equal(r1.kept_dims_, r2.kept_dims_)
+    # variance-ranked keeps at least as much variance as any random subset
+    assert v.explained_variance_ratio_.sum() >= r1.explained_variance_ratio_.sum()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PCAReducer(5, whiten=True),
+        lambda: IdentityReducer(),
+        lambda: DimSampleReducer(5, mode="variance"),
+        lambda: DimSampleReducer(5, mode="random", seed=3),
+    ],
+)
+def test_save_load_round_trip_without_pickle(make, tmp_path, rng):
+    X = _lowrank_data(rng, n=400, d=20)
+    r = make().fit(X)
+    path = save_reducer(r, tmp_path / "red.npz")
+    with np.load(path, allow_pickle=False) as z:  # nothing in the file needs pickle
+        assert str(z["kind"]) == r.kind
+        assert all(z[k].dtype != object for k in z.files)
+    side = json.loads((tmp_path / "red.json").read_text())
+    assert side["kind"] == r.kind and side["sha256"] == r.sha256_
+    r2 = load_reducer(path)
+    assert type(r2) is type(r)
+    np.testing.assert_array_equal(r2.transform(X[:30]), r.transform(X[:30]))
+    np.testing.assert_allclose(r2.inverse_transform(r2.transform(X[:30])), r.inverse_transform(r.transform(X[:30])))
+    spec = r2.spec()
+    assert spec["kind"] == r.kind and spec["in_dim"] == 20 and spec["dim"] == r.out_dim
+    assert spec["path"] == str(path) and len(spec["sha256"]) == 64
+    json.dumps(spec)
+
+
+def test_load_reducer_errors(tmp_path):
+    with pytest.raises(ManifestError, match="does not exist"):
+        load_reducer(tmp_path / "nope.npz")
+    np.savez(tmp_path / "bad.npz", kind=np.str_("umap"), meta_json=np.str_("{}"))
+    with pytest.raises(ManifestError, match="unknown kind 'umap'"):
+        load_reducer(tmp_path / "bad.npz")
+
+
+def test_reconstruction_report(rng):
+    X = _lowrank_data(rng, n=4000, d=30, rank=6, noise=0.1)
+    fit, held = X[:3000], X[3000:]
+    ident = reconstruction_report(IdentityReducer().fit(fit), held)
+    assert ident["relative_mse"] == pytest.approx(0.0, abs=1e-10) and ident["explained_variance"] == pytest.approx(1.0)
+    full = reconstruction_report(PCAReducer(30).fit(fit), held)
+    assert full["relative_mse"] < 1e-6
+    pca = PCAReducer(6).fit(fit)
+    rep = reconstruction_report(pca, [held[i : i + 333] for i in range(0, 1000, 333)])
+    Hc = held.astype(np.float64) - pca.mean_
+    R = pca.inverse_transform(pca.transform(held)).astype(np.float64)
+    expected = ((held - R) ** 2).sum() / (Hc**2).sum()
+    assert rep["relative_mse"] == pytest.approx(expected, rel=1e-4)
+    assert rep["n_frames"] == 1000 and 0.9 < rep["explained_variance"] < 1.0
+    cum = np.array(rep["cumulative_explained_variance"])
+    assert cum.shape == (6,) and np.all(np.diff(cum) > 0)
+    assert cum[-1] == pytest.approx(rep["explained_variance"], abs=1e-6)
+    # fewer components and cheap dimension sampling reconstruct worse
+    assert reconstruction_report(PCAReducer(2).fit(fit), held)["relative_mse"] > rep["relative_mse"]
+    dims = reconstruction_report(DimSampleReducer(6, mode="variance").fit(fit), held)
+    assert dims["relative_mse"] > rep["relative_mse"]
+    assert dims["cumulative_explained_variance"][-1] == pytest.approx(dims["explained_variance"], abs=1e-6)
+
+
+# -- stage -----------------------------------------------------------------------
+
+HAVE_STORE = Path(__file__).resolve().parents[2].joinpath("sea", "store.py").is_file()
+
+
+class FakeStore:
+    """The FrameStore reader API on plain npz files (until sea/store.py exists)."""
+
+    def __init__(self, d):
+        with np.load(Path(d) / "fake_store.npz", allow_pickle=False) as z:
+            self._emb = z["emb"].astype(np.float32)
+            self.clip_ids = z["clip_ids"].astype(str)
+            self.frames = z["frames"]
+            self.timestamps = z["timestamps"]
+        self.meta = json.loads((Path(d) / "fake_meta.json").read_text())
+        self.n_frames, self.dim = self._emb.shape
+
+    def __len__(self):
+        return self.n_frames
+
+    def read(self, indices):
+        return self._emb[np.asarray(indices)]
+
+    def iter_batches(self, batch_size):
+        for i in range(0, self.n_frames, batch_size):
+            yield i, self._emb[i : i + batch_size]
+
+
+def _fake_teacher(run_dir: Path, dim: int = 24):
+    """Embeddings from the 48 kHz cache: ReLU(W · log band energies), one per openl3 frame."""
+    from sea.cache import AudioCache
+    from sea.framing import frame_starts
+
+    cache = AudioCache(run_dir, 48000)
+    W = np.random.default_rng(1).standard_normal((dim, 16))
+    rows, clips, frames, ts = [], [], [], []
+    for c in cache.clip_ids:
+        starts = frame_starts(cache.n_samples(c), 48000, hop_size=0.1)
+        for f, s in enumerate(starts):
+            x = cache.window(c, int(s), 48000)
+            spec = np.abs(np.fft.rfft(x))[: 16 * 100].reshape(16, 100).sum(1)
+            rows.append(np.maximum(W @ np.log(spec + 1e-3), 0))
+            clips.append(c)
+            frames.append(f)
+            ts.append(f * 0.1)
+    return np.array(rows, np.float32), np.array(clips), np.array(frames), np.array(ts)
+
+
+def _build_store(run_dir: Path, variant="fake_teacher", dim=24) -> Path:
+    from sea.runs import Stage
+
+    emb, clips, frames, ts = _fake_teacher(run_dir, dim)
+    d = run_dir / "teacher" / variant
+    meta = {"sr": 48000, "hop_size": 0.1, "center": True, "teacher": {"name": "fake"}}
+    stage = Stage(d, "teacher", {"variant": variant}, inputs={"clips": run_dir / "clips.jsonl"})
+    with stage.running():
+        if HAVE_STORE:
+            from sea.store import FrameStoreWriter
+
+            w = FrameStoreWriter(d, dim, dtype="float32", shard_size=100, meta=meta)
+            for c in np.unique(clips):
+                m = clips == c
+                w.add(clips[m], frames[m], ts[m], emb[m])
+            w.close()
+        else:
+            np.savez(d / "fake_store.npz", emb=emb, clip_ids=clips, frames=frames, timestamps=ts)
+            (d / "fake_meta.json").write_text(json.dumps(meta))
+        stage.counts["n_frames"] = int(emb.shape[0])
+    return d
+
+
+@pytest.fixture
+def store_run(tmp_path, monkeypatch):
+    run = make_run(tmp_path / "run", n_clips=10, duration=2.0, srs=(48000,))
+    _build_store(run)
+    if not HAVE_STORE:
+        import sea.targets.stage as st
+
+        monkeypatch.setattr(st, "_open_store", FakeStore)
+    return run
+
+
+def test_fit_targets_writes_outputs_and_skips_rerun(store_run):
+    cfg = TargetsConfig(method="pca", dim=4, sampler="random", n_points=60, heldout_fraction=0.2, batch_size=16)
+    out = fit_targets(store_run, cfg)
+    assert out == store_run / "targets" / "pca4_random"
+    for f in ("reducer.npz", "reducer.json", "sample_indices.npy", "report.json", "stage.json"):
+        assert (out / f).is_file(), f
+    idx = np.load(out / "sample_indices.npy", allow_pickle=False)
+    assert idx.shape == (60,) and np.unique(idx).size == 60 and np.all(np.diff(idx) > 0)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["n_points"] == 60 and rep["n_heldout_clips"] == 2 and rep["dim"] == 4
+    assert 0 < rep["heldout"]["explained_variance"] < 1 and rep["heldout"]["relative_mse"] > 0
+    assert len(rep["fit"]["cumulative_explained_variance"]) == 4
+    assert "mean_pairwise_cosine_distance" in rep["sampling"]["diversity"]
+    # held-out clips never feed the fit
+    from sea.targets.stage import _open_store
+
+    store = _open_store(store_run / "teacher" / "fake_teacher")
+    fit_clips = set(np.asarray(store.clip_ids)[idx])
+    assert len(fit_clips) == 8
+    stage = json.loads((out / "stage.json").read_text())
+    assert stage["status"] == "done" and stage["counts"]["n_points"] == 60
+    mtime = (out / "reducer.npz").stat().st_mtime_ns
+    assert fit_targets(store_run, cfg) == out
+    assert (out / "reducer.npz").stat().st_mtime_ns == mtime  # skipped
+    fit_targets(store_run, cfg, overwrite=True)
+    assert (out / "reducer.npz").stat().st_mtime_ns != mtime
+
+
+@pytest.mark.parametrize("sampler", ["spl", "dpp_div", "dpp"])
+def test_fit_targets_informed_samplers(store_run, sampler):
+    cfg = TargetsConfig(method="pca", dim=3, sampler=sampler, n_points=40, dpp_pool_size=80, batch_size=32)
+    out = fit_targets(store_run, cfg)
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["n_points"] == 40 and rep["sampling"]["sampler"] == sampler
+    if sampler != "dpp_div":
+        # clips fade in (make_run), so loudness-informed sampling picks louder frames on average
+        assert rep["sampling"]["level_db_chosen_mean"] > rep["sampling"]["level_db_candidates_mean"]
+
+
+def test_apply_and_read_targets(store_run):
+    out = fit_targets(store_run, TargetsConfig(method="dims_variance", dim=5, n_points=50, name="dv5"))
+    reader = open_targets(store_run, "dv5")
+    assert not reader.applied and reader.dim == 5
+    idx = np.array([7, 3, 100, 0])
+    on_the_fly = reader.read(idx)
+    apply_targets(store_run, "dv5", batch_size=17, shard_size=50)
+    shards = sorted(out.glob("targets-*.npy"))
+    assert len(shards) == -(-len(reader) // 50)
+    reader2 = open_targets(store_run, "dv5")
+    assert reader2.applied
+    np.testing.assert_array_equal(reader2.read(idx), on_the_fly)
+    reducer = load_reducer(out)
+    allrows = np.concatenate([b for _, b in reader2.iter_batches(64)])
+    np.testing.assert_array_equal(allrows, reducer.transform(reader2.store.read(np.arange(len(reader2)))))
+    mtime = shards[0].stat().st_mtime_ns
+    apply_targets(store_run, "dv5")  # up to date: skipped
+    assert shards[0].stat().st_mtime_ns == mtime
+    spec = target_spec(store_run, "dv5")
+    assert spec["kind"] == "dims" and spec["dim"] == 5 and spec["teacher"] == "fake_teacher" and spec["sha256"]
+    with pytest.raises(ParameterError, match="target indices"):
+        reader2.read([len(reader2)])
+
+
+def test_identity_and_all_samplers_and_info(store_run):
+    out = fit_targets(store_run, TargetsConfig(method="identity"))
+    assert out.name == "identity24"
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["heldout"]["relative_mse"] == pytest.approx(0.0, abs=1e-9) and rep["n_points"] == 0
+    with pytest.warns(UserWarning, match="exceeds the .* frames available"):
+        outs = fit_targets(
+            store_run, TargetsConfig(method="pca", dim=2, sampler="all", n_points=100000, dpp_pool_size=0)
+        )
+    assert [o.name for o in outs] == ["pca2_random", "pca2_spl", "pca2_dpp_div", "pca2_dpp"]
+    rows = {r["name"]: r for r in targets_info(store_run)}
+    assert set(rows) == {"identity24", "pca2_random", "pca2_spl", "pca2_dpp_div", "pca2_dpp"}
+    assert rows["pca2_spl"]["method"] == "pca" and 0 < rows["pca2_spl"]["heldout_ev"] < 1
+
+
+def test_targets_config_errors(tmp_path, store_run):
+    y = tmp_path / "t.yaml"
+    y.write_text("method: pca\ndimm: 64\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown TargetsConfig key\(s\) 'dimm'; valid keys are: method, dim, sampler"
+    ):
+        load_config(TargetsConfig, y)
+    with pytest.raises(ConfigError, match="sampler='kmeans' is not allowed"):
+        load_config(TargetsConfig, overrides={"sampler": "kmeans"})
+    with pytest.raises(ConfigError, match="heldout_fraction=1.5"):
+        load_config(TargetsConfig, overrides={"heldout_fraction": 1.5})
+    with pytest.raises(ConfigError, match="dim=99 exceeds the teacher dimension 24"):
+        fit_targets(store_run, TargetsConfig(dim=99))
+    with pytest.raises(ManifestError, match="does not exist"):
+        fit_targets(store_run, TargetsConfig(teacher="nope"))
+    with pytest.raises(ManifestError, match="no teacher frame store"):
+        fit_targets(tmp_path, TargetsConfig())
+
+
+def test_cli_targets_fit_apply_info(store_run, capsys):
+    from sea.cli import main
+
+    assert main(["-q", "targets", "fit", str(store_run), "--dim", "3", "--n-points", "30", "--sampler", "spl"]) == 0
+    assert capsys.readouterr().out.strip().endswith("pca3_spl")
+    assert main(["-q", "targets", "apply", str(store_run), "pca3_spl"]) == 0
+    assert main(["targets", "info", str(store_run)]) == 0
+    out = capsys.readouterr().out
+    assert "pca3_spl" in out and "heldout_ev" in out
+    assert main(["targets", "fit", str(store_run), "--dim", "0"]) == 1
+    assert "dim=0" in capsys.readouterr().err
