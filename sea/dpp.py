@@ -195,6 +195,7 @@ def sample_kdpp_lowrank(
     sigma: float = 0.1,
     rng: np.random.Generator,
     gram: np.ndarray | None = None,
+    info: dict | None = None,
 ) -> np.ndarray:
     """Exact k-DPP sample for ``L = B Bᵀ + σ I`` without forming ``L``.
 
@@ -209,6 +210,11 @@ def sample_kdpp_lowrank(
     rng : numpy Generator
     gram : np.ndarray [shape=(D, D)] or None
         ``BᵀB`` if already computed (float64).
+    info : dict or None
+        Filled with ``t`` (items drawn from the diversity part ``B Bᵀ``; the
+        other ``k − t`` are uniform) and ``t_expected`` (its mean). A small
+        ``t_expected / k`` means the ridge dominates and the k-DPP is close to
+        uniform sampling.
 
     Returns
     -------
@@ -222,6 +228,8 @@ def sample_kdpp_lowrank(
     n = B.shape[0]
     k = _check_k(k, n)
     if k == 0:
+        if info is not None:
+            info.update(t=0, t_expected=0.0, rank=0)
         return np.zeros(0, dtype=np.int64)
     C = gram if gram is not None else _gram(B)
     lam, V = np.linalg.eigh((C + C.T) / 2)
@@ -235,6 +243,8 @@ def sample_kdpp_lowrank(
     log_w = log_e[ts, r] + _log_comb(n - ts, k - ts)
     w = np.exp(log_w - log_w.max())
     t = int(rng.choice(t_max + 1, p=w / w.sum()))
+    if info is not None:
+        info.update(t=t, t_expected=float((ts * w).sum() / w.sum()), rank=int(r))
     T = np.zeros(0, dtype=np.int64)
     if t > 0:
         J = _select_eigvecs(log_mu, log_e, t, rng)

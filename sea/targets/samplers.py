@@ -49,6 +49,7 @@ __all__ = [
     "diversity_stats",
     "frame_levels",
     "l1_normalise",
+    "normalise_rows",
     "relevance_scores",
     "sample_dpp",
     "sample_points",
@@ -343,9 +344,19 @@ def sample_spl(
 
 def l1_normalise(F: np.ndarray) -> np.ndarray:
     """Rows divided by their L1 norm (zero rows stay zero), float64."""
+    return normalise_rows(F, "l1")
+
+
+def normalise_rows(F: np.ndarray, norm: str = "l1") -> np.ndarray:
+    """Rows divided by their L1 (paper) or L2 norm; zero rows stay zero; float64."""
     F = np.asarray(F, dtype=np.float64)
-    norm = np.abs(F).sum(axis=1, keepdims=True)
-    return F / np.where(norm > 0, norm, 1.0)
+    if norm == "l1":
+        n = np.abs(F).sum(axis=1, keepdims=True)
+    elif norm == "l2":
+        n = np.linalg.norm(F, axis=1, keepdims=True)
+    else:
+        raise ParameterError(f"dpp norm={norm!r} must be 'l1' (paper) or 'l2'")
+    return F / np.where(n > 0, n, 1.0)
 
 
 def sample_dpp(
@@ -357,6 +368,7 @@ def sample_dpp(
     groups: np.ndarray | None = None,
     sigma: float = 0.1,
     pool_size: int | None = 20000,
+    norm: str = "l1",
     on_bucket: Callable[[dict[str, Any]], None] | None = None,
 ) -> np.ndarray:
     """k-DPP sampling (``dpp_div`` without ``quality``, ``dpp`` with it).
@@ -377,8 +389,15 @@ def sample_dpp(
     pool_size : int or None
         Per bucket, at most this many uniformly drawn candidates enter the
         exact k-DPP (``None``/0: all). Must be ≥ the bucket's quota.
+    norm : {"l1", "l2"}
+        Row normalisation of ``F̂``. ``l1`` is the paper's. For dense
+        high-dimensional embeddings ``‖f̂‖₂² ≈ 1/D`` after L1 normalisation,
+        so ``σ = 0.1`` dominates the kernel and the k-DPP is close to uniform;
+        ``l2`` (``diag(F̂F̂ᵀ) = 1``) gives a much stronger diversity term.
     on_bucket : callable or None
-        Receives per-bucket stats (pool size, time).
+        Receives per-bucket stats (pool size, k, seconds, and ``t`` /
+        ``t_expected``: how many of the k items came from the diversity part
+        of the kernel, see :func:`sea.dpp.sample_kdpp_lowrank`).
 
     Returns
     -------
@@ -398,13 +417,14 @@ def sample_dpp(
         pool = p
         if pool_size and p.size > pool_size:
             pool = np.sort(rng.choice(p, size=max(int(pool_size), int(a)), replace=False))
-        B = l1_normalise(features[pool])
+        B = normalise_rows(features[pool], norm)
         if quality is not None:
             B *= np.asarray(quality, dtype=np.float64)[pool, None]
-        chosen = sample_kdpp_lowrank(B, int(a), sigma=sigma, rng=rng)
+        info: dict[str, Any] = {}
+        chosen = sample_kdpp_lowrank(B, int(a), sigma=sigma, rng=rng, info=info)
         out.append(pool[chosen])
         if on_bucket is not None:
-            on_bucket({"pool": int(pool.size), "k": int(a), "seconds": time.perf_counter() - t0})
+            on_bucket({"pool": int(pool.size), "k": int(a), "seconds": time.perf_counter() - t0, **info})
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
@@ -425,6 +445,8 @@ def sample_points(
     dpp_pool_size: int | None = 20000,
     dpp_sigma: float = 0.1,
     dpp_groups: np.ndarray | None = None,
+    dpp_norm: str = "l1",
+    on_bucket: Callable[[dict[str, Any]], None] | None = None,
 ) -> np.ndarray:
     """Dispatch to one sampler; returns sorted distinct positions in ``[0, m)``.
 
@@ -445,7 +467,15 @@ def sample_points(
     if sampler == "dpp":
         quality = relevance_scores(levels, groups=groups, times=times, window=spl_window)
     return sample_dpp(
-        features, n_points, rng, quality=quality, groups=dpp_groups, sigma=dpp_sigma, pool_size=dpp_pool_size
+        features,
+        n_points,
+        rng,
+        quality=quality,
+        groups=dpp_groups,
+        sigma=dpp_sigma,
+        pool_size=dpp_pool_size,
+        norm=dpp_norm,
+        on_bucket=on_bucket,
     )
 
 

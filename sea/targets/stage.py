@@ -84,6 +84,10 @@ class TargetsConfig:
         default=20000, metadata={"help": "k-DPP candidate pool drawn uniformly per DPP bucket; 0 = all candidates"}
     )
     dpp_sigma: float = field(default=0.1, metadata={"help": "k-DPP kernel ridge: L = F^F^T + sigma*I"})
+    dpp_norm: Literal["l1", "l2"] = field(
+        default="l1",
+        metadata={"help": "row normalisation of F^ for the DPP kernels: l1 (paper) or l2 (stronger diversity)"},
+    )
     heldout_fraction: float = field(default=0.1, metadata={"help": "share of clips held out of fitting for the report"})
     report_max_frames: int = field(
         default=50000, metadata={"help": "held-out frames used for the report (random subset)"}
@@ -337,6 +341,7 @@ def _fit(run_dir: Path, store, teacher_dir: Path, config: TargetsConfig, out: Pa
         timings["levels_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         dpp_groups = groups if bucket_used in ("sensor", "day") else None
+        dpp_buckets: list[dict[str, Any]] = []
         pos = sample_points(
             config.sampler,
             n_points,
@@ -350,10 +355,22 @@ def _fit(run_dir: Path, store, teacher_dir: Path, config: TargetsConfig, out: Pa
             dpp_pool_size=config.dpp_pool_size or None,
             dpp_sigma=config.dpp_sigma,
             dpp_groups=dpp_groups,
+            dpp_norm=config.dpp_norm,
+            on_bucket=dpp_buckets.append,
         )
         timings["sampling_s"] = time.perf_counter() - t0
         chosen = candidates[pos]
         sampler_report = _sampler_report(config, store, candidates, pos, levels, rng, bucket_used, groups)
+        if dpp_buckets:
+            sampler_report["dpp"] = {
+                "n_buckets": len(dpp_buckets),
+                "pool_total": int(sum(b["pool"] for b in dpp_buckets)),
+                # items drawn from the diversity part of L (the rest is uniform fill): t/k near 0
+                # means sigma*I dominates and the k-DPP is close to uniform
+                "t_drawn": int(sum(b["t"] for b in dpp_buckets)),
+                "t_expected": float(sum(b["t_expected"] for b in dpp_buckets)),
+                "seconds": float(sum(b["seconds"] for b in dpp_buckets)),
+            }
         t0 = time.perf_counter()
         if isinstance(reducer, PCAReducer) and config.pca_method in ("exact", "randomized"):
             reducer.fit(store.read(chosen))

@@ -279,3 +279,19 @@ def test_dpp_pool_and_buckets(rng):
     assert pos.size == 90 and np.unique(pos).size == 90
     np.testing.assert_array_equal(np.bincount(groups[pos]), [30, 30, 30])
     assert [s["pool"] for s in seen] == [120, 120, 120]
+
+
+def test_dpp_reports_diversity_share_and_l2_norm_strengthens_it():
+    """With the paper's L1 rows, dense high-dimensional embeddings give a near-uniform k-DPP (few of the k
+    items come from the diversity part F^F^T); L2 rows make the diversity part dominate."""
+    rng = np.random.default_rng(0)
+    F = np.abs(rng.standard_normal((2000, 128)))
+    stats: dict[str, list] = {"l1": [], "l2": []}
+    for norm in ("l1", "l2"):
+        pos = sample_dpp(F, 100, np.random.default_rng(1), norm=norm, on_bucket=stats[norm].append)
+        assert pos.size == 100 and np.unique(pos).size == 100
+    (l1,), (l2,) = stats["l1"], stats["l2"]
+    assert 0 <= l1["t"] <= 100 and l1["t_expected"] < 20
+    assert l2["t_expected"] > 3 * l1["t_expected"]
+    with pytest.raises(ParameterError, match="norm='l3'"):
+        sample_dpp(F, 10, rng, norm="l3")

@@ -294,6 +294,8 @@ def test_fit_targets_informed_samplers(store_run, sampler):
     out = fit_targets(store_run, cfg)
     rep = json.loads((out / "report.json").read_text())
     assert rep["n_points"] == 40 and rep["sampling"]["sampler"] == sampler
+    if sampler.startswith("dpp"):
+        assert 0 <= rep["sampling"]["dpp"]["t_drawn"] <= 40 and rep["sampling"]["dpp"]["pool_total"] == 80
     if sampler != "dpp_div":
         # clips fade in (make_run), so loudness-informed sampling picks louder frames on average
         assert rep["sampling"]["level_db_chosen_mean"] > rep["sampling"]["level_db_candidates_mean"]
