@@ -71,9 +71,17 @@ def export_student(checkpoint: str | Path, out_dir: str | Path, config: ExportCo
             log.info("calibration/parity windows from the checkpoint's run %s", run)
             calibration = str(run)
     return export_model(
-        model, out_dir, config, model_name=ckpt["model_name"], calibration=calibration,
-        inputs={"checkpoint": Path(checkpoint)}, extra={"model_args": ckpt.get("model_args", {}), "teacher": ckpt.get("teacher"),
-                                                          "target_spec": ckpt.get("target_spec")},
+        model,
+        out_dir,
+        config,
+        model_name=ckpt["model_name"],
+        calibration=calibration,
+        inputs={"checkpoint": Path(checkpoint)},
+        extra={
+            "model_args": ckpt.get("model_args", {}),
+            "teacher": ckpt.get("teacher"),
+            "target_spec": ckpt.get("target_spec"),
+        },
     )
 
 
@@ -184,22 +192,34 @@ def export_model(
     # ---- windows: calibration (int8) and held-out parity windows, real ones from the run ----
     if calibration is not None:
         calib, held = load_windows(
-            calibration, n_calibration=config.n_calibration, n_holdout=config.n_parity,
-            holdout_fraction=config.holdout_fraction, hop_size=config.window_hop_size, seed=config.seed,
+            calibration,
+            n_calibration=config.n_calibration,
+            n_holdout=config.n_parity,
+            holdout_fraction=config.holdout_fraction,
+            hop_size=config.window_hop_size,
+            seed=config.seed,
             input_shape=tuple(getattr(model, "input_shape", (1, 64, 50))),
         )
         synthetic = False
         if with_fe and (calib.audio is None or held.audio is None):
-            raise ExportError("--with-frontend needs audio windows; pass a run directory (or an (N, 8000) audio array) as --calibration")
+            raise ExportError(
+                "--with-frontend needs audio windows; pass a run directory (or an (N, 8000) audio array) as --calibration"
+            )
     else:
-        log.warning("no calibration run: fp32 parity uses synthetic tones (pass --calibration RUN_DIR for real windows)")
+        log.warning(
+            "no calibration run: fp32 parity uses synthetic tones (pass --calibration RUN_DIR for real windows)"
+        )
         a = _synthetic_windows(config.n_parity, config.seed)
-        held = Windows(a, logmel_numpy(a)[:, None], [f"synthetic:{i}" for i in range(len(a))], -np.ones(len(a), np.int64))
+        held = Windows(
+            a, logmel_numpy(a)[:, None], [f"synthetic:{i}" for i in range(len(a))], -np.ones(len(a), np.int64)
+        )
         calib, synthetic = None, True
     X_held = held.audio if with_fe else held.logmel
     X_cal = None if calib is None else (calib.audio if with_fe else calib.logmel)
     if len(held) == 0:
-        raise ExportError(f"no held-out windows could be cut from {calibration!r}; the run needs at least 2 non-empty clips")
+        raise ExportError(
+            f"no held-out windows could be cut from {calibration!r}; the run needs at least 2 non-empty clips"
+        )
     if calib is not None and len(calib) == 0:
         raise ExportError(f"no calibration windows could be cut from {calibration!r}")
 
@@ -227,8 +247,12 @@ def export_model(
             if config.int8:
                 log.info("ONNX int8 (onnxruntime static QDQ, %d calibration windows) ...", len(X_cal))
                 artifacts["model_int8.onnx"] = eonnx.quantize_onnx_int8(
-                    out / "model_fp32.onnx", out / "model_int8.onnx", X_cal, input_name=in_kind,
-                    per_channel=config.per_channel, method=config.calibrate_method,
+                    out / "model_fp32.onnx",
+                    out / "model_int8.onnx",
+                    X_cal,
+                    input_name=in_kind,
+                    per_channel=config.per_channel,
+                    method=config.calibrate_method,
                 )
         if want_tflite:
             log.info("TFLite fp32 (litert-torch) ...")
@@ -259,8 +283,12 @@ def export_model(
             "embedding_dim": int(ref.shape[1]),
             "frontend": fe_params,
             "framing": {"sr": int(fe_params["sr"]), "frame_size": 1.0, "center": True, "timestamps": "i * hop_size"},
-            "input_quantization": None if int8_in is None else {
-                "dtype": int8_in["dtype"], "scale": int8_in["scale"], "zero_point": int8_in["zero_point"],
+            "input_quantization": None
+            if int8_in is None
+            else {
+                "dtype": int8_in["dtype"],
+                "scale": int8_in["scale"],
+                "zero_point": int8_in["zero_point"],
                 "rule": "q = clip(round(x / scale) + zero_point, -128, 127)",
             },
             "tflite_io": quant,
@@ -277,8 +305,11 @@ def export_model(
             try:
                 y = fn()
             except Exception as exc:  # gathered, reported with the others
-                results[key] = {"passed": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
-                                "tolerance_mean_cosine": tol}
+                results[key] = {
+                    "passed": False,
+                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                    "tolerance_mean_cosine": tol,
+                }
                 return
             runs[key] = y
             results[key] = par.compare(ref[: y.shape[0]], y, tolerance=tol)
@@ -291,7 +322,9 @@ def export_model(
             else:
                 record(name, "ai-edge-litert", lambda p=path: etfl.run_litert(p, X_held), tol[kind])
                 if kind == "int8" and config.n_parity_tflm > 0:
-                    record(name, "tflite-micro", lambda p=path: etfl.run_tflm(p, X_held[: config.n_parity_tflm]), tol[kind])
+                    record(
+                        name, "tflite-micro", lambda p=path: etfl.run_tflm(p, X_held[: config.n_parity_tflm]), tol[kind]
+                    )
         tfr = par.tflite_runtime_status()
         if not tfr["available"]:
             for name in artifacts:
@@ -302,6 +335,7 @@ def export_model(
 
             for name, path in artifacts.items():
                 if name.endswith(".tflite"):
+
                     def _tfr(p=path):
                         it = TfrInterpreter(model_path=str(p), num_threads=1)
                         it.allocate_tensors()
@@ -313,10 +347,14 @@ def export_model(
             downstream = _downstream(config.classifier, ref, runs, held.labels, par)
         parity_doc = {
             "reference": "PyTorch fp32 (torch CPU)",
-            "windows": {"n": int(len(held)), "n_clips": len(set(held.clip_ids)), "synthetic": synthetic,
-                        "source": str(calibration) if calibration is not None else None,
-                        "calibration_clips_excluded": True,
-                        "n_calibration": 0 if calib is None else int(len(calib))},
+            "windows": {
+                "n": int(len(held)),
+                "n_clips": len(set(held.clip_ids)),
+                "synthetic": synthetic,
+                "source": str(calibration) if calibration is not None else None,
+                "calibration_clips_excluded": True,
+                "n_calibration": 0 if calib is None else int(len(calib)),
+            },
             "tolerances": {"fp32_mean_cosine": config.fp32_cosine, "int8_mean_cosine": config.int8_cosine},
             "results": results,
             "downstream": downstream,
@@ -333,16 +371,26 @@ def export_model(
             from .mcu import write_mcu_bundle
 
             write_mcu_bundle(
-                out / "mcu", artifacts["model_int8.tflite"], io=quant["model_int8.tflite"],
-                arena_bytes=fp["artifacts"]["model_int8.tflite"]["tflm_arena_bytes"], arena_margin=config.arena_margin,
-                frontend_params=fe_params, model_name=model_name, with_frontend=with_fe,
+                out / "mcu",
+                artifacts["model_int8.tflite"],
+                io=quant["model_int8.tflite"],
+                arena_bytes=fp["artifacts"]["model_int8.tflite"]["tflm_arena_bytes"],
+                arena_margin=config.arena_margin,
+                frontend_params=fe_params,
+                model_name=model_name,
+                with_frontend=with_fe,
             )
         if "pi" in fmts:
             from .pi import write_pi_bundle
 
             pi_models = {n: p for n, p in artifacts.items() if n.endswith(".tflite") or n.endswith(".onnx")}
-            write_pi_bundle(out / "pi", pi_models, out / FRONTEND_JSON,
-                            classifier=Path(config.classifier) if config.classifier else None, model_name=model_name)
+            write_pi_bundle(
+                out / "pi",
+                pi_models,
+                out / FRONTEND_JSON,
+                classifier=Path(config.classifier) if config.classifier else None,
+                model_name=model_name,
+            )
 
         stage.counts.update({"n_artifacts": len(artifacts), "n_parity_windows": int(len(held))})
         stage.extra.update({"model_name": model_name, **(extra or {}), "artifacts": sorted(artifacts)})
@@ -411,7 +459,8 @@ def _footprint(model, net, example, artifacts, config, model_name, in_kind, in_s
                 sess = eonnx.onnx_session(path, threads=1)
                 iname = sess.get_inputs()[0].name
                 latency[f"{name}|onnxruntime"] = fpm.time_fn(
-                    lambda s=sess, n=iname: s.run(None, {n: xn}), repeats=config.latency_repeats)["median_ms"]
+                    lambda s=sess, n=iname: s.run(None, {n: xn}), repeats=config.latency_repeats
+                )["median_ms"]
             else:
                 it = etfl.litert_interpreter(path, threads=1)
                 d = it.get_input_details()[0]
@@ -438,11 +487,17 @@ def _footprint(model, net, example, artifacts, config, model_name, in_kind, in_s
         t_ms = teacher_latency_ms()
         if t_ms is not None:
             fp["teacher_ms"] = t_ms
-            fp["speedup_vs_teacher"] = {k: t_ms / v for k, v in latency.items() if v > 0 and not k.startswith("frontend")}
+            fp["speedup_vs_teacher"] = {
+                k: t_ms / v for k, v in latency.items() if v > 0 and not k.startswith("frontend")
+            }
     # Device fit. MCU: int8 model in flash; RAM = TFLM arena (+margin) + the front-end's buffers.
     i8 = arts.get("model_int8.tflite")
     n_dft = int(fe_params.get("n_dft", 1024))
-    frontend_ram = 2 * int(fe_params["window_length"]) + 3 * n_dft * 4 + 4 * int(np.prod(in_shape if in_kind == "logmel" else (64, 50)))
+    frontend_ram = (
+        2 * int(fe_params["window_length"])
+        + 3 * n_dft * 4
+        + 4 * int(np.prod(in_shape if in_kind == "logmel" else (64, 50)))
+    )
     frontend_flash = 4 * n_dft + 4 * 2 * (n_dft // 2 + 1)  # window + sparse mel weights (upper bound)
     if i8 is not None:
         arena = int(np.ceil(i8["tflm_arena_bytes"] * (1 + config.arena_margin) / 16) * 16)
@@ -456,10 +511,13 @@ def _footprint(model, net, example, artifacts, config, model_name, in_kind, in_s
     fit = fpm.device_fit(mcu_ram, mcu_flash, devices={k: v for k, v in fpm.DEVICES.items() if v["kind"] == "mcu"})
     fit.update(fpm.device_fit(pi_ram, pi_flash, devices={k: v for k, v in fpm.DEVICES.items() if v["kind"] == "pi"}))
     fp["mcu"] = {
-        "arena_bytes": None if i8 is None else i8["tflm_arena_bytes"], "arena_with_margin": arena,
+        "arena_bytes": None if i8 is None else i8["tflm_arena_bytes"],
+        "arena_with_margin": arena,
         "peak_activation_bytes_int8": None if i8 is None else i8["peak_activation_bytes"],
-        "frontend_ram_bytes": frontend_ram, "frontend_flash_bytes": frontend_flash,
-        "ram_needed": mcu_ram, "flash_needed": mcu_flash,
+        "frontend_ram_bytes": frontend_ram,
+        "frontend_flash_bytes": frontend_flash,
+        "ram_needed": mcu_ram,
+        "flash_needed": mcu_flash,
         "note": "flash excludes the TFLM library code (~50-100 KB); arena measured on a 64-bit host",
     }
     fp["devices"] = fit

@@ -95,7 +95,9 @@ def _cut(cache, clip_ids: list[str], hop_size: float, n_max: int, rng: np.random
     if len(pairs) > n_max:
         keep = np.sort(rng.choice(len(pairs), n_max, replace=False))
         pairs = [pairs[i] for i in keep]
-    audio = np.stack([cache.window(c, s, STUDENT_SR) for c, s in pairs]) if pairs else np.zeros((0, STUDENT_SR), np.float32)
+    audio = (
+        np.stack([cache.window(c, s, STUDENT_SR) for c, s in pairs]) if pairs else np.zeros((0, STUDENT_SR), np.float32)
+    )
     ids = [c for c, _ in pairs]
     lab = np.asarray([labels.get(c, -1) for c in ids], dtype=np.int64)
     return audio.astype(np.float32), ids, lab
@@ -130,7 +132,9 @@ def load_windows(
     if source.is_file():
         return _from_array(source, n_calibration, n_holdout, holdout_fraction, input_shape)
     if not source.is_dir():
-        raise ExportError(f"calibration source {str(source)!r} does not exist; pass a run directory built by 'sea data prepare'")
+        raise ExportError(
+            f"calibration source {str(source)!r} does not exist; pass a run directory built by 'sea data prepare'"
+        )
     from sea.cache import AudioCache
 
     try:
@@ -161,7 +165,11 @@ def load_windows(
     _check_shape(calib.logmel, input_shape, source)
     log.info(
         "windows from %s: %d calibration (%d clips), %d held-out (%d clips)",
-        source, len(calib), len(calib_ids), len(held), len(held_ids),
+        source,
+        len(calib),
+        len(calib_ids),
+        len(held),
+        len(held_ids),
     )
     return calib, held
 

@@ -28,24 +28,39 @@ class ExportConfig:
         },
     )
     n_calibration: int = field(default=200, metadata={"help": "calibration windows (from calibration clips)"})
-    n_parity: int = field(default=64, metadata={"help": "held-out windows for the parity report (clips distinct from calibration)"})
-    n_parity_tflm: int = field(default=16, metadata={"help": "of those, windows run in tflite-micro (reference kernels are slow)"})
-    holdout_fraction: float = field(default=0.25, metadata={"help": "share of clips held out from calibration for parity"})
-    window_hop_size: float = field(default=0.5, metadata={"help": "hop (s) between the 1-s windows cut from the run's clips"})
+    n_parity: int = field(
+        default=64, metadata={"help": "held-out windows for the parity report (clips distinct from calibration)"}
+    )
+    n_parity_tflm: int = field(
+        default=16, metadata={"help": "of those, windows run in tflite-micro (reference kernels are slow)"}
+    )
+    holdout_fraction: float = field(
+        default=0.25, metadata={"help": "share of clips held out from calibration for parity"}
+    )
+    window_hop_size: float = field(
+        default=0.5, metadata={"help": "hop (s) between the 1-s windows cut from the run's clips"}
+    )
     with_frontend: bool = field(
         default=False, metadata={"help": "models take raw 8 kHz audio [B,8000] with the Conv1d-DFT front-end inside"}
     )
     per_channel: bool = field(default=True, metadata={"help": "per-channel int8 weights"})
-    calibrate_method: str = field(default="minmax", metadata={"help": "onnxruntime calibration: minmax, entropy or percentile"})
+    calibrate_method: str = field(
+        default="minmax", metadata={"help": "onnxruntime calibration: minmax, entropy or percentile"}
+    )
     fp32_cosine: float = field(default=0.9999, metadata={"help": "parity: minimum mean cosine for fp32 artifacts"})
     int8_cosine: float = field(default=0.99, metadata={"help": "parity: minimum mean cosine for int8 artifacts"})
     strict: bool = field(default=True, metadata={"help": "raise ParityError when an artifact misses its tolerance"})
     latency: bool = field(default=True, metadata={"help": "measure host latency (batch 1, one thread)"})
     latency_repeats: int = field(default=30, metadata={"help": "timed invokes per runtime"})
-    teacher_latency: bool = field(default=True, metadata={"help": "also time the OpenL3 teacher (untrained weights) for ratios"})
-    arena_margin: float = field(default=0.10, metadata={"help": "MCU arena margin over the measured TFLM arena (fraction)"})
+    teacher_latency: bool = field(
+        default=True, metadata={"help": "also time the OpenL3 teacher (untrained weights) for ratios"}
+    )
+    arena_margin: float = field(
+        default=0.10, metadata={"help": "MCU arena margin over the measured TFLM arena (fraction)"}
+    )
     classifier: str | None = field(
-        default=None, metadata={"help": "optional .npz with a linear head W [D,C], b [C] (labels optional) for downstream parity"}
+        default=None,
+        metadata={"help": "optional .npz with a linear head W [D,C], b [C] (labels optional) for downstream parity"},
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing export in OUT_DIR"})
     seed: int = field(default=0, metadata={"help": "seed for window selection"})

@@ -21,7 +21,25 @@ DEVICES = {
 }
 
 # dtype sizes of the TFLite schema's TensorType enum.
-_TFL_DTYPE_BYTES = {0: 4, 1: 2, 2: 4, 3: 1, 4: 8, 5: 8, 6: 1, 7: 2, 9: 1, 10: 8, 11: 16, 12: 8, 13: 4, 14: 1, 15: 4, 16: 2, 17: 1}
+_TFL_DTYPE_BYTES = {
+    0: 4,
+    1: 2,
+    2: 4,
+    3: 1,
+    4: 8,
+    5: 8,
+    6: 1,
+    7: 2,
+    9: 1,
+    10: 8,
+    11: 16,
+    12: 8,
+    13: 4,
+    14: 1,
+    15: 4,
+    16: 2,
+    17: 1,
+}
 
 __all__ = [
     "DEVICES",
@@ -170,7 +188,12 @@ def time_fn(fn, *, repeats: int = 30, warmup: int = 3) -> dict:
         t0 = time.perf_counter()
         fn()
         ts.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": float(np.median(ts)), "mean_ms": float(np.mean(ts)), "min_ms": float(np.min(ts)), "repeats": repeats}
+    return {
+        "median_ms": float(np.median(ts)),
+        "mean_ms": float(np.mean(ts)),
+        "min_ms": float(np.min(ts)),
+        "repeats": repeats,
+    }
 
 
 def device_fit(ram_needed: int | None, flash_needed: int | None, *, devices: dict = DEVICES) -> dict:

@@ -122,5 +122,7 @@ def onnx_session(path: str | Path, *, threads: int = 1):
 def run_onnx(path_or_session, x: np.ndarray, *, batch: int = 32) -> np.ndarray:
     sess = onnx_session(path_or_session) if isinstance(path_or_session, (str, Path)) else path_or_session
     name = sess.get_inputs()[0].name
-    outs = [sess.run(None, {name: np.ascontiguousarray(x[i : i + batch], np.float32)})[0] for i in range(0, len(x), batch)]
+    outs = [
+        sess.run(None, {name: np.ascontiguousarray(x[i : i + batch], np.float32)})[0] for i in range(0, len(x), batch)
+    ]
     return np.concatenate(outs).astype(np.float32)

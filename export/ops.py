@@ -20,7 +20,14 @@ REPLACEMENTS = {
     "nonzero": "masking with torch.where (static shapes)",
 }
 # Ops known to fail in litert-torch (checked before conversion so the error is immediate).
-KNOWN_UNSUPPORTED = ("adaptive_max_pool2d", "adaptive_max_pool1d", "stft", "fft_rfft", "view_as_real", "grid_sampler_2d")
+KNOWN_UNSUPPORTED = (
+    "adaptive_max_pool2d",
+    "adaptive_max_pool1d",
+    "stft",
+    "fft_rfft",
+    "view_as_real",
+    "grid_sampler_2d",
+)
 
 _PATTERNS = (
     re.compile(r"Lowering not found: aten\.([A-Za-z0-9_]+)"),

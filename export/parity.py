@@ -34,7 +34,9 @@ def compare(ref: np.ndarray, out: np.ndarray, *, tolerance: float) -> dict:
     """Metrics of one artifact/runtime against the reference embeddings [n, D]."""
     if out.shape != ref.shape:
         return {
-            "passed": False, "error": f"output shape {out.shape} != reference {ref.shape}", "tolerance_mean_cosine": tolerance
+            "passed": False,
+            "error": f"output shape {out.shape} != reference {ref.shape}",
+            "tolerance_mean_cosine": tolerance,
         }
     if not np.all(np.isfinite(out)):
         return {"passed": False, "error": "non-finite outputs (NaN/inf)", "tolerance_mean_cosine": tolerance}
@@ -85,14 +87,26 @@ def raise_failures(results: dict) -> None:
             log.info("\t-[-] %s: skipped (%s)", key, r["skipped"])
             continue
         if r.get("passed"):
-            log.info("\t-[✓] %s: mean cosine %.6f >= %.4f (min %.6f, max abs diff %.3g)",
-                     key, r["mean_cosine"], r["tolerance_mean_cosine"], r["min_cosine"], r["max_abs_diff"])
+            log.info(
+                "\t-[✓] %s: mean cosine %.6f >= %.4f (min %.6f, max abs diff %.3g)",
+                key,
+                r["mean_cosine"],
+                r["tolerance_mean_cosine"],
+                r["min_cosine"],
+                r["max_abs_diff"],
+            )
         elif "error" in r:
             log.error("\t-[x] %s: %s", key, r["error"])
             failures.append(f"- {key}: {r['error']}")
         else:
-            log.error("\t-[x] %s: mean cosine %.6f < %.4f (min %.6f, max abs diff %.3g)",
-                      key, r["mean_cosine"], r["tolerance_mean_cosine"], r["min_cosine"], r["max_abs_diff"])
+            log.error(
+                "\t-[x] %s: mean cosine %.6f < %.4f (min %.6f, max abs diff %.3g)",
+                key,
+                r["mean_cosine"],
+                r["tolerance_mean_cosine"],
+                r["min_cosine"],
+                r["max_abs_diff"],
+            )
             failures.append(
                 f"- {key}: mean cosine {r['mean_cosine']:.6f} < tolerance {r['tolerance_mean_cosine']} "
                 f"(min cosine {r['min_cosine']:.6f}, max abs diff {r['max_abs_diff']:.4g})"

@@ -12,7 +12,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 BEGIN = "# ---- BEGIN SEA FRONTEND (copied verbatim from sea.frontend by `sea export`) ----\n"
 END = "# ---- END SEA FRONTEND ----\n"
 # The numpy twin in sea.frontend, copied so the runner never imports sea.
-FRONTEND_FUNCTIONS = ("hann_periodic", "_hz_to_mel", "_mel_to_hz", "mel_filterbank_numpy", "_frontend_mel_basis", "logmel_numpy")
+FRONTEND_FUNCTIONS = (
+    "hann_periodic",
+    "_hz_to_mel",
+    "_mel_to_hz",
+    "mel_filterbank_numpy",
+    "_frontend_mel_basis",
+    "logmel_numpy",
+)
 
 __all__ = ["runner_source", "write_pi_bundle"]
 
@@ -28,8 +35,14 @@ def runner_source() -> str:
     return head + BEGIN + "\n" + body + "\n\n" + END + tail
 
 
-def write_pi_bundle(out_dir: str | Path, models: dict[str, Path], frontend_json: Path, *, classifier: Path | None = None,
-                    model_name: str = "student") -> dict:
+def write_pi_bundle(
+    out_dir: str | Path,
+    models: dict[str, Path],
+    frontend_json: Path,
+    *,
+    classifier: Path | None = None,
+    model_name: str = "student",
+) -> dict:
     """Copy ``models`` (file name -> path), frontend.json, the runner and a README into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

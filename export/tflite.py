@@ -143,7 +143,12 @@ def io_quantization(path: str | Path) -> dict:
 
     def q(d):
         s, z = d.get("quantization", (0.0, 0))
-        return {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]], "scale": float(s), "zero_point": int(z)}
+        return {
+            "dtype": np.dtype(d["dtype"]).name,
+            "shape": [int(v) for v in d["shape"]],
+            "scale": float(s),
+            "zero_point": int(z),
+        }
 
     return {"input": q(i), "output": q(o)}
 

@@ -32,6 +32,7 @@ __version__ = "1"
 TARGET_SR = 8000
 FRONTEND_PARAMS = None  # set from frontend.json in main(); logmel_numpy is always given params explicitly
 
+
 # ---- BEGIN SEA FRONTEND (copied verbatim from sea.frontend by `sea export`) ----
 def hann_periodic(n: int) -> np.ndarray:
     """Periodic ("fftbins") Hann window of length ``n``, float64: ``0.5 - 0.5 cos(2 pi k / n)``."""
@@ -145,6 +146,7 @@ def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarra
     db = db - db.max(axis=(1, 2), keepdims=True)
     db = np.maximum(db, -p["top_db"]).astype(np.float32)
     return db[0] if single else db
+
 
 # ---- END SEA FRONTEND ----
 
@@ -276,7 +278,9 @@ class OnnxModel:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise SystemExit("error: onnxruntime is not installed; pip install onnxruntime, or use the .tflite model") from None
+            raise SystemExit(
+                "error: onnxruntime is not installed; pip install onnxruntime, or use the .tflite model"
+            ) from None
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.log_severity_level = 3
@@ -461,14 +465,22 @@ def save(path, emb, ts):
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="sea_edge.py", description="SEA student embeddings on the edge (numpy + one runtime).")
-    p.add_argument("model", nargs="?", default=os.path.dirname(os.path.abspath(__file__)),
-                   help="model_int8.tflite / model_fp32.tflite / *.onnx, or a bundle folder (default: this script's folder)")
+    p = argparse.ArgumentParser(
+        prog="sea_edge.py", description="SEA student embeddings on the edge (numpy + one runtime)."
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=os.path.dirname(os.path.abspath(__file__)),
+        help="model_int8.tflite / model_fp32.tflite / *.onnx, or a bundle folder (default: this script's folder)",
+    )
     p.add_argument("audio", nargs="?", help="audio file (any rate; resampled to 8 kHz)")
     p.add_argument("--hop-size", type=float, default=1.0, help="seconds between windows (default 1.0)")
     p.add_argument("--out", help="write embeddings: .npz (embedding, timestamps) or .npy (+ _timestamps.npy)")
     p.add_argument("--frontend", help="frontend.json (default: next to the model)")
-    p.add_argument("--classifier", help="linear head .npz/.json (W, b, labels); default classifier.npz next to the model")
+    p.add_argument(
+        "--classifier", help="linear head .npz/.json (W, b, labels); default classifier.npz next to the model"
+    )
     p.add_argument("--stream", action="store_true", help="read raw s16le mono PCM from stdin (e.g. from arecord)")
     p.add_argument("--sr", type=int, default=TARGET_SR, help="sample rate of --stream input (default 8000)")
     p.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_group
-
 
 def register(subparsers, name: str, help_text: str) -> None:
     # The export package is imported only here, inside the group, never at `import sea` time;
@@ -24,7 +22,9 @@ def register(subparsers, name: str, help_text: str) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="student checkpoint (RUN/students/<name>/best.pt or its folder)")
+    parser.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="student checkpoint (RUN/students/<name>/best.pt or its folder)"
+    )
     parser.add_argument("-o", "--out-dir", dest="out_dir", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--config", dest="config", metavar="YAML", help="YAML file with ExportConfig keys")
     add_config_arguments(parser, ExportConfig)

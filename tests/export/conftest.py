@@ -43,19 +43,33 @@ def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
     m = random_bn(students.create(name).eval(), seed)
     path = run / "students" / name / "best.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(path, {
-        "model_name": name, "model_args": dict(getattr(m, "model_args", {})), "state_dict": m.state_dict(),
-        "config": {}, "target_spec": {"kind": "identity"}, "teacher": {"variant": "test", "untrained": True},
-        "frontend": frontend_params(),
-    })
+    save_checkpoint(
+        path,
+        {
+            "model_name": name,
+            "model_args": dict(getattr(m, "model_args", {})),
+            "state_dict": m.state_dict(),
+            "config": {},
+            "target_spec": {"kind": "identity"},
+            "teacher": {"variant": "test", "untrained": True},
+            "frontend": frontend_params(),
+        },
+    )
     return path
 
 
 def small_config(**kw):
     from export import ExportConfig
 
-    base = dict(int8=True, n_calibration=24, n_parity=12, n_parity_tflm=3, latency_repeats=3, teacher_latency=False,
-                window_hop_size=0.5)
+    base = dict(
+        int8=True,
+        n_calibration=24,
+        n_parity=12,
+        n_parity_tflm=3,
+        latency_repeats=3,
+        teacher_latency=False,
+        window_hop_size=0.5,
+    )
     base.update(kw)
     return ExportConfig(**base)
 

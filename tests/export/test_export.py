@@ -15,8 +15,16 @@ pytestmark = [pytest.mark.export, needs_export]
 
 def test_all_artifacts_written(mcu_export):
     out = Path(mcu_export["out_dir"])
-    for name in ("model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite", "model_int8.tflite",
-                 "frontend.json", "parity.json", "footprint.json", "stage.json"):
+    for name in (
+        "model_fp32.onnx",
+        "model_int8.onnx",
+        "model_fp32.tflite",
+        "model_int8.tflite",
+        "frontend.json",
+        "parity.json",
+        "footprint.json",
+        "stage.json",
+    ):
         assert (out / name).is_file(), name
     for name in ("model_int8.c", "model_int8.h", "sea_model_config.h", "README.md"):
         assert (out / "mcu" / name).is_file(), name
@@ -41,9 +49,8 @@ def test_parity_passes_in_every_runtime(mcu_export):
 
 
 def test_heldout_clips_are_not_calibration_clips(export_run):
-    from sea.cache import AudioCache
-
     from export.calibration import load_windows
+    from sea.cache import AudioCache
 
     cal, held = load_windows(export_run, n_calibration=50, n_holdout=50, holdout_fraction=0.3)
     assert set(cal.clip_ids).isdisjoint(held.clip_ids)
@@ -54,9 +61,8 @@ def test_heldout_clips_are_not_calibration_clips(export_run):
 
 
 def test_frontend_json_and_input_quantization(mcu_export):
-    from sea.frontend import FRONTEND_PARAMS, logmel_numpy
-
     from export.tflite import litert_interpreter
+    from sea.frontend import FRONTEND_PARAMS, logmel_numpy
 
     out = Path(mcu_export["out_dir"])
     doc = json.loads((out / "frontend.json").read_text())
@@ -93,9 +99,8 @@ def test_footprint_report(mcu_export):
 def test_onnx_dynamic_batch(mcu_export):
     import torch
 
-    from sea.checkpoint import load_student
-
     from export.onnx import run_onnx
+    from sea.checkpoint import load_student
 
     model, _ = load_student(mcu_export["checkpoint"])
     x = np.random.default_rng(0).uniform(-80, 0, (5, 1, 64, 50)).astype(np.float32)
@@ -123,8 +128,23 @@ def test_cli_export_onnx(export_run, tmp_path, capsys):
         make_checkpoint(export_run, "sea_mcu_xs")
     out = tmp_path / "cli_out"
     # no --calibration: the run the checkpoint lives in is used
-    rc = main(["-q", "export", str(ckpt), "-o", str(out), "--formats", "onnx", "--int8", "--n-calibration", "8",
-               "--n-parity", "6", "--no-latency"])
+    rc = main(
+        [
+            "-q",
+            "export",
+            str(ckpt),
+            "-o",
+            str(out),
+            "--formats",
+            "onnx",
+            "--int8",
+            "--n-calibration",
+            "8",
+            "--n-parity",
+            "6",
+            "--no-latency",
+        ]
+    )
     assert rc == 0
     assert (out / "model_int8.onnx").is_file() and not (out / "model_fp32.tflite").exists()
     assert "model_int8.onnx" in capsys.readouterr().out
