@@ -25,7 +25,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory with a teacher frame store")
     p.add_argument("--config", metavar="YAML", default=None, help="YAML file with TargetsConfig keys")
     p.add_argument("--overwrite", action="store_true", help="refit even if a finished target set matches")
-    add_config_arguments(p, TargetsConfig)
+    # seed comes from the root 'sea --seed N' (a subcommand flag of the same dest would clobber it)
+    add_config_arguments(p, TargetsConfig, exclude=("seed",))
     p.set_defaults(func=_run_fit)
 
     p = sub.add_parser(

@@ -368,5 +368,8 @@ def test_cli_targets_fit_apply_info(store_run, capsys):
     assert main(["targets", "info", str(store_run)]) == 0
     out = capsys.readouterr().out
     assert "pca3_spl" in out and "heldout_ev" in out
+    assert main(["-q", "--seed", "5", "targets", "fit", str(store_run), "--dim", "2", "--name", "s5"]) == 0
+    assert json.loads((store_run / "targets" / "s5" / "stage.json").read_text())["config"]["seed"] == 5
+    capsys.readouterr()
     assert main(["targets", "fit", str(store_run), "--dim", "0"]) == 1
     assert "dim=0" in capsys.readouterr().err
