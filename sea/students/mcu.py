@@ -4,10 +4,12 @@ SEA's smallest student still needs ~122 M MACs and ~205 KB of int8 activations p
 32 filters at the full 64x50 resolution (two such tensors are live at once). This family keeps the SEA input
 (``[B, 1, 64, 50]`` log-mel, input BatchNorm) and changes the body:
 
-- a **stride-2 stem** (3x3 conv, 1 -> C0) halves both axes at once (64x50 -> 32x25), so no full-resolution
+- a **stride-2 stem** (4x4 conv, padding 1, 1 -> C0) halves both axes at once (64x50 -> 32x25), so no full-resolution
   multi-channel tensor exists;
 - **narrow early layers** at 32x25, then **depthwise-separable blocks** (3x3 depthwise + BN + ReLU, 1x1 pointwise + BN +
   ReLU, MobileNet-v1 style, no skips) with stride-2 depthwise convs at each stage change (-> 16x13 -> 8x7 -> 4x4);
+  stride-2 kernels are 4 on even and 3 on odd axes (padding 1), which is exactly TF 'SAME', so the converted graph
+  has no extra PAD op (a PAD's padded copy would add ~20% to the peak activation memory);
   a stage can also use plain 3x3 convs (``"conv"``), affordable at low channel counts;
 - global max-pool (``torch.amax``) and a ``Linear`` head to ``out_dim`` (default 64) with **no final ReLU**, so
   signed PCA coordinates are reachable.
@@ -54,9 +56,20 @@ def _bn(c: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
 
 
-def _conv_bn_relu(c_in: int, c_out: int, k: int, stride: int, groups: int = 1) -> list[nn.Module]:
+def _down_kernel(h: int, w: int) -> tuple[int, int]:
+    """Stride-2 kernel per axis whose symmetric padding 1 equals TensorFlow 'SAME': 4 on even sizes, 3 on odd ones.
+
+    With k=3, p=1, s=2 on an even size, PyTorch pads (1, 1) where TF 'SAME' pads (0, 1); the converter then inserts an
+    explicit PAD op whose padded copy is live next to its input (+~20% peak memory). k=4, p=1 is exactly 'SAME'.
+    """
+    return (4 if h % 2 == 0 else 3, 4 if w % 2 == 0 else 3)
+
+
+def _conv_bn_relu(c_in: int, c_out: int, k, stride: int, groups: int = 1) -> list[nn.Module]:
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    pad = (1, 1) if stride == 2 else (k[0] // 2, k[1] // 2)
     return [
-        nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, groups=groups, bias=False),
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=pad, groups=groups, bias=False),
         _bn(c_out),
         nn.ReLU(inplace=True),
     ]
@@ -95,15 +108,27 @@ class McuStudent(nn.Module):
                     f"bad MCU stage {[b, c, s, r]}: block 'ds'|'conv', channels >= 1, stride 1|2, repeats >= 1"
                 )
         layers: list[nn.Module] = [_bn(self.input_shape[0])]
-        layers += _conv_bn_relu(self.input_shape[0], c0, 3, s0)
+        h, w = self.input_shape[1:]
+        if s0 not in (1, 2):
+            raise ConfigError(f"MCU stem stride {s0} must be 1 or 2")
+
+        def kernel(stride):  # stride-2 kernels are chosen so that the exported graph needs no PAD op
+            nonlocal h, w
+            if stride == 1:
+                return 3
+            k = _down_kernel(h, w)
+            h, w = -(-h // 2), -(-w // 2)
+            return k
+
+        layers += _conv_bn_relu(self.input_shape[0], c0, kernel(s0), s0)
         c_in = c0
         for block, c, stride, repeats in stages:
             for i in range(repeats):
                 st = stride if i == 0 else 1
                 if block == "conv":
-                    layers += _conv_bn_relu(c_in, c, 3, st)
+                    layers += _conv_bn_relu(c_in, c, kernel(st), st)
                 else:
-                    layers += _conv_bn_relu(c_in, c_in, 3, st, groups=c_in)
+                    layers += _conv_bn_relu(c_in, c_in, kernel(st), st, groups=c_in)
                     layers += _conv_bn_relu(c_in, c, 1, 1)
                 c_in = c
         self.features = nn.Sequential(*layers)
