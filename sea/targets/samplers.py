@@ -347,16 +347,17 @@ def l1_normalise(F: np.ndarray) -> np.ndarray:
     return normalise_rows(F, "l1")
 
 
-def normalise_rows(F: np.ndarray, norm: str = "l1") -> np.ndarray:
-    """Rows divided by their L1 (paper) or L2 norm; zero rows stay zero; float64."""
-    F = np.asarray(F, dtype=np.float64)
-    if norm == "l1":
-        n = np.abs(F).sum(axis=1, keepdims=True)
-    elif norm == "l2":
-        n = np.linalg.norm(F, axis=1, keepdims=True)
-    else:
+def normalise_rows(F: np.ndarray, norm: str = "l1", *, dtype=np.float64) -> np.ndarray:
+    """Rows divided by their L1 (paper) or L2 norm; zero rows stay zero.
+
+    Works in place on a fresh ``dtype`` copy (float32 halves the DPP samplers' memory).
+    """
+    if norm not in ("l1", "l2"):
         raise ParameterError(f"dpp norm={norm!r} must be 'l1' (paper) or 'l2'")
-    return F / np.where(n > 0, n, 1.0)
+    F = np.array(F, dtype=dtype)
+    n = np.abs(F).sum(axis=1, keepdims=True) if norm == "l1" else np.linalg.norm(F, axis=1, keepdims=True)
+    F /= np.where(n > 0, n, 1.0).astype(dtype)
+    return F
 
 
 def sample_dpp(
@@ -417,9 +418,9 @@ def sample_dpp(
         pool = p
         if pool_size and p.size > pool_size:
             pool = np.sort(rng.choice(p, size=max(int(pool_size), int(a)), replace=False))
-        B = normalise_rows(features[pool], norm)
+        B = normalise_rows(features[pool], norm, dtype=np.float32)
         if quality is not None:
-            B *= np.asarray(quality, dtype=np.float64)[pool, None]
+            B *= np.asarray(quality, dtype=np.float32)[pool, None]
         info: dict[str, Any] = {}
         chosen = sample_kdpp_lowrank(B, int(a), sigma=sigma, rng=rng, info=info)
         out.append(pool[chosen])
