@@ -217,7 +217,9 @@ def device_fit(ram_needed: int | None, flash_needed: int | None, *, devices: dic
 
 
 def _kb(n) -> str:
-    return "-" if n is None else f"{n / 1000:,.1f} KB"
+    if n is None:
+        return "-"
+    return f"{n / 1e6:,.1f} MB" if abs(n) >= 10e6 else f"{n / 1000:,.1f} KB"
 
 
 def format_table(fp: dict) -> str:

@@ -218,6 +218,8 @@ static const float sea_hann_window[{window.shape[0]}] = {{
     readme = (TEMPLATES / "README_mcu.md").read_text(encoding="utf-8")
     write_text_atomic(out / "README.md", readme.replace("{{MODEL_NAME}}", model_name).replace("{{ARENA}}", str(arena)))
     shutil.copyfile(tflite_int8, out / "model_int8.tflite")
+    for f in out.iterdir():  # atomic writes create 0600 files; bundles are meant to be shared
+        f.chmod(0o755 if f.name.endswith(".py") else 0o644)
     return {
         "dir": str(out),
         "files": ["model_int8.h", "model_int8.c", "sea_model_config.h", "README.md", "model_int8.tflite"],

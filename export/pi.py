@@ -61,4 +61,6 @@ def write_pi_bundle(
     readme = readme.replace("{{MODELS}}", "\n".join(f"- `{n}`" for n in models))
     write_text_atomic(out / "README.md", readme)
     files.append("README.md")
+    for f in out.iterdir():  # atomic writes create 0600 files; bundles are meant to be shared
+        f.chmod(0o755 if f.name.endswith(".py") else 0o644)
     return {"dir": str(out), "files": files}

@@ -126,3 +126,22 @@ def test_cosine_handles_zero_embeddings():
     z = np.zeros((2, 4))
     assert np.all(cosine_rows(z, z) == 1.0)
     assert np.all(cosine_rows(z, np.ones((2, 4))) == 0.0)
+
+
+def test_downstream_accuracy_delta(tmp_path):
+    from export import parity
+    from export.api import _downstream
+
+    rng = np.random.default_rng(0)
+    ref = rng.random((20, 4))
+    labels = np.argmax(ref[:, :3], axis=1)
+    np.savez(tmp_path / "head.npz", W=np.eye(4, 3), b=np.zeros(3))
+    noisy = ref.copy()
+    noisy[:5, :3] = noisy[:5, :3][:, ::-1]  # flips some predictions
+    out = _downstream(tmp_path / "head.npz", ref, {"m|rt": noisy, "same|rt": ref}, labels, parity)
+    assert out["reference_accuracy"] == 1.0
+    assert out["same|rt"]["delta_vs_reference"] == 0.0
+    assert out["m|rt"]["delta_vs_reference"] < 0
+    np.savez(tmp_path / "bad.npz", V=np.eye(2))
+    with pytest.raises(ExportError, match="no 'W'"):
+        _downstream(tmp_path / "bad.npz", ref, {}, labels, parity)

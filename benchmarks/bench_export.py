@@ -1,0 +1,108 @@
+"""Latency per 1-s window on this CPU: teacher fp32 vs student fp32/int8 in each runtime (batch 1, one thread).
+
+    python benchmarks/bench_export.py [--student sea_student_3] [--repeats 30] [--keep DIR]
+
+Exports a random-weight student (calibrated on real windows of a small synthetic run built in a temp
+folder), then times torch, onnxruntime, ai-edge-litert and tflite-micro. Figures on a shared machine are
+noisy; tflite-micro uses reference kernels, so its host time says nothing about an MCU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--student", default="sea_student_3")
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--tflm-repeats", type=int, default=3)
+    ap.add_argument("--keep", help="export folder to keep (default: a temp folder)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    import torch
+
+    from export import ExportConfig, export_student, teacher_latency_ms
+    from export.footprint import time_fn
+    from export.onnx import onnx_session
+    from export.tflite import _no_stderr, litert_interpreter, tflm_interpreter
+    from tests.conftest import make_run
+    from tests.export.conftest import make_checkpoint
+
+    torch.set_num_threads(1)
+    tmp = Path(tempfile.mkdtemp(prefix="sea-bench-"))
+    run = make_run(tmp / "run", n_clips=6, srs=(8000,))
+    ckpt = make_checkpoint(run, args.student)
+    out = Path(args.keep) if args.keep else tmp / "export"
+    cfg = ExportConfig(
+        int8=True,
+        calibration=str(run),
+        n_calibration=64,
+        n_parity=16,
+        n_parity_tflm=2,
+        formats=("onnx", "tflite"),
+        latency=False,
+        overwrite=True,
+    )
+    export_student(ckpt, out, cfg)
+
+    from sea.checkpoint import load_student
+
+    model, _ = load_student(ckpt)
+    x = torch.zeros(1, 1, 64, 50) - 40.0
+    rows = []
+    with torch.no_grad():
+        rows.append(("student fp32", "torch", time_fn(lambda: model(x), repeats=args.repeats)["median_ms"]))
+    xn = x.numpy()
+    for name in ("model_fp32.onnx", "model_int8.onnx"):
+        s = onnx_session(out / name, threads=1)
+        n = s.get_inputs()[0].name
+        rows.append(
+            (
+                f"student {name[6:10]}",
+                "onnxruntime",
+                time_fn(lambda s=s, n=n: s.run(None, {n: xn}), repeats=args.repeats)["median_ms"],
+            )
+        )
+    for name in ("model_fp32.tflite", "model_int8.tflite"):
+        it = litert_interpreter(out / name, threads=1)
+        rows.append((f"student {name[6:10]}", "ai-edge-litert", time_fn(it.invoke, repeats=args.repeats)["median_ms"]))
+    with _no_stderr():
+        tm = tflm_interpreter(out / "model_int8.tflite", 8 * 1024 * 1024)
+    d = tm.get_input_details(0)
+    tm.set_input(np.zeros(d["shape"], d["dtype"]), 0)
+    rows.append(
+        (
+            "student int8",
+            "tflite-micro (ref. kernels)",
+            time_fn(tm.invoke, repeats=args.tflm_repeats, warmup=1)["median_ms"],
+        )
+    )
+    from sea.frontend import logmel_numpy
+
+    y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y), repeats=args.repeats)["median_ms"]))
+    t_ms = teacher_latency_ms(repeats=5)
+    print(f"\nlatency per 1-s window, batch 1, one thread ({args.student}; shared CPU, noisy)\n")
+    print(f"{'model':<22}{'runtime':<30}{'ms':>10}{'teacher/this':>14}")
+    if t_ms is not None:
+        print(f"{'teacher fp32':<22}{'torch':<30}{t_ms:>10.2f}{1.0:>14.1f}")
+    else:
+        print(f"{'teacher fp32':<22}{'torch':<30}{'n/a':>10}  (sea.teacher not importable)")
+    for who, rt, ms in rows:
+        ratio = f"{t_ms / ms:>14.1f}" if t_ms else f"{'-':>14}"
+        print(f"{who:<22}{rt:<30}{ms:>10.3f}{ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
