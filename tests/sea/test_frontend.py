@@ -77,6 +77,9 @@ def test_params_and_same_padding():
         assert n_frames == -(-n // h)
         assert (n + left + right - k) // h + 1 == n_frames
         assert right - left in (0, 1)
+    import json
+
+    assert json.loads(json.dumps(FRONTEND_PARAMS)) == FRONTEND_PARAMS  # export writes it to frontend.json
     q = frontend_params()
     q["output_shape"].append(0)
     assert FRONTEND_PARAMS["output_shape"] == [1, 64, 50]
