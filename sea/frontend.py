@@ -80,6 +80,8 @@ FRONTEND_PARAMS: dict = {
     "sr": _SR,
     "window_length": _WIN,  # samples per 1-s window
     "n_dft": _N_DFT,
+    "n_fft": _N_DFT,  # alias of n_dft (librosa / torch name)
+    "win_length": _N_DFT,  # the Hann window spans the whole DFT frame
     "hop_length": _HOP,
     "n_frames": N_FRAMES,  # 50
     "padding": "same",  # Keras conv 'same', zero padding
