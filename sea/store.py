@@ -132,7 +132,18 @@ class ShardWriter:
         self.dtype = _check_dtype(dtype)
         # pid + random in the name: no two writers (ranks, the short-shard copy) share a temporary
         self._tmp = self.out_dir / f".{emb_name(self.k)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial.npy"
-        self._mm = np.lib.format.open_memmap(self._tmp, mode="w+", dtype=self.dtype, shape=(self.n_frames, self.dim))
+        # Plain positional writes, not a memmap: dirty pages of a mapped shard would count
+        # against the process's RSS (805 MB for a 65536 x 6144 float16 shard).
+        self._fh = open(self._tmp, "w+b")
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (self.n_frames, self.dim),
+        }
+        np.lib.format.write_array_header_1_0(self._fh, header)  # a 2-D header is far below the 64 KiB limit
+        self._data_offset = self._fh.tell()
+        self._row_bytes = self.dim * self.dtype.itemsize
+        self._fh.truncate(self._data_offset + self.n_frames * self._row_bytes)
         self._written = 0
 
     def write(self, offset: int, emb: np.ndarray) -> None:
@@ -153,8 +164,13 @@ class ShardWriter:
         if not np.isfinite(cast).all():
             hint = "; use dtype float32" if self.dtype == np.float16 and np.isfinite(emb).all() else ""
             raise ParameterError(f"shard {self.k}: embeddings hold non-finite values as {self.dtype.name}{hint}")
-        self._mm[offset : offset + emb.shape[0]] = cast
+        os.pwrite(self._fh.fileno(), np.ascontiguousarray(cast).tobytes(), self._data_offset + offset * self._row_bytes)
         self._written += emb.shape[0]
+
+    def read_rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``[start, stop)`` written so far (before :meth:`commit`)."""
+        raw = os.pread(self._fh.fileno(), (stop - start) * self._row_bytes, self._data_offset + start * self._row_bytes)
+        return np.frombuffer(raw, dtype=self.dtype).reshape(stop - start, self.dim)
 
     def commit(self, clip_ids: Sequence[str] | np.ndarray, frames: np.ndarray, timestamps: np.ndarray) -> dict:
         """Write the index and move the embeddings into place; returns the shard record."""
@@ -168,8 +184,9 @@ class ShardWriter:
             )
         if self._written < self.n_frames:
             raise ParameterError(f"shard {self.k}: only {self._written} of {self.n_frames} rows were written")
-        self._mm.flush()
-        del self._mm
+        self._fh.flush()
+        os.fsync(self._fh.fileno())  # the rename below must never expose unwritten rows
+        self._fh.close()
         sha = sha256_file(self._tmp)
         clips, first, code = np.unique(clip_ids, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")  # clip table in first-appearance order
@@ -192,8 +209,8 @@ class ShardWriter:
 
     def abort(self) -> None:
         """Drop the temporary file (after an error)."""
-        if hasattr(self, "_mm"):
-            del self._mm
+        if not self._fh.closed:
+            self._fh.close()
         if self._tmp.exists():
             self._tmp.unlink()
 
@@ -384,7 +401,7 @@ class FrameStoreWriter:
             short = ShardWriter(self.out_dir, shard.k, n, self.dim, self.dtype.name)
             step = max(1, (1 << 24) // (self.dim * self.dtype.itemsize))
             for a in range(0, n, step):
-                short.write(a, np.asarray(shard._mm[a : min(a + step, n)]))
+                short.write(a, shard.read_rows(a, min(a + step, n)))
             shard.abort()
             shard = short
         self._records.append(shard.commit(ids, frames, ts))

@@ -50,6 +50,8 @@ import argparse
 import datetime as _dt
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cache import INDEX_NAME, AudioCache, cache_dir
+from ..cache import INDEX_NAME, SAMPLES_NAME, AudioCache, cache_dir
 from ..config import add_config_arguments, config_from_args, config_hash, config_to_dict
 from ..errors import AudioError, ConfigError, ManifestError, ParameterError, SeaError
 from ..framing import frame_starts, hop_length_for, n_frames
@@ -175,6 +177,7 @@ class _Plan:
     clip_ids: list[str]
     counts: np.ndarray  # frames per clip, int64
     offsets: np.ndarray  # first global frame of each clip, int64 [n_clips + 1]
+    n_samples: np.ndarray  # cached samples per clip, int64
     shard_size: int
     hop_size: float
     center: bool
@@ -199,46 +202,137 @@ class _Plan:
 
 def _make_plan(clip_ids: list[str], cache: AudioCache, config: ExtractConfig) -> _Plan:
     counts = np.empty(len(clip_ids), dtype=np.int64)
+    lengths = np.empty(len(clip_ids), dtype=np.int64)
     for i, c in enumerate(clip_ids):
         if c not in cache:
             raise ManifestError(
                 f"clip {c!r} of the manifest is not in the 48000 Hz audio cache {str(cache.dir)!r}; "
                 "re-run 'sea data prepare' so the cache matches clips.jsonl"
             )
-        n = cache.n_samples(c)
+        n = lengths[i] = cache.n_samples(c)
         if n == 0:
             raise AudioError(f"clip {c!r} is empty (0 samples) in the 48 kHz cache; openl3 cannot embed empty audio")
         counts[i] = n_frames(n, TEACHER_SR, hop_size=config.hop_size, center=config.center, frame_size=FRAME_SIZE)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return _Plan(list(clip_ids), counts, offsets, int(config.shard_size), float(config.hop_size), bool(config.center))
+    return _Plan(
+        list(clip_ids), counts, offsets, lengths, int(config.shard_size), float(config.hop_size), bool(config.center)
+    )
 
 
-def _window_batches(cache: AudioCache, plan: _Plan, a: int, b: int, batch_size: int) -> Iterator[np.ndarray]:
+class _SampleReader:
+    """Positional reads of cached samples (``os.preadv`` into numpy buffers).
+
+    Reading instead of slicing the cache's memmap keeps the audio out of this
+    process's resident set: RSS stays bounded by the batch even for hour-long
+    clips (the kernel's page cache still serves repeated reads).
+    """
+
+    def __init__(self, cache: AudioCache):
+        self.cache = cache
+        self._row = {c: i for i, c in enumerate(cache.clip_ids)}
+        self._fd = os.open(cache.dir / SAMPLES_NAME, os.O_RDONLY) if int(cache.lengths.sum()) else None
+
+    def read(self, clip_id: str, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples ``[lo, hi)`` of a clip (inside it), float32."""
+        i = self._row[clip_id]
+        out = np.empty(hi - lo, dtype=np.float32) if out is None else out
+        nbytes, offset = (hi - lo) * 4, (int(self.cache.offsets[i]) + lo) * 4
+        view, got = memoryview(out).cast("B"), 0
+        while got < nbytes:  # preadv may return short counts
+            n = os.preadv(self._fd, [view[got:]], offset + got)
+            if n <= 0:
+                raise ManifestError(f"the 48 kHz cache {str(self.cache.dir)!r} is truncated; re-run 'sea data prepare'")
+            got += n
+        return out
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _window_batches(reader: _SampleReader, plan: _Plan, a: int, b: int, batch_size: int) -> Iterator[np.ndarray]:
     """Float32 batches [<= batch_size, 48000] of the windows of global frames ``[a, b)``.
 
-    Batches run across clip boundaries; only the last one may be short.
-    Windows are copied straight from the memory-mapped cache (zeros outside the clip).
+    Batches run across clip boundaries; only the last one may be short. Each
+    batch reads every clip's span of samples once (zeros outside the clip) and
+    slices its windows from it.
     """
     frame_len = int(round(FRAME_SIZE * TEACHER_SR))
     pos, frames = plan.locate(a, b)
-    starts_of: dict[int, np.ndarray] = {}
+    cur, starts = -1, np.zeros(0, np.int64)
     for lo in range(0, b - a, batch_size):
         hi = min(lo + batch_size, b - a)
         buf = np.zeros((hi - lo, frame_len), dtype=np.float32)
-        for j in range(lo, hi):
-            p = int(pos[j])
-            if p not in starts_of:
-                starts_of.clear()  # clips arrive in order: keep only the current one's starts
-                y_len = cache.n_samples(plan.clip_ids[p])
-                starts_of[p] = frame_starts(
-                    y_len, TEACHER_SR, hop_size=plan.hop_size, center=plan.center, frame_size=FRAME_SIZE
+        r0 = lo
+        while r0 < hi:  # one run of rows per clip
+            p = int(pos[r0])
+            r1 = r0 + int(np.searchsorted(pos[r0:hi], p, side="right"))
+            clip = plan.clip_ids[p]
+            n = int(plan.n_samples[p])
+            if p != cur:
+                cur, starts = (
+                    p,
+                    frame_starts(n, TEACHER_SR, hop_size=plan.hop_size, center=plan.center, frame_size=FRAME_SIZE),
                 )
-            y = cache.get(plan.clip_ids[p])
-            s = int(starts_of[p][frames[j]])
-            w0, w1 = max(s, 0), min(s + frame_len, y.shape[0])
-            if w1 > w0:
-                buf[j - lo, w0 - s : w1 - s] = y[w0:w1]
+            s = starts[frames[r0:r1]]
+            span_lo, span_hi = max(int(s[0]), 0), min(int(s[-1]) + frame_len, n)
+            dense = span_hi - span_lo <= 2 * (r1 - r0) * frame_len  # else (hop > 2 s) read window by window
+            seg = reader.read(clip, span_lo, span_hi) if dense and span_hi > span_lo else None
+            for j, sj in zip(range(r0, r1), s.tolist()):
+                w0, w1 = max(sj, 0), min(sj + frame_len, n)
+                if w1 <= w0:
+                    continue
+                if seg is not None:
+                    buf[j - lo, w0 - sj : w1 - sj] = seg[w0 - span_lo : w1 - span_lo]
+                else:
+                    reader.read(clip, w0, w1, out=buf[j - lo, w0 - sj : w1 - sj])
+            r0 = r1
         yield buf
+
+
+def _prefetch(batches: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
+    """Run a batch producer in a thread, ``depth`` batches ahead (overlaps reads with the model)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in batches:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(_Failure(exc))
+
+    t = threading.Thread(target=work, name="sea-teacher-windows", daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        t.join()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
 
 
 # -- distributed -------------------------------------------------------------------------
@@ -454,10 +548,12 @@ def _extract(run_dir, config, records, cache, out, stage, world: _Dist, overwrit
         n_todo = sum(_shard_len(plan, k) for k in todo)
         t0 = time.perf_counter()
         bar = progress(total=n_todo, desc=f"teacher {out.name}", unit="frame") if world.rank == 0 else None
+        reader = _SampleReader(cache)
         try:
             for k in todo:
-                _embed_shard(k, plan, cache, module, out, config, world.device, bar)
+                _embed_shard(k, plan, reader, module, out, config, world.device, bar)
         finally:
+            reader.close()
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - t0
@@ -520,13 +616,13 @@ def _shard_len(plan: _Plan, k: int) -> int:
 
 
 def _embed_shard(
-    k: int, plan: _Plan, cache: AudioCache, module, out: Path, config: ExtractConfig, device: str, bar
+    k: int, plan: _Plan, reader: _SampleReader, module, out: Path, config: ExtractConfig, device: str, bar
 ) -> None:
     a, b = plan.shard_range(k)
     writer: ShardWriter | None = None
     row = 0
     try:
-        for batch in _window_batches(cache, plan, a, b, config.batch_size):
+        for batch in _prefetch(_window_batches(reader, plan, a, b, config.batch_size)):
             emb = _run_model(module, batch, device)
             if writer is None:
                 writer = ShardWriter(out, k, b - a, emb.shape[1], config.dtype)

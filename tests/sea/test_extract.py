@@ -115,6 +115,31 @@ def test_extract_matches_per_clip_windows(tiny_run, center, hop):
     assert st["counts"]["n_frames"] == store.n_frames and st["counts"]["n_clips"] == 12
 
 
+def test_long_hop_and_odd_lengths(tmp_path):
+    """hop > 2 s reads window by window; clips of odd lengths; every frame equals framing.windows."""
+    from sea.cache import CacheWriter
+    from sea.manifest import ClipRecord, write_manifest
+
+    rng = np.random.default_rng(5)
+    run = tmp_path / "run"
+    w = CacheWriter(run, 48000)
+    lengths = {"long": 12 * 48000 + 77, "short": 1000, "one": 48000, "mid": 100_001}
+    for c, n in lengths.items():
+        w.add(c, rng.standard_normal(n).astype(np.float32))
+    w.close()
+    write_manifest([ClipRecord(c, f"{c}.wav", n / 48000, 48000, 1) for c, n in lengths.items()], run / "clips.jsonl")
+    cache = AudioCache(run, 48000)
+    for hop, center in ((3.0, False), (0.37, True)):
+        out = extract(run, _cfg(hop_size=hop, center=center, batch_size=3, shard_size=5), model=stand_in())
+        store = FrameStore(out)
+        for c, sl in store.clip_slices().items():
+            with torch.no_grad():
+                x = windows(cache.get(c), 48000, hop_size=hop, center=center)
+                ref = StandIn()(torch.from_numpy(x)).numpy()
+            assert ref.shape[0] == n_frames(lengths[c], 48000, hop_size=hop, center=center)
+            np.testing.assert_allclose(store.read(np.arange(sl.start, sl.stop)), ref, rtol=1e-6, atol=1e-7)
+
+
 def test_batches_cross_clips_and_memory_is_bounded(tiny_run):
     """Batches are full across clip boundaries; no forward sees more than batch_size windows."""
     seen = []
