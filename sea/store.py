@@ -480,6 +480,7 @@ class FrameStore:
         self._starts = np.asarray([s["start"] for s in self.shards] + [self.n_frames], dtype=np.int64)
         self._mmaps: dict[int, np.ndarray] = {}
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._clip_ids: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.n_frames
@@ -520,9 +521,11 @@ class FrameStore:
 
     @property
     def clip_ids(self) -> np.ndarray:
-        """Per-frame clip id, shape (N,) str (built from the compact index on each call)."""
-        table, codes, _, _ = self._load_index()
-        return table[codes]
+        """Per-frame clip id, shape (N,) str (built from the compact index on first use)."""
+        if self._clip_ids is None:
+            table, codes, _, _ = self._load_index()
+            self._clip_ids = table[codes]
+        return self._clip_ids
 
     @property
     def frames(self) -> np.ndarray:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import logging
 import os
 import queue
@@ -185,6 +186,10 @@ class _Plan:
     @property
     def n_frames(self) -> int:
         return int(self.offsets[-1])
+
+    @functools.cached_property
+    def id_array(self) -> np.ndarray:
+        return np.asarray(self.clip_ids, dtype=str)
 
     @property
     def n_shards(self) -> int:
@@ -621,8 +626,9 @@ def _embed_shard(
     a, b = plan.shard_range(k)
     writer: ShardWriter | None = None
     row = 0
+    batches = _prefetch(_window_batches(reader, plan, a, b, config.batch_size))
     try:
-        for batch in _prefetch(_window_batches(reader, plan, a, b, config.batch_size)):
+        for batch in batches:
             emb = _run_model(module, batch, device)
             if writer is None:
                 writer = ShardWriter(out, k, b - a, emb.shape[1], config.dtype)
@@ -631,12 +637,13 @@ def _embed_shard(
             if bar is not None:
                 bar.update(batch.shape[0])
         pos, frames = plan.locate(a, b)
-        ids = np.asarray(plan.clip_ids, dtype=str)[pos]
-        writer.commit(ids, frames, frames * plan.hop_size)
+        writer.commit(plan.id_array[pos], frames, frames * plan.hop_size)
     except BaseException:
         if writer is not None:
             writer.abort()
         raise
+    finally:
+        batches.close()  # stops the producer thread now, not at garbage collection
 
 
 # -- CLI glue (used by sea/cli/teacher.py) ------------------------------------------------------
