@@ -1,0 +1,290 @@
+"""SONYC-UST v2.3: multi-label urban sound tagging of 10-s sensor recordings from New York City.
+
+Dataset card
+------------
+Layout (Zenodo record 3966543)
+    ``annotations.csv``, ``dcase-ust-taxonomy.yaml``, README, and the audio extracted from
+    ``audio-0.tar.gz`` … ``audio-18.tar.gz``. Files may sit directly in ``audio/`` or in per-archive
+    subfolders (``audio-N/`` or ``audio/audio-N/``); they are indexed by file name.
+Columns of ``annotations.csv`` (one row per annotation, read by name)
+    ``split`` (train/validate/test), ``sensor_id``, ``audio_filename``, ``annotator_id`` (> 0 a
+    volunteer, < 0 a SONYC team member, **0 the verified ground truth**), ``year, week, day, hour,
+    borough, block, latitude, longitude``, ``<c>-<f>_<fine>_presence`` (1 / 0 / -1 = not labelled),
+    ``<c>_<coarse>_presence`` and ``<c>-<f>_<fine>_proximity``.
+Classes
+    8 coarse (1 engine, 2 machinery-impact, 3 non-machinery-impact, 4 powered-saw, 5 alert-signal,
+    6 music, 7 human-voice, 8 dog) and 23 fine classes plus 6 "X" (uncertain) tags, taken from the
+    ``*_presence`` columns present in the file.
+Splits
+    From the file: train 13538 (35 sensors), validate 4308 (9 other sensors), test 664 (later in
+    time). Every test clip has a verified row.
+Label aggregation (as in the official DCASE 2020 baseline)
+    train: a tag is positive if **any volunteer** (annotator_id > 0) marked it; verified rows are
+    ignored. validate/test: only the verified row (annotator_id == 0). A validate/test clip without
+    a verified row falls back to the volunteer rule, with ``meta["label_source"] = "volunteers"``
+    and a warning in the report.
+Audio
+    10-s clips, identical microphones; the rate is checked per file (48 kHz reported).
+Licence
+    CC BY 4.0.
+Citation
+    M. Cartwright et al., "SONYC-UST-V2: An Urban Sound Tagging Dataset with Spatiotemporal
+    Context", DCASE 2020 Workshop; Zenodo doi:10.5281/zenodo.3966543.
+
+Manifest mapping: ``clip_id`` = file stem, ``label`` = list of coarse names present,
+``label_id`` = their 0-based coarse indices (coarse number - 1), ``split`` from the file, ``fold``
+None; ``meta`` = fine_labels, sensor_id, borough, block, latitude, longitude, year, week, day, hour,
+n_annotators, label_source (so samplers can bucket by sensor or day).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .common import DEFAULT_CACHE_SRS, Candidate, make_config, parse_float, parse_int, prepare_clips, read_csv_columns
+
+__all__ = ["COARSE", "ZENODO_FILES", "ZENODO_RECORD", "download", "load_candidates", "prepare"]
+
+ANNOTATIONS = "annotations.csv"
+COARSE = (
+    "engine",
+    "machinery-impact",
+    "non-machinery-impact",
+    "powered-saw",
+    "alert-signal",
+    "music",
+    "human-voice",
+    "dog",
+)
+REQUIRED = ("split", "sensor_id", "audio_filename", "annotator_id")
+CONTEXT_INT = ("year", "week", "day", "hour", "borough", "block")
+CONTEXT_FLOAT = ("latitude", "longitude")
+_COARSE_RE = re.compile(r"^(\d+)_(.+)_presence$")
+_FINE_RE = re.compile(r"^(\d+)-(\d+|X)_(.+)_presence$")
+
+ZENODO_RECORD = 3966543
+ZENODO_URL = f"https://zenodo.org/records/{ZENODO_RECORD}"
+# The files of the v2.3 record. Their md5 checksums are not pinned here: this code was written
+# offline and we could not read them. ``None`` means the file is verified against the md5 listing
+# that Zenodo's API (https://zenodo.org/api/records/3966543) returns at download time.
+ZENODO_FILES: dict[str, str | None] = {
+    "annotations.csv": None,
+    "dcase-ust-taxonomy.yaml": None,
+    "README.md": None,
+    **{f"audio-{k}.tar.gz": None for k in range(19)},
+}
+
+
+def _int_or_none(v):
+    v = (v or "").strip()
+    if not v:
+        return None
+    try:
+        f = float(v)
+        return int(f) if f.is_integer() else f
+    except ValueError:
+        return v
+
+
+def _presence_columns(header: list[str]):
+    coarse = sorted(
+        ((int(m.group(1)), m.group(2), h) for h in header if (m := _COARSE_RE.match(h))), key=lambda t: t[0]
+    )
+    fine = []
+    for h in header:
+        m = _FINE_RE.match(h)
+        if m:
+            c, f = int(m.group(1)), m.group(2)
+            fine.append((c, 1000 if f == "X" else int(f), f"{c}-{f}_{m.group(3)}", h))
+    fine.sort()
+    return coarse, [(name, h) for _, _, name, h in fine]
+
+
+def _index_audio(raw_dir: Path) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for d in sorted(raw_dir.glob("audio*")):
+        if not d.is_dir():
+            continue
+        for p in sorted(d.rglob("*")):
+            if p.is_file() and not p.name.startswith("."):
+                index.setdefault(p.name, p)
+    return index
+
+
+def load_candidates(raw_dir: str | Path):
+    """Parse SONYC-UST annotations into one candidate per clip; returns (candidates, warnings, csv_path)."""
+    from sea.errors import DatasetError
+    from sea.manifest import VALID_SPLITS
+
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise DatasetError(f"sonyc_ust: raw folder {str(raw_dir)!r} does not exist")
+    csv_path = raw_dir / ANNOTATIONS
+    rows, col = read_csv_columns(csv_path, REQUIRED, what="sonyc_ust")
+    header = list(rows[0].keys()) if rows else []
+    coarse, fine = _presence_columns(header)
+    if not coarse:
+        raise DatasetError(
+            f"sonyc_ust: {str(csv_path)!r} has no '<n>_<coarse>_presence' columns (e.g. '1_engine_presence'); "
+            f"columns found: {', '.join(header)}"
+        )
+    coarse_names = [name for _, name, _ in coarse]
+    index = _index_audio(raw_dir)
+    if not index:
+        raise DatasetError(
+            f"sonyc_ust: no audio files under {str(raw_dir)!r}/audio*; extract the audio-N.tar.gz archives there"
+        )
+
+    clips: dict[str, dict] = {}
+    for i, row in enumerate(rows, start=2):
+        name = (row["audio_filename"] or "").strip()
+        if not name:
+            raise DatasetError(f"{str(csv_path)!r} row {i}: empty audio_filename")
+        split = (row["split"] or "").strip()
+        if split not in VALID_SPLITS:
+            raise DatasetError(f"{str(csv_path)!r} row {i}: split={split!r} must be one of {', '.join(VALID_SPLITS)}")
+        ann = parse_int(row["annotator_id"], column="annotator_id", path=csv_path, row=i)
+        c = clips.setdefault(name, {"split": split, "rows": [], "first": row, "splits": set()})
+        c["splits"].add(split)
+        c["rows"].append(
+            (
+                ann,
+                [parse_float(row[h] or "0", column=h, path=csv_path, row=i) for _, _, h in coarse],
+                [parse_float(row[h] or "0", column=h, path=csv_path, row=i) for _, h in fine],
+            )
+        )
+
+    cands, warns = [], []
+    for name, c in clips.items():
+        if len(c["splits"]) > 1:
+            raise DatasetError(
+                f"sonyc_ust: {name} appears in several splits {sorted(c['splits'])} in {str(csv_path)!r}"
+            )
+        split = c["split"]
+        volunteers = [r for r in c["rows"] if r[0] > 0]
+        verified = [r for r in c["rows"] if r[0] == 0]
+        if split == "train" or not verified:
+            source, use = "volunteers", volunteers
+            if split != "train":
+                warns.append(
+                    {
+                        "clip_id": Path(name).stem,
+                        "path": name,
+                        "kind": f"{split} clip without a verified row (volunteer labels used)",
+                        "detail": "no annotator_id == 0 row",
+                    }
+                )
+        else:
+            source, use = "verified", verified[:1]
+        # any-vote over the rows used: a value of 1 is a positive (-1 = not labelled, 0 = absent)
+        c_pos = [any(r[1][k] == 1 for r in use) for k in range(len(coarse))]
+        f_pos = [any(r[2][k] == 1 for r in use) for k in range(len(fine))]
+        first = c["first"]
+        meta = {
+            "sensor_id": (first["sensor_id"] or "").strip(),
+            "fine_labels": [fine[k][0] for k in range(len(fine)) if f_pos[k]],
+            "label_source": source,
+            "n_annotators": len(volunteers),
+        }
+        for k in CONTEXT_INT + CONTEXT_FLOAT:
+            if k in first:
+                meta[k] = (
+                    _int_or_none(first[k])
+                    if k in CONTEXT_INT
+                    else (float(first[k]) if (first[k] or "").strip() else None)
+                )
+        path = index.get(name, raw_dir / "audio" / name)
+        cands.append(
+            Candidate(
+                path=path,
+                clip_id=Path(name).stem,
+                label=[coarse_names[k] for k in range(len(coarse)) if c_pos[k]],
+                label_id=[coarse[k][0] - 1 for k in range(len(coarse)) if c_pos[k]],
+                split=split,
+                meta=meta,
+            )
+        )
+    return cands, warns, csv_path
+
+
+def prepare(
+    raw_dir: str | Path,
+    run_dir: str | Path,
+    *,
+    cache_srs=DEFAULT_CACHE_SRS,
+    strict: bool = False,
+    overwrite: bool = False,
+    **options,
+) -> Path:
+    """Prepare SONYC-UST v2.3 into ``run_dir``; returns the manifest path."""
+    config = make_config("sonyc_ust", raw_dir, cache_srs=cache_srs, strict=strict, **options)
+    cands, warns, csv_path = load_candidates(raw_dir)
+    return prepare_clips(cands, run_dir, config, inputs={"metadata": csv_path}, overwrite=overwrite, warnings_=warns)
+
+
+def _zenodo_md5s(timeout: float = 30.0) -> dict[str, str]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"https://zenodo.org/api/records/{ZENODO_RECORD}", timeout=timeout) as r:
+        data = json.load(r)
+    out = {}
+    for f in data.get("files", []):
+        key = f.get("key") or f.get("filename")
+        checksum = f.get("checksum", "")
+        if key and checksum.startswith("md5:"):
+            out[key] = checksum
+    return out
+
+
+def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
+    """Download SONYC-UST v2.3 from Zenodo with pooch and extract the audio (about 18 GB).
+
+    Parameters
+    ----------
+    data_home : path
+        Destination; it will hold ``annotations.csv`` and ``audio-N/`` folders, ready for
+        ``sea data prepare sonyc_ust``.
+    files : list of str or None
+        Subset of :data:`ZENODO_FILES` (default: all).
+
+    Every file is checked against an md5: the pinned one in :data:`ZENODO_FILES` when known, else
+    the one Zenodo's record API lists at download time (the checksums are not pinned in this code).
+    """
+    import tarfile
+
+    from sea.errors import DatasetError
+
+    from .download import check_online, is_network_error, offline_error
+
+    try:
+        import pooch
+    except ImportError:
+        raise DatasetError("downloading SONYC-UST needs pooch; pip install pooch") from None
+    files = list(files or ZENODO_FILES)
+    unknown = sorted(set(files) - set(ZENODO_FILES))
+    if unknown:
+        raise DatasetError(f"unknown SONYC-UST file(s) {unknown}; choose from {', '.join(ZENODO_FILES)}")
+    data_home = Path(data_home)
+    data_home.mkdir(parents=True, exist_ok=True)
+    check_online("zenodo.org", "SONYC-UST v2.3", ZENODO_URL)
+    try:
+        listing = _zenodo_md5s() if any(ZENODO_FILES[f] is None for f in files) else {}
+        for name in files:
+            known = ZENODO_FILES[name] or listing.get(name)
+            if known is None:
+                raise DatasetError(f"Zenodo record {ZENODO_RECORD} lists no md5 for {name}; download it manually")
+            path = pooch.retrieve(
+                f"{ZENODO_URL}/files/{name}?download=1", known_hash=known, fname=name, path=data_home, progressbar=True
+            )
+            if name.endswith(".tar.gz"):
+                with tarfile.open(path) as tar:
+                    tar.extractall(data_home / name[: -len(".tar.gz")], filter="data")
+    except DatasetError:
+        raise
+    except Exception as exc:
+        if is_network_error(exc):
+            raise offline_error("zenodo.org", "SONYC-UST v2.3", ZENODO_URL) from None
+        raise DatasetError(f"SONYC-UST download failed: {exc}") from None
+    return data_home
