@@ -1,0 +1,457 @@
+"""Downstream classifiers on frozen per-frame embeddings.
+
+All classifiers train **per frame** (every 1-s frame carries its clip's label) and predict clips:
+
+* ``mlp`` -- the SEA/EdgeL3 MLP (sea_paper.md §6): Dense 512 ReLU -> Dense 128 ReLU -> softmax, Keras-style
+  L2 1e-5 on the kernels, Adam lr 1e-4, batch 32, up to 150 epochs, early stopping on the validation
+  loss with patience 20 and the best weights restored. Clip prediction = argmax of the mean frame
+  probabilities. For multi-label sets the output is sigmoid/BCE; clip scores come from **mean pooling**
+  of frame probabilities, or from **AutoPool** (``pooling="autopool"``, McFee et al. 2018: a learned
+  alpha per class, clip score ``sum_t softmax_t(alpha_c p_tc) p_tc``), trained on bags of frames.
+* ``logreg`` -- scikit-learn ``LogisticRegression`` linear probe (one-vs-rest for multi-label).
+* ``svm`` -- scikit-learn ``SVC(kernel="rbf")``. Frame scores are the softmax (multi-class) or sigmoid
+  (binary, multi-label one-vs-rest) of its decision function: ``probability=True`` (Platt scaling with
+  an internal 5-fold CV, deprecated in scikit-learn 1.9) costs 5x the fit and needs 5 clips per class.
+  The SVM scales quadratically, so the scikit-learn baselines train on at most ``max_frames`` frames
+  drawn at random (seeded).
+
+Features are standardised with statistics of the **training frames only** (the MLP holds them as
+buffers, so the full feature matrix is never copied; batches are gathered by row index).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["CLASSIFIERS", "ClassifierSettings", "FrameData", "fit_predict"]
+
+CLASSIFIERS = ("mlp", "logreg", "svm")
+
+
+@dataclass(frozen=True)
+class ClassifierSettings:
+    """Training settings of the downstream classifiers (a view of :class:`sea.evaluate.EvalConfig`)."""
+
+    hidden: tuple = (512, 128)
+    l2: float = 1e-5
+    lr: float = 1e-4
+    epochs: int = 150
+    batch_size: int = 32
+    patience: int = 20
+    bag_hidden: tuple = (128,)
+    bag_batch_size: int = 64
+    max_frames: int = 20000
+    logreg_c: float = 1.0
+    svm_c: float = 1.0
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class FrameData:
+    """Per-frame features of a dataset and the clip each frame belongs to.
+
+    Attributes
+    ----------
+    features : np.ndarray [shape=(N, D), dtype=float32]
+    clip_index : np.ndarray [shape=(N,), dtype=int]  position of the frame's clip in the dataset,
+        non-decreasing (the frames of a clip are contiguous)
+    """
+
+    features: np.ndarray
+    clip_index: np.ndarray
+
+    def rows_of(self, clips: np.ndarray) -> np.ndarray:
+        """Frame rows of the given clip positions, in clip order."""
+        lo = np.searchsorted(self.clip_index, clips, side="left")
+        hi = np.searchsorted(self.clip_index, clips, side="right")
+        if not lo.size:
+            return np.zeros(0, np.int64)
+        return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]).astype(np.int64)
+
+    def bounds(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.searchsorted(self.clip_index, clips, side="left"),
+            np.searchsorted(self.clip_index, clips, side="right"),
+        )
+
+
+def _targets(y: np.ndarray, clips: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    return np.repeat(y[clips], counts, axis=0)
+
+
+def _mean_pool(frame_probs: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sums = np.add.reduceat(frame_probs, starts, axis=0) if frame_probs.shape[0] else frame_probs
+    return sums / np.maximum(counts, 1)[:, None]
+
+
+def fit_predict(
+    kind: str,
+    data: FrameData,
+    y: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    test: np.ndarray,
+    *,
+    n_classes: int,
+    multilabel: bool,
+    settings: ClassifierSettings,
+    pooling: str = "mean",
+) -> tuple[np.ndarray, dict]:
+    """Train ``kind`` on the frames of ``train`` clips and score the ``test`` clips.
+
+    Parameters
+    ----------
+    kind : {"mlp", "logreg", "svm"}
+    y : np.ndarray  [n_clips] int or [n_clips, C] 0/1
+    train, val, test : np.ndarray of clip positions
+    pooling : {"mean", "autopool"}
+        Frame aggregation; ``autopool`` only for the multi-label MLP.
+
+    Returns
+    -------
+    scores : np.ndarray [shape=(len(test), n_classes), dtype=float64]
+        Clip class probabilities (single-label: mean frame probabilities; multi-label: pooled sigmoid).
+    info : dict
+        ``train_seconds``, ``n_train_frames``, ``epochs`` (MLP)...
+    """
+    if kind not in CLASSIFIERS:
+        raise ConfigError(f"classifier {kind!r} is not known; choose from {', '.join(CLASSIFIERS)}")
+    if pooling == "autopool" and not (kind == "mlp" and multilabel):
+        raise ConfigError("pooling='autopool' applies to the multi-label MLP only")
+    t0 = time.perf_counter()
+    if pooling == "autopool":
+        scores, info = _fit_predict_bags(data, y, train, val, test, n_classes=n_classes, s=settings)
+    elif kind == "mlp":
+        scores, info = _fit_predict_mlp(
+            data, y, train, val, test, n_classes=n_classes, multilabel=multilabel, s=settings
+        )
+    else:
+        scores, info = _fit_predict_sklearn(
+            kind, data, y, train, test, n_classes=n_classes, multilabel=multilabel, s=settings
+        )
+    info["train_seconds"] = round(time.perf_counter() - t0, 4)
+    return scores, info
+
+
+# -- torch MLP ----------------------------------------------------------------------
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _device(name: str) -> str:
+    torch = _torch()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _train_stats(data: FrameData, rows: np.ndarray, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the training frames (streamed, float64)."""
+    d = data.features.shape[1]
+    s1 = np.zeros(d)
+    s2 = np.zeros(d)
+    for a in range(0, rows.size, batch):
+        x = data.features[rows[a : a + batch]].astype(np.float64)
+        s1 += x.sum(0)
+        s2 += (x * x).sum(0)
+    n = max(rows.size, 1)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+    return mean, np.where(std > 1e-8, std, 1.0)
+
+
+class _Scaler:
+    def __init__(self, mean, std, device):
+        torch = _torch()
+        self.mean = torch.as_tensor(mean, dtype=torch.float32, device=device)
+        self.std = torch.as_tensor(std, dtype=torch.float32, device=device)
+
+    def __call__(self, x):
+        return (x - self.mean) / self.std
+
+
+def _mlp(d_in: int, hidden, n_out: int):
+    torch = _torch()
+    layers, d = [], d_in
+    for h in hidden:
+        layers += [torch.nn.Linear(d, int(h)), torch.nn.ReLU()]
+        d = int(h)
+    layers.append(torch.nn.Linear(d, n_out))
+    net = torch.nn.Sequential(*layers)
+    for m in net:  # Keras defaults: glorot-uniform kernels, zero biases
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.xavier_uniform_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    return net
+
+
+def _l2(net, l2: float):
+    # Keras kernel_regularizer=l2(l2) adds l2 * sum(W^2) of the kernels (not the biases) to the loss
+    return l2 * sum((m.weight**2).sum() for m in net if hasattr(m, "weight"))
+
+
+class _EarlyStopper:
+    def __init__(self, net, patience: int):
+        self.best = float("inf")
+        self.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        self.bad = 0
+        self.patience = patience
+
+    def step(self, net, loss: float) -> bool:
+        """Record a validation loss; True when training should stop."""
+        if loss < self.best - 1e-7:
+            self.best, self.bad = loss, 0
+            self.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+
+def _fit_predict_mlp(data, y, train, val, test, *, n_classes, multilabel, s: ClassifierSettings):
+    torch = _torch()
+    device = _device(s.device)
+    gen = torch.Generator().manual_seed(s.seed)
+    torch.manual_seed(s.seed)
+    tr_rows = data.rows_of(train)
+    va_rows = data.rows_of(val)
+    te_rows = data.rows_of(test)
+    tr_counts = np.diff(np.stack(data.bounds(train)), axis=0)[0]
+    va_counts = np.diff(np.stack(data.bounds(val)), axis=0)[0]
+    te_counts = np.diff(np.stack(data.bounds(test)), axis=0)[0]
+    scale = _Scaler(*_train_stats(data, tr_rows), device)
+    X = torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))  # shared, not copied
+    if multilabel:
+        ytr = torch.from_numpy(_targets(y, train, tr_counts).astype(np.float32))
+        yva = torch.from_numpy(_targets(y, val, va_counts).astype(np.float32))
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+    else:
+        ytr = torch.from_numpy(_targets(y, train, tr_counts).astype(np.int64))
+        yva = torch.from_numpy(_targets(y, val, va_counts).astype(np.int64))
+        loss_fn = torch.nn.CrossEntropyLoss()
+    net = _mlp(X.shape[1], s.hidden, n_classes).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+    tr_rows_t = torch.from_numpy(tr_rows)
+    stopper = _EarlyStopper(net, s.patience)
+    epochs_run = 0
+    for _epoch in range(s.epochs):
+        net.train()
+        perm = torch.randperm(tr_rows.size, generator=gen)
+        for a in range(0, tr_rows.size, s.batch_size):
+            b = perm[a : a + s.batch_size]
+            xb = scale(X[tr_rows_t[b]].to(device))
+            yb = ytr[b].to(device)
+            loss = loss_fn(net(xb), yb) + _l2(net, s.l2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        epochs_run += 1
+        if va_rows.size:
+            vl = _eval_loss(net, X, va_rows, yva, scale, loss_fn, device) + float(_l2(net, s.l2))
+            if stopper.step(net, vl):
+                break
+    if va_rows.size:
+        net.load_state_dict(stopper.best_state)
+    probs = _predict_frames(net, X, te_rows, scale, device, multilabel)
+    info = {"n_train_frames": int(tr_rows.size), "n_val_frames": int(va_rows.size), "epochs": epochs_run}
+    if va_rows.size:
+        info["best_val_loss"] = round(stopper.best, 6)
+    return _mean_pool(probs, te_counts), info
+
+
+def _eval_loss(net, X, rows, yv, scale, loss_fn, device, batch: int = 8192) -> float:
+    torch = _torch()
+    net.eval()
+    total, n = 0.0, 0
+    with torch.no_grad():
+        for a in range(0, rows.size, batch):
+            r = torch.from_numpy(rows[a : a + batch])
+            out = net(scale(X[r].to(device)))
+            total += float(loss_fn(out, yv[a : a + batch].to(device))) * r.numel()
+            n += r.numel()
+    return total / max(n, 1)
+
+
+def _predict_frames(net, X, rows, scale, device, multilabel, batch: int = 8192) -> np.ndarray:
+    torch = _torch()
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for a in range(0, rows.size, batch):
+            z = net(scale(X[torch.from_numpy(rows[a : a + batch])].to(device)))
+            out.append((torch.sigmoid(z) if multilabel else torch.softmax(z, dim=1)).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, net[-1].out_features))
+
+
+# -- AutoPool (multi-label MIL) -------------------------------------------------------
+
+
+class _AutoPoolNet:
+    """Frame MLP -> sigmoid -> AutoPool over the frames of each clip."""
+
+    def __init__(self, d_in, hidden, n_out, device):
+        torch = _torch()
+        self.frame = _mlp(d_in, hidden, n_out).to(device)
+        self.alpha = torch.nn.Parameter(torch.zeros(n_out, device=device))  # alpha=0: mean pooling at the start
+
+    def parameters(self):
+        return [*self.frame.parameters(), self.alpha]
+
+    def state(self):
+        return {
+            "frame": {k: v.detach().clone() for k, v in self.frame.state_dict().items()},
+            "alpha": self.alpha.detach().clone(),
+        }
+
+    def load(self, st):
+        self.frame.load_state_dict(st["frame"])
+        with _torch().no_grad():
+            self.alpha.copy_(st["alpha"])
+
+    def __call__(self, xb, mask):
+        """xb [B, T, D], mask [B, T] bool -> clip probabilities [B, C]."""
+        torch = _torch()
+        p = torch.sigmoid(self.frame(xb))  # [B, T, C]
+        logits = self.alpha * p
+        logits = logits.masked_fill(~mask[..., None], float("-inf"))
+        w = torch.softmax(logits, dim=1)
+        return (w * p).sum(dim=1).clamp(1e-7, 1 - 1e-7)
+
+
+def _bag_index(data: FrameData, clips: np.ndarray) -> np.ndarray:
+    lo, hi = data.bounds(clips)
+    t_max = int((hi - lo).max()) if clips.size else 1
+    idx = np.full((clips.size, max(t_max, 1)), -1, np.int64)
+    for i, (a, b) in enumerate(zip(lo, hi)):
+        idx[i, : b - a] = np.arange(a, b)
+    return idx
+
+
+def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSettings):
+    torch = _torch()
+    device = _device(s.device)
+    torch.manual_seed(s.seed)
+    gen = torch.Generator().manual_seed(s.seed)
+    scale = _Scaler(*_train_stats(data, data.rows_of(train)), device)
+    X = torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))
+    idx = {k: torch.from_numpy(_bag_index(data, c)) for k, c in (("train", train), ("val", val), ("test", test))}
+    Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
+    model = _AutoPoolNet(X.shape[1], s.bag_hidden, n_classes, device)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    stopper_best, bad, best_state = float("inf"), 0, model.state()
+
+    def batch(which, sel):
+        ib = idx[which][sel]
+        mask = ib >= 0
+        xb = scale(X[ib.clamp(min=0)].to(device))
+        return xb, mask.to(device)
+
+    def bce(p, t):
+        return torch.nn.functional.binary_cross_entropy(p, t)
+
+    epochs_run = 0
+    for _ in range(s.epochs):
+        perm = torch.randperm(train.size, generator=gen)
+        for a in range(0, train.size, s.bag_batch_size):
+            sel = perm[a : a + s.bag_batch_size]
+            xb, mask = batch("train", sel)
+            loss = bce(model(xb, mask), Y[train][sel].to(device)) + _l2(model.frame, s.l2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        epochs_run += 1
+        if val.size:
+            with torch.no_grad():
+                vl = 0.0
+                for a in range(0, val.size, 256):
+                    sel = torch.arange(a, min(a + 256, val.size))
+                    xb, mask = batch("val", sel)
+                    vl += float(bce(model(xb, mask), Y[val][sel].to(device))) * sel.numel()
+                vl = vl / val.size + float(_l2(model.frame, s.l2))
+            if vl < stopper_best - 1e-7:
+                stopper_best, bad, best_state = vl, 0, model.state()
+            else:
+                bad += 1
+                if bad >= s.patience:
+                    break
+    if val.size:
+        model.load(best_state)
+    out = []
+    with torch.no_grad():
+        for a in range(0, test.size, 256):
+            sel = torch.arange(a, min(a + 256, test.size))
+            xb, mask = batch("test", sel)
+            out.append(model(xb, mask).double().cpu().numpy())
+    scores = np.concatenate(out) if out else np.zeros((0, n_classes))
+    info = {"n_train_clips": int(train.size), "epochs": epochs_run, "alpha": [round(float(a), 4) for a in model.alpha]}
+    return scores, info
+
+
+# -- scikit-learn baselines -----------------------------------------------------------
+
+
+def _fit_predict_sklearn(kind, data, y, train, test, *, n_classes, multilabel, s: ClassifierSettings):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    rng = np.random.default_rng(s.seed)
+    tr_rows = data.rows_of(train)
+    tr_counts = np.diff(np.stack(data.bounds(train)), axis=0)[0]
+    ytr = _targets(y, train, tr_counts)
+    if s.max_frames and tr_rows.size > s.max_frames:
+        keep = np.sort(rng.choice(tr_rows.size, s.max_frames, replace=False))
+        tr_rows, ytr = tr_rows[keep], ytr[keep]
+    if kind == "logreg":
+        base = LogisticRegression(C=s.logreg_c, max_iter=2000)
+    else:
+        base = SVC(kernel="rbf", C=s.svm_c, random_state=s.seed)
+    if multilabel:
+        keep_cls = [k for k in range(n_classes) if 0 < ytr[:, k].sum() < ytr.shape[0]]
+        est = make_pipeline(StandardScaler(), OneVsRestClassifier(base))
+        if keep_cls:
+            est.fit(data.features[tr_rows], ytr[:, keep_cls])
+    else:
+        est = make_pipeline(StandardScaler(), base)
+        est.fit(data.features[tr_rows], ytr)
+    te_rows = data.rows_of(test)
+    te_counts = np.diff(np.stack(data.bounds(test)), axis=0)[0]
+    probs = np.zeros((te_rows.size, n_classes))
+
+    def frame_scores(X):
+        if kind == "logreg":
+            return est.predict_proba(X)
+        z = np.asarray(est.decision_function(X), dtype=np.float64)
+        if multilabel or z.ndim == 1:
+            p1 = 1.0 / (1.0 + np.exp(-z))
+            return p1 if multilabel else np.stack([1 - p1, p1], axis=1)
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    if multilabel:
+        # a class that is constant on the training frames gets its training prevalence as score
+        prevalence = ytr.mean(axis=0) if ytr.size else np.zeros(n_classes)
+        probs[:] = prevalence
+        if keep_cls and te_rows.size:
+            fs = frame_scores(data.features[te_rows])
+            fs = fs.reshape(fs.shape[0], -1)
+            if fs.shape[1] != len(keep_cls):  # one class left: sklearn treats it as binary
+                fs = fs[:, -1:]
+            probs[:, keep_cls] = fs
+    elif te_rows.size:
+        classes = est[-1].classes_
+        probs[:, classes] = frame_scores(data.features[te_rows])
+    return _mean_pool(probs, te_counts), {"n_train_frames": int(tr_rows.size)}

@@ -1,0 +1,218 @@
+"""Downstream and fidelity metrics (numpy only).
+
+Classification
+    :func:`fold_summary` (mean, std over folds), :func:`confusion_matrix`.
+Multi-label tagging (SONYC-UST, DCASE 2019/2020 Task 5)
+    :func:`auprc_dcase` -- the challenge's AUPRC: sweep the threshold over the unique scores
+    (>= ``min_threshold``, 0.01 in the DCASE code), count TP/FP/FN over all clip x class decisions
+    (micro) or per class (macro), precision ``TP / max(TP + FP, 0.5)``, recall
+    ``TP / max(TP + FN, 0.5)``, add the end points (R=1, P=0) and (R=0, P=1) and take the
+    **trapezoidal** area. :func:`average_precision` -- the step-wise sum ``sum_n (R_n - R_{n-1}) P_n``,
+    equal to ``sklearn.metrics.average_precision_score(average='micro'|'macro')``. The two differ
+    (trapezoid vs step, the end points): report both, compare the paper's numbers with the DCASE one.
+    :func:`micro_f1` -- micro-F1 at a fixed threshold (0.5 in DCASE).
+Fidelity
+    :func:`frame_cosine`, :func:`r2_score` (student vs reduced teacher on the same frames),
+    :func:`linear_cka` (Kornblith et al. 2019), :func:`agreement` (top-1 agreement of predictions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = [
+    "agreement",
+    "auprc_dcase",
+    "average_precision",
+    "confusion_matrix",
+    "fold_summary",
+    "frame_cosine",
+    "linear_cka",
+    "micro_f1",
+    "r2_score",
+    "tagging_metrics",
+]
+
+
+# -- classification ---------------------------------------------------------------------
+
+
+def fold_summary(values) -> dict:
+    """Mean and population std (ddof=0) of per-fold scores, plus the list itself."""
+    v = np.asarray(list(values), dtype=np.float64)
+    if v.size == 0:
+        return {"mean": None, "std": None, "per_fold": []}
+    return {"mean": float(v.mean()), "std": float(v.std()), "per_fold": [float(x) for x in v]}
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts [true, predicted], shape (n_classes, n_classes), int64."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
+    return cm
+
+
+def agreement(pred_a, pred_b) -> float:
+    """Fraction of equal predictions (top-1 labels, or multi-label decisions element-wise)."""
+    a, b = np.asarray(pred_a), np.asarray(pred_b)
+    if a.shape != b.shape:
+        raise ParameterError(f"agreement needs predictions of the same shape, got {a.shape} and {b.shape}")
+    return float(np.mean(a == b)) if a.size else float("nan")
+
+
+# -- multi-label tagging ------------------------------------------------------------------
+
+
+def _check_tagging(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim == 1:
+        y, s = y[:, None], s[:, None] if s.ndim == 1 else s
+    if y.shape != s.shape or y.ndim != 2:
+        raise ParameterError(f"y_true and scores must both be [n_clips, n_classes]; got {y.shape} and {s.shape}")
+    if not np.all(np.isin(y, (0, 1))):
+        raise ParameterError("y_true must hold 0/1 labels")
+    return y.astype(bool), s
+
+
+def _counts_at_thresholds(y: np.ndarray, s: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """TP, FP, FN of the decisions ``s >= t`` for every t (vectorised by sorting)."""
+    pos = np.sort(s[y])
+    neg = np.sort(s[~y])
+    tp = pos.size - np.searchsorted(pos, thresholds, side="left")
+    fp = neg.size - np.searchsorted(neg, thresholds, side="left")
+    fn = pos.size - tp
+    return tp.astype(np.float64), fp.astype(np.float64), fn.astype(np.float64)
+
+
+def _dcase_area(y: np.ndarray, s: np.ndarray, min_threshold: float) -> float:
+    thresholds = np.unique(s)
+    thresholds = thresholds[thresholds >= min_threshold]
+    tp, fp, fn = _counts_at_thresholds(y, s, thresholds)
+    p = tp / np.maximum(tp + fp, 0.5)
+    r = tp / np.maximum(tp + fn, 0.5)
+    # thresholds ascend, so recall descends: start at (R=1, P=0), end at (R=0, P=1) as in the DCASE code
+    recalls = np.concatenate([[1.0], r, [0.0]])
+    precisions = np.concatenate([[0.0], p, [1.0]])
+    return float(abs(np.trapezoid(precisions, recalls)))
+
+
+def auprc_dcase(y_true, scores, *, average: str = "micro", min_threshold: float = 0.01) -> float:
+    """DCASE Task 5 AUPRC (trapezoidal area of the swept P-R curve).
+
+    Parameters
+    ----------
+    y_true : array [shape=(n_clips, n_classes)] of 0/1
+    scores : array [shape=(n_clips, n_classes)] in [0, 1]
+    average : {"micro", "macro"}
+        ``micro`` pools every clip x class decision; ``macro`` averages the per-class areas
+        uniformly (classes without positives are skipped, as their recall is undefined).
+    min_threshold : float
+        Scores below it are not used as thresholds (0.01 in the challenge code; 0 uses all).
+    """
+    y, s = _check_tagging(y_true, scores)
+    if average == "micro":
+        return _dcase_area(y.ravel(), s.ravel(), min_threshold)
+    if average == "macro":
+        vals = [_dcase_area(y[:, k], s[:, k], min_threshold) for k in range(y.shape[1]) if y[:, k].any()]
+        return float(np.mean(vals)) if vals else float("nan")
+    raise ParameterError(f"average={average!r} must be 'micro' or 'macro'")
+
+
+def _ap(y: np.ndarray, s: np.ndarray) -> float:
+    if not y.any():
+        return float("nan")
+    thresholds = np.unique(s)[::-1]  # descending: recall ascends
+    tp, fp, _ = _counts_at_thresholds(y, s, thresholds)
+    precision = tp / (tp + fp)
+    recall = tp / y.sum()
+    return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
+
+
+def average_precision(y_true, scores, *, average: str = "micro") -> float:
+    """Step-wise average precision, equal to ``sklearn.metrics.average_precision_score``.
+
+    ``macro`` averages over classes with at least one positive (sklearn warns and yields nan
+    for a class without positives in recent versions; we skip it).
+    """
+    y, s = _check_tagging(y_true, scores)
+    if average == "micro":
+        return _ap(y.ravel(), s.ravel())
+    if average == "macro":
+        vals = [_ap(y[:, k], s[:, k]) for k in range(y.shape[1]) if y[:, k].any()]
+        return float(np.mean(vals)) if vals else float("nan")
+    raise ParameterError(f"average={average!r} must be 'micro' or 'macro'")
+
+
+def micro_f1(y_true, scores, *, threshold: float = 0.5) -> float:
+    """Micro-F1 of the decisions ``scores >= threshold`` over all clip x class pairs."""
+    y, s = _check_tagging(y_true, scores)
+    pred = s >= threshold
+    tp = float(np.sum(pred & y))
+    fp = float(np.sum(pred & ~y))
+    fn = float(np.sum(~pred & y))
+    return 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) > 0 else 0.0
+
+
+def tagging_metrics(y_true, scores, *, min_threshold: float = 0.01, f1_threshold: float = 0.5) -> dict:
+    """All multi-label metrics of one evaluation: DCASE AUPRCs, sklearn-style APs, micro-F1, per-class AUPRC."""
+    y, s = _check_tagging(y_true, scores)
+    return {
+        "micro_auprc": auprc_dcase(y, s, average="micro", min_threshold=min_threshold),
+        "macro_auprc": auprc_dcase(y, s, average="macro", min_threshold=min_threshold),
+        "micro_ap": average_precision(y, s, average="micro"),
+        "macro_ap": average_precision(y, s, average="macro"),
+        "micro_f1": micro_f1(y, s, threshold=f1_threshold),
+        "per_class_auprc": [
+            _dcase_area(y[:, k], s[:, k], min_threshold) if y[:, k].any() else None for k in range(y.shape[1])
+        ],
+    }
+
+
+# -- fidelity --------------------------------------------------------------------------
+
+
+def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ParameterError(f"need two [n_frames, D] arrays with the same n_frames; got {x.shape} and {y.shape}")
+    return x, y
+
+
+def frame_cosine(pred, target) -> float:
+    """Mean per-frame cosine similarity of two [N, D] arrays (same D)."""
+    x, y = _pair(pred, target)
+    if x.shape != y.shape:
+        raise ParameterError(f"cosine needs equal shapes, got {x.shape} and {y.shape}")
+    num = np.sum(x * y, axis=1)
+    den = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
+    return float(np.mean(num / np.maximum(den, 1e-12)))
+
+
+def r2_score(pred, target) -> float:
+    """Variance-weighted R^2: ``1 - sum (t - p)^2 / sum (t - mean(t))^2`` over all frames and dims."""
+    x, y = _pair(pred, target)
+    if x.shape != y.shape:
+        raise ParameterError(f"R^2 needs equal shapes, got {x.shape} and {y.shape}")
+    sse = np.sum((y - x) ** 2)
+    sst = np.sum((y - y.mean(axis=0)) ** 2)
+    return float(1.0 - sse / sst) if sst > 0 else float("nan")
+
+
+def linear_cka(x, y) -> float:
+    """Linear CKA between two representations of the same frames, [N, D1] and [N, D2].
+
+    ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred X, Y. Invariant to
+    orthogonal transforms and isotropic scaling of either side; 1 for identical inputs.
+    Memory is O(D1 * D2), independent of N beyond the inputs.
+    """
+    x, y = _pair(x, y)
+    x = x - x.mean(axis=0)
+    y = y - y.mean(axis=0)
+    xy = np.linalg.norm(y.T @ x, "fro") ** 2
+    xx = np.linalg.norm(x.T @ x, "fro")
+    yy = np.linalg.norm(y.T @ y, "fro")
+    return float(xy / (xx * yy)) if xx > 0 and yy > 0 else float("nan")

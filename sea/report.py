@@ -1,0 +1,497 @@
+"""Evaluation reports: markdown tables, Pareto fronts and plots (the only module that imports matplotlib).
+
+Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never through ``pyplot``'s global
+state, so reports render headless and the caller's backend is untouched; notebooks show them with
+:func:`show`. matplotlib is imported inside the plotting functions only.
+
+Inputs are the dicts of ``RUN/eval/<dataset>/report.json`` (:func:`sea.evaluate.load_report`) and the flat
+rows of :func:`sea.evaluate.report_rows`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "COST_LABELS",
+    "classifier_table",
+    "fmt_bytes",
+    "fmt_count",
+    "pareto_front",
+    "plot_classifier_comparison",
+    "plot_confusion",
+    "plot_pareto",
+    "plot_per_fold",
+    "plot_score_vs_cost",
+    "results_table",
+    "show",
+    "summary_markdown",
+    "write_markdown",
+    "write_plots",
+]
+
+COST_LABELS = {
+    "weight_bytes_fp32": "weights fp32 (bytes)",
+    "weight_bytes_int8": "weights int8 (bytes)",
+    "macs": "MACs per 1-s window",
+    "params": "parameters",
+    "peak_activation_bytes_fp32": "peak activations fp32 (bytes)",
+    "peak_activation_bytes_int8": "peak activations int8 (bytes)",
+}
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "micro_auprc": "micro-AUPRC",
+    "macro_auprc": "macro-AUPRC",
+    "micro_f1": "micro-F1@0.5",
+    "micro_ap": "micro-AP",
+    "macro_ap": "macro-AP",
+    "cosine": "cosine to reduced teacher",
+    "r2": "R² to reduced teacher",
+    "cka": "linear CKA to teacher",
+    "agreement": "agreement with teacher",
+    "score": "score",
+}
+
+
+# -- formatting -----------------------------------------------------------------------
+
+
+def fmt_bytes(n) -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def fmt_count(n) -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {suf}"
+    return f"{n:.0f}"
+
+
+def _pm(s: dict | None) -> str:
+    if not s or s.get("mean") is None:
+        return "-"
+    if s.get("std") is None or len(s.get("per_fold") or []) < 2:
+        return f"{s['mean']:.3f}"
+    return f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+
+def _f(v, nd: int = 3) -> str:
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# -- tables ---------------------------------------------------------------------------
+
+
+def results_table(report: dict) -> str:
+    """Table-3-style markdown: one row per model; the primary metric (± std over folds) of every
+    classifier, then cost and fidelity columns."""
+    metric = report["primary"]["metric"]
+    models = report["models"]
+    clfs = list(next(iter(models.values()))["classifiers"]) if models else []
+    header = [
+        "model",
+        "dim",
+        *[f"{c} {METRIC_LABELS.get(metric, metric)}" for c in clfs],
+        "params",
+        "MACs",
+        "weights fp32",
+        "weights int8",
+        "peak act fp32",
+        "peak act int8",
+        "CKA",
+        "cos",
+        "R²",
+        "agree",
+    ]
+    primary = report["primary"]["classifier"]
+    rows = []
+    for name, m in models.items():
+        c = m.get("cost") or {}
+        fid = m.get("fidelity") or {}
+        rows.append(
+            [
+                f"`{name}`",
+                str(m.get("dim", "-")),
+                *[_pm(m["classifiers"][k]["scores"].get(metric)) for k in clfs],
+                fmt_count(c.get("params")),
+                fmt_count(c.get("macs")),
+                fmt_bytes(c.get("weight_bytes_fp32")),
+                fmt_bytes(c.get("weight_bytes_int8")),
+                fmt_bytes(c.get("peak_activation_bytes_fp32")),
+                fmt_bytes(c.get("peak_activation_bytes_int8")),
+                _f(fid.get("cka")),
+                _f(fid.get("cosine")),
+                _f(fid.get("r2")),
+                _f((fid.get("agreement") or {}).get(primary)),
+            ]
+        )
+    return _md_table(header, rows)
+
+
+def classifier_table(report: dict, metric: str | None = None) -> str:
+    """Markdown: models x classifiers for one metric (default: the primary one), with train seconds."""
+    metric = metric or report["primary"]["metric"]
+    models = report["models"]
+    clfs = list(next(iter(models.values()))["classifiers"]) if models else []
+    rows = [
+        [
+            f"`{n}`",
+            *[
+                f"{_pm(m['classifiers'][c]['scores'].get(metric))} ({m['classifiers'][c]['train_seconds']:.1f} s)"
+                for c in clfs
+            ],
+        ]
+        for n, m in models.items()
+    ]
+    return _md_table(["model", *clfs], rows)
+
+
+def _per_fold_table(report: dict) -> str:
+    metric = report["primary"]["metric"]
+    clf = report["primary"]["classifier"]
+    folds = [str(s["test_fold"]) for s in report["dataset"]["splits"]]
+    rows = []
+    for name, m in report["models"].items():
+        vals = m["classifiers"][clf]["scores"][metric]["per_fold"]
+        rows.append([f"`{name}`", *[_f(v) for v in vals]])
+    return _md_table(["model", *folds], rows)
+
+
+def write_markdown(path: str | Path, report: dict) -> Path:
+    """``report.md`` of one evaluation."""
+    ds = report["dataset"]
+    metric = report["primary"]["metric"]
+    lines = [
+        f"# Downstream evaluation: {ds['name']}",
+        "",
+        f"- protocol: **{ds['protocol']}** ({len(ds['splits'])} run(s)); {ds['n_clips']} clips, {ds['n_classes']} classes"
+        + (f", multi-label ({ds.get('label_level')})" if ds["multilabel"] else ""),
+        f"- primary metric: {METRIC_LABELS.get(metric, metric)} (mean ± std over test folds) of the `{report['primary']['classifier']}` classifier",
+        f"- hop {report['config']['hop_size']} s, center={report['config']['center']}; "
+        f"time: embedding {report['timing']['embed_seconds']:.1f} s, classifiers {report['timing']['train_seconds']:.1f} s",
+        "",
+        "## Results (Table 3 form) and cost",
+        "",
+        results_table(report),
+        "",
+        "Cost: params / MACs per 1-s window / weight bytes / peak activation bytes (sea.students.cost.model_cost; teacher on its "
+        "(1, 256, 199) log-mel, students on (1, 64, 50), front-ends excluded). Fidelity: linear CKA to the teacher, cosine and R² "
+        "to the student's reduced-teacher targets, top-1 agreement of the primary classifier's clip predictions with the teacher's.",
+        "",
+        "## Classifiers",
+        "",
+        classifier_table(report),
+        "",
+        f"## Per fold ({report['primary']['classifier']}, {METRIC_LABELS.get(metric, metric)})",
+        "",
+        _per_fold_table(report),
+        "",
+    ]
+    if ds["multilabel"]:
+        rows = []
+        for name, m in report["models"].items():
+            for clf, res in m["classifiers"].items():
+                sc = res["scores"]
+                rows.append(
+                    [
+                        f"`{name}`",
+                        clf,
+                        *[_pm(sc.get(k)) for k in ("micro_auprc", "macro_auprc", "micro_f1", "micro_ap", "macro_ap")],
+                    ]
+                )
+        lines += [
+            "## Tagging metrics",
+            "",
+            "AUPRC as DCASE Task 5 (trapezoid of the swept P-R curve, thresholds >= "
+            f"{report['config']['min_threshold']}); AP = scikit-learn's step-wise average precision.",
+            "",
+            _md_table(
+                ["model", "classifier", "micro-AUPRC", "macro-AUPRC", "micro-F1@0.5", "micro-AP", "macro-AP"], rows
+            ),
+            "",
+        ]
+    figs = report.get("figures") or _figure_names(report)
+    if figs:
+        lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figs] + [""]
+    path = Path(path)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def summary_markdown(reports: list[dict]) -> str:
+    """Run-level Table 3: models x datasets (primary metric of the primary classifier ± std) and cost."""
+    datasets = [r["dataset"]["name"] for r in reports]
+    models: dict[str, dict] = {}
+    for r in reports:
+        for name, m in r["models"].items():
+            models.setdefault(name, {"cost": m.get("cost"), "dim": m.get("dim")})
+            models[name][r["dataset"]["name"]] = m["classifiers"][r["primary"]["classifier"]]["scores"].get(
+                r["primary"]["metric"]
+            )
+    header = [
+        "model",
+        "dim",
+        *[f"{d} ({r['primary']['metric']})" for d, r in zip(datasets, reports)],
+        "params",
+        "MACs",
+        "weights int8",
+        "peak act int8",
+    ]
+    rows = []
+    for name, m in models.items():
+        c = m.get("cost") or {}
+        rows.append(
+            [
+                f"`{name}`",
+                str(m.get("dim", "-")),
+                *[_pm(m.get(d)) for d in datasets],
+                fmt_count(c.get("params")),
+                fmt_count(c.get("macs")),
+                fmt_bytes(c.get("weight_bytes_int8")),
+                fmt_bytes(c.get("peak_activation_bytes_int8")),
+            ]
+        )
+    return "\n".join(["# Downstream evaluation summary", "", _md_table(header, rows), ""])
+
+
+# -- Pareto ---------------------------------------------------------------------------
+
+
+def pareto_front(rows: list[dict], x: str, y: str, *, minimize_x: bool = True, maximize_y: bool = True) -> list[int]:
+    """Indices of the rows not dominated in (``x``, ``y``), sorted by ``x``.
+
+    A row dominates another when it is at least as good on both keys and strictly better on one
+    (smaller ``x`` and larger ``y`` by default). Rows missing either value are ignored.
+    """
+    pts = [(i, r[x], r[y]) for i, r in enumerate(rows) if r.get(x) is not None and r.get(y) is not None]
+    sx = 1 if minimize_x else -1
+    sy = -1 if maximize_y else 1
+    front = []
+    for i, xi, yi in pts:
+        dominated = any(
+            (sx * xj <= sx * xi and sy * yj <= sy * yi) and (sx * xj < sx * xi or sy * yj < sy * yi)
+            for j, xj, yj in pts
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return sorted(front, key=lambda i: sx * rows[i][x])
+
+
+# -- plots ----------------------------------------------------------------------------
+
+
+def _figure(w: float = 6.0, h: float = 4.0):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _rows(report_or_rows) -> list[dict]:
+    from .evaluate.stage import report_rows
+
+    if isinstance(report_or_rows, dict):
+        return report_rows(report_or_rows)
+    if report_or_rows and "models" in report_or_rows[0]:
+        return report_rows(report_or_rows)
+    return list(report_or_rows)
+
+
+def plot_score_vs_cost(
+    report_or_rows, cost: str = "weight_bytes_int8", *, classifier: str | None = None, logx: bool = True
+):
+    """Score against a cost key (``weight_bytes_fp32/int8``, ``macs``, ``peak_activation_bytes_*``), one point per model."""
+    rows = _rows(report_or_rows)
+    if classifier is None and isinstance(report_or_rows, dict):
+        classifier = report_or_rows["primary"]["classifier"]
+    rows = [
+        r
+        for r in rows
+        if (classifier is None or r["classifier"] == classifier) and r.get(cost) and r.get("score") is not None
+    ]
+    fig = _figure()
+    ax = fig.subplots()
+    for r in rows:
+        ax.errorbar(
+            r[cost], r["score"], yerr=r.get("std") or 0, fmt="o", capsize=3, label=f"{r['model']} ({r['dataset']})"
+        )
+        ax.annotate(r["model"], (r[cost], r["score"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if logx:
+        ax.set_xscale("log")
+    metric = rows[0]["metric"] if rows else "score"
+    ax.set_xlabel(COST_LABELS.get(cost, cost))
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(
+        f"{METRIC_LABELS.get(metric, metric)} vs {COST_LABELS.get(cost, cost)}"
+        + (f" [{classifier}]" if classifier else "")
+    )
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(report: dict, model: str, classifier: str | None = None, *, normalize: bool = True):
+    """Per-class confusion matrix (rows: true, columns: predicted) of one model's pooled test predictions."""
+    import numpy as np
+
+    classifier = classifier or report["primary"]["classifier"]
+    res = report["models"][model]["classifiers"][classifier]
+    names = report["dataset"]["class_names"]
+    fig = _figure(max(4.0, 0.45 * len(names) + 2), max(3.5, 0.45 * len(names) + 1.5))
+    ax = fig.subplots()
+    if "confusion" not in res:  # multi-label: per-class AUPRC bars instead
+        vals = [v if v is not None else 0.0 for v in res.get("per_class_auprc") or []]
+        ax.bar(range(len(vals)), vals)
+        ax.set_xticks(range(len(vals)), names[: len(vals)], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("AUPRC")
+        ax.set_title(f"{model} [{classifier}]: per-class AUPRC")
+        fig.tight_layout()
+        return fig
+    cm = np.asarray(res["confusion"], dtype=float)
+    show_m = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    im = ax.imshow(show_m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    if len(names) <= 15:
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(
+                    j,
+                    i,
+                    f"{int(cm[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if show_m[i, j] > 0.5 * (show_m.max() or 1) else "black",
+                )
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{model} [{classifier}]")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def plot_per_fold(report: dict, classifier: str | None = None, metric: str | None = None):
+    """Per-fold score of every model (one line per model over the test folds)."""
+    classifier = classifier or report["primary"]["classifier"]
+    metric = metric or report["primary"]["metric"]
+    folds = [str(s["test_fold"]) for s in report["dataset"]["splits"]]
+    fig = _figure()
+    ax = fig.subplots()
+    for name, m in report["models"].items():
+        vals = m["classifiers"][classifier]["scores"][metric]["per_fold"]
+        ax.plot(range(len(vals)), [v if v is not None else float("nan") for v in vals], "o-", label=name)
+    ax.set_xticks(range(len(folds)), folds)
+    ax.set_xlabel("test fold")
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f"per-fold {METRIC_LABELS.get(metric, metric)} [{classifier}]")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_classifier_comparison(report: dict, metric: str | None = None):
+    """Grouped bars: models x classifiers, with ± std over folds."""
+    import numpy as np
+
+    metric = metric or report["primary"]["metric"]
+    models = list(report["models"])
+    clfs = list(report["models"][models[0]]["classifiers"]) if models else []
+    fig = _figure(max(5.0, 1.2 * len(models) + 2), 4.0)
+    ax = fig.subplots()
+    width = 0.8 / max(len(clfs), 1)
+    for k, c in enumerate(clfs):
+        means = [report["models"][m]["classifiers"][c]["scores"][metric]["mean"] or 0 for m in models]
+        stds = [report["models"][m]["classifiers"][c]["scores"][metric]["std"] or 0 for m in models]
+        ax.bar(np.arange(len(models)) + k * width, means, width, yerr=stds, capsize=3, label=c)
+    ax.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_title(f"classifiers compared ({METRIC_LABELS.get(metric, metric)})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pareto(
+    rows: list[dict], x: str = "weight_bytes_int8", y: str = "score", *, logx: bool = True, label: str = "model"
+):
+    """Scatter of ``rows`` in (``x``, ``y``) with the Pareto front (smaller x, larger y) drawn as a step line."""
+    fig = _figure()
+    ax = fig.subplots()
+    pts = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
+    ax.scatter([r[x] for r in pts], [r[y] for r in pts], c="0.5", s=25, label="all")
+    for r in pts:
+        ax.annotate(str(r.get(label, "")), (r[x], r[y]), textcoords="offset points", xytext=(3, 3), fontsize=7)
+    front = [rows[i] for i in pareto_front(rows, x, y)]
+    if front:
+        ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", label="Pareto front")
+        ax.scatter([r[x] for r in front], [r[y] for r in front], color="C3", s=40, zorder=3)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(COST_LABELS.get(x, x))
+    ax.set_ylabel(METRIC_LABELS.get(y, y))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _figure_names(report: dict) -> list[str]:
+    from .evaluate.embed import safe_name
+
+    names = ["score_vs_weight_bytes.png", "score_vs_macs.png", "per_fold.png", "classifiers.png"]
+    names += [f"confusion_{safe_name(m)}.png" for m in report["models"]]
+    return names
+
+
+def write_plots(out_dir: str | Path, report: dict) -> list[Path]:
+    """Write every PNG of one evaluation into ``out_dir``; returns their paths."""
+    from .evaluate.embed import safe_name
+
+    out_dir = Path(out_dir)
+    figs: list[tuple[str, Any]] = [
+        ("score_vs_weight_bytes.png", plot_score_vs_cost(report, "weight_bytes_int8")),
+        ("score_vs_macs.png", plot_score_vs_cost(report, "macs")),
+        ("per_fold.png", plot_per_fold(report)),
+        ("classifiers.png", plot_classifier_comparison(report)),
+    ]
+    figs += [(f"confusion_{safe_name(m)}.png", plot_confusion(report, m)) for m in report["models"]]
+    paths = []
+    for name, fig in figs:
+        p = out_dir / name
+        fig.savefig(p)
+        paths.append(p)
+    return paths
+
+
+def show(fig) -> None:
+    """Display a figure in a notebook (PNG), independent of the kernel's matplotlib backend."""
+    import io
+
+    from IPython.display import Image, display
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    display(Image(buf.getvalue()))
