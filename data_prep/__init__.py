@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .common import DATASETS, PrepareConfig
 
-__all__ = ["DATASETS", "PrepareConfig", "download", "prepare", "prepare_from_config"]
+__all__ = ["DATASETS", "PrepareConfig", "download_dataset", "prepare", "prepare_from_config"]
 
 DOWNLOADABLE = ("urbansound8k", "sonyc_ust", "esc50")
 
@@ -67,8 +67,11 @@ def prepare_from_config(config: PrepareConfig, run_dir: str | Path, *, overwrite
     return prepare(config.dataset, raw, run_dir, overwrite=overwrite, **kwargs, **extra)
 
 
-def download(dataset: str, data_home: str | Path) -> Path:
-    """Download a public dataset into ``data_home`` (needs internet)."""
+def download_dataset(dataset: str, data_home: str | Path) -> Path:
+    """Download a public dataset into ``data_home`` (needs internet).
+
+    (Not called ``download``: that name is the :mod:`data_prep.download` helper module.)
+    """
     from sea.errors import ConfigError
 
     if dataset not in DOWNLOADABLE:

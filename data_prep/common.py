@@ -247,9 +247,14 @@ def _labels_of(label) -> list[str]:
     return list(label) if isinstance(label, (list, tuple)) else [str(label)]
 
 
+_SPLIT_ORDER = {"train": 0, "validate": 1, "test": 2}
+
+
 def _sorted_counts(c: Counter) -> dict:
     def key(k):
-        return (0, k, "") if isinstance(k, (int, float)) else (1, 0, str(k))
+        if isinstance(k, (int, float)):
+            return (0, k, "")
+        return (1, _SPLIT_ORDER.get(k, 3), str(k))
 
     return {str(k): c[k] for k in sorted(c, key=key)}
 
