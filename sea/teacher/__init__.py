@@ -1,0 +1,85 @@
+"""OpenL3 audio teacher in PyTorch, faithful to openl3 0.4.x (issue 3).
+
+Public API
+----------
+- :class:`OpenL3Audio` -- the network with its front-end: [B, 48000] -> [B, D].
+- :func:`load_teacher` -- model + weights (official ``.h5`` read with h5py, no TensorFlow).
+- :func:`get_embedding` -- ``openl3.get_audio_embedding`` for arrays.
+- :func:`embed_files` -- ``openl3.process_audio_file``: ``<stem>.npz`` with ``embedding``/``timestamps``.
+
+See ``docs``/openl3.md (shared reference) for every front-end and network detail.
+"""
+
+# Constants are plain; everything that needs torch is imported lazily (PEP 562), so that
+# ``import sea.teacher.extract`` and the CLI parser stay light.
+TARGET_SR = 48000
+VALID_INPUT_REPRS = ("linear", "mel128", "mel256")
+VALID_CONTENT_TYPES = ("env", "music")
+VALID_EMBEDDING_SIZES = (512, 6144)
+VALID_FRONTENDS = ("kapre", "librosa", "legacy")
+
+_LAZY = {
+    "PRECISIONS": "core",
+    "embed_files": "core",
+    "get_embedding": "core",
+    "load_teacher": "core",
+    "output_path": "core",
+    "variant_name": "core",
+    "Frontend": "frontends",
+    "amplitude_to_db": "frontends",
+    "N_PARAMETERS": "model",
+    "N_TRAINABLE": "model",
+    "OpenL3Audio": "model",
+    "conv_macs": "model",
+    "convert_h5": "weights",
+    "read_keras_h5": "weights",
+    "resolve_weights": "weights",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+# Aliases under the names sea.teacher.extract looks up.
+INPUT_REPRS = VALID_INPUT_REPRS
+CONTENT_TYPES = VALID_CONTENT_TYPES
+EMBEDDING_SIZES = VALID_EMBEDDING_SIZES
+FRONTENDS = VALID_FRONTENDS
+
+__all__ = [
+    "CONTENT_TYPES",
+    "EMBEDDING_SIZES",
+    "FRONTENDS",
+    "INPUT_REPRS",
+    "N_PARAMETERS",
+    "N_TRAINABLE",
+    "PRECISIONS",
+    "TARGET_SR",
+    "VALID_CONTENT_TYPES",
+    "VALID_EMBEDDING_SIZES",
+    "VALID_FRONTENDS",
+    "VALID_INPUT_REPRS",
+    "Frontend",
+    "OpenL3Audio",
+    "amplitude_to_db",
+    "conv_macs",
+    "convert_h5",
+    "embed_files",
+    "get_embedding",
+    "load_teacher",
+    "output_path",
+    "read_keras_h5",
+    "resolve_weights",
+    "variant_name",
+]

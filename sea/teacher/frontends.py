@@ -1,0 +1,179 @@
+"""OpenL3 spectrogram front-ends in PyTorch, batched on the model's device.
+
+Three front-ends feed the same CNN (see ``docs``/openl3.md §4); each maps a batch
+of 1-s windows at 48 kHz, ``x`` [B, 48000], to a dB spectrogram
+[B, 1, F, T] with frequency on the height axis (bin 0 = DC) and time on the
+width axis, values in [-80, 0]:
+
+``kapre`` (default, openl3 0.4.x ``frontend='kapre'``, kapre >= 0.3.5)
+    float32 ``tf.signal.stft`` with a periodic Hann window, hop 242.
+    linear: n_fft 512, no padding -> 197 frames of \\|X\\|.
+    mel: n_fft 2048, zeros appended at the end only (``pad_end=True``) ->
+    199 frames; Slaney mel filterbank (librosa, float64 cast to float32)
+    applied to the *magnitude* \\|X\\|.
+``librosa`` (openl3 0.4.x ``frontend='librosa'``)
+    linear: same as kapre but in float64. mel: ``librosa.feature.melspectrogram``
+    with ``center=True`` (1024 zeros each side, librosa >= 0.9 pads with zeros),
+    ``power=1``, librosa's float32 Slaney filterbank, computed in float64.
+``legacy`` (kapre 0.1.4: openl3 <= 0.3.1, torchopenl3, the training front-end)
+    linear: as kapre. mel: Keras ``'same'`` padding (982 zeros each side) ->
+    199 frames, value ``sqrt(mel_basis @ |X|^2)`` with an HTK-scale filterbank
+    with Slaney area normalisation. kapre 0.1.4 called librosa's
+    ``mel(..., htk=True, norm=1)``; in librosa <= 0.7 ``norm=1`` *meant* Slaney
+    area normalisation (librosa >= 0.8 reads it as an L1 norm), so we build it
+    with ``htk=True, norm='slaney'``. kapre 0.1.4's float32 DFT-by-convolution is
+    replaced by a float64 FFT, which is closer to it than a float32 FFT.
+
+All three then apply kapre 0.1.4's dB step (openl3 0.4's
+``kapre_v0_1_4_magnitude_to_decibel``): ``10 * log10(max(S, 1e-10))``, minus the
+maximum over the whole spectrogram of each example, clipped below at -80. A
+silent window therefore gives an all-zero spectrogram (not -80).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ParameterError
+
+__all__ = [
+    "FRAME_LEN",
+    "HOP_LENGTH",
+    "SPEC_SHAPES",
+    "Frontend",
+    "amplitude_to_db",
+    "build_frontend",
+    "mel_basis",
+]
+
+SR = 48000
+FRAME_LEN = 48000
+HOP_LENGTH = 242
+AMIN = 1e-10
+DYNAMIC_RANGE = 80.0
+N_FFT = {"linear": 512, "mel128": 2048, "mel256": 2048}
+N_MELS = {"mel128": 128, "mel256": 256}
+# (F, T) of the spectrogram that reaches the network, for every front-end.
+SPEC_SHAPES = {"linear": (257, 197), "mel128": (128, 199), "mel256": (256, 199)}
+
+
+def amplitude_to_db(s: torch.Tensor, amin: float = AMIN, dynamic_range: float = DYNAMIC_RANGE) -> torch.Tensor:
+    """kapre 0.1.4 dB: ``max(10 log10(max(s, amin)) - max_per_example, -dynamic_range)``.
+
+    Parameters
+    ----------
+    s : Tensor [shape=(B, ...)]
+        Magnitude (or mel magnitude), any float dtype.
+
+    Returns
+    -------
+    Tensor [shape=(B, ...)], values in [-dynamic_range, 0].
+    """
+    log_spec = 10.0 * torch.log10(torch.clamp(s, min=amin))
+    peak = log_spec.flatten(1).amax(dim=1).view((-1,) + (1,) * (s.ndim - 1))
+    return torch.clamp(log_spec - peak, min=-dynamic_range)
+
+
+def mel_basis(input_repr: str, frontend: str) -> np.ndarray:
+    """Mel filterbank [n_mels, 1 + n_fft // 2] as the given front-end builds it (float64 array)."""
+    import librosa
+
+    n_mels = N_MELS[input_repr]
+    kw = dict(sr=SR, n_fft=N_FFT[input_repr], n_mels=n_mels, fmin=0.0, fmax=SR / 2)
+    if frontend == "kapre":  # kapre >= 0.3.5: librosa Slaney filterbank, float64 then tf.float32
+        return (
+            librosa.filters.mel(**kw, htk=False, norm="slaney", dtype=np.float64).astype(np.float32).astype(np.float64)
+        )
+    if frontend == "librosa":  # librosa.feature.melspectrogram: filters.mel default dtype float32
+        return librosa.filters.mel(**kw, htk=False, norm="slaney", dtype=np.float32).astype(np.float64)
+    if frontend == "legacy":  # kapre 0.1.4: htk mel, old librosa norm=1 == Slaney area normalisation
+        return (
+            librosa.filters.mel(**kw, htk=True, norm="slaney", dtype=np.float64).astype(np.float32).astype(np.float64)
+        )
+    raise ParameterError(f"frontend={frontend!r} is not one of 'kapre', 'librosa', 'legacy'")
+
+
+class Frontend(nn.Module):
+    """Batched OpenL3 front-end: [B, 48000] -> dB spectrogram [B, 1, F, T] float32.
+
+    Parameters
+    ----------
+    input_repr : "linear", "mel128" or "mel256"
+    frontend : "kapre", "librosa" or "legacy"
+
+    Notes
+    -----
+    Buffers are non-persistent (they are rebuilt from the parameters above), so
+    they are neither in the state dict nor in the parameter count.
+    """
+
+    def __init__(self, input_repr: str = "mel256", frontend: str = "kapre") -> None:
+        super().__init__()
+        if input_repr not in N_FFT:
+            raise ParameterError(f"input_repr={input_repr!r} is not one of 'linear', 'mel128', 'mel256'")
+        if frontend not in ("kapre", "librosa", "legacy"):
+            raise ParameterError(f"frontend={frontend!r} is not one of 'kapre', 'librosa', 'legacy'")
+        self.input_repr = input_repr
+        self.frontend = frontend
+        self.n_fft = N_FFT[input_repr]
+        # kapre and the kapre path of openl3 compute in float32; librosa (float64 input) and our
+        # legacy stand-in for kapre 0.1.4's conv-DFT compute in float64.
+        self.compute_dtype = torch.float32 if frontend == "kapre" else torch.float64
+        window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
+        self.register_buffer("window", window.to(self.compute_dtype), persistent=False)
+        if input_repr in N_MELS:
+            basis = torch.from_numpy(mel_basis(input_repr, frontend)).to(self.compute_dtype)
+            self.register_buffer("mel", basis, persistent=False)
+        else:
+            self.mel = None
+        # (left, right) zero padding of each 48000-sample window.
+        if input_repr == "linear":
+            self.pad = (0, 0)  # 1 + (48000 - 512) // 242 = 197 frames
+        elif frontend == "kapre":
+            self.pad = (0, self.n_fft - 1)  # pad_end: ceil(48000 / 242) = 199 frames starting at 242 j
+        elif frontend == "librosa":
+            self.pad = (self.n_fft // 2, self.n_fft // 2)  # center=True: 1 + 48000 // 242 = 199 frames
+        else:
+            self.pad = (982, 982)  # Keras 'same' for stride 242 over 48000: 1964 zeros split evenly
+        self.out_shape = SPEC_SHAPES[input_repr]
+
+    def extra_repr(self) -> str:
+        return (
+            f"input_repr={self.input_repr!r}, frontend={self.frontend!r}, n_fft={self.n_fft}, hop=242, pad={self.pad}"
+        )
+
+    def magnitude(self, x: torch.Tensor) -> torch.Tensor:
+        """(Mel) magnitude before dB, [B, F, T] in the compute dtype."""
+        x = x.to(self.compute_dtype)
+        if self.pad != (0, 0):
+            x = nn.functional.pad(x, self.pad)
+        spec = torch.stft(
+            x,
+            n_fft=self.n_fft,
+            hop_length=HOP_LENGTH,
+            window=self.window,
+            center=False,
+            return_complex=True,
+        )
+        if self.mel is None:
+            return spec.abs()
+        if self.frontend == "legacy":  # mel of the power spectrum, then sqrt (power_melgram=1)
+            power = spec.real.square() + spec.imag.square()
+            return torch.sqrt(torch.matmul(self.mel, power))
+        return torch.matmul(self.mel, spec.abs())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, 48000] -> [B, 1, F, T] float32 dB spectrogram in [-80, 0]."""
+        if x.ndim != 2 or x.shape[1] != FRAME_LEN:
+            raise ParameterError(
+                f"the OpenL3 front-end expects windows of shape [B, {FRAME_LEN}], got {tuple(x.shape)}"
+            )
+        db = amplitude_to_db(self.magnitude(x))
+        return db.to(torch.float32).unsqueeze(1)
+
+
+def build_frontend(input_repr: str = "mel256", frontend: str = "kapre") -> Frontend:
+    """Shorthand for :class:`Frontend`."""
+    return Frontend(input_repr, frontend)

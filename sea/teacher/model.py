@@ -1,0 +1,189 @@
+"""The OpenL3 audio network (openl3 0.4.x ``_construct_*_audio_network``) in PyTorch.
+
+Layout (openl3.md §5): front-end -> input BatchNorm (1 channel) -> 4 blocks of
+2 x (3x3 conv -> BN -> ReLU) with 2x2 max-pools after blocks 1-3; the last conv
+(``audio_embedding_layer``, ``conv8``) has no BN and no ReLU; a variant-dependent
+max-pool gives 4x3x512 (6144) or 1x1x512 (512) values, flattened channels-last
+(Keras order ``(h * W + w) * 512 + c``). BN eps is Keras' 1e-3.
+
+The network runs in channels-last memory format (oneDNN/cuDNN NHWC kernels).
+In eval mode each BN that follows a conv is folded into it on first use (exact
+algebra, float32 rounding only); the input BN cannot be folded because conv1
+zero-pads after it. ``state_dict()`` always holds the unfolded Keras-equivalent
+tensors: 4,689,860 values (4,687,042 trainable + 2,818 BN moving statistics).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ParameterError
+from .frontends import SPEC_SHAPES, Frontend
+
+__all__ = [
+    "AUDIO_POOLING_SIZES",
+    "CONV_CHANNELS",
+    "N_PARAMETERS",
+    "N_TRAINABLE",
+    "OpenL3Audio",
+    "conv_macs",
+    "expected_weight_shapes",
+]
+
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01  # Keras momentum 0.99 (only matters for training)
+CONV_CHANNELS = ((1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512))
+AUDIO_POOLING_SIZES = {
+    "linear": {6144: (8, 8), 512: (32, 24)},
+    "mel128": {6144: (4, 8), 512: (16, 24)},
+    "mel256": {6144: (8, 8), 512: (32, 24)},
+}
+N_PARAMETERS = 4_689_860
+N_TRAINABLE = 4_687_042
+
+
+def expected_weight_shapes() -> list[tuple[str, str, list[tuple[int, ...]]]]:
+    """The 16 weighted Keras layers in file order: (torch prefix, kind, Keras tensor shapes).
+
+    BN tensors are (gamma, beta, moving_mean, moving_variance); conv tensors are
+    (kernel (kh, kw, in, out), bias (out,)).
+    """
+    out = [("input_bn", "bn", [(1,)] * 4)]
+    for i, (cin, cout) in enumerate(CONV_CHANNELS, start=1):
+        out.append((f"conv{i}", "conv", [(3, 3, cin, cout), (cout,)]))
+        if i < 8:
+            out.append((f"bn{i}", "bn", [(cout,)] * 4))
+    return out
+
+
+def conv_macs(input_repr: str) -> int:
+    """Multiply-accumulates of the 8 convolutions for one 1-s window (front-end excluded)."""
+    h, w = SPEC_SHAPES[input_repr]
+    total = 0
+    for i, (cin, cout) in enumerate(CONV_CHANNELS, start=1):
+        total += h * w * cout * cin * 9
+        if i in (2, 4, 6):
+            h, w = h // 2, w // 2
+    return total
+
+
+class OpenL3Audio(nn.Module):
+    """OpenL3 audio embedding model: 1-s windows at 48 kHz -> embeddings.
+
+    Parameters
+    ----------
+    input_repr : "linear", "mel128" or "mel256"
+    embedding_size : 512 or 6144
+    frontend : "kapre" (openl3 0.4.x), "librosa" or "legacy" (kapre 0.1.4)
+
+    Examples
+    --------
+    >>> m = OpenL3Audio("mel256", 512).eval()
+    >>> m(torch.zeros(2, 48000)).shape
+    torch.Size([2, 512])
+    """
+
+    def __init__(self, input_repr: str = "mel256", embedding_size: int = 6144, frontend: str = "kapre") -> None:
+        super().__init__()
+        if input_repr not in AUDIO_POOLING_SIZES:
+            raise ParameterError(f"input_repr={input_repr!r} is not one of 'linear', 'mel128', 'mel256'")
+        if embedding_size not in (512, 6144):
+            raise ParameterError(f"embedding_size={embedding_size!r} is not one of 512, 6144")
+        self.input_repr = input_repr
+        self.embedding_size = int(embedding_size)
+        self.frontend_name = frontend
+        self.frontend = Frontend(input_repr, frontend)
+        self.pool_size = AUDIO_POOLING_SIZES[input_repr][self.embedding_size]
+        self.input_bn = nn.BatchNorm2d(1, eps=BN_EPS, momentum=BN_MOMENTUM)
+        for i, (cin, cout) in enumerate(CONV_CHANNELS, start=1):
+            setattr(self, f"conv{i}", nn.Conv2d(cin, cout, 3, padding=1))
+            if i < 8:
+                setattr(self, f"bn{i}", nn.BatchNorm2d(cout, eps=BN_EPS, momentum=BN_MOMENTUM))
+        # None: float32; torch.bfloat16 / torch.float16: autocast of the CNN (front-end stays fp32).
+        self.autocast_dtype: torch.dtype | None = None
+        self._folded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._folded_version: tuple | None = None
+        self.to(memory_format=torch.channels_last)
+
+    # -- info ---------------------------------------------------------------------------------------
+    @property
+    def variant(self) -> str:
+        return f"{self.input_repr}_{self.embedding_size}_{self.frontend_name}"
+
+    def count_parameters(self) -> tuple[int, int]:
+        """(total incl. BN moving statistics, trainable)."""
+        trainable = sum(p.numel() for p in self.parameters())
+        stats = sum(b.numel() for n, b in self.named_buffers() if n.endswith(("running_mean", "running_var")))
+        return trainable + stats, trainable
+
+    def extra_repr(self) -> str:
+        return f"embedding_size={self.embedding_size}, final_pool={self.pool_size}, channels_last"
+
+    # -- BN folding -----------------------------------------------------------------------------------
+    def _state_version(self) -> tuple:
+        tensors = list(self.parameters()) + list(self.buffers())
+        return tuple((t.data_ptr(), t._version, t.device, t.dtype) for t in tensors)
+
+    def folded_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Conv (weight, bias) pairs with the following BN folded in (conv8 unchanged)."""
+        version = self._state_version()
+        if self._folded is not None and self._folded_version == version:
+            return self._folded
+        folded = []
+        # Normal (not inference) tensors, so the cache also serves calls outside inference_mode.
+        with torch.inference_mode(False), torch.no_grad():
+            for i in range(1, 9):
+                conv = getattr(self, f"conv{i}")
+                w, b = conv.weight.detach(), conv.bias.detach()
+                if i < 8:
+                    bn = getattr(self, f"bn{i}")
+                    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+                    w = w * scale.view(-1, 1, 1, 1)
+                    b = (b - bn.running_mean) * scale + bn.bias.detach()
+                folded.append((w.contiguous(memory_format=torch.channels_last), b.contiguous()))
+        self._folded, self._folded_version = folded, version
+        return folded
+
+    def _apply(self, fn, recurse=True):  # .to()/.cuda() invalidate the folded cache
+        self._folded = None
+        return super()._apply(fn, recurse)
+
+    # -- forward --------------------------------------------------------------------------------------
+    def spectrogram(self, x: torch.Tensor) -> torch.Tensor:
+        """Front-end only: [B, 48000] -> [B, 1, F, T] dB spectrogram (float32)."""
+        return self.frontend(x)
+
+    def embed_spectrogram(self, s: torch.Tensor) -> torch.Tensor:
+        """CNN on a dB spectrogram [B, 1, F, T] -> [B, embedding_size] float32."""
+        s = self.input_bn(s).contiguous(memory_format=torch.channels_last)
+        ctx = contextlib.nullcontext()
+        if self.autocast_dtype is not None:
+            ctx = torch.autocast(device_type=s.device.type, dtype=self.autocast_dtype)
+        with ctx:
+            if self.training:
+                y = s
+                for i in range(1, 9):
+                    y = getattr(self, f"conv{i}")(y)
+                    if i < 8:
+                        y = F.relu(getattr(self, f"bn{i}")(y))
+                    if i in (2, 4, 6):
+                        y = F.max_pool2d(y, 2)
+            else:
+                y = s
+                for i, (w, b) in enumerate(self.folded_weights(), start=1):
+                    y = F.conv2d(y, w, b, padding=1)
+                    if i < 8:
+                        y = F.relu_(y) if not y.requires_grad else F.relu(y)
+                    if i in (2, 4, 6):
+                        y = F.max_pool2d(y, 2)
+            y = F.max_pool2d(y, self.pool_size)
+        # channels-last flatten, as Keras' Flatten on (H, W, C)
+        return y.float().permute(0, 2, 3, 1).reshape(y.shape[0], -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, 48000] (float32, or float64 for the librosa front-end) -> embeddings [B, D] float32."""
+        return self.embed_spectrogram(self.spectrogram(x))
