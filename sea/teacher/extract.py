@@ -84,6 +84,7 @@ CONTENT_TYPES = ("env", "music")
 EMBEDDING_SIZES = (512, 6144)
 FRONTENDS = ("kapre", "librosa", "legacy")
 DTYPES = ("float16", "float32")
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 __all__ = [
     "ExtractConfig",
@@ -125,6 +126,9 @@ class ExtractConfig:
     untrained_teacher: bool = field(
         default=False, metadata={"help": "use random weights for a dry run; outputs are marked untrained"}
     )
+    precision: str = field(
+        default="float32", metadata={"help": "teacher compute precision: float32, bfloat16 or float16 (autocast, GPU)"}
+    )
     device: str = field(
         default="cpu", metadata={"help": "torch device: cpu, cuda, cuda:N (cuda:LOCAL_RANK under torchrun)"}
     )
@@ -137,6 +141,7 @@ class ExtractConfig:
             ("embedding_size", self.embedding_size, _allowed("EMBEDDING_SIZES", EMBEDDING_SIZES)),
             ("frontend", self.frontend, _allowed("FRONTENDS", FRONTENDS)),
             ("dtype", self.dtype, DTYPES),
+            ("precision", self.precision, _allowed("PRECISIONS", PRECISIONS)),
         )
         for name, value, allowed in checks:
             if value not in allowed:
@@ -412,7 +417,7 @@ def _load_model(config: ExtractConfig, model, device: str) -> tuple[Any, dict]:
             from . import load_teacher
         except ImportError as exc:
             raise SeaError(f"the OpenL3 teacher model is not available in this sea ({exc})") from None
-        torch.manual_seed(config.seed)  # untrained weights are the same on every rank and every run
+        # seeded: untrained weights are the same on every rank and every run
         module, info = load_teacher(
             config.input_repr,
             config.content_type,
@@ -421,6 +426,7 @@ def _load_model(config: ExtractConfig, model, device: str) -> tuple[Any, dict]:
             weights=config.weights,
             untrained=config.untrained_teacher,
             device=device,
+            seed=config.seed,
         )
     elif isinstance(model, tuple):
         module, info = model
@@ -430,6 +436,13 @@ def _load_model(config: ExtractConfig, model, device: str) -> tuple[Any, dict]:
     info["untrained"] = bool(info.get("untrained", False) or config.untrained_teacher)
     if isinstance(module, torch.nn.Module):
         module = module.to(device).eval()
+    if config.precision != "float32":
+        if not hasattr(module, "autocast_dtype"):
+            raise ConfigError(
+                f"ExtractConfig.precision={config.precision!r} needs the OpenL3 teacher (autocast_dtype); use float32"
+            )
+        module.autocast_dtype = getattr(torch, config.precision)
+    info["precision"] = config.precision
     return module, info
 
 
@@ -438,6 +451,8 @@ def _run_model(module, batch: np.ndarray, device: str) -> np.ndarray:
 
     with torch.inference_mode():
         x = torch.from_numpy(batch).to(device, non_blocking=True)
+        if getattr(module, "frontend_name", None) == "librosa":  # openl3's librosa path computes in float64
+            x = x.double()
         y = module(x)
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[0] != batch.shape[0]:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__

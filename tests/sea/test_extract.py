@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from sea.cache import AudioCache
-from sea.errors import ConfigError, ManifestError
+from sea.errors import ConfigError, ManifestError, UntrainedTeacherWarning
 from sea.framing import frame_starts, n_frames, timestamps, windows
 from sea.runs import read_stage
 from sea.store import FrameStore, emb_name
@@ -309,6 +309,27 @@ def test_errors(tmp_path, tiny_run):
         extract(tmp_path / "nothing", _cfg(), model=stand_in())
 
 
+def test_precision_and_window_dtype(tiny_run):
+    with pytest.raises(ConfigError, match="precision='bfloat16' needs the OpenL3 teacher"):
+        extract(tiny_run, _cfg(precision="bfloat16"), model=stand_in())
+    with pytest.raises(ConfigError, match="precision='half'.*'float32', 'bfloat16', 'float16'"):
+        ExtractConfig(precision="half").validate()
+    dtypes = set()
+
+    class Librosa(StandIn):
+        frontend_name = "librosa"  # openl3's librosa front-end works on float64 windows
+        autocast_dtype = None
+
+        def forward(self, x):
+            dtypes.add(x.dtype)
+            assert self.autocast_dtype == torch.float16
+            return super().forward(x)
+
+    out = extract(tiny_run, _cfg(precision="float16"), model=(Librosa(), {}))
+    assert dtypes == {torch.float64}
+    assert FrameStore(out).meta["teacher"]["precision"] == "float16"
+
+
 def test_cli_glue(tiny_run, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=None)  # the root parser's
@@ -365,14 +386,14 @@ def test_real_untrained_teacher(tmp_path):
         pytest.skip("sea.teacher.load_teacher is not available yet")
     run = make_run(tmp_path / "run", n_clips=2, duration=1.0, srs=(48000,))
     cfg = ExtractConfig(input_repr="mel128", embedding_size=512, untrained_teacher=True, batch_size=4, shard_size=8)
-    out = extract(run, cfg)
+    with pytest.warns(UntrainedTeacherWarning):
+        out = extract(run, cfg)
     assert out.name == "mel128_music_512"
     store = FrameStore(out)
     assert store.dim == 512 and store.n_frames == 2 * n_frames(48000, 48000)
     assert store.meta["teacher"]["untrained"] is True and read_stage(out)["untrained_teacher"] is True
     # same numbers as the model run directly on the clip's windows (same seed -> same random weights)
-    torch.manual_seed(cfg.seed)
-    model, info = teacher.load_teacher("mel128", "music", 512, untrained=True)
+    model, info = teacher.load_teacher("mel128", "music", 512, untrained=True, seed=cfg.seed)
     assert info["untrained"] is True
     cache = AudioCache(run, 48000)
     sl = store.clip_slices()
@@ -380,5 +401,6 @@ def test_real_untrained_teacher(tmp_path):
         with torch.inference_mode():
             ref = model(torch.from_numpy(windows(cache.get(c), 48000))).float().numpy()
         got = store.read(np.arange(sl[c].start, sl[c].stop))
+        assert ref.std() > 1e-6  # not a degenerate (constant) embedding
         np.testing.assert_allclose(got, ref, rtol=2e-3, atol=2e-3 * max(1e-6, float(np.abs(ref).max())))
     json.dumps(store.meta)  # meta stays JSON-serialisable
