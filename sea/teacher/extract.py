@@ -47,6 +47,7 @@ Untrained teachers (``--untrained-teacher``) are marked in ``store.json``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import functools
 import logging
@@ -132,7 +133,9 @@ class ExtractConfig:
     device: str = field(
         default="cpu", metadata={"help": "torch device: cpu, cuda, cuda:N (cuda:LOCAL_RANK under torchrun)"}
     )
-    seed: int = field(default=0, metadata={"help": "seed for the untrained teacher's random weights"})
+    seed: int = field(
+        default=0, metadata={"help": "seed of the untrained teacher's random weights (ignored with trained weights)"}
+    )
 
     def validate(self) -> None:
         checks = (
@@ -522,6 +525,9 @@ def extract(run_dir: str | Path, config: ExtractConfig | None = None, *, overwri
     """
     config = config or ExtractConfig()
     config.validate()
+    if not config.untrained_teacher and config.seed != 0:
+        # the seed only draws untrained weights: a trained teacher's store must not depend on it
+        config = dataclasses.replace(config, seed=0)
     run_dir = Path(run_dir)
     clips_file = run_dir / MANIFEST_NAME
     records = read_manifest(run_dir)

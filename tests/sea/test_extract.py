@@ -183,6 +183,9 @@ def test_untrained_marking(tiny_run):
     out = extract(tiny_run, _cfg(untrained_teacher=True), model=stand_in())
     assert FrameStore(out).meta["teacher"]["untrained"] is True
     assert read_stage(out)["untrained_teacher"] is True
+    m = StandIn()
+    extract(tiny_run, _cfg(untrained_teacher=True, seed=4), model=(m, {}))
+    assert m.n_seen == 192 and read_stage(out)["config"]["seed"] == 4  # untrained: the seed matters
     # a model whose info says untrained is marked too
     out = extract(tiny_run, _cfg(), model=stand_in(untrained=True), overwrite=True)
     assert FrameStore(out).meta["teacher"]["untrained"] is True and read_stage(out)["untrained_teacher"] is True
@@ -369,6 +372,7 @@ def test_cli_glue(tiny_run, tmp_path, capsys):
         3,
     )
     printed = capsys.readouterr().out
+    assert read_stage(tiny_run / "teacher" / "mel256_music_512")["config"]["seed"] == 0  # trained: seed is moot
     n = sum(n_frames(96000, 48000, hop_size=0.5, center=False) for _ in range(12))
     assert f"{n} frames of 12 clips, dim {DIM} float32" in printed
     with pytest.raises(SystemExit):
