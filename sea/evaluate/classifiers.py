@@ -257,7 +257,8 @@ def _fit_predict_mlp(data, y, train, val, test, *, n_classes, multilabel, s: Cla
             opt.step()
         epochs_run += 1
         if va_rows.size:
-            vl = _eval_loss(net, X, va_rows, yva, scale, loss_fn, device) + float(_l2(net, s.l2))
+            with torch.no_grad():
+                vl = _eval_loss(net, X, va_rows, yva, scale, loss_fn, device) + float(_l2(net, s.l2))
             if stopper.step(net, vl):
                 break
     if va_rows.size:

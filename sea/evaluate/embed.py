@@ -63,7 +63,6 @@ __all__ = [
 
 TEACHER_SR = 48000
 STUDENT_SR = 8000
-TEACHER_COST_INPUT = (1, 256, 199)  # the mel256 log-mel the OpenL3 conv stack sees per 1-s window
 
 
 def safe_name(name: str) -> str:
@@ -212,20 +211,29 @@ def _teacher_dir(run_dir: Path, teacher: str) -> Path | None:
 
 
 def _teacher_cost_fn(module) -> Callable:
-    """Cost of the teacher's conv stack on its (1, 256, 199) log-mel input (front-end excluded, like the students)."""
+    """Cost of the teacher's CNN on its log-mel input, e.g. (1, 256, 199) for mel256 (front-end excluded,
+    like the students' (1, 64, 50)); falls back to the whole module on (48000,) audio."""
 
     def cost():
+        import torch
+
         from ..students.cost import model_cost
 
-        for attr in ("audio_model", "body", "backbone", "net", "embedder", "model", "features"):
-            sub = getattr(module, attr, None)
-            if sub is not None and hasattr(sub, "forward") and sub is not module:
-                try:
-                    c = model_cost(sub, TEACHER_COST_INPUT)
-                    c["cost_scope"] = f"teacher.{attr} on {TEACHER_COST_INPUT}"
-                    return c
-                except Exception:  # this attribute is not the conv stack: try the next
-                    continue
+        if hasattr(module, "embed_spectrogram") and hasattr(module, "spectrogram"):
+
+            class _CNN(torch.nn.Module):
+                def __init__(self, m):
+                    super().__init__()
+                    self.m = m
+
+                def forward(self, s):
+                    return self.m.embed_spectrogram(s)
+
+            with torch.no_grad():
+                shape = tuple(module.spectrogram(torch.zeros(1, TEACHER_SR)).shape[1:])
+            c = model_cost(_CNN(module).eval(), shape)
+            c["cost_scope"] = f"teacher CNN on its {shape} spectrogram"
+            return c
         c = model_cost(module, (TEACHER_SR,))
         c["cost_scope"] = "teacher incl. front-end on (48000,)"
         return c

@@ -1,0 +1,109 @@
+"""Metrics of sea.evaluate: SONYC AUPRC (DCASE trapezoid) vs scikit-learn AP, CKA, fidelity, agreement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import auc, average_precision_score
+
+from sea.errors import ParameterError
+from sea.evaluate import metrics as M
+
+# hand-built multi-label example: 5 clips x 3 classes (class 2 has ties)
+Y = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0], [0, 0, 1], [0, 0, 0]])
+S = np.array(
+    [[0.9, 0.2, 0.5], [0.4, 0.8, 0.5], [0.6, 0.3, 0.2], [0.1, 0.7, 0.5], [0.05, 0.1, 0.3]]
+)
+
+
+def test_ap_equals_sklearn_average_precision_micro_and_macro():
+    assert M.average_precision(Y, S, average="micro") == pytest.approx(average_precision_score(Y, S, average="micro"))
+    assert M.average_precision(Y, S, average="macro") == pytest.approx(average_precision_score(Y, S, average="macro"))
+
+
+def test_dcase_auprc_hand_computed_and_differs_from_ap():
+    # y=[1,0,1,0], s=[.9,.8,.7,.1]; curve (R,P): (1,0) (1,.5) (1,2/3) (.5,.5) (.5,1) (0,1)
+    y = np.array([[1], [0], [1], [0]])
+    s = np.array([[0.9], [0.8], [0.7], [0.1]])
+    trapezoid = 0.5 * (2 / 3 + 0.5) / 2 + 0.5 * (1 + 1) / 2
+    step = 0.5 * 1 + 0.5 * (2 / 3)
+    assert M.auprc_dcase(y, s, min_threshold=0.0) == pytest.approx(trapezoid)
+    assert M.average_precision(y, s) == pytest.approx(step)
+    assert average_precision_score(y.ravel(), s.ravel()) == pytest.approx(step)
+    assert abs(trapezoid - step) > 0.03  # the two definitions really differ here
+
+
+def _dcase_reference(y, s, min_threshold):
+    """Independent loop implementation of the DCASE 2019 metrics.py recipe."""
+    y, s = y.ravel().astype(bool), s.ravel()
+    th = np.unique(s)
+    th = th[th >= min_threshold]
+    P, R = [], []
+    for t in th:
+        pred = s >= t
+        tp, fp, fn = np.sum(pred & y), np.sum(pred & ~y), np.sum(~pred & y)
+        P.append(tp / max(tp + fp, 0.5))
+        R.append(tp / max(tp + fn, 0.5))
+    return auc(np.array([1.0, *R, 0.0]), np.array([0.0, *P, 1.0]))
+
+
+@pytest.mark.parametrize("min_threshold", [0.0, 0.01, 0.35])
+def test_dcase_micro_and_macro_match_loop_reference(min_threshold):
+    assert M.auprc_dcase(Y, S, average="micro", min_threshold=min_threshold) == pytest.approx(
+        _dcase_reference(Y, S, min_threshold)
+    )
+    per_class = [_dcase_reference(Y[:, k], S[:, k], min_threshold) for k in range(3)]
+    assert M.auprc_dcase(Y, S, average="macro", min_threshold=min_threshold) == pytest.approx(np.mean(per_class))
+
+
+def test_perfect_ranking_scores_one_and_f1():
+    y = np.array([[1, 0], [0, 1], [1, 0]])
+    s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
+    assert M.auprc_dcase(y, s) == pytest.approx(1.0)
+    assert M.average_precision(y, s) == pytest.approx(1.0)
+    assert M.micro_f1(y, s) == pytest.approx(1.0)
+    # one false positive at 0.5: tp=3, fp=1, fn=0 -> 6/7
+    s2 = s.copy()
+    s2[0, 1] = 0.6
+    assert M.micro_f1(y, s2) == pytest.approx(6 / 7)
+
+
+def test_tagging_inputs_validated():
+    with pytest.raises(ParameterError):
+        M.auprc_dcase(np.array([[2, 0]]), np.array([[0.1, 0.2]]))
+    with pytest.raises(ParameterError):
+        M.average_precision(Y, S[:, :2])
+    with pytest.raises(ParameterError):
+        M.auprc_dcase(Y, S, average="weighted")
+
+
+def test_linear_cka_properties(rng):
+    x = rng.standard_normal((500, 16))
+    q, _ = np.linalg.qr(rng.standard_normal((16, 16)))
+    assert M.linear_cka(x, x) == pytest.approx(1.0)
+    assert M.linear_cka(x, x @ q) == pytest.approx(1.0)  # orthogonal transform
+    assert M.linear_cka(x, 7.5 * x) == pytest.approx(1.0)  # isotropic scaling
+    assert M.linear_cka(x, x + 3.0) == pytest.approx(1.0)  # translation (centred)
+    assert M.linear_cka(x, x @ q * 0.1) == pytest.approx(M.linear_cka(x @ q * 0.1, x))  # symmetric
+    # a non-isotropic linear map is not invariant, and unrelated features score low
+    a = np.diag(np.r_[10.0, np.ones(15) * 0.01])
+    assert M.linear_cka(x, x @ a) < 0.5
+    assert M.linear_cka(x, rng.standard_normal((500, 8))) < 0.2
+    # different widths are fine
+    assert 0.0 < M.linear_cka(x, x[:, :4]) < 1.0
+
+
+def test_cosine_r2_agreement(rng):
+    t = rng.standard_normal((200, 8))
+    assert M.frame_cosine(t, t) == pytest.approx(1.0)
+    assert M.frame_cosine(-t, t) == pytest.approx(-1.0)
+    assert M.r2_score(t, t) == pytest.approx(1.0)
+    assert M.r2_score(np.tile(t.mean(0), (200, 1)), t) == pytest.approx(0.0)
+    noisy = t + 0.5 * rng.standard_normal(t.shape)
+    assert 0.5 < M.r2_score(noisy, t) < 0.9
+    with pytest.raises(ParameterError):
+        M.r2_score(t[:, :4], t)
+    assert M.agreement([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75
+    assert M.fold_summary([0.5, 0.7]) == {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "per_fold": [0.5, 0.7]}
+    cm = M.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], 3)
+    assert cm.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
