@@ -188,6 +188,9 @@ def parse_float(value: str, *, column: str, path: Path, row: int) -> float:
 def _skip_reason(message: str) -> str:
     """Short category of an AudioError message (the full message goes to 'detail')."""
     m = message.lower()
+    # libsndfile says "File does not exist or is not a regular file" for garbage too
+    if "cannot decode" in m or "cannot read audio header" in m:
+        return "unreadable / not audio"
     if "does not exist" in m:
         return "missing file"
     if "sample rate" in m:
@@ -196,8 +199,6 @@ def _skip_reason(message: str) -> str:
         return "empty audio"
     if "nan" in m or "inf" in m:
         return "NaN/Inf samples"
-    if "cannot decode" in m or "cannot read audio header" in m:
-        return "unreadable / not audio"
     return "invalid audio"
 
 
@@ -394,8 +395,13 @@ def prepare_clips(
         try:
             for c in progress(candidates, total=len(candidates), desc=f"prepare {config.dataset}", unit="clip"):
                 path = Path(c.path)
+                if not path.is_file():
+                    skipped.append(
+                        {"clip_id": c.clip_id, "path": str(path), "reason": "missing file", "detail": "no such file"}
+                    )
+                    continue
                 try:
-                    head = info(path) if path.is_file() else None
+                    head = info(path)
                     y, sr = load(path, sr=None, mono=False, res_type=config.res_type)
                 except AudioError as exc:
                     msg = str(exc)

@@ -568,20 +568,36 @@ def prepare(
     cache_srs=(48000, 8000),
     strict: bool = False,
     overwrite: bool = False,
-    n_clips: int = 200,
-    seed: int = 0,
+    n_clips: int | None = None,
+    seed: int | None = None,
     duration: float | None = None,
     **options,
 ) -> Path:
     """Generate the synthetic UrbanSound8K-layout set (into ``raw_dir``, default ``run_dir/raw``) and prepare it.
 
-    The set is generated only if ``raw_dir`` does not hold it yet; it is then read by the real
-    :mod:`data_prep.urbansound8k` loader (``dataset="synthetic"`` in the stage config).
+    A set already in ``raw_dir`` is reused when no generation argument is given (or they match);
+    otherwise it is generated with ``n_clips`` (default 200), ``seed`` (default 0) and
+    ``duration``. It is then read by the real :mod:`data_prep.urbansound8k` loader
+    (``dataset="synthetic"`` in the stage config).
     """
     from . import urbansound8k
 
     raw = Path(run_dir) / "raw" if raw_dir is None else Path(raw_dir)
-    generate(raw, layout="urbansound8k", n_clips=n_clips, seed=seed, duration=duration, overwrite=overwrite)
+    info = raw / SYNTH_INFO
+    reuse = info.is_file() and n_clips is None and seed is None and duration is None
+    if not reuse:
+        generate(
+            raw,
+            layout="urbansound8k",
+            n_clips=200 if n_clips is None else n_clips,
+            seed=0 if seed is None else seed,
+            duration=duration,
+            overwrite=overwrite,
+        )
+    elif json.loads(info.read_text()).get("layout") != "urbansound8k":
+        from sea.errors import DatasetError
+
+        raise DatasetError(f"{str(raw)!r} holds a synthetic sonyc_ust set; prepare it with 'sonyc_ust'")
     return urbansound8k.prepare(
         raw, run_dir, cache_srs=cache_srs, strict=strict, overwrite=overwrite, dataset="synthetic", **options
     )

@@ -61,7 +61,7 @@ def register(subparsers, name: str, help_text: str) -> None:
                    help="esc50: keep only the ESC-10 subset, label ids re-indexed 0..9")  # fmt: skip
     p.add_argument("--csv", default=None, help="folder: CSV with path,label[,fold|split] (path relative to RAW_DIR)")
     p.add_argument("--overwrite", action="store_true", help="redo a prepare that already finished")
-    p.add_argument("--n-clips", type=int, default=200, help="synthetic: number of clips (default: 200)")
+    p.add_argument("--n-clips", type=int, default=None, help="synthetic: number of clips (default: 200)")
     p.add_argument("--seed", dest="synth_seed", type=int, default=None, help="synthetic: generator seed (default: 0)")
     p.add_argument("--duration", type=float, default=None, help="synthetic: clip length in s (default: 4)")
     p.set_defaults(func=_run_prepare)
@@ -139,7 +139,8 @@ def _run_prepare(args: argparse.Namespace) -> int:
     config = load_config(PrepareConfig, args.config, overrides)
     extra = {}
     if args.dataset == "synthetic":
-        extra = {"n_clips": args.n_clips, "seed": _seed(args), "duration": args.duration}
+        seed = args.synth_seed if args.synth_seed is not None else args.seed
+        extra = {"n_clips": args.n_clips, "seed": seed, "duration": args.duration}
     manifest = prepare_from_config(config, run_dir, overwrite=args.overwrite, **extra)
     print(manifest)
     return 0

@@ -1,0 +1,106 @@
+import json
+import warnings
+
+import pytest
+import soundfile as sf
+
+from data_prep import sonyc_ust
+from sea.errors import DatasetError, SeaWarning
+from sea.manifest import read_manifest
+from tests.data_prep._trees import noise, write_csv
+
+FINE = ["1-1_small-sounding-engine", "1-X_engine-of-uncertain-size", "5-3_siren", "8-1_dog-barking-whining"]
+COARSE = ["1_engine", "5_alert-signal", "8_dog"]
+CTX = ["year", "week", "day", "hour", "borough", "block", "latitude", "longitude"]
+HEADER = ["split", "sensor_id", "audio_filename", "annotator_id", *CTX, *(f + "_presence" for f in FINE),
+          *(c + "_presence" for c in COARSE), *(f + "_proximity" for f in FINE)]  # fmt: skip
+
+
+def row(split, sensor, name, ann, fine, day=2):
+    coarse = [max(fine[0], fine[1]), fine[2], fine[3]]
+    prox = ["near" if v == 1 else "-1" for v in fine] if ann > 0 else ["-1"] * 4
+    return [split, sensor, name, ann, 2019, 7, day, 13, 1, 42, 40.73, -73.99, *fine, *coarse, *prox]
+
+
+def tree(root):
+    rows = [
+        # train: volunteer 1 tags engine, volunteer 2 dog; the verified row (siren) must be IGNORED on train
+        row("train", 3, "00_000001.wav", 11, [1, 0, 0, 0]),
+        row("train", 3, "00_000001.wav", 12, [0, 0, 0, 1]),
+        row("train", 3, "00_000001.wav", 13, [0, 0, 0, 0]),
+        row("train", 3, "00_000001.wav", 0, [0, 0, 1, 0]),
+        # train: nobody tags anything; -1 (not labelled by a team member) is not a positive
+        row("train", 4, "00_000002.wav", 11, [0, 0, 0, 0]),
+        row("train", 4, "00_000002.wav", -5, [-1, -1, -1, -1]),
+        # validate: volunteers say engine+dog, the verified row says siren only -> siren
+        row("validate", 9, "01_000003.wav", 21, [1, 0, 0, 1], day=5),
+        row("validate", 9, "01_000003.wav", 22, [1, 0, 0, 0], day=5),
+        row("validate", 9, "01_000003.wav", 0, [0, 0, 1, 0], day=5),
+        # test: verified uncertain-size engine (an X tag) -> coarse engine
+        row("test", 20, "02_000004.wav", 31, [0, 0, 0, 0]),
+        row("test", 20, "02_000004.wav", 0, [0, 1, 0, 0]),
+        # validate clip without a verified row -> volunteer rule + warning
+        row("validate", 9, "01_000005.wav", 21, [0, 0, 1, 0]),
+    ]
+    write_csv(root / "annotations.csv", HEADER, rows)
+    # files in per-archive subfolders, as extracted from audio-N.tar.gz
+    for k, name in enumerate(["00_000001.wav", "00_000002.wav", "01_000003.wav", "02_000004.wav", "01_000005.wav"]):
+        p = root / f"audio-{k % 2}" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, noise(1.0, 48000, seed=k), 48000)
+
+
+def test_sonyc_aggregation(tmp_path):
+    tree(tmp_path / "raw")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        sonyc_ust.prepare(tmp_path / "raw", tmp_path / "run")
+    assert any("without a verified row" in str(x.message) for x in w if issubclass(x.category, SeaWarning))
+    recs = {r.clip_id: r for r in read_manifest(tmp_path / "run")}
+    assert set(recs) == {"00_000001", "00_000002", "01_000003", "02_000004", "01_000005"}
+    r = recs["00_000001"]
+    assert (r.split, r.label, r.label_id) == ("train", ["engine", "dog"], [0, 7])
+    assert r.meta["fine_labels"] == ["1-1_small-sounding-engine", "8-1_dog-barking-whining"]
+    assert r.meta["label_source"] == "volunteers" and r.meta["n_annotators"] == 3
+    assert recs["00_000002"].label == [] and recs["00_000002"].label_id == []
+    r = recs["01_000003"]
+    assert (r.split, r.label, r.label_id, r.meta["label_source"]) == ("validate", ["alert-signal"], [4], "verified")
+    assert r.meta["fine_labels"] == ["5-3_siren"]
+    assert r.meta["sensor_id"] == "9" and r.meta["day"] == 5 and r.meta["hour"] == 13
+    assert r.meta["latitude"] == pytest.approx(40.73) and r.meta["borough"] == 1
+    r = recs["02_000004"]
+    assert (r.split, r.label, r.meta["fine_labels"]) == ("test", ["engine"], ["1-X_engine-of-uncertain-size"])
+    assert recs["01_000005"].meta["label_source"] == "volunteers" and recs["01_000005"].label == ["alert-signal"]
+    assert all(r.fold is None and r.duration == 1.0 for r in recs.values())
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert rep["splits"] == {"train": 2, "validate": 2, "test": 1}
+    assert rep["class_by_split"]["engine"] == {"train": 1, "test": 1}
+
+
+def test_sonyc_bad_input(tmp_path):
+    raw = tmp_path / "raw"
+    write_csv(raw / "annotations.csv", ["split", "sensor_id", "audio_filename"], [["train", 1, "a.wav"]])
+    with pytest.raises(DatasetError, match=r"has no column 'annotator_id'; columns found: split, sensor_id"):
+        sonyc_ust.prepare(raw, tmp_path / "run")
+    write_csv(
+        raw / "annotations.csv", ["split", "sensor_id", "audio_filename", "annotator_id"], [["train", 1, "a.wav", 1]]
+    )
+    with pytest.raises(DatasetError, match="no '<n>_<coarse>_presence' columns"):
+        sonyc_ust.prepare(raw, tmp_path / "run")
+    tree(raw)
+    rows = [row("dev", 3, "00_000001.wav", 11, [1, 0, 0, 0])]
+    write_csv(raw / "annotations.csv", HEADER, rows)
+    with pytest.raises(DatasetError, match=r"split='dev' must be one of train, validate, test"):
+        sonyc_ust.prepare(raw, tmp_path / "run")
+
+
+def test_sonyc_download_offline(tmp_path, monkeypatch):
+    import socket
+
+    def offline(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(socket, "create_connection", offline)
+    with pytest.raises(DatasetError, match=r"cannot reach zenodo.org .*https://zenodo.org/records/3966543"):
+        sonyc_ust.download(tmp_path)
+    assert len(sonyc_ust.ZENODO_FILES) == 22 and "annotations.csv" in sonyc_ust.ZENODO_FILES
