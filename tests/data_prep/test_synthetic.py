@@ -65,7 +65,7 @@ def test_sonyc_layout_prepares(tmp_path):
     by_clip = defaultdict(list)
     for r in rows:
         by_clip[r["audio_filename"]].append(r)
-    for name, rs in by_clip.items():
+    for rs in by_clip.values():
         anns = [int(r["annotator_id"]) for r in rs]
         assert sum(a > 0 for a in anns) == 3
         assert (0 in anns) == (rs[0]["split"] != "train")
