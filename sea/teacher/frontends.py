@@ -32,6 +32,8 @@ silent window therefore gives an all-zero spectrogram (not -80).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -89,9 +91,14 @@ def mel_basis(input_repr: str, frontend: str) -> np.ndarray:
     if frontend == "librosa":  # librosa.feature.melspectrogram: filters.mel default dtype float32
         return librosa.filters.mel(**kw, htk=False, norm="slaney", dtype=np.float32).astype(np.float64)
     if frontend == "legacy":  # kapre 0.1.4: htk mel, old librosa norm=1 == Slaney area normalisation
-        return (
-            librosa.filters.mel(**kw, htk=True, norm="slaney", dtype=np.float64).astype(np.float32).astype(np.float64)
-        )
+        # htk mel256 at n_fft 2048 has 2 empty bands (they sit at -80 dB, as in kapre 0.1.4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return (
+                librosa.filters.mel(**kw, htk=True, norm="slaney", dtype=np.float64)
+                .astype(np.float32)
+                .astype(np.float64)
+            )
     raise ParameterError(f"frontend={frontend!r} is not one of 'kapre', 'librosa', 'legacy'")
 
 
