@@ -426,6 +426,11 @@ def _fit_predict_sklearn(kind, data, y, train, test, *, n_classes, multilabel, s
             est.fit(data.features[tr_rows], ytr[:, keep_cls])
     else:
         est = make_pipeline(StandardScaler(), base)
+        if np.unique(ytr).size < 2:  # a single training class: predict it (scikit-learn refuses to fit)
+            out = np.zeros((test.size, n_classes))
+            if ytr.size:
+                out[:, int(ytr[0])] = 1.0
+            return out, {"n_train_frames": int(tr_rows.size), "note": "one training class"}
         est.fit(data.features[tr_rows], ytr)
     te_rows = data.rows_of(test)
     te_counts = np.diff(np.stack(data.bounds(test)), axis=0)[0]

@@ -170,7 +170,7 @@ def model_from_callable(
         module = fn.to(device).eval()
 
         def call(x):
-            with torch.inference_mode():
+            with torch.no_grad():
                 return module(torch.from_numpy(x).to(device))
 
         fp = fingerprint or _module_fingerprint(module)
@@ -278,11 +278,17 @@ class _LazyTeacher:
     def __call__(self, x):
         import torch
 
-        with torch.inference_mode():
+        with torch.no_grad():
             return self.module()(torch.from_numpy(x).to(self.device))
 
     def cost(self):
-        return _teacher_cost_fn(self.module())()
+        """Architecture cost: an untrained copy when the weights are not loaded (no download for a number)."""
+        if self.params.get("standin"):
+            return None
+        module = self._module
+        if module is None:
+            module, _ = _load_teacher_module({**self.params, "untrained": True}, "cpu")
+        return _teacher_cost_fn(module)()
 
 
 def _teacher_params(config, store) -> dict:
@@ -295,6 +301,7 @@ def _teacher_params(config, store) -> dict:
         "weights": config.teacher_weights,
         "untrained": bool(t.get("untrained", config.untrained_teacher)),
         "seed": config.seed,
+        "standin": bool(t.get("standin", False)),
     }
 
 
@@ -436,7 +443,7 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
     frontend = StudentFrontend(mode="stft").to(device)
 
     def fn(x):
-        with torch.inference_mode():
+        with torch.no_grad():
             return model(frontend(torch.from_numpy(x).to(device)))
 
     def cost():

@@ -11,9 +11,7 @@ from sea.evaluate import metrics as M
 
 # hand-built multi-label example: 5 clips x 3 classes (class 2 has ties)
 Y = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0], [0, 0, 1], [0, 0, 0]])
-S = np.array(
-    [[0.9, 0.2, 0.5], [0.4, 0.8, 0.5], [0.6, 0.3, 0.2], [0.1, 0.7, 0.5], [0.05, 0.1, 0.3]]
-)
+S = np.array([[0.9, 0.2, 0.5], [0.4, 0.8, 0.5], [0.6, 0.3, 0.2], [0.1, 0.7, 0.5], [0.05, 0.1, 0.3]])
 
 
 def test_ap_equals_sklearn_average_precision_micro_and_macro():

@@ -27,7 +27,9 @@ def _by_name(ds, splits):
 
 @pytest.fixture(scope="module")
 def run10(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp("p") / "run", n_clips=40, n_classes=4, duration=0.5, n_folds=10, srs=(8000,))
+    return make_run(
+        tmp_path_factory.mktemp("p") / "run", n_clips=40, n_classes=4, duration=0.5, n_folds=10, srs=(8000,)
+    )
 
 
 def test_predefined_folds_discipline(run10):
@@ -99,8 +101,18 @@ def test_split_protocol_and_multilabel(tmp_path):
         split = "test" if i % 5 == 0 else ("validate" if i % 5 == 1 else "train")
         lab = [r.label] + (["class1"] if i % 4 == 0 and r.label != "class1" else [])
         ids = [r.label_id] + ([1] if len(lab) == 2 else [])
-        out.append(r.__class__(**{**r.to_dict(), "fold": None, "split": split, "label": lab, "label_id": ids,
-                                  "meta": {"fine_labels": [f"{x}-a" for x in lab]}}))
+        out.append(
+            r.__class__(
+                **{
+                    **r.to_dict(),
+                    "fold": None,
+                    "split": split,
+                    "label": lab,
+                    "label_id": ids,
+                    "meta": {"fine_labels": [f"{x}-a" for x in lab]},
+                }
+            )
+        )
     write_manifest(out, run / "clips.jsonl")
     (run / "data_report.json").write_text(json.dumps({"dataset": "sonyc_ust"}))
     ds = load_dataset(run)

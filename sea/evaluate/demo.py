@@ -1,0 +1,203 @@
+"""A small synthetic evaluation run for tests, notebooks, benchmarks and docs (no downloads, no OpenL3).
+
+:func:`make_demo_run` writes a complete run that ``sea evaluate`` can read without the real teacher:
+
+* ``clips.jsonl`` + ``audio/48000`` + ``audio/8000``: class ``c`` is a noisy tone near ``300 * 2**c`` Hz
+  with a random envelope; clip ``i`` is in fold ``i % n_folds + 1``;
+* ``teacher/standin/``: a frame store of :class:`StandinTeacher` embeddings (hop ``hop_size``), so the
+  ``teacher`` and ``teacher_pca`` specs reuse frames;
+* ``targets/pca<d>/reducer.npz`` for every ``d`` of ``pca_dims``;
+* ``students/<name>/best.pt``: student checkpoints with **random weights** (``sea_student_*_lin`` with a
+  ``d``-dim head) whose ``target_spec`` points at ``targets/pca<d>``.
+
+:class:`StandinTeacher` is an informative, cheap teacher substitute (log band energies of the 1-s window
+through a fixed random projection). :func:`broken_student` is a deliberately broken student: its weights
+are re-drawn at random on every forward call, so its embedding carries no stable information (a fixed
+random network is still a useful random-feature extractor on tones, see the evaluation tests).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["StandinTeacher", "broken_student", "make_demo_run"]
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def StandinTeacher(dim: int = 32, n_bands: int = 48, seed: int = 0):  # noqa: N802 (a module factory)
+    """``[B, 48000] -> [B, dim]``: log energies of ``n_bands`` log-spaced bands (1024-point frames,
+    averaged over the window) through a fixed random linear map. Deterministic for a seed."""
+    torch = _torch()
+
+    class _Standin(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            g = torch.Generator().manual_seed(seed)
+            n_fft = 1024
+            freqs = torch.fft.rfftfreq(n_fft, 1 / 48000)
+            edges = torch.logspace(np.log10(50.0), np.log10(20000.0), n_bands + 1)
+            fb = ((freqs[None, :] >= edges[:-1, None]) & (freqs[None, :] < edges[1:, None])).float()
+            fb = fb / fb.sum(1, keepdim=True).clamp(min=1)
+            self.register_buffer("fb", fb)
+            self.register_buffer("window", torch.hann_window(n_fft))
+            self.proj = torch.nn.Linear(n_bands, dim)
+            with torch.no_grad():
+                self.proj.weight.copy_(torch.randn(dim, n_bands, generator=g) / np.sqrt(n_bands))
+                self.proj.bias.zero_()
+
+        def forward(self, x):
+            frames = x.float().unfold(1, 1024, 1024)  # [B, 46, 1024]
+            spec = torch.fft.rfft(frames * self.window, dim=-1).abs() ** 2  # [B, 46, 513]
+            bands = torch.log(spec.mean(1) @ self.fb.T + 1e-6)  # [B, n_bands]
+            return self.proj(bands)
+
+    return _Standin().eval()
+
+
+def broken_student(
+    name: str = "broken", student: str = "sea_student_3_lin", out_dim: int | None = 8, device: str = "cpu"
+):
+    """An :class:`~sea.evaluate.EmbeddingModel` of a student whose weights are re-randomised on every call."""
+    torch = _torch()
+    from ..frontend import StudentFrontend
+    from ..students import create
+    from .embed import STUDENT_SR, EmbeddingModel
+
+    net = create(student, **({"out_dim": out_dim} if out_dim else {})).to(device).eval()
+    frontend = StudentFrontend(mode="stft").to(device)
+
+    def fn(x):
+        with torch.no_grad():
+            for m in net.modules():
+                if hasattr(m, "reset_parameters") and m is not net:
+                    m.reset_parameters()  # fresh random weights for every batch
+            return net(frontend(torch.from_numpy(x).to(device)))
+
+    def cost():
+        from ..students.cost import model_cost
+
+        return model_cost(net, (1, 64, 50))
+
+    return EmbeddingModel(
+        name,
+        "student",
+        STUDENT_SR,
+        fn=fn,
+        fingerprint=f"broken:{student}:{out_dim}",
+        cost_fn=cost,
+        info={"model_name": student, "broken": "weights re-randomised per call"},
+    )
+
+
+def _clip(c: int, duration: float, sr: int, rng: np.random.Generator, i: int) -> np.ndarray:
+    t = np.arange(int(round(duration * sr))) / sr
+    f = 300.0 * 2**c * (1 + 0.05 * rng.standard_normal())
+    y = (0.3 + 0.3 * rng.random()) * np.sin(2 * np.pi * f * t)
+    y = y + 0.02 * rng.standard_normal(t.size)
+    y *= np.linspace(0.2, 1.0, t.size) ** (1 + (i % 2))
+    return y.astype(np.float32)
+
+
+def make_demo_run(
+    run_dir: str | Path,
+    *,
+    n_clips: int = 24,
+    n_classes: int = 3,
+    n_folds: int = 4,
+    duration: float = 2.0,
+    hop_size: float = 0.5,
+    teacher_dim: int = 32,
+    pca_dims: tuple[int, ...] = (8,),
+    students: dict[str, tuple[str, int]] | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write the synthetic run described in the module docstring; returns ``run_dir``.
+
+    ``students`` maps a name to ``(registry model, pca dim)``; default ``{"s3_random": ("sea_student_3_lin", pca_dims[0])}``.
+    """
+    torch = _torch()
+    from ..audio import resample
+    from ..cache import AudioCache, CacheWriter
+    from ..checkpoint import save_checkpoint
+    from ..framing import frame_starts
+    from ..manifest import ClipRecord, write_manifest
+    from ..store import FrameStoreWriter
+    from ..students import create
+    from ..targets.reducers import PCAReducer, save_reducer
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    writers = {sr: CacheWriter(run_dir, sr) for sr in (48000, 8000)}
+    records = []
+    for i in range(n_clips):
+        c = i % n_classes
+        y = _clip(c, duration, 48000, rng, i)
+        cid = f"clip{i:03d}"
+        writers[48000].add(cid, y)
+        writers[8000].add(cid, resample(y, 48000, 8000))
+        records.append(
+            ClipRecord(
+                clip_id=cid,
+                path=f"raw/{cid}.wav",
+                duration=duration,
+                sr=48000,
+                channels=1,
+                label=f"class{c}",
+                label_id=c,
+                fold=(i % n_folds) + 1,
+            )
+        )
+    for w in writers.values():
+        w.close()
+    write_manifest(records, run_dir / "clips.jsonl")
+
+    # teacher frame store (stand-in), framed exactly like sea teacher extract
+    teacher = StandinTeacher(teacher_dim, seed=seed)
+    cache = AudioCache(run_dir, 48000)
+    meta = {
+        "sr": 48000,
+        "hop_size": hop_size,
+        "center": True,
+        "frame_size": 1.0,
+        "teacher": {"variant": "standin", "untrained": False, "standin": True},
+    }
+    all_frames = []
+    with FrameStoreWriter(run_dir / "teacher" / "standin", teacher_dim, dtype="float32", meta=meta) as w:
+        for r in records:
+            starts = frame_starts(cache.n_samples(r.clip_id), 48000, hop_size=hop_size)
+            win = np.stack([cache.window(r.clip_id, int(s), 48000) for s in starts])
+            with torch.no_grad():
+                emb = teacher(torch.from_numpy(win)).numpy()
+            w.add([r.clip_id] * len(starts), np.arange(len(starts)), np.arange(len(starts)) * hop_size, emb)
+            all_frames.append(emb)
+    frames = np.concatenate(all_frames)
+
+    specs = {}
+    for d in pca_dims:
+        red = PCAReducer(int(d), seed=seed).fit(frames)
+        path = save_reducer(red, run_dir / "targets" / f"pca{d}" / "reducer.npz")
+        specs[int(d)] = {**red.spec(), "name": f"pca{d}", "path": str(path)}
+    students = students if students is not None else {"s3_random": ("sea_student_3_lin", int(pca_dims[0]))}
+    for name, (model_name, d) in students.items():
+        torch.manual_seed(seed)
+        net = create(model_name, out_dim=int(d))
+        save_checkpoint(
+            run_dir / "students" / name / "best.pt",
+            {
+                "model_name": model_name,
+                "model_args": {"out_dim": int(d)},
+                "state_dict": net.state_dict(),
+                "target_spec": specs[int(d)],
+                "teacher": meta["teacher"],
+                "config": {"note": "random weights (demo)"},
+            },
+        )
+    return run_dir

@@ -1,0 +1,259 @@
+"""End-to-end evaluation on a synthetic run: teacher vs broken student, caches, multi-label, CLI, reports."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from sea.cli import main
+from sea.errors import ConfigError, SeaError
+from sea.evaluate import EvalConfig, evaluate, load_embeddings, load_report, model_from_callable, report_rows
+from sea.evaluate.demo import StandinTeacher, broken_student, make_demo_run
+from sea.manifest import read_manifest, write_manifest
+
+FAST = dict(
+    hop_size=0.5, mlp_epochs=30, mlp_patience=10, mlp_lr=1e-3, mlp_hidden=(64, 32), classifiers=("mlp", "logreg")
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return make_demo_run(tmp_path_factory.mktemp("eval") / "run", n_clips=24, n_folds=4, pca_dims=(8,))
+
+
+def _acc(rep, model, clf="mlp"):
+    return rep["models"][model]["classifiers"][clf]["scores"]["accuracy"]["mean"]
+
+
+def test_teacher_above_chance_broken_student_clearly_lower(demo):
+    out = evaluate(
+        demo,
+        EvalConfig(models=("teacher", "teacher_pca:pca8", "s3_random", "broken"), **FAST),
+        models={"broken": broken_student()},
+    )
+    rep = load_report(demo)
+    assert rep["dataset"]["protocol"] == "folds" and len(rep["dataset"]["splits"]) == 4
+    chance = 1 / 3
+    for clf in ("mlp", "logreg"):
+        assert _acc(rep, "teacher", clf) >= 0.8 > chance + 0.4
+        assert _acc(rep, "broken", clf) <= _acc(rep, "teacher", clf) - 0.3
+        assert _acc(rep, "broken", clf) < 0.6
+    # teacher frames came from the run's frame store; students were embedded from the 8 kHz cache
+    assert rep["models"]["teacher"]["embed_source"] == "store"
+    assert rep["models"]["s3_random"]["embed_source"] == "model"
+    # fidelity: CKA everywhere, cosine/R2 for the checkpointed student against its reduced teacher
+    fid = rep["models"]["s3_random"]["fidelity"]
+    assert 0 <= fid["cka"] <= 1 and -1 <= fid["cosine"] <= 1 and np.isfinite(fid["r2"])
+    assert fid["target"].endswith("pca8/reducer.npz")
+    assert rep["models"]["teacher_pca:pca8"]["fidelity"]["cka"] > rep["models"]["broken"]["fidelity"]["cka"]
+    assert rep["models"]["broken"]["fidelity"]["agreement"]["mlp"] < 0.7
+    # cost: student numbers equal the registry's cost model
+    from sea.students import create
+    from sea.students.cost import model_cost
+
+    c = rep["models"]["s3_random"]["cost"]
+    ref = model_cost(create("sea_student_3_lin", out_dim=8), (1, 64, 50))
+    assert {k: c[k] for k in ("params", "macs", "weight_bytes_int8", "peak_activation_bytes_int8")} == {
+        k: ref[k] for k in ("params", "macs", "weight_bytes_int8", "peak_activation_bytes_int8")
+    }
+    assert rep["models"]["teacher"]["cost"] is None  # a stand-in teacher has no OpenL3 cost
+    # confusion matrices cover every test clip once
+    cm = np.asarray(rep["models"]["teacher"]["classifiers"]["mlp"]["confusion"])
+    assert cm.sum() == 24 and cm.shape == (3, 3)
+    # reports and plots
+    for f in (
+        "report.md",
+        "report.json",
+        "score_vs_weight_bytes.png",
+        "score_vs_macs.png",
+        "per_fold.png",
+        "confusion_teacher.png",
+        "confusion_s3_random.png",
+        "confusion_teacher_pca-pca8.png",
+    ):
+        assert (out / f).is_file() and (out / f).stat().st_size > 0, f
+    md = (out / "report.md").read_text()
+    assert "| `teacher` |" in md and "± " in md
+    assert (demo / "eval" / "report.md").is_file()
+    rows = report_rows(rep)
+    assert {r["model"] for r in rows} == {"teacher", "teacher_pca:pca8", "s3_random", "broken"}
+    # predictions were saved per model
+    z = np.load(out / "pred" / "teacher.npz")
+    assert z["scores_mlp"].shape == (24, 3) and set(z["test_fold"]) == {"1", "2", "3", "4"}
+
+
+def test_embedding_cache_reused_and_invalidated(demo, tmp_path):
+    cfg = EvalConfig(models=("s3_random",), dataset_name="cachetest", **{**FAST, "classifiers": ("logreg",)})
+    out = evaluate(demo, cfg)
+    emb = out / "emb" / "s3_random.npz"
+    es = load_embeddings(emb)
+    assert es.features.shape == (96, 8) and es.features.dtype == np.float32
+    assert es.clip_index.tolist() == sorted(es.clip_index.tolist())
+    np.testing.assert_allclose(es.timestamps[:4], [0.0, 0.5, 1.0, 1.5])
+    mtime = emb.stat().st_mtime_ns
+    evaluate(demo, cfg, overwrite=True, models=None)  # overwrite recomputes
+    assert emb.stat().st_mtime_ns != mtime
+    mtime = emb.stat().st_mtime_ns
+    # same config: the stage is a no-op; a different classifier reruns but reuses the embedding cache
+    evaluate(demo, cfg)
+    assert emb.stat().st_mtime_ns == mtime
+    evaluate(demo, EvalConfig(**{**cfg.__dict__, "classifiers": ("svm",)}))
+    assert emb.stat().st_mtime_ns == mtime
+    assert load_report(demo, "cachetest")["models"]["s3_random"]["embed_source"] == "cache"
+    # a different hop invalidates the cache key
+    evaluate(demo, EvalConfig(**{**cfg.__dict__, "hop_size": 0.25}))
+    assert load_embeddings(emb).features.shape[0] > 96
+
+
+def test_injected_teacher_on_external_dataset_and_agreement(demo, tmp_path):
+    """A downstream dataset that is not the run: the teacher embeds its 48 kHz cache (no store reuse)."""
+    ds = make_demo_run(tmp_path / "downstream", n_clips=16, n_folds=4, pca_dims=(8,), students={}, seed=5)
+    teacher = model_from_callable("teacher", StandinTeacher(32), sr=48000, kind="teacher")
+    out = evaluate(
+        demo, EvalConfig(models=("teacher", "teacher_pca:pca8"), dataset=str(ds), **FAST), models={"teacher": teacher}
+    )
+    rep = load_report(demo, "downstream")
+    assert out.name == "downstream"
+    assert rep["models"]["teacher"]["embed_source"] == "model"
+    assert rep["models"]["teacher"]["cost"]["macs"] > 0  # nn.Module stand-ins get a cost
+    assert rep["models"]["teacher_pca:pca8"]["dim"] == 8
+    assert _acc(rep, "teacher") > 0.8
+    assert rep["models"]["teacher_pca:pca8"]["fidelity"]["agreement"]["mlp"] > 0.6
+
+
+def _multilabel(run):
+    recs = read_manifest(run)
+    out = []
+    for i, r in enumerate(recs):
+        split = "test" if i % 4 == 0 else ("validate" if i % 4 == 1 else "train")
+        extra = [2] if (i % 3 == 0 and r.label_id != 2) else []
+        out.append(
+            r.__class__(
+                **{
+                    **r.to_dict(),
+                    "fold": None,
+                    "split": split,
+                    "label": [r.label] + [f"class{k}" for k in extra],
+                    "label_id": [r.label_id] + extra,
+                }
+            )
+        )
+    write_manifest(out, run / "clips.jsonl")
+    (run / "data_report.json").write_text(json.dumps({"dataset": "sonyc_ust"}))
+
+
+def test_sonyc_protocol_autopool_and_mean(tmp_path):
+    run = make_demo_run(tmp_path / "ml", n_clips=32, n_folds=2, pca_dims=(8,), students={})
+    _multilabel(run)
+    out = evaluate(run, EvalConfig(models=("teacher",), **{**FAST, "mlp_epochs": 30, "mlp_lr": 1e-3}))
+    rep = load_report(run)
+    assert rep["dataset"]["protocol"] == "sonyc" and rep["dataset"]["multilabel"]
+    assert rep["primary"] == {"classifier": "mlp_autopool", "metric": "micro_auprc"}
+    clfs = rep["models"]["teacher"]["classifiers"]
+    assert set(clfs) == {"mlp_autopool", "mlp_mean", "logreg"}
+    y = np.load(out / "pred" / "teacher.npz")["y"]
+    prevalence = y.mean()  # the micro-AUPRC of an uninformative scorer is about the positive rate
+    for name, res in clfs.items():
+        s = res["scores"]
+        assert s["micro_auprc"]["mean"] > prevalence + 0.2, name
+        assert 0 <= s["macro_auprc"]["mean"] <= 1 and 0 <= s["micro_f1"]["mean"] <= 1
+        assert s["micro_ap"]["mean"] is not None
+    assert len(clfs["mlp_autopool"]["folds"][0]["alpha"]) == 8
+    assert "Tagging metrics" in (out / "report.md").read_text()
+    assert (out / "confusion_teacher.png").is_file()  # per-class AUPRC bars for multi-label sets
+
+
+def test_cli_writes_report_and_pngs(demo, capsys):
+    rc = main(
+        [
+            "evaluate",
+            str(demo),
+            "--models",
+            "teacher,s3_random",
+            "--dataset-name",
+            "cli",
+            "--hop-size",
+            "0.5",
+            "--mlp-epochs",
+            "5",
+            "--mlp-hidden",
+            "32",
+            "--classifiers",
+            "mlp,logreg",
+        ]
+    )
+    assert rc == 0
+    out = demo / "eval" / "cli"
+    printed = capsys.readouterr().out
+    assert "teacher\tmlp accuracy" in printed and str(out / "report.md") in printed
+    assert (out / "report.md").is_file()
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(
+        [
+            "classifiers.png",
+            "confusion_s3_random.png",
+            "confusion_teacher.png",
+            "per_fold.png",
+            "score_vs_macs.png",
+            "score_vs_weight_bytes.png",
+        ]
+    )
+    assert json.loads((out / "stage.json").read_text())["status"] == "done"
+
+
+def test_bad_input_errors(demo, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="classifiers"):
+        EvalConfig(classifiers=("mlp", "knn")).validate()
+    with pytest.raises(ConfigError, match="not 'teacher'"):
+        evaluate(demo, EvalConfig(models=("no_such_student",), **FAST))
+    with pytest.raises(ConfigError, match="needs a target set name|teacher_pca"):
+        d = make_demo_run(tmp_path / "two", n_clips=6, n_folds=2, pca_dims=(4, 8), students={})
+        evaluate(d, EvalConfig(models=("teacher_pca",), **FAST))
+    with pytest.raises(SeaError, match="clips.jsonl"):
+        evaluate(demo, EvalConfig(dataset=str(tmp_path / "nowhere"), **FAST))
+    assert main(["evaluate", str(demo), "--protocol", "us8k", "--hop-size", "0.5"]) == 1
+    assert "expects 10 predefined folds" in capsys.readouterr().err
+
+
+def test_real_untrained_openl3_teacher_vs_broken_student(tmp_path):
+    """The acceptance check with the real teacher code (untrained OpenL3 mel128/512) at hop 0.5."""
+    try:
+        from sea.teacher import load_teacher  # noqa: F401
+    except ImportError:
+        pytest.skip("sea.teacher.load_teacher is not available in this checkout")
+    run = make_demo_run(tmp_path / "r", n_clips=16, n_folds=4, duration=1.5, pca_dims=(8,), students={})
+    import shutil
+
+    shutil.rmtree(run / "teacher")  # force the real teacher
+    t0 = time.perf_counter()
+    evaluate(
+        run,
+        EvalConfig(
+            models=("teacher", "broken"),
+            input_repr="mel128",
+            embedding_size=512,
+            untrained_teacher=True,
+            embed_batch_size=16,
+            **FAST,
+        ),
+        models={"broken": broken_student()},
+    )
+    rep = load_report(run)
+    seconds = time.perf_counter() - t0
+    assert rep["models"]["teacher"]["info"]["untrained"] is True
+    assert _acc(rep, "teacher", "logreg") >= 0.8
+    assert _acc(rep, "broken", "logreg") <= _acc(rep, "teacher", "logreg") - 0.3
+    cost = rep["models"]["teacher"]["cost"]
+    assert cost["macs"] > 1e9 and "spectrogram" in cost["cost_scope"]
+    assert seconds < 120
