@@ -397,7 +397,8 @@ def test_real_untrained_teacher(tmp_path):
     assert store.dim == 512 and store.n_frames == 2 * n_frames(48000, 48000)
     assert store.meta["teacher"]["untrained"] is True and read_stage(out)["untrained_teacher"] is True
     # same numbers as the model run directly on the clip's windows (same seed -> same random weights)
-    model, info = teacher.load_teacher("mel128", "music", 512, untrained=True, seed=cfg.seed)
+    with pytest.warns(UntrainedTeacherWarning):
+        model, info = teacher.load_teacher("mel128", "music", 512, untrained=True, seed=cfg.seed)
     assert info["untrained"] is True
     cache = AudioCache(run, 48000)
     sl = store.clip_slices()
