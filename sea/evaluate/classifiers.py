@@ -394,7 +394,11 @@ def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSett
             xb, mask = batch("test", sel)
             out.append(model(xb, mask).double().cpu().numpy())
     scores = np.concatenate(out) if out else np.zeros((0, n_classes))
-    info = {"n_train_clips": int(train.size), "epochs": epochs_run, "alpha": [round(float(a), 4) for a in model.alpha.detach()]}
+    info = {
+        "n_train_clips": int(train.size),
+        "epochs": epochs_run,
+        "alpha": [round(float(a), 4) for a in model.alpha.detach()],
+    }
     return scores, info
 
 
