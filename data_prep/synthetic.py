@@ -373,6 +373,19 @@ def _write(path: Path, y: np.ndarray, sr: int, subtype: str, channels: int, srng
     fmt = "WAVEX" if channels == 2 and subtype in ("PCM_24", "PCM_32") else "WAV"
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), y.astype(np.float32 if subtype != "PCM_32" else np.float64), sr, subtype=subtype, format=fmt)
+    if subtype in ("FLOAT", "DOUBLE"):
+        _zero_peak_timestamp(path)
+
+
+def _zero_peak_timestamp(path: Path) -> None:
+    """libsndfile stamps float WAVs with the wall-clock time in a PEAK chunk; zero it so that the
+    same seed gives byte-identical files."""
+    with open(path, "r+b") as fh:
+        head = fh.read(4096)
+        i = head.find(b"PEAK")
+        if i >= 0:
+            fh.seek(i + 12)  # 'PEAK', chunk size, version, then the 4-byte timestamp
+            fh.write(b"\0\0\0\0")
 
 
 def _generate_us8k(out: Path, n_clips: int, seed: int, duration: float) -> None:
