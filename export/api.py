@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -167,13 +168,21 @@ def export_model(
     if calibration is not None:
         cal_path = Path(calibration)
         stage_inputs["calibration"] = cal_path / "clips.jsonl" if (cal_path / "clips.jsonl").is_file() else cal_path
-    stage = Stage(out, "export", config, inputs={k: v for k, v in stage_inputs.items() if Path(v).exists()})
+    # overwrite is an action, not a setting: it must not make the next plain run look stale
+    stage = Stage(
+        out,
+        "export",
+        dataclasses.replace(config, overwrite=False),
+        inputs={k: v for k, v in stage_inputs.items() if Path(v).exists()},
+    )
     if stage.is_done() and not config.overwrite:
         log.info("export in %s is up to date (use --overwrite to redo it)", out)
         return _summary(out)
-    if out.exists() and any(out.iterdir()) and not config.overwrite and (out / "stage.json").exists():
-        raise ExportError(f"{str(out)!r} holds an export made with other settings; pass --overwrite to replace it")
-    if config.overwrite and out.exists():
+    # a sea export made from another checkpoint or other settings is stale: rebuild it, like every stage
+    stale = out.exists() and (out / "stage.json").is_file()
+    if stale and not config.overwrite:
+        log.info("export in %s was made from other inputs or settings; rebuilding it", out)
+    if (config.overwrite or stale) and out.exists():
         for name in ("mcu", "pi"):
             shutil.rmtree(out / name, ignore_errors=True)
     if config.int8 and calibration is None:

@@ -342,6 +342,16 @@ def evaluate(
         p = Path(spec)
         if p.is_file():
             inputs[f"model:{spec}"] = p
+        elif spec.startswith("teacher_pca:"):
+            # a refit reducer must re-run the evaluation, like a new checkpoint does
+            reducer = run_dir / "targets" / spec.split(":", 1)[1] / "reducer.npz"
+            if reducer.is_file():
+                inputs[f"model:{spec}"] = reducer
+        elif spec != "teacher" and (run_dir / "students" / spec).is_dir():
+            for n in ("best.pt", "ckpt.pt"):
+                if (run_dir / "students" / spec / n).is_file():
+                    inputs[f"model:{spec}"] = run_dir / "students" / spec / n
+                    break
     tdir = run_dir / "teacher"
     if tdir.is_dir():
         for d in sorted(tdir.iterdir()):
