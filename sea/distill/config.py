@@ -1,0 +1,124 @@
+"""``DistillConfig``: every knob of ``sea distill``, with defaults from SEA's PCA job where the paper gives one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import ConfigError
+
+__all__ = ["DistillConfig"]
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Config of ``sea distill`` (SEA §5: Adam, lr 1e-4, batch 64, ReduceLROnPlateau x0.1 after 5, early stop after 10)."""
+
+    student: str = field(default="sea_student_3_lin", metadata={"help": "student registry name (sea students list)"})
+    student_args: dict[str, Any] | None = field(
+        default=None, metadata={"help": "kwargs of the student factory, e.g. {out_dim: 128} (YAML/JSON mapping)"}
+    )
+    targets: str = field(
+        default="auto", metadata={"help": "target set under RUN/targets/ ('auto': the only one there)"}
+    )
+    name: str = field(default="", metadata={"help": "output directory under RUN/students/ (default: the student name)"})
+    mse: float = field(default=1.0, metadata={"help": "weight of the MSE loss (SEA's loss)"})
+    cosine: float = field(default=0.0, metadata={"help": "weight of the 1 - cosine loss"})
+    relational: float = field(
+        default=0.0, metadata={"help": "weight of the within-batch cosine-similarity-matrix loss (needs batch >= 2)"}
+    )
+    lr: float = field(default=1e-4, metadata={"help": "Adam learning rate (SEA PCA job: 1e-4)"})
+    batch_size: int = field(default=64, metadata={"help": "global batch (split over ranks under torchrun)"})
+    epochs: int = field(default=100, metadata={"help": "maximum number of epochs (SEA: up to 300)"})
+    max_steps_per_epoch: int = field(
+        default=0, metadata={"help": "cap on batches per epoch, 0 = one pass over the training frames (SEA: 4096)"}
+    )
+    patience: int = field(default=10, metadata={"help": "early stopping: epochs without val improvement, 0 = off"})
+    min_delta: float = field(default=0.0, metadata={"help": "smallest val-loss decrease that counts (SEA: 1e-4)"})
+    lr_patience: int = field(default=5, metadata={"help": "ReduceLROnPlateau patience in epochs"})
+    lr_factor: float = field(default=0.1, metadata={"help": "ReduceLROnPlateau factor"})
+    val_fraction: float = field(default=0.1, metadata={"help": "share of groups held out for validation/fidelity"})
+    val_by: str = field(
+        default="clip",
+        metadata={"help": "held-out grouping: clip, or a clip field / meta key such as fold or sensor_id"},
+    )
+    fidelity_max_frames: int = field(
+        default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
+    )
+    bn_recalibrate: int = field(
+        default=32,
+        metadata={"help": "batches that re-estimate BatchNorm statistics after each epoch (precise BN), 0 = off"},
+    )
+    frontend_dtype: Literal["float64", "float32"] = field(
+        default="float64",
+        metadata={"help": "log-mel compute dtype: float64 = what evaluate feeds the student; float32 is ~3x faster"},
+    )
+    seed: int = field(default=0, metadata={"help": "seed of the split, the batch order and the initial weights"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N (cuda:LOCAL_RANK under torchrun)"})
+    num_workers: int = field(default=2, metadata={"help": "background threads cutting windows, 0 = in the main loop"})
+    prefetch: int = field(default=4, metadata={"help": "batches loaded ahead of the trainer"})
+    log_every: int = field(default=50, metadata={"help": "steps between progress/TensorBoard updates"})
+
+    def output_name(self) -> str:
+        """Directory name under ``RUN/students/``."""
+        return self.name or self.student
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the value, the rule and the fix."""
+
+        def bad(key: str, rule: str) -> ConfigError:
+            return ConfigError(f"DistillConfig.{key}={getattr(self, key)!r} {rule}")
+
+        from ..students import get_factory
+
+        get_factory(self.student)  # unknown names list the registry
+        if self.student_args is not None and not isinstance(self.student_args, dict):
+            raise bad("student_args", "must be a mapping of student kwargs, e.g. {out_dim: 64}")
+        for key in ("mse", "cosine", "relational"):
+            w = getattr(self, key)
+            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+                raise bad(key, "must be a finite loss weight >= 0")
+        if self.mse == 0 and self.cosine == 0 and self.relational == 0:
+            raise ConfigError(
+                "DistillConfig loss weights mse, cosine and relational are all 0; give at least one a positive "
+                "weight, e.g. mse=1"
+            )
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise bad("lr", "must be > 0, e.g. 1e-4")
+        if self.batch_size < 1:
+            raise bad("batch_size", "must be >= 1, e.g. 64")
+        if self.relational > 0 and self.batch_size < 2:
+            raise bad("batch_size", "must be >= 2 with a relational loss (it compares pairs within a batch)")
+        if self.epochs < 1:
+            raise bad("epochs", "must be >= 1")
+        if self.max_steps_per_epoch < 0:
+            raise bad("max_steps_per_epoch", "must be >= 0 (0 = a full pass)")
+        if self.patience < 0:
+            raise bad("patience", "must be >= 0 (0 = no early stopping)")
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise bad("min_delta", "must be >= 0")
+        if self.lr_patience < 0:
+            raise bad("lr_patience", "must be >= 0")
+        if not 0 < self.lr_factor < 1:
+            raise bad("lr_factor", "must be in (0, 1), e.g. 0.1")
+        if not 0 <= self.val_fraction < 1:
+            raise bad("val_fraction", "must be in [0, 1), e.g. 0.1")
+        if not self.val_by:
+            raise bad("val_by", "must be 'clip' or a clip field / meta key such as 'fold' or 'sensor_id'")
+        if self.fidelity_max_frames < 1:
+            raise bad("fidelity_max_frames", "must be >= 1")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise bad("device", "must be auto, cpu, cuda or cuda:N")
+        if self.num_workers < 0:
+            raise bad("num_workers", "must be >= 0")
+        if self.prefetch < 1:
+            raise bad("prefetch", "must be >= 1")
+        if self.bn_recalibrate < 0:
+            raise bad("bn_recalibrate", "must be >= 0 (0 = off)")
+        if self.log_every < 1:
+            raise bad("log_every", "must be >= 1")
+        if self.targets != "auto" and ("/" in self.targets or self.targets.startswith(".") or not self.targets):
+            raise bad("targets", "must be a directory name under RUN/targets/ or 'auto'")
+        if self.name and ("/" in self.name or self.name.startswith(".")):
+            raise bad("name", "must be a plain directory name")
