@@ -661,6 +661,7 @@ def _train(
         stopped_early=bool(state["stopped"]),
         resumed_from_epoch=resumed_from,
         world_size=world.world,
+        device=str(device),
         ranks_in_sync=bool(in_sync),
         windows_per_s=round(n_windows * world.world / loop_total, 2) if loop_total > 0 else None,
         data_wait_fraction=round(wait_total / loop_total, 4) if loop_total > 0 else None,
