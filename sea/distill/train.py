@@ -282,7 +282,7 @@ def fidelity(model, frontend, source, rows: np.ndarray, *, device: str = "cpu", 
     -------
     dict
         ``n_frames``, ``mse``, ``mae``, ``r2_per_dim`` [d] (1 - SSE/SST per target dimension, SST about the rows'
-        mean), ``r2_mean`` (their mean), ``r2_weighted`` (1 - total SSE / total SST) and ``cosine_mean`` (mean
+        mean; None for a dimension without variance on these rows), ``r2_mean`` (their mean), ``r2_weighted`` (1 - total SSE / total SST) and ``cosine_mean`` (mean
         cosine similarity of each output with its target).
     """
     model.eval()
@@ -304,8 +304,10 @@ def fidelity(model, frontend, source, rows: np.ndarray, *, device: str = "cpu", 
     if n == 0:
         return {"n_frames": 0}
     sst = syy - sy * sy / n
+    # dims without held-out variance (beyond the teacher's rank, or constant) have no meaningful R^2
+    live = sst > 1e-6 * max(float(sst.max()), 1e-30)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), np.nan)
+        r2 = np.where(live, 1.0 - sse / np.where(live, sst, 1.0), np.nan)
     return {
         "n_frames": n,
         "mse": float(sse.sum() / (n * d)),
