@@ -117,6 +117,22 @@ def _bool_or_auto(value: Any, key: str) -> str:
     raise ConfigError(f"teacher.{key}={value!r} must be auto, true or false")
 
 
+def _check_student_dim(cfg, target_dim: int, i: int) -> None:
+    """Catch an embedding-size mismatch before hours of teacher extraction, not at the distill stage."""
+    from . import students as registry
+
+    try:
+        model = registry.create(cfg.student, **dict(cfg.student_args or {}))
+    except TypeError as exc:
+        raise ConfigError(f"students[{i}] ({cfg.student}): student_args {cfg.student_args!r} rejected ({exc})") from None
+    if model.embedding_dim != target_dim:
+        raise ConfigError(
+            f"students[{i}] ({cfg.student}) outputs {model.embedding_dim}-d embeddings but its targets "
+            f"{cfg.targets!r} are {target_dim}-d; add 'student_args: {{out_dim: {target_dim}}}' to that student "
+            f"(a linear head) or pick targets with dim {model.embedding_dim}"
+        )
+
+
 def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed: int | None = None) -> RunPlan:
     """Read and validate a ``sea run`` YAML file, every section up front.
 
@@ -216,7 +232,10 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
                 f"students[{i}] ({e['student']}) distils onto targets {values['targets']!r}, which this run does not "
                 f"fit; choose one of {', '.join(target_names)}"
             )
-        students.append(_section(DistillConfig, values, f"students[{i}]"))
+        cfg = _section(DistillConfig, values, f"students[{i}]")
+        t = targets[target_names.index(cfg.targets)]
+        _check_student_dim(cfg, teacher.embedding_size if t.method == "identity" else t.dim, i)
+        students.append(cfg)
     names = [s.name or s.student for s in students]
     if len(set(names)) != len(names):
         raise ConfigError(f"students: two entries write to the same directory ({names}); give each a 'name'")
@@ -333,13 +352,13 @@ def _eval_models(plan: RunPlan) -> tuple[str, ...]:
 
 
 def _stage_status(out_dir: Path, t0: float, before: Any) -> str:
-    after = (read_json(out_dir / "stage.json") if (out_dir / "stage.json").is_file() else {}).get("end")
+    after = (read_json(out_dir / "stage.json") if (out_dir / "stage.json").is_file() else {}).get("finished")
     return "up to date" if before is not None and before == after else f"done in {time.perf_counter() - t0:.1f} s"
 
 
 def _stage_end(out_dir: Path) -> Any:
     p = Path(out_dir) / "stage.json"
-    return read_json(p).get("end") if p.is_file() else None
+    return read_json(p).get("finished") if p.is_file() else None
 
 
 def run_pipeline(
