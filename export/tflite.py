@@ -100,6 +100,37 @@ def input_bn_to_conv(model, example):
     return model.eval()
 
 
+# litert-torch floors every activation and weight scale at 2**-12. A student whose embeddings
+# span less than ~0.03 (small PCA coordinates, an untrained teacher) then quantizes to a
+# handful of levels, or to zero, and int8 parity collapses. float32 eps as the floor keeps
+# the scales data-driven; int8 kernels (TFLite, TFLM) take any positive float scale.
+_SCALE_FLOOR = float(np.finfo(np.float32).eps)
+
+
+def _quantization_config(per_channel: bool):
+    import dataclasses
+    import functools
+
+    from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
+
+    base = get_symmetric_quantization_config(is_per_channel=per_channel)
+
+    def floor(spec):
+        # observers come wrapped by ``with_args`` (a _PartialWrapper around a functools.partial)
+        part = getattr(getattr(spec, "observer_or_fake_quant_ctr", None), "p", None)
+        if not isinstance(part, functools.partial) or "eps" not in part.keywords:
+            return spec
+        ctr = part.func.with_args(**{**part.keywords, "eps": _SCALE_FLOOR})
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=ctr)
+
+    return dataclasses.replace(
+        base,
+        input_activation=floor(base.input_activation),
+        output_activation=floor(base.output_activation),
+        weight=floor(base.weight),
+    )
+
+
 def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, per_channel: bool = True) -> Path:
     """Full-integer TFLite (int8 activations, weights, input and output), PT2E static.
 
@@ -107,7 +138,7 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
     """
     import litert_torch
     import torch
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
@@ -116,7 +147,7 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
     model = input_bn_to_conv(model, x1)
     try:
         with _quiet():
-            quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=per_channel))
+            quantizer = PT2EQuantizer().set_global(_quantization_config(per_channel))
             pm = prepare_pt2e(torch.export.export(model, (x1,)).module(), quantizer)
             with torch.no_grad():
                 for i in range(calib.shape[0]):

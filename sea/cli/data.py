@@ -25,8 +25,13 @@ def register(subparsers, name: str, help_text: str) -> None:
             "audio/foldK/) or the SONYC-UST layout (annotations.csv, audio/). The same seed gives identical files."
         ),
     )
-    p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--layout", choices=("urbansound8k", "sonyc_ust"), default="urbansound8k")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the raw synthetic dataset into")
+    p.add_argument(
+        "--layout",
+        choices=("urbansound8k", "sonyc_ust"),
+        default="urbansound8k",
+        help="on-disk layout to imitate, so 'sea data prepare' reads it like the real dataset (default: urbansound8k)",
+    )
     p.add_argument("--n-clips", type=int, default=200, help="number of clips (default: 200)")
     # dest differs from the root --seed so the subcommand default cannot clobber 'sea --seed N'
     p.add_argument(
@@ -71,7 +76,7 @@ def register(subparsers, name: str, help_text: str) -> None:
         help="table of a prepared run: counts per class and fold/split, durations, rates, skipped files",
         description="Summarise RUN_DIR/data_report.json and RUN_DIR/clips.jsonl.",
     )
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by 'sea data prepare'")
     p.add_argument("--max-skipped", type=int, default=20, help="skipped files to list (default: 20)")
     p.set_defaults(func=_run_info)
 
@@ -83,8 +88,13 @@ def register(subparsers, name: str, help_text: str) -> None:
             "Then run 'sea data prepare DATASET DIR RUN_DIR'."
         ),
     )
-    p.add_argument("dataset", metavar="DATASET", choices=("urbansound8k", "sonyc_ust", "esc50"))
-    p.add_argument("dir", metavar="DIR")
+    p.add_argument(
+        "dataset",
+        metavar="DATASET",
+        choices=("urbansound8k", "sonyc_ust", "esc50"),
+        help="one of: urbansound8k, sonyc_ust, esc50",
+    )
+    p.add_argument("dir", metavar="DIR", help="folder to download and unpack into (the RAW_DIR of 'sea data prepare')")
     p.set_defaults(func=_run_download)
 
 

@@ -20,14 +20,14 @@ def register(subparsers, name: str, help_text: str) -> None:
             "(+full-int8 with litert-torch PT2E), an MCU bundle (C arrays for TFLite Micro) and a Raspberry Pi bundle "
             "(sea_edge.py). Writes frontend.json, parity.json and footprint.json; prints a footprint table."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
         "checkpoint", metavar="CHECKPOINT", help="student checkpoint (RUN/students/<name>/best.pt or its folder)"
     )
     parser.add_argument("-o", "--out-dir", dest="out_dir", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--config", dest="config", metavar="YAML", help="YAML file with ExportConfig keys")
-    add_config_arguments(parser, ExportConfig)
+    # seed comes from the root 'sea --seed N' (a subcommand flag of the same dest would clobber it)
+    add_config_arguments(parser, ExportConfig, exclude=("seed",))
     parser.set_defaults(func=_run_export, group_parser=parser)
 
 
@@ -36,7 +36,8 @@ def _run_export(args: argparse.Namespace) -> int:
 
     from ..config import config_from_args
 
-    config = config_from_args(ExportConfig, args)
+    extra = {"seed": args.seed} if getattr(args, "seed", None) is not None else None
+    config = config_from_args(ExportConfig, args, extra=extra)
     result = export_student(args.checkpoint, args.out_dir, config)
     print(f"export written to {result['out_dir']}")
     return 0

@@ -210,14 +210,16 @@ def _classifier_jobs(config: EvalConfig, multilabel: bool) -> list[tuple[str, st
     return jobs
 
 
-def _run_classifier(kind, pooling, data: FrameData, ds: Dataset, splits, settings, config):
+def _run_classifier(kind, pooling, data: FrameData, ds: Dataset, splits, settings, config, desc: str = ""):
     """Train/test ``kind`` on every split; returns (result dict, clip scores, test fold per clip, predictions)."""
+    from ..progress import progress
+
     n, c = len(ds), ds.n_classes
     scores = np.full((n, c), np.nan)
     test_fold = np.full(n, "", dtype=object)
     folds = []
     seconds = 0.0
-    for sp in splits:
+    for sp in progress(splits, total=len(splits), desc=desc or kind, unit="fold"):
         sc, info = fit_predict(
             kind,
             data,
@@ -428,7 +430,9 @@ def _evaluate(
         pred_arrays: dict[str, np.ndarray] = {}
         predictions[m.name] = {}
         for entry_name, kind, pooling in jobs:
-            res, scores, test_fold, preds = _run_classifier(kind, pooling, data, ds, splits, settings, config)
+            res, scores, test_fold, preds = _run_classifier(
+                kind, pooling, data, ds, splits, settings, config, desc=f"{m.name} / {entry_name}"
+            )
             entry["classifiers"][entry_name] = res
             pred_arrays[f"scores_{entry_name}"] = scores
             predictions[m.name][entry_name] = preds
