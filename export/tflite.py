@@ -33,14 +33,25 @@ def _quiet():
     if log.isEnabledFor(logging.DEBUG):
         yield
         return
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
+    # litert-torch and torchao log through the root logger and their own at WARNING for things
+    # that are not the user's problem (no triton, "converted in training mode" after PT2E)
+    loggers = [logging.getLogger(), logging.getLogger("torchao")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def export_tflite_fp32(model, example, path: str | Path) -> Path:
     """Float TFLite of ``model`` at batch 1 (the MCU/Pi shape)."""
-    import litert_torch
+    with _quiet():
+        import litert_torch
 
     check_ops(model, example[:1], target="TFLite")
     try:
@@ -136,11 +147,13 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
 
     The PT2E module only accepts batch 1 after capture, so calibration runs window by window.
     """
-    import litert_torch
     import torch
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
-    from litert_torch.quantize.quant_config import QuantConfig
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    with _quiet():
+        import litert_torch
+        from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     x1 = example[:1]
     check_ops(model, x1, target="TFLite int8")

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import config_from_dict, config_to_dict, read_yaml
-from .errors import ConfigError, SeaError, UntrainedTeacherWarning, WeightsError
+from .errors import ConfigError, ParityError, SeaError, UntrainedTeacherWarning, WeightsError
 from .utils import read_json, write_json
 
 log = logging.getLogger("sea.pipeline")
@@ -124,7 +124,9 @@ def _check_student_dim(cfg, target_dim: int, i: int) -> None:
     try:
         model = registry.create(cfg.student, **dict(cfg.student_args or {}))
     except TypeError as exc:
-        raise ConfigError(f"students[{i}] ({cfg.student}): student_args {cfg.student_args!r} rejected ({exc})") from None
+        raise ConfigError(
+            f"students[{i}] ({cfg.student}): student_args {cfg.student_args!r} rejected ({exc})"
+        ) from None
     if model.embedding_dim != target_dim:
         raise ConfigError(
             f"students[{i}] ({cfg.student}) outputs {model.embedding_dim}-d embeddings but its targets "
@@ -405,6 +407,7 @@ def run_pipeline(
     if world.main:
         write_json(run_dir / "run_config.json", _plan_to_dict(plan))
     stages: dict[str, str] = {}
+    parity_failures: list[str] = []
     teacher_cfg, weights_path = (plan.teacher, None)
     if "teacher" in todo or "evaluate" in todo:
         teacher_cfg, weights_path = _resolve_teacher(plan)
@@ -490,13 +493,29 @@ def run_pipeline(
                     ckpt = run_dir / "students" / name / "best.pt"
                     out = run_dir / "export" / name
                     before = _stage_end(out)
-                    export_student(ckpt, out, dataclasses.replace(plan.export, overwrite=ow(stage)))
+                    try:
+                        export_student(ckpt, out, dataclasses.replace(plan.export, overwrite=ow(stage)))
+                    except ParityError as exc:
+                        # the artifacts and parity.json are on disk: finish the other students and the
+                        # summary (which marks this one FAIL), then raise once at the end
+                        parity_failures.append(f"{name}: {exc}")
+                        done.append(f"{name}: PARITY FAILED")
+                        continue
                     done.append(f"{name}: {_stage_status(out, t0, before)}")
                 stages[stage] = "; ".join(done)
             world.barrier()
         else:
             stages[stage] = "disabled in the config"
     summary = build_summary(plan, stages) if world.main else {}
+    if parity_failures:
+        summary["parity_failures"] = parity_failures
+        err = ParityError(
+            "export parity failed (see the summary above and each export's parity.json):\n"
+            + "\n".join(parity_failures)
+            + "\nset 'strict: false' in the export section to record such failures as warnings"
+        )
+        err.summary = summary  # the CLI still prints the table
+        raise err
     return summary
 
 
@@ -530,7 +549,8 @@ def summary_rows(run_dir: str | Path, students: list[str] | None = None) -> list
     """One row per evaluated model of a run: accuracy, fidelity, footprint and latency.
 
     Keys: ``model, kind, metric, score, std, fidelity_r2, fidelity_cosine, distill_r2, params, macs,
-    weight_bytes, weight_kind, arena_bytes, latency_ms, latency_runtime`` (None where unknown).
+    weight_bytes, weight_kind, arena_bytes, latency_ms, latency_runtime, int8_cosine, parity_passed``
+    (None where unknown). ``int8_cosine`` is the worst mean cosine of the int8 artifacts against fp32.
     """
     run_dir = Path(run_dir)
     rows: list[dict[str, Any]] = []
@@ -567,11 +587,14 @@ def summary_rows(run_dir: str | Path, students: list[str] | None = None) -> list
             "latency_ms": None,
             "latency_runtime": None,
             "export_dir": None,
+            "int8_cosine": None,
+            "parity_passed": None,
         }
         sdir = run_dir / "students" / name
         if (sdir / "fidelity.json").is_file():
             f = read_json(sdir / "fidelity.json")
-            row["distill_r2"] = _first(f, ("r2_mean", "r2", "mean_r2"))
+            # variance-weighted R2: dims with little held-out variance make the plain mean erratic
+            row["distill_r2"] = _first(f, ("r2_weighted", "r2_mean", "r2", "mean_r2"))
         edir = run_dir / "export" / name
         if (edir / "footprint.json").is_file():
             fp = read_json(edir / "footprint.json")
@@ -593,6 +616,15 @@ def summary_rows(run_dir: str | Path, students: list[str] | None = None) -> list
                         row["latency_ms"], row["latency_runtime"] = lat[key], key.split("|", 1)[1]
                     break
             row["arena_bytes"] = (fp.get("mcu") or {}).get("arena_bytes")
+        if (edir / "parity.json").is_file():
+            par = read_json(edir / "parity.json")
+            cos = [
+                r["mean_cosine"]
+                for k, r in (par.get("results") or {}).items()
+                if "int8" in k and isinstance(r, dict) and r.get("mean_cosine") is not None
+            ]
+            row["int8_cosine"] = min(cos) if cos else None
+            row["parity_passed"] = par.get("passed")
         rows.append(row)
     return rows
 
@@ -622,7 +654,18 @@ def _fmt(v: Any, spec: str) -> str:
 def summary_table(rows: list[dict[str, Any]]) -> str:
     """The summary rows as a Markdown table (also readable in a terminal)."""
     metric = next((r["metric"] for r in rows if r.get("metric")), "score")
-    head = ["model", metric, "fidelity R2", "cosine", "distill R2", "weights", "arena", "MACs/window", "latency"]
+    head = [
+        "model",
+        metric,
+        "fidelity R2",
+        "cosine",
+        "distill R2",
+        "int8 cos",
+        "weights",
+        "arena",
+        "MACs/window",
+        "latency",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
         score = "-" if r["score"] is None else f"{r['score']:.3f} ± {r['std'] or 0:.3f}"
@@ -635,6 +678,7 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
             _fmt(r["fidelity_r2"], ".3f"),
             _fmt(r["fidelity_cosine"], ".3f"),
             _fmt(r["distill_r2"], ".3f"),
+            _fmt(r.get("int8_cosine"), ".4f") + (" FAIL" if r.get("parity_passed") is False else ""),
             weights,
             _fmt_bytes(r["arena_bytes"]),
             macs,

@@ -53,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _configure(args: argparse.Namespace) -> None:
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # third-party converters (litert-torch, JAX, absl) log INFO chatter through the root logger:
+    # only our own packages speak at INFO, everything else from WARNING (all of it at -vv)
+    root_level = logging.DEBUG if args.verbose > 1 else max(level, logging.WARNING)
+    logging.basicConfig(level=root_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in ("sea", "data_prep", "export"):
+        logging.getLogger(name).setLevel(level)
     from .. import progress
 
     progress.set_enabled(not args.quiet)

@@ -52,7 +52,14 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(_plan_to_dict(plan), indent=2, default=str))
         return 0
     overwrite = tuple(s.strip() for item in args.overwrite for s in item.split(",") if s.strip())
-    summary = run_pipeline(plan, start=args.start, stop=args.stop, overwrite=overwrite)
+    from ..errors import ParityError
+
+    try:
+        summary = run_pipeline(plan, start=args.start, stop=args.stop, overwrite=overwrite)
+    except ParityError as exc:
+        if getattr(exc, "summary", None):
+            print(exc.summary["markdown"])
+        raise
     if summary:
         print(summary["markdown"])
     return 0
