@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "evaluate": ["bench_evaluate.py", "--quick"],
     "export": ["bench_export.py", "--student", "sea_student_3", "--repeats", "20"],
     "scaling": ["bench_scaling.py"],
+    "tradeoff": ["bench_tradeoff.py", "--epochs", "12"],
 }
 
 

@@ -476,10 +476,9 @@ def run_pipeline(
                     teacher=_teacher_dirname(teacher_cfg),
                 )
                 banner(k, stage, f"{len(cfg.models)} models, protocol {cfg.protocol}")
-                ds_dir = Path(cfg.dataset) if cfg.dataset else run_dir
-                from .evaluate.stage import eval_dir, safe_name
+                from .evaluate.stage import eval_dir
 
-                before = _stage_end(eval_dir(run_dir, safe_name(cfg.dataset_name or ds_dir.resolve().name)))
+                before = _stage_end(eval_dir(run_dir, _eval_name(plan)))
                 out = evaluate(run_dir, cfg, overwrite=ow(stage))
                 stages[stage] = _stage_status(out, t0, before)
             world.barrier()
@@ -545,7 +544,19 @@ def _plan_to_dict(plan: RunPlan) -> dict[str, Any]:
 # -- summary -------------------------------------------------------------------------------------
 
 
-def summary_rows(run_dir: str | Path, students: list[str] | None = None) -> list[dict[str, Any]]:
+def _eval_name(plan: RunPlan) -> str | None:
+    """The ``RUN/eval/<name>`` folder the evaluate stage of this plan writes."""
+    if plan.evaluate is None:
+        return None
+    from .evaluate.stage import safe_name
+
+    ds_dir = Path(plan.evaluate.dataset) if plan.evaluate.dataset else plan.run_dir
+    return safe_name(plan.evaluate.dataset_name or ds_dir.resolve().name)
+
+
+def summary_rows(
+    run_dir: str | Path, students: list[str] | None = None, eval_name: str | None = None
+) -> list[dict[str, Any]]:
     """One row per evaluated model of a run: accuracy, fidelity, footprint and latency.
 
     Keys: ``model, kind, metric, score, std, fidelity_r2, fidelity_cosine, distill_r2, params, macs,
@@ -556,7 +567,9 @@ def summary_rows(run_dir: str | Path, students: list[str] | None = None) -> list
     rows: list[dict[str, Any]] = []
     report = None
     eval_root = run_dir / "eval"
-    if eval_root.is_dir():
+    if eval_name is not None and (eval_root / eval_name / "report.json").is_file():
+        report = read_json(eval_root / eval_name / "report.json")
+    elif eval_name is None and eval_root.is_dir():
         reps = sorted(p for p in eval_root.iterdir() if (p / "report.json").is_file())
         if reps:
             report = read_json(reps[0] / "report.json")
@@ -691,15 +704,13 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
 def build_summary(plan: RunPlan, stages: dict[str, str]) -> dict[str, Any]:
     """Collect the run's reports into ``RUN/summary.json`` and ``RUN/summary.md``."""
     run_dir = plan.run_dir
-    rows = summary_rows(run_dir, plan.student_names())
+    eval_name = _eval_name(plan)
+    rows = summary_rows(run_dir, plan.student_names(), eval_name=eval_name)
     paths: dict[str, Any] = {"run_dir": str(run_dir)}
-    eval_root = run_dir / "eval"
-    if eval_root.is_dir():
-        for p in sorted(eval_root.iterdir()):
-            if (p / "report.md").is_file():
-                paths["report"] = str(p / "report.md")
-                paths["plots"] = [str(x) for x in sorted(p.glob("*.png"))]
-                break
+    edir = run_dir / "eval" / eval_name if eval_name else None
+    if edir is not None and (edir / "report.md").is_file():
+        paths["report"] = str(edir / "report.md")
+        paths["plots"] = [str(x) for x in sorted(edir.glob("*.png"))]
     for name in plan.export_students:
         e = run_dir / "export" / name
         if e.is_dir():

@@ -228,7 +228,7 @@ def _iter_window_batches(
                 buf0 = keep_from
 
 
-def _embed_stream(
+def _embed_chunks(
     model: torch.nn.Module,
     blocks: Iterable[np.ndarray],
     n: int,
@@ -239,25 +239,69 @@ def _embed_stream(
     dtype,
     verbose: bool,
     name: str,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> Iterator[np.ndarray]:
+    """Embeddings of the windows of a signal given as consecutive blocks, one float32 batch ``[b, D]`` at a time."""
     starts = framing.frame_starts(n, TARGET_SR, hop_size=hop_size, center=center)
-    n_frames = starts.shape[0]
     device = next(model.parameters()).device
-    emb: np.ndarray | None = None
     batches = _iter_window_batches(blocks, n, starts, batch_size, dtype)
-    n_batches = math.ceil(n_frames / batch_size)
+    n_batches = math.ceil(starts.shape[0] / batch_size)
     if verbose and n_batches > 1:
         batches = progress(batches, total=n_batches, desc=f"openl3 {name}", unit="batch")
-    pos = 0
     with torch.inference_mode():
         for chunk in batches:
-            x = torch.from_numpy(chunk).to(device, non_blocking=True)
-            y = model(x)
-            if emb is None:
-                emb = np.empty((n_frames, y.shape[1]), dtype=np.float32)
-            emb[pos : pos + y.shape[0]] = y.float().cpu().numpy()
-            pos += y.shape[0]
-    return emb, framing.timestamps(n_frames, hop_size)
+            y = model(torch.from_numpy(chunk).to(device, non_blocking=True))
+            yield y.float().cpu().numpy()
+
+
+def _n_frames(n: int, hop_size: float, center: bool) -> int:
+    return int(framing.frame_starts(n, TARGET_SR, hop_size=hop_size, center=center).shape[0])
+
+
+def _embed_stream(model: torch.nn.Module, blocks: Iterable[np.ndarray], n: int, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """All embeddings of a signal in one ``[T, D]`` float32 array, and the timestamps ``[T]``."""
+    n_frames = _n_frames(n, kw["hop_size"], kw["center"])
+    emb: np.ndarray | None = None
+    pos = 0
+    for y in _embed_chunks(model, blocks, n, **kw):
+        if emb is None:
+            emb = np.empty((n_frames, y.shape[1]), dtype=np.float32)
+        emb[pos : pos + y.shape[0]] = y
+        pos += y.shape[0]
+    return emb, framing.timestamps(n_frames, kw["hop_size"])
+
+
+def _write_npz_stream(path, n_frames: int, chunks: Iterable[np.ndarray], arrays: dict[str, np.ndarray]) -> None:
+    """Write an ``.npz`` whose ``embedding`` member is streamed batch by batch.
+
+    ``np.load`` reads it exactly like ``np.savez(embedding=..., **arrays)``, but the
+    ``[T, D]`` embedding never exists in memory (an hour at hop 0.1 s and 6144 dims is 0.9 GB).
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        it = iter(chunks)
+        first = next(it)
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype("<f4")),
+            "fortran_order": False,
+            "shape": (n_frames, int(first.shape[1])),
+        }
+        written = 0
+        with zf.open("embedding.npy", "w", force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            for y in _chain(first, it):
+                fh.write(np.ascontiguousarray(y, dtype="<f4").tobytes())
+                written += y.shape[0]
+        if written != n_frames:
+            raise RuntimeError(f"streamed {written} frames, expected {n_frames}")  # internal invariant
+        for key, value in arrays.items():
+            with zf.open(f"{key}.npy", "w") as fh:
+                np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+
+def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    yield first
+    yield from rest
 
 
 def _prepare_array(audio, sr, name: str) -> tuple[np.ndarray, int]:
@@ -448,7 +492,6 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
     """
     import soundfile as sf
 
-    from ..audio import resample
 
     try:
         info = sf.info(str(path))
@@ -472,9 +515,8 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
     def gen() -> Iterator[np.ndarray]:
         with sf.SoundFile(str(path)) as f:
             if sr_in != TARGET_SR and res_type == "kaiser_best":
-                y = f.read(dtype="float64", always_2d=True)
-                check(y)
-                yield resample(y.mean(axis=1), sr_in, TARGET_SR, res_type=res_type).astype(dtype, copy=False)
+                for m in _kaiser_blocks(f, sr_in, n_in, n_out, check):
+                    yield m.astype(dtype, copy=False)
                 return
             stream = None
             if sr_in != TARGET_SR:
@@ -500,6 +542,39 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
                 yield tail.astype(dtype, copy=False)
 
     return n_out, gen(), state
+
+
+def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.ndarray]:
+    """resampy ``kaiser_best`` (openl3's resampler) block by block, equal to resampling the whole file.
+
+    resampy has no streaming API, but its filter is finite (64 zero crossings, widened by the
+    decimation factor). Each block is resampled with that much real context on both sides, and
+    block edges sit on multiples of ``sr_in / gcd`` input samples, where input and output sample
+    grids coincide, so every output sample sees the same inputs at the same fractional offsets
+    as in the one-shot call. Memory: one block (~10 s), not the file.
+    """
+    import resampy
+
+    g = math.gcd(sr_in, TARGET_SR)
+    l_in, l_out = sr_in // g, TARGET_SR // g
+    ratio = TARGET_SR / sr_in
+    pad = math.ceil(64 / min(1.0, ratio)) + 16  # filter half-width in input samples, plus margin
+    pad = -(-pad // l_in) * l_in
+    step = max(1, round(_BLOCK_SECONDS * sr_in / l_in)) * l_in
+    produced = 0
+    for a in range(0, n_in, step):
+        b = min(a + step, n_in)
+        lo, hi = max(0, a - pad), min(n_in, b + pad)
+        f.seek(lo)
+        x = f.read(frames=hi - lo, dtype="float64", always_2d=True)
+        check(x)
+        if x.shape[0] < hi - lo:  # header promised more frames than decoded
+            x = np.concatenate([x, np.zeros((hi - lo - x.shape[0], x.shape[1]))])
+        y = resampy.resample(x.mean(axis=1), sr_in, TARGET_SR, filter="kaiser_best")
+        first = lo // l_in * l_out  # global index of y[0]
+        end = n_out if b == n_in else b // l_in * l_out
+        yield y[produced - first : end - first]
+        produced = end
 
 
 def output_path(path: str | Path, suffix: str | None = None, output_dir: str | Path | None = None) -> Path:
@@ -596,7 +671,8 @@ def embed_files(
                 log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
             n, blocks, state = _file_blocks(f, dtype)
             _short_warning(n, str(f))
-            emb, ts = _embed_stream(
+            n_frames = _n_frames(n, hop_size, center)
+            chunks = _embed_chunks(
                 mdl,
                 blocks,
                 n,
@@ -607,17 +683,20 @@ def embed_files(
                 verbose=verbose,
                 name=f.name,
             )
+            with atomic_path(o, suffix=".npz") as tmp:
+                # streamed: memory is one batch, however long the file (openl3 stacks it all in float64)
+                _write_npz_stream(
+                    tmp,
+                    n_frames,
+                    chunks,
+                    {
+                        "timestamps": framing.timestamps(n_frames, hop_size),
+                        "sea_teacher_variant": np.array(info.get("variant", "")),
+                        "untrained": np.array(untrained),
+                    },
+                )
             if not state["nonzero"]:
                 warnings.warn(f"{str(f)!r} is all zeros", SeaWarning, stacklevel=2)
-            with atomic_path(o, suffix=".npz") as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(
-                        fh,
-                        embedding=emb,
-                        timestamps=ts,
-                        sea_teacher_variant=np.array(info.get("variant", "")),
-                        untrained=np.array(untrained),
-                    )
             if verbose:
                 log.info("openl3: saved %s", o)
     return outs

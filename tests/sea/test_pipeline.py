@@ -205,6 +205,39 @@ def test_end_to_end_every_stage(e2e):
     assert read_json(run / "summary.json")["rows"] == json.loads(json.dumps(summary["rows"]))
 
 
+def test_synthetic_run_teacher_above_chance_broken_student_lower(e2e):
+    """On the synthetic dataset with the real (untrained) OpenL3 code, the teacher's embedding separates the
+    classes well above chance, and a student with random weights does clearly worse under the same protocol."""
+    from sea.evaluate import EvalConfig, evaluate, load_report
+    from sea.evaluate.demo import broken_student
+    from sea.manifest import read_manifest
+
+    _, _, plan, _ = e2e
+    run = plan.run_dir
+    n_classes = len({r.label for r in read_manifest(run)})
+    chance = 1.0 / n_classes
+    out = evaluate(
+        run,
+        EvalConfig(
+            models=("teacher", "broken"),
+            dataset_name="broken_check",
+            classifiers=("logreg",),
+            hop_size=1.0,
+            protocol="kfold",
+            n_folds=2,
+            untrained_teacher=True,
+            teacher="mel128_music_512",
+            plots=False,
+        ),
+        models={"broken": broken_student(out_dim=8)},
+    )
+    assert out.name == "broken_check"
+    rep = load_report(run, "broken_check")
+    acc = {m: rep["models"][m]["classifiers"]["logreg"]["scores"]["accuracy"]["mean"] for m in ("teacher", "broken")}
+    assert acc["teacher"] >= chance + 0.3, (acc, chance)
+    assert acc["broken"] <= acc["teacher"] - 0.2, acc
+
+
 def test_rerun_is_a_noop_and_a_distill_change_reruns_only_downstream(e2e):
     from sea.pipeline import load_run_config
 

@@ -356,3 +356,57 @@ def test_long_file_streams_in_blocks(tmp_path):
     assert got["embedding"].shape == ref.shape
     np.testing.assert_allclose(got["embedding"], ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(got["timestamps"], ts)
+
+
+def test_file_embedding_memory_is_bounded_not_the_whole_output(tmp_path):
+    """`sea teacher embed` streams audio blocks in and embedding batches out to the .npz: a 2-minute file with a
+    24000-d stand-in embedding (115 MB of output) is written with a small fraction of that traced in memory."""
+    import tracemalloc
+
+    class Wide(torch.nn.Module):
+        frontend_name = "kapre"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x[:, :24000].float() + self.dummy
+
+    sr = 16000
+    sf.write(tmp_path / "warm.wav", np.zeros(sr, dtype=np.float32), sr, subtype="FLOAT")
+    T.embed_files([tmp_path / "warm.wav"], model=Wide(), verbose=False)  # one-time costs (JIT, filter tables)
+    y = (np.random.default_rng(1).standard_normal(120 * sr) * 0.1).astype(np.float32)
+    sf.write(tmp_path / "long.wav", y, sr, subtype="FLOAT")
+    tracemalloc.start()
+    try:
+        outs = T.embed_files([tmp_path / "long.wav"], model=Wide(), hop_size=0.1, verbose=False, batch_size=16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    got = np.load(outs[0])
+    emb = got["embedding"]
+    assert emb.shape[0] > 1190 and emb.shape[1] == 24000 and emb.dtype == np.float32
+    assert peak < emb.nbytes / 3, (peak, emb.nbytes)
+    ref, ts = T.get_embedding(y, sr, model=Wide(), hop_size=0.1, verbose=False)
+    assert emb.shape == ref.shape
+    np.testing.assert_allclose(emb, ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got["timestamps"], ts)
+
+
+@pytest.mark.parametrize("sr", [44100, 22050, 11025, 96000])
+def test_kaiser_best_block_resampling_equals_one_shot(tmp_path, sr):
+    """With resampy installed, files resample block by block (bounded memory) with openl3's kaiser_best,
+    equal to resampling the whole file at once."""
+    resampy = pytest.importorskip("resampy")
+    y = np.random.default_rng(sr).standard_normal((int(23.3 * sr), 2)) * 0.1
+    sf.write(tmp_path / "a.wav", y, sr, subtype="DOUBLE")
+    from sea.teacher import core
+
+    n, blocks, _ = core._file_blocks(tmp_path / "a.wav", np.float64)
+    parts = list(blocks)
+    assert len(parts) >= 3  # really in blocks
+    got = np.concatenate(parts)
+    ref = resampy.resample(y.mean(axis=1), sr, 48000, filter="kaiser_best")
+    assert n == got.shape[0] == ref.shape[0]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
