@@ -446,11 +446,11 @@ def run_pipeline(
                 for t in plan.targets:
                     name = t.default_name(teacher_cfg.embedding_size)
                     banner(k, stage, f"{name}")
-                    before = _stage_end(run_dir / "targets" / name)
+                    before, t_item = _stage_end(run_dir / "targets" / name), time.perf_counter()
                     out = fit_targets(
                         run_dir, dataclasses.replace(t, teacher=_teacher_dirname(teacher_cfg)), overwrite=ow(stage)
                     )
-                    done.append(f"{name}: {_stage_status(out, t0, before)}")
+                    done.append(f"{name}: {_stage_status(out, t_item, before)}")
                 stages[stage] = "; ".join(done)
             world.barrier()
         elif stage == "distill":
@@ -460,9 +460,9 @@ def run_pipeline(
             for cfg in plan.students:
                 name = cfg.name or cfg.student
                 banner(k, stage, f"{name} onto {cfg.targets}")
-                before = _stage_end(run_dir / "students" / name)
+                before, t_item = _stage_end(run_dir / "students" / name), time.perf_counter()
                 out = distill(run_dir, cfg, overwrite=ow(stage))  # DDP under torchrun
-                done.append(f"{name}: {_stage_status(out, t0, before)}")
+                done.append(f"{name}: {_stage_status(out, t_item, before)}")
                 world.barrier()
             stages[stage] = "; ".join(done)
         elif stage == "evaluate" and plan.evaluate is not None:
@@ -491,7 +491,7 @@ def run_pipeline(
                     banner(k, stage, f"{name}" + (" (int8)" if plan.export.int8 else ""))
                     ckpt = run_dir / "students" / name / "best.pt"
                     out = run_dir / "export" / name
-                    before = _stage_end(out)
+                    before, t_item = _stage_end(out), time.perf_counter()
                     try:
                         export_student(ckpt, out, dataclasses.replace(plan.export, overwrite=ow(stage)))
                     except ParityError as exc:
@@ -500,7 +500,7 @@ def run_pipeline(
                         parity_failures.append(f"{name}: {exc}")
                         done.append(f"{name}: PARITY FAILED")
                         continue
-                    done.append(f"{name}: {_stage_status(out, t0, before)}")
+                    done.append(f"{name}: {_stage_status(out, t_item, before)}")
                 stages[stage] = "; ".join(done)
             world.barrier()
         else:
