@@ -96,7 +96,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--base", type=int, default=8, help="clips at 1x (4-s synthetic clips)")
     ap.add_argument("--hop-size", type=float, default=0.5)
-    ap.add_argument("--epochs", type=int, default=2, help="distillation epochs per size")
+    ap.add_argument(
+        "--epochs",
+        type=int,
+        default=10,
+        help="distillation epochs per size (fixed costs such as model build and the fidelity pass dominate below ~10)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stages", default="extract,distill")
     ap.add_argument("--child", choices=("extract", "distill"), help=argparse.SUPPRESS)

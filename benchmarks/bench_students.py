@@ -69,11 +69,9 @@ def _flatbuffer_peak(path: str) -> int:
 
 
 def bench_tflm(names: list[str]) -> None:
-    import litert_torch
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
-    from litert_torch.quantize.quant_config import QuantConfig
     from tflite_micro.python.tflite_micro import runtime
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from export.tflite import export_tflite_int8  # the exporter users get (scale floor, input BN as conv)
 
     print(
         "\nint8 (PT2E per-channel) .tflite: file bytes, flatbuffer peak activation, TFLM min arena (head+tail, 64-bit host)"
@@ -82,13 +80,9 @@ def bench_tflm(names: list[str]) -> None:
     for name in names:
         m = students.create(name).eval()
         x1 = -80 * torch.rand(1, 1, 64, 50)
-        q = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-        pm = prepare_pt2e(torch.export.export(m, (x1,)).module(), q)
-        for _ in range(8):
-            pm(-80 * torch.rand(1, 1, 64, 50))
-        pm = convert_pt2e(pm, fold_quantize=False)
+        calib = (-80 * torch.rand(8, 1, 64, 50)).numpy()
         path = os.path.join(tmp, f"{name}.tflite")
-        litert_torch.convert(pm, (x1,), quant_config=QuantConfig(pt2e_quantizer=q)).export(path)
+        export_tflite_int8(m, x1, path, calib)
         lo, hi = 1024, 4 * 1024 * 1024
         while hi - lo > 64:
             mid = (lo + hi) // 2
