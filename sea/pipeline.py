@@ -492,8 +492,12 @@ def run_pipeline(
                     ckpt = run_dir / "students" / name / "best.pt"
                     out = run_dir / "export" / name
                     before, t_item = _stage_end(out), time.perf_counter()
+                    ecfg = dataclasses.replace(plan.export, overwrite=ow(stage))
+                    head = _linear_head(plan, name) if not ecfg.classifier else None
+                    if head is not None:
+                        ecfg = dataclasses.replace(ecfg, classifier=str(head))
                     try:
-                        export_student(ckpt, out, dataclasses.replace(plan.export, overwrite=ow(stage)))
+                        export_student(ckpt, out, ecfg)
                     except ParityError as exc:
                         # the artifacts and parity.json are on disk: finish the other students and the
                         # summary (which marks this one FAIL), then raise once at the end
@@ -542,6 +546,30 @@ def _plan_to_dict(plan: RunPlan) -> dict[str, Any]:
 
 
 # -- summary -------------------------------------------------------------------------------------
+
+
+def _linear_head(plan: RunPlan, student: str) -> Path | None:
+    """``RUN/eval/<name>/heads/<student>.npz``: a deployable linear head for the export and the Pi bundle.
+
+    Only when the evaluated dataset is the run's own (the export's held-out windows carry the same
+    label ids) and its embeddings are cached; refitted only when the evaluation is newer.
+    """
+    name = _eval_name(plan)
+    if name is None or (plan.evaluate.dataset and Path(plan.evaluate.dataset).resolve() != plan.run_dir.resolve()):
+        return None
+    edir = plan.run_dir / "eval" / name
+    if not (edir / "stage.json").is_file():
+        return None
+    from .evaluate.head import fit_linear_head
+
+    path = edir / "heads" / f"{student}.npz"
+    if path.is_file() and path.stat().st_mtime >= (edir / "stage.json").stat().st_mtime:
+        return path
+    try:
+        return fit_linear_head(plan.run_dir, student, path, eval_name=name, seed=plan.seed)
+    except SeaError as exc:
+        log.warning("no classifier head for %s: %s", student, exc)
+        return None
 
 
 def _eval_name(plan: RunPlan) -> str | None:

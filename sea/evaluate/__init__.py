@@ -5,12 +5,13 @@ Public API
 :class:`EvalConfig`, :func:`evaluate` (the stage), :func:`load_report`, :func:`collect_reports`,
 :func:`report_rows`, :func:`write_run_summary`; protocols (:func:`load_dataset`, :func:`make_splits`,
 :func:`resolve_protocol`); classifiers (:func:`fit_predict`); embeddings (:func:`embed_dataset`,
-:func:`model_from_callable`, :class:`EmbeddingModel`); metrics (:mod:`sea.evaluate.metrics`).
+:func:`model_from_callable`, :class:`EmbeddingModel`); a deployable head (:func:`fit_linear_head`); metrics (:mod:`sea.evaluate.metrics`).
 Plots and markdown live in :mod:`sea.report`.
 """
 
 from .classifiers import CLASSIFIERS, ClassifierSettings, FrameData, fit_predict
 from .embed import EmbeddingModel, EmbeddingSet, embed_dataset, load_embeddings, model_from_callable, resolve_model
+from .head import fit_linear_head
 from .metrics import (
     agreement,
     auprc_dcase,
@@ -38,6 +39,7 @@ __all__ = [
     "auprc_dcase",
     "average_precision",
     "collect_reports",
+    "fit_linear_head",
     "embed_dataset",
     "eval_dir",
     "evaluate",

@@ -190,6 +190,12 @@ def test_end_to_end_every_stage(e2e):
     for name in ("model_int8.tflite", "model_fp32.onnx", "footprint.json", "parity.json"):
         assert (exp / name).is_file(), name
     assert (exp / "pi" / "sea_edge.py").is_file() and (exp / "mcu").is_dir()
+    # a deployable linear head from the evaluation: downstream parity and labels on the Pi
+    head = np.load(exp / "pi" / "classifier.npz")
+    n_classes = len({r["label"] for r in map(json.loads, (run / "clips.jsonl").read_text().splitlines())})
+    assert head["W"].shape == (8, n_classes) and len(head["labels"]) == n_classes
+    down = read_json(exp / "parity.json")["downstream"]
+    assert down["reference_accuracy"] is not None and "model_int8.tflite|ai-edge-litert" in down
     # the summary table: one row per model, with the student's footprint filled from the export
     rows = {r["model"]: r for r in summary["rows"]}
     assert {"teacher", "teacher_pca:pca8_random", "sea_mcu_xs"} <= set(rows) or {"teacher", "sea_mcu_xs"} <= set(rows)
