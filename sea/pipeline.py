@@ -74,7 +74,7 @@ class RunPlan:
     export_students: tuple[str, ...] = field(default=())
 
     def student_names(self) -> list[str]:
-        return [c.name or c.student for c in self.students]
+        return [c.output_name() for c in self.students]
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
         t = targets[target_names.index(cfg.targets)]
         _check_student_dim(cfg, teacher.embedding_size if t.method == "identity" else t.dim, i)
         students.append(cfg)
-    names = [s.name or s.student for s in students]
+    names = [s.output_name() for s in students]
     if len(set(names)) != len(names):
         raise ConfigError(f"students: two entries write to the same directory ({names}); give each a 'name'")
 
@@ -458,7 +458,7 @@ def run_pipeline(
 
             done = []
             for cfg in plan.students:
-                name = cfg.name or cfg.student
+                name = cfg.output_name()
                 banner(k, stage, f"{name} onto {cfg.targets}")
                 before, t_item = _stage_end(run_dir / "students" / name), time.perf_counter()
                 out = distill(run_dir, cfg, overwrite=ow(stage))  # DDP under torchrun

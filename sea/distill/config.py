@@ -50,6 +50,17 @@ class DistillConfig:
         default=32,
         metadata={"help": "batches that re-estimate BatchNorm statistics after each epoch (precise BN), 0 = off"},
     )
+    qat: bool = field(
+        default=False,
+        metadata={
+            "help": "quantization-aware training: train under int8 fake quantization (per-channel weights, "
+            "per-tensor activations, BatchNorm frozen), usually starting from a float student via init_from"
+        },
+    )
+    init_from: str = field(
+        default="",
+        metadata={"help": "start from a trained student: a name under RUN/students/ or a best.pt path"},
+    )
     frontend_dtype: Literal["float64", "float32"] = field(
         default="float64",
         metadata={"help": "log-mel compute dtype: float64 = what evaluate feeds the student; float32 is ~3x faster"},
@@ -62,7 +73,7 @@ class DistillConfig:
 
     def output_name(self) -> str:
         """Directory name under ``RUN/students/``."""
-        return self.name or self.student
+        return self.name or (f"{self.student}_qat" if self.qat else self.student)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the value, the rule and the fix."""

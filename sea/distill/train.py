@@ -358,7 +358,17 @@ def distill(run_dir: str | Path, config: DistillConfig | None = None, *, overwri
         )
     out = run_dir / "students" / config.output_name()
     resolved = {**config_to_dict(config), "targets": targets_name, "name": out.name}
-    stage = Stage(out, "distill", resolved, inputs={"targets": targets_dir, "audio": audio_index})
+    inputs = {"targets": targets_dir, "audio": audio_index}
+    init = resolve_init(run_dir, config.init_from)
+    if init is not None:
+        if init.parent.resolve() == out.resolve():
+            raise ConfigError(
+                f"DistillConfig.init_from={config.init_from!r} is this student's own output ({out.name}); "
+                f"give the QAT student another name, e.g. name: {config.student}_qat"
+            )
+        inputs["init"] = init
+        resolved["init_from"] = str(init)
+    stage = Stage(out, "distill", resolved, inputs=inputs)
 
     world = _World(_resolve_device(config.device))
     try:
@@ -374,6 +384,43 @@ def distill(run_dir: str | Path, config: DistillConfig | None = None, *, overwri
     finally:
         world.close()
     return out
+
+
+def _int8_fidelity(model, frontend, source, rows, device, fq=None) -> dict[str, Any]:
+    """Fidelity of ``model`` under int8 fake quantization (what a post-training int8 export computes, roughly).
+
+    Ranges come from a calibration pass over the same rows unless a QAT run's ranges are given.
+    """
+    from .qat import FakeQuant
+
+    sim = FakeQuant(model)
+    try:
+        if fq is not None and fq.ranges:
+            sim.load_state(fq.state())
+        else:
+            sim.calibrating = True
+            fidelity(model, frontend, source, rows, device=device)
+            sim.calibrating = False
+        out = fidelity(model, frontend, source, rows, device=device)
+    finally:
+        sim.remove()
+    out.pop("r2_per_dim", None)
+    return out
+
+
+def resolve_init(run_dir: str | Path, init_from: str) -> Path | None:
+    """``init_from`` as a checkpoint path: a student name under ``RUN/students/`` or a file (or its folder)."""
+    if not init_from:
+        return None
+    cands = [Path(run_dir) / "students" / init_from / "best.pt", Path(init_from), Path(init_from) / "best.pt"]
+    for c in cands:
+        if c.is_file():
+            return c
+    have = sorted(p.parent.name for p in (Path(run_dir) / "students").glob("*/best.pt"))
+    raise ManifestError(
+        f"DistillConfig.init_from={init_from!r} is neither a student of {str(run_dir)!r} "
+        f"(with best.pt: {', '.join(p for p in have) or 'none'}) nor a checkpoint file; distil the float student first"
+    )
 
 
 def _dict_hash(d: dict[str, Any]) -> str:
@@ -429,7 +476,20 @@ def _train(
             f"is {reader.dim}-d; pass student_args {{out_dim: {reader.dim}}} (a linear head) or fit targets with "
             f"dim {model.embedding_dim}"
         )
+    if resolved.get("init_from"):
+        init = load_checkpoint(resolved["init_from"], map_location="cpu")
+        if init.get("model_name") != config.student or dict(init.get("model_args") or {}) != student_args:
+            raise ConfigError(
+                f"init_from {resolved['init_from']!r} holds {init.get('model_name')!r} with args "
+                f"{init.get('model_args')!r}, not {config.student!r} with {student_args!r}; use the same student"
+            )
+        model.load_state_dict(init["state_dict"])
     model.to(device)
+    fq = None
+    if config.qat:
+        from .qat import FakeQuant
+
+        fq = FakeQuant(model)
     frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype)).to(device)
     loss_fn = DistillLoss(config.mse, config.cosine, config.relational)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -495,6 +555,8 @@ def _train(
                 state[k] = ck[k]
         if "torch_rng" in ck:
             torch.set_rng_state(ck["torch_rng"].cpu())
+        if fq is not None:
+            fq.load_state(ck.get("qat_ranges"))
         log.info("distill %s: resuming after epoch %d (step %d)", out.name, state["epoch"], state["step"])
     elif world.main:
         state["fidelity_initial"] = fidelity(model, frontend, source, fid_rows, device=device)
@@ -527,6 +589,8 @@ def _train(
                 min_local=min_local,
             )
             net.train()
+            if fq is not None:
+                fq.freeze_bn()
             clock = WaitClock()
             loss_sum = torch.zeros((), dtype=torch.float64, device=device)
             bar = (
@@ -556,7 +620,7 @@ def _train(
             loop_s = time.perf_counter() - t_epoch
             wait_total += clock.wait
             loop_total += loop_s
-            if config.bn_recalibrate:
+            if config.bn_recalibrate and fq is None:  # QAT keeps the float model's BN statistics
                 _recalibrate_bn(model, frontend, source, batches[: config.bn_recalibrate], device,
                                 num_workers=config.num_workers, depth=config.prefetch)  # fmt: skip
             world.broadcast_buffers(model)
@@ -591,7 +655,8 @@ def _train(
                 sd = _state_dict_cpu(model)
                 if improved:  # best.pt first: a kill in between repeats this epoch and rewrites it identically
                     save_checkpoint(out / "best.pt", {**base, "state_dict": sd, "epoch": epoch + 1,
-                                                      "step": state["step"], "val_loss": float(monitor)})  # fmt: skip
+                                                      "step": state["step"], "val_loss": float(monitor),
+                                                      "qat_ranges": fq.state() if fq is not None else None})  # fmt: skip
                 save_checkpoint(
                     ckpt_path,
                     {
@@ -601,6 +666,7 @@ def _train(
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(),
                         "torch_rng": torch.get_rng_state(),
+                        "qat_ranges": fq.state() if fq is not None else None,
                         "config_hash": cfg_hash,
                         "inputs": inputs,
                     },
@@ -633,8 +699,15 @@ def _train(
     if not world.main:
         return
     if (out / "best.pt").is_file():
-        model.load_state_dict(load_checkpoint(out / "best.pt", map_location=device)["state_dict"])
+        best = load_checkpoint(out / "best.pt", map_location=device)
+        model.load_state_dict(best["state_dict"])
+        if fq is not None and best.get("qat_ranges"):
+            fq.load_state(best["qat_ranges"])
+    if fq is not None:
+        fq.remove()
+    model.eval()
     fid = fidelity(model, frontend, source, fid_rows, device=device)
+    fid["int8_simulated"] = _int8_fidelity(model, frontend, source, fid_rows, device, fq)
     per_dim = fid.pop("r2_per_dim", None)
     initial = dict(state["fidelity_initial"] or {})
     initial.pop("r2_per_dim", None)

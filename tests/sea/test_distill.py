@@ -438,3 +438,63 @@ def test_two_gloo_ranks(run, tmp_path):
     ]
     model, ck = load_student(out / "best.pt")
     assert ck["config"]["name"] == "ddp"
+
+
+# -- quantization-aware training ---------------------------------------------------------------------------------------
+
+
+def test_fake_quant_simulates_int8_and_restores_the_float_model(rng):
+    from sea import students
+    from sea.distill.qat import FakeQuant
+
+    torch.manual_seed(0)
+    m = students.create("sea_mcu_xs").eval()
+    x = torch.from_numpy(np.clip(-40 + 20 * rng.standard_normal((16, 1, 64, 50)), -80, 0).astype(np.float32))
+    with torch.no_grad():
+        ref = m(x)
+        fq = FakeQuant(m)
+        fq.calibrating = True
+        m(x)
+        fq.calibrating = False
+        y = m(x)
+        assert {"<input>", "<output>"} <= set(fq.ranges) and len(fq.ranges) > 5
+        lo, hi = fq.ranges["<input>"]
+        assert lo <= -70 and hi == pytest.approx(0.0, abs=1e-6)
+        cos = torch.nn.functional.cosine_similarity(y, ref).mean().item()
+        assert 0.9 < cos < 1.0 and not torch.equal(y, ref)  # int8 rounding is there, and small
+        # the input really is on a 256-level grid: on-grid inputs moved by less than half a step give the same output
+        step = (hi - lo) / 255
+        xg = torch.round(x / step) * step
+        assert torch.equal(m(xg + 0.2 * step), m(xg)) and not torch.equal(m(xg + 0.8 * step), m(xg))
+        fq.remove()
+        assert torch.equal(m(x), ref)  # hooks gone, float again
+    assert set(m.state_dict()) == set(students.create("sea_mcu_xs").state_dict())  # plain checkpoint layout
+
+
+def test_qat_fine_tunes_a_float_student_and_reports_int8_fidelity(run):
+    f_out = distill(run, cfg(name="qat_base", epochs=3))
+    base = json.loads((f_out / "fidelity.json").read_text())
+    assert "int8_simulated" in base and 0 < base["int8_simulated"]["cosine_mean"] <= 1
+    q_out = distill(run, cfg(qat=True, init_from="qat_base", epochs=2, lr=3e-4))
+    assert q_out.name == "sea_mcu_xs_qat"  # default name of a QAT student
+    rep = json.loads((q_out / "fidelity.json").read_text())
+    # it starts from the float student, not from scratch
+    assert rep["initial"]["r2_weighted"] == pytest.approx(base["r2_weighted"], abs=0.05)
+    assert rep["int8_simulated"]["r2_weighted"] > base["initial"]["r2_weighted"] + 0.2
+    ck = load_checkpoint(q_out / "best.pt")
+    assert ck["qat_ranges"] and set(ck["state_dict"]) == set(weights(f_out / "best.pt"))
+    assert str(f_out / "best.pt") == json.loads((q_out / "stage.json").read_text())["config"]["init_from"]
+    # same config and the same float checkpoint (a stage input): a no-op
+    stage_before = json.loads((q_out / "stage.json").read_text())["finished"]
+    distill(run, cfg(qat=True, init_from="qat_base", epochs=2, lr=3e-4))
+    assert json.loads((q_out / "stage.json").read_text())["finished"] == stage_before
+
+
+def test_qat_init_errors(run):
+    with pytest.raises(ManifestError, match="init_from='nope'.*distil the float student first"):
+        distill(run, cfg(qat=True, init_from="nope"))
+    distill(run, cfg(name="qat_other", student="sea_mcu_s", epochs=1, max_steps_per_epoch=2))
+    with pytest.raises(ConfigError, match="holds 'sea_mcu_s'.*use the same student"):
+        distill(run, cfg(name="qat_bad", qat=True, init_from="qat_other"))
+    with pytest.raises(ConfigError, match="own output"):
+        distill(run, cfg(name="qat_other", student="sea_mcu_s", qat=True, init_from="qat_other"))
