@@ -8,8 +8,9 @@ import json
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +31,19 @@ def atomic_path(path: Pathlike, *, suffix: str | None = None) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            # mkstemp creates 0600; give the result the permissions a plain open() would (0666 & ~umask)
+            os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomic(path: Pathlike, text: str) -> Path:
@@ -80,7 +90,7 @@ def sha256_file(path: Pathlike, chunk_size: int = 1 << 20) -> str:
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (if imported) for reproducible runs."""
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # noqa: NPY002 (the legacy global RNG is what third-party code draws from)
     import sys
 
     if "torch" in sys.modules:

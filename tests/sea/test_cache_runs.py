@@ -73,3 +73,17 @@ def test_failed_stage_is_not_done(tmp_path):
     assert not st.is_done()
     with pytest.raises(ManifestError, match="run 'sea demo RUN' first"):
         require_stage(tmp_path / "out", "demo outputs", "sea demo RUN")
+
+
+def test_atomic_writes_get_normal_file_permissions(tmp_path):
+    import os
+    import stat
+
+    from sea.utils import write_json
+
+    mask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644  # not mkstemp's 0600
