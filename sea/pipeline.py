@@ -354,7 +354,7 @@ def _eval_models(plan: RunPlan) -> tuple[str, ...]:
 
 
 def _stage_status(out_dir: Path, t0: float, before: Any) -> str:
-    after = (read_json(out_dir / "stage.json") if (out_dir / "stage.json").is_file() else {}).get("finished")
+    after = _stage_end(out_dir)
     return "up to date" if before is not None and before == after else f"done in {time.perf_counter() - t0:.1f} s"
 
 

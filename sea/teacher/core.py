@@ -18,6 +18,7 @@ batch size and the output, not by the input length.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import warnings
@@ -289,7 +290,7 @@ def _write_npz_stream(path, n_frames: int, chunks: Iterable[np.ndarray], arrays:
         written = 0
         with zf.open("embedding.npy", "w", force_zip64=True) as fh:
             np.lib.format.write_array_header_1_0(fh, header)
-            for y in _chain(first, it):
+            for y in itertools.chain([first], it):
                 fh.write(np.ascontiguousarray(y, dtype="<f4").tobytes())
                 written += y.shape[0]
         if written != n_frames:
@@ -297,11 +298,6 @@ def _write_npz_stream(path, n_frames: int, chunks: Iterable[np.ndarray], arrays:
         for key, value in arrays.items():
             with zf.open(f"{key}.npy", "w") as fh:
                 np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
-
-
-def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    yield first
-    yield from rest
 
 
 def _prepare_array(audio, sr, name: str) -> tuple[np.ndarray, int]:
@@ -491,7 +487,6 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
     or the whole file with resampy ``kaiser_best`` when resampy is installed.
     """
     import soundfile as sf
-
 
     try:
         info = sf.info(str(path))
