@@ -65,14 +65,31 @@ _FINE_RE = re.compile(r"^(\d+)-(\d+|X)_(.+)_presence$")
 
 ZENODO_RECORD = 3966543
 ZENODO_URL = f"https://zenodo.org/records/{ZENODO_RECORD}"
-# The files of the v2.3 record. Their md5 checksums are not pinned here: this code was written
-# offline and we could not read them. ``None`` means the file is verified against the md5 listing
-# that Zenodo's API (https://zenodo.org/api/records/3966543) returns at download time.
-ZENODO_FILES: dict[str, str | None] = {
-    "annotations.csv": None,
-    "dcase-ust-taxonomy.yaml": None,
-    "README.md": None,
-    **{f"audio-{k}.tar.gz": None for k in range(19)},
+# md5 of every file of the v2.3 record, as Zenodo lists them (https://zenodo.org/api/records/3966543);
+# pooch refuses a download that does not match.
+ZENODO_FILES: dict[str, str] = {
+    "annotations.csv": "md5:70b507b15bb4cfcce4870925302f276b",
+    "dcase-ust-taxonomy.yaml": "md5:6c1cca1c4c383a6ebb0cb71cb74fe3a9",
+    "README.md": "md5:bdfa3a4c0d90053f622b52afa0fc86f7",
+    "audio-0.tar.gz": "md5:bbb4dbae7d2e58e18d24878b9ee1eb51",
+    "audio-1.tar.gz": "md5:7c369ff37ac6a1fdd8493fdffe62e0a1",
+    "audio-2.tar.gz": "md5:412241c063d7f196953d3dd1c44aeb5e",
+    "audio-3.tar.gz": "md5:d2a872392d95993a2c238d305b940812",
+    "audio-4.tar.gz": "md5:b15b0e0cb3f8584259ef0d24293a9be3",
+    "audio-5.tar.gz": "md5:de745f887067433757a2f2c8f99f99bb",
+    "audio-6.tar.gz": "md5:b0286c67468369d66336f6f5ddede31f",
+    "audio-7.tar.gz": "md5:ff300183ab7a9d3f2f74c3b730ffeb52",
+    "audio-8.tar.gz": "md5:7be76b821fa6dbe20f6b50ca440e1024",
+    "audio-9.tar.gz": "md5:959f7edfbb26eadad9865069f38aa9dd",
+    "audio-10.tar.gz": "md5:84e94de273666c537a3e6b709ee88d9b",
+    "audio-11.tar.gz": "md5:44fe1f43121a7d1178aa0cdf7477793b",
+    "audio-12.tar.gz": "md5:a7eb21011f460b5ac289f8e285e875ab",
+    "audio-13.tar.gz": "md5:27945a8b1008eec787f97213164951e6",
+    "audio-14.tar.gz": "md5:fb8c7d81c3bde3a0c86c1e55e6a85a24",
+    "audio-15.tar.gz": "md5:f6af9b65d876ef96d199b9e5f0473cb9",
+    "audio-16.tar.gz": "md5:e8337c61a90c30989d500f950fbe443a",
+    "audio-17.tar.gz": "md5:3e47e85eb4564a30fe7f442ee97ec7b9",
+    "audio-18.tar.gz": "md5:c6b2ef4d0d5b7269d465c469cdbbdc4b",
 }
 
 
@@ -223,21 +240,6 @@ def prepare(
     return prepare_clips(cands, run_dir, config, inputs={"metadata": csv_path}, overwrite=overwrite, warnings_=warns)
 
 
-def _zenodo_md5s(timeout: float = 30.0) -> dict[str, str]:
-    import json
-    import urllib.request
-
-    with urllib.request.urlopen(f"https://zenodo.org/api/records/{ZENODO_RECORD}", timeout=timeout) as r:
-        data = json.load(r)
-    out = {}
-    for f in data.get("files", []):
-        key = f.get("key") or f.get("filename")
-        checksum = f.get("checksum", "")
-        if key and checksum.startswith("md5:"):
-            out[key] = checksum
-    return out
-
-
 def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     """Download SONYC-UST v2.3 from Zenodo with pooch and extract the audio (about 18 GB).
 
@@ -249,8 +251,8 @@ def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     files : list of str or None
         Subset of :data:`ZENODO_FILES` (default: all).
 
-    Every file is checked against an md5: the pinned one in :data:`ZENODO_FILES` when known, else
-    the one Zenodo's record API lists at download time (the checksums are not pinned in this code).
+    Every file is checked against its md5 pinned in :data:`ZENODO_FILES`; a mismatch (a truncated
+    or changed file) raises :class:`~sea.errors.DatasetError` and the file is not kept.
     """
     import tarfile
 
@@ -270,13 +272,13 @@ def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     data_home.mkdir(parents=True, exist_ok=True)
     check_online("zenodo.org", "SONYC-UST v2.3", ZENODO_URL)
     try:
-        listing = _zenodo_md5s() if any(ZENODO_FILES[f] is None for f in files) else {}
         for name in files:
-            known = ZENODO_FILES[name] or listing.get(name)
-            if known is None:
-                raise DatasetError(f"Zenodo record {ZENODO_RECORD} lists no md5 for {name}; download it manually")
             path = pooch.retrieve(
-                f"{ZENODO_URL}/files/{name}?download=1", known_hash=known, fname=name, path=data_home, progressbar=True
+                f"{ZENODO_URL}/files/{name}?download=1",
+                known_hash=ZENODO_FILES[name],
+                fname=name,
+                path=data_home,
+                progressbar=True,
             )
             if name.endswith(".tar.gz"):
                 with tarfile.open(path) as tar:
@@ -286,5 +288,11 @@ def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     except Exception as exc:
         if is_network_error(exc):
             raise offline_error("zenodo.org", "SONYC-UST v2.3", ZENODO_URL) from None
-        raise DatasetError(f"SONYC-UST download failed: {exc}") from None
+        if "does not match the known hash" in str(exc):
+            raise DatasetError(
+                f"SONYC-UST {name} does not match its pinned {ZENODO_FILES[name]} (truncated download, or the "
+                f"Zenodo record changed); nothing was kept, run 'sea data download sonyc_ust' again or download it "
+                f"manually from {ZENODO_URL}"
+            ) from None
+        raise DatasetError(f"SONYC-UST download of {name} failed: {exc}") from None
     return data_home

@@ -28,14 +28,12 @@ Resolution order (:func:`resolve_weights`)
 5. :class:`~sea.errors.WeightsError` listing all of the above and
    ``--untrained-teacher``.
 
-Pinned hashes: :data:`OPENL3_SHA256` holds the sha256 of each *decompressed*
-``.h5``. This repository was written on a machine without network access, so
-the hashes of the official files could not be measured: unknown entries are
-``None``. A download whose hash is unknown is accepted only if its layer layout
-validates (16 weighted layers with the exact expected shapes, finite values);
-its sha256 is then recorded next to it (``<file>.sha256``) and reported in the
-model info, and any later download must match that record. Fill in
-:data:`OPENL3_SHA256` to pin a release.
+Pinned hashes: :data:`OPENL3_GIT_SHA1` holds the git blob id of each official
+``.h5.gz`` on the ``models`` branch of marl/openl3 (``git ls-tree models``), the
+only hash the openl3 project publishes for these files. A download is checked
+against it *before* it is decompressed, and refused on a mismatch. The sha256 of
+the decompressed ``.h5`` is then recorded next to it (``<file>.sha256``), shown in
+the model info, and any later download must match that record too.
 
 Converted weights are cached as ``<stem>-<sha256[:16]>.pt`` (a plain tensor
 state dict read back with ``torch.load(weights_only=True)``).
@@ -58,7 +56,7 @@ from .model import expected_weight_shapes
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "OPENL3_SHA256",
+    "OPENL3_GIT_SHA1",
     "WEIGHTS_URL",
     "cache_dir",
     "convert_h5",
@@ -70,16 +68,27 @@ __all__ = [
 
 WEIGHTS_URL = "https://github.com/marl/openl3/raw/models/openl3_audio_{input_repr}_{content_type}-v0_4_0.h5.gz"
 
-# sha256 of the decompressed official v0.4.0 .h5 files. None = unknown (see the module docstring):
-# such a download is trusted only after layout validation, and its hash is then recorded locally.
-OPENL3_SHA256: dict[tuple[str, str], str | None] = {
-    ("linear", "env"): None,
-    ("linear", "music"): None,
-    ("mel128", "env"): None,
-    ("mel128", "music"): None,
-    ("mel256", "env"): None,
-    ("mel256", "music"): None,
+# git blob ids (sha1 of b"blob <size>\0" + bytes) of the official v0.4.0 .h5.gz files,
+# as listed by ``git ls-tree models`` in marl/openl3.
+OPENL3_GIT_SHA1: dict[tuple[str, str], str] = {
+    ("linear", "env"): "7837407f033f3564c7e8d53fc4a4241fe160478b",
+    ("linear", "music"): "4e2e61beb17865481c8b8791c72eac8307e2753a",
+    ("mel128", "env"): "8c3dfee140f7776373841e5938a3e76c54f28942",
+    ("mel128", "music"): "73ff29de441865318c4b3a3f98c40763c4773e7c",
+    ("mel256", "env"): "34dbd7a91cdd2de6a3d6d036ac0a24d27d78e3cc",
+    ("mel256", "music"): "15e483646fa3d4091a463f0affbb706e6bbbb098",
 }
+
+
+def git_blob_sha1(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Git's object id of a file's bytes: sha1 of ``b"blob <size>\\0"`` followed by the content."""
+    import hashlib
+
+    h = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk_size), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def h5_filename(input_repr: str, content_type: str) -> str:
@@ -329,7 +338,7 @@ def _download(input_repr: str, content_type: str) -> Path:
         d.mkdir(parents=True, exist_ok=True)
         gz = pooch.retrieve(
             url,
-            known_hash=None,  # the pinned hash is checked on the decompressed file below
+            known_hash=None,  # pooch knows no git blob ids; the pin is checked below
             fname=target.name + ".gz.part",
             path=d,
             downloader=pooch.HTTPDownloader(timeout=15, progressbar=False),
@@ -337,29 +346,32 @@ def _download(input_repr: str, content_type: str) -> Path:
     except Exception as exc:
         raise WeightsError(f"could not download {url} ({type(exc).__name__}: {str(exc)[:200]})") from None
     try:
+        blob = git_blob_sha1(gz)
+        pinned_blob = OPENL3_GIT_SHA1[(input_repr, content_type)]
+        if blob != pinned_blob:
+            raise WeightsError(
+                f"downloaded {url} has git blob id {blob}, but the official v0.4.0 file is pinned as {pinned_blob}; "
+                "refusing to use it (truncated download, or not the official file). Retry, or pass --weights with "
+                "a file you trust"
+            )
         with atomic_path(target) as tmp:
             with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             digest = sha256_file(tmp)
-            pinned = OPENL3_SHA256.get((input_repr, content_type))
             record = target.with_name(target.name + ".sha256")
-            if pinned is None and record.is_file():
-                pinned = record.read_text().strip() or None
-            if pinned is not None and digest != pinned:
+            recorded = record.read_text().strip() if record.is_file() else ""
+            if recorded and digest != recorded:
                 raise WeightsError(
-                    f"downloaded {url} has sha256 {digest}, expected {pinned}; refusing to use it "
-                    f"(delete {record} if the official file legitimately changed)"
+                    f"downloaded {url} has sha256 {digest}, but an earlier download recorded {recorded}; refusing "
+                    f"to use it (delete {record} if the official file legitimately changed)"
                 )
             convert_h5(tmp)  # layout validation: raises WeightsError naming the expected shapes
     except (OSError, EOFError) as exc:
         raise WeightsError(f"downloaded {url} is not a valid .h5.gz ({type(exc).__name__}: {exc})") from None
     finally:
         Path(gz).unlink(missing_ok=True)
-    if OPENL3_SHA256.get((input_repr, content_type)) is None:
-        target.with_name(target.name + ".sha256").write_text(digest + "\n")
-        log.warning(
-            "no pinned sha256 for %s in sea; accepted after layout validation, recorded sha256 %s", target.name, digest
-        )
+    target.with_name(target.name + ".sha256").write_text(digest + "\n")
+    log.info("downloaded %s (git blob %s, sha256 %s)", target.name, blob, digest)
     return target
 
 

@@ -104,3 +104,61 @@ def test_sonyc_download_offline(tmp_path, monkeypatch):
     with pytest.raises(DatasetError, match=r"cannot reach zenodo.org .*https://zenodo.org/records/3966543"):
         sonyc_ust.download(tmp_path)
     assert len(sonyc_ust.ZENODO_FILES) == 22 and "annotations.csv" in sonyc_ust.ZENODO_FILES
+
+
+def test_sonyc_md5s_pinned_for_every_record_file():
+    names = ["annotations.csv", "dcase-ust-taxonomy.yaml", "README.md", *(f"audio-{k}.tar.gz" for k in range(19))]
+    assert sorted(sonyc_ust.ZENODO_FILES) == sorted(names)
+    for name, md5 in sonyc_ust.ZENODO_FILES.items():
+        assert md5.startswith("md5:") and len(md5) == 36 and int(md5[4:], 16) >= 0, name
+    assert len(set(sonyc_ust.ZENODO_FILES.values())) == 22
+
+
+@pytest.fixture
+def local_zenodo(tmp_path, monkeypatch):
+    """Serve ``tmp_path/srv/files/*`` over HTTP on 127.0.0.1 in place of the Zenodo record."""
+    import functools
+    import http.server
+    import threading
+
+    from data_prep import download as dl
+
+    srv = tmp_path / "srv"
+    (srv / "files").mkdir(parents=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(srv))
+    handler.log_message = lambda *a, **k: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(sonyc_ust, "ZENODO_URL", f"http://127.0.0.1:{httpd.server_address[1]}")
+    monkeypatch.setattr(dl, "check_online", lambda *a, **k: None)
+    yield srv / "files"
+    httpd.shutdown()
+    thread.join(5)
+
+
+def test_sonyc_download_rejects_a_file_that_misses_its_pinned_md5(tmp_path, local_zenodo):
+    (local_zenodo / "annotations.csv").write_text("split,sensor_id\ntrain,1\n")  # not the real file
+    home = tmp_path / "home"
+    with pytest.raises(DatasetError, match=r"annotations.csv does not match its pinned md5:70b507b15bb4cfcce4870925302f276b"):
+        sonyc_ust.download(home, files=["annotations.csv"])
+    assert not (home / "annotations.csv").exists()
+
+
+def test_sonyc_download_verifies_and_extracts_audio(tmp_path, local_zenodo, monkeypatch):
+    import hashlib
+    import tarfile
+
+    wav = tmp_path / "00_000001.wav"
+    sf.write(wav, noise(0.5, 8000), 8000)
+    with tarfile.open(local_zenodo / "audio-3.tar.gz", "w:gz") as tar:
+        tar.add(wav, arcname="00_000001.wav")
+    md5 = hashlib.md5((local_zenodo / "audio-3.tar.gz").read_bytes()).hexdigest()
+    monkeypatch.setitem(sonyc_ust.ZENODO_FILES, "audio-3.tar.gz", f"md5:{md5}")
+    home = sonyc_ust.download(tmp_path / "home", files=["audio-3.tar.gz"])
+    assert sf.info(home / "audio-3" / "00_000001.wav").samplerate == 8000
+
+
+def test_sonyc_download_unknown_file(tmp_path):
+    with pytest.raises(DatasetError, match=r"unknown SONYC-UST file\(s\) \['audio-19.tar.gz'\]; choose from annotations.csv"):
+        sonyc_ust.download(tmp_path, files=["audio-19.tar.gz"])

@@ -234,6 +234,9 @@ def test_download_validates_layout_and_records_hash(tmp_path, monkeypatch):
     (served / "openl3_audio_mel128_env-v0_4_0.h5.gz").write_bytes(gzip.compress(h5.read_bytes()))
     bad = write_keras_h5(tmp_path / "bad.h5", keras_weights(3, n_conv=4))
     (served / "openl3_audio_mel128_music-v0_4_0.h5.gz").write_bytes(gzip.compress(bad.read_bytes()))
+    for content in ("env", "music"):  # pin the served files in place of the official ones
+        blob = W.git_blob_sha1(served / f"openl3_audio_mel128_{content}-v0_4_0.h5.gz")
+        monkeypatch.setitem(W.OPENL3_GIT_SHA1, ("mel128", content), blob)
     server = _serve(served)
     try:
         monkeypatch.delenv("SEA_OFFLINE")
@@ -257,6 +260,40 @@ def test_download_validates_layout_and_records_hash(tmp_path, monkeypatch):
     monkeypatch.setenv("SEA_OFFLINE", "1")
     _, info = T.load_teacher("mel128", "env", 6144)
     assert info["weights_path"].endswith("openl3_audio_mel128_env.h5")
+
+
+def test_download_refuses_a_file_that_misses_the_pinned_git_blob_id(tmp_path, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    h5 = write_keras_h5(tmp_path / "src.h5", keras_weights(3))  # a valid layout, but not the official file
+    (served / "openl3_audio_mel256_env-v0_4_0.h5.gz").write_bytes(gzip.compress(h5.read_bytes()))
+    server = _serve(served)
+    try:
+        monkeypatch.delenv("SEA_OFFLINE")
+        monkeypatch.setenv(
+            "SEA_OPENL3_URL",
+            f"http://127.0.0.1:{server.server_port}/openl3_audio_{{input_repr}}_{{content_type}}-v0_4_0.h5.gz",
+        )
+        blob = W.git_blob_sha1(served / "openl3_audio_mel256_env-v0_4_0.h5.gz")
+        with pytest.raises(WeightsError, match=f"git blob id {blob}, but the official v0.4.0 file is pinned as "
+                           "34dbd7a91cdd2de6a3d6d036ac0a24d27d78e3cc"):  # fmt: skip
+            T.load_teacher("mel256", "env", 512)
+        assert not list((tmp_path / "cache" / "openl3").glob("openl3_audio_mel256_env*"))
+    finally:
+        server.shutdown()
+
+
+def test_git_blob_sha1_equals_git_hash_object(tmp_path):
+    import shutil
+    import subprocess
+
+    p = tmp_path / "x.bin"
+    p.write_bytes(np.random.default_rng(0).bytes(3_000_001))
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    want = subprocess.run(["git", "hash-object", str(p)], capture_output=True, text=True, check=True).stdout.strip()
+    assert W.git_blob_sha1(p) == want
+    assert set(W.OPENL3_GIT_SHA1) == {(r, c) for r in ("linear", "mel128", "mel256") for c in ("env", "music")}
 
 
 def test_resolution_prefers_explicit_then_installed_then_cache(tmp_path, monkeypatch):
