@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ManifestError
 from .utils import atomic_path
@@ -47,7 +48,7 @@ class ClipRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], *, where: str = "manifest") -> "ClipRecord":
+    def from_dict(cls, d: dict[str, Any], *, where: str = "manifest") -> ClipRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         required = ("clip_id", "path", "duration", "sr", "channels")
         missing = [k for k in required if k not in d]
@@ -87,9 +88,7 @@ def read_manifest(path: str | Path) -> list[ClipRecord]:
     if path.is_dir():
         path = path / MANIFEST_NAME
     if not path.is_file():
-        raise ManifestError(
-            f"no clip manifest at {str(path)!r}; run 'sea data prepare' or 'sea data synth' first"
-        )
+        raise ManifestError(f"no clip manifest at {str(path)!r}; run 'sea data prepare' or 'sea data synth' first")
     records = []
     seen: set[str] = set()
     with open(path, encoding="utf-8") as fh:

@@ -22,8 +22,9 @@ import datetime as _dt
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .config import config_hash, config_to_dict
 from .errors import ManifestError
@@ -133,7 +134,7 @@ class Stage:
         return read_stage(self.out_dir)
 
     @contextlib.contextmanager
-    def running(self) -> Iterator["Stage"]:
+    def running(self) -> Iterator[Stage]:
         """Mark the stage running; write ``status: done`` only if the body succeeds."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         started = _now()

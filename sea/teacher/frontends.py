@@ -6,7 +6,7 @@ of 1-s windows at 48 kHz, ``x`` [B, 48000], to a dB spectrogram
 width axis, values in [-80, 0]:
 
 ``kapre`` (default, openl3 0.4.x ``frontend='kapre'``, kapre >= 0.3.5)
-    float32 ``tf.signal.stft`` with a periodic Hann window, hop 242.
+    float32 ``tf.signal.stft`` with TF's float32 periodic Hann window, hop 242.
     linear: n_fft 512, no padding -> 197 frames of \\|X\\|.
     mel: n_fft 2048, zeros appended at the end only (``pad_end=True``) ->
     199 frames; Slaney mel filterbank (librosa, float64 cast to float32)
@@ -47,6 +47,7 @@ __all__ = [
     "Frontend",
     "amplitude_to_db",
     "build_frontend",
+    "hann_window",
     "mel_basis",
 ]
 
@@ -102,6 +103,22 @@ def mel_basis(input_repr: str, frontend: str) -> np.ndarray:
     raise ParameterError(f"frontend={frontend!r} is not one of 'kapre', 'librosa', 'legacy'")
 
 
+def hann_window(n_fft: int, frontend: str = "kapre") -> torch.Tensor:
+    """Periodic Hann window [n_fft] as the front-end builds it.
+
+    kapre gets it from ``tf.signal.hann_window``, which evaluates
+    ``0.5 - 0.5 cos(2 pi n / N)`` in float32: about 1 value in 20 differs by an ulp
+    from the correctly rounded window. Those ulps leak into the empty band of
+    resampled audio, which the 80 dB range keeps, so the kapre path follows TF's
+    float32 steps; the other front-ends compute in float64.
+    """
+    if frontend != "kapre":
+        return torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+    n = np.arange(n_fft, dtype=np.float32)
+    arg = np.float32(2 * np.pi) * n / np.float32(n_fft)
+    return torch.from_numpy((np.float32(0.5) - np.float32(0.5) * np.cos(arg)).astype(np.float32))
+
+
 class Frontend(nn.Module):
     """Batched OpenL3 front-end: [B, 48000] -> dB spectrogram [B, 1, F, T] float32.
 
@@ -128,8 +145,7 @@ class Frontend(nn.Module):
         # kapre and the kapre path of openl3 compute in float32; librosa (float64 input) and our
         # legacy stand-in for kapre 0.1.4's conv-DFT compute in float64.
         self.compute_dtype = torch.float32 if frontend == "kapre" else torch.float64
-        window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
-        self.register_buffer("window", window.to(self.compute_dtype), persistent=False)
+        self.register_buffer("window", hann_window(self.n_fft, frontend).to(self.compute_dtype), persistent=False)
         if input_repr in N_MELS:
             basis = torch.from_numpy(mel_basis(input_repr, frontend)).to(self.compute_dtype)
             self.register_buffer("mel", basis, persistent=False)
