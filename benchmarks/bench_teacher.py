@@ -6,9 +6,13 @@ Prints, for mel256/512 and mel128/6144 on CPU (and CUDA when available):
   channels-last, BN folded, inference_mode) at the given batch size;
 * peak RSS of the process that ran it (each measurement runs in its own
   subprocess, so peaks do not leak between rows);
-* the ratio to openl3 0.4.x when ``openl3`` is importable, else to a plain
-  PyTorch baseline: the same network, channels-first, unfolded BN, no
-  inference_mode, same batch size;
+* the ratio to openl3 0.4.x (TensorFlow + kapre, ``model.predict`` at the same
+  batch size) when it is available, here or in the environment named by
+  ``--openl3-python``, and to a plain PyTorch baseline: the same network,
+  channels-first, unfolded BN, no inference_mode, same batch size;
+* with openl3, an end-to-end row: ``openl3.get_audio_embedding`` against
+  ``sea.teacher.get_embedding`` on a 10-s 44.1 kHz clip (resampling, framing,
+  batching included);
 * the fraction of the device's measured conv peak: conv MACs per window
   (from the layer shapes) x windows/s / MAC/s of large ``torch.conv2d`` calls
   on the same device;
@@ -24,8 +28,17 @@ compare only rows taken in the same run.
 
 Usage::
 
-    python benchmarks/bench_teacher.py [--device cpu|cuda|all] [--batch-size 32] [--windows 64]
+    python benchmarks/bench_teacher.py [--device cpu|cuda|all] [--batch-size 32] [--windows 64] [--repeats 3]
         [--threads N] [--precision float32 bfloat16] [--no-baseline] [--long-file [--long-hop 1.0]]
+        [--openl3-python TFENV/bin/python --openl3-path openl3-0.4.2]
+
+openl3 cannot be pip-installed offline (its setup.py downloads the weights), and
+TensorFlow 2.15 needs numpy < 2. A separate environment works::
+
+    python3 -m venv tfenv && tfenv/bin/pip install tensorflow-cpu==2.15.1 "numpy<2" librosa "resampy<0.5" \
+        soundfile h5py scikit-learn && tfenv/bin/pip install --no-deps kapre==0.3.7
+    # unpack the openl3 0.4.2 sdist from PyPI next to it, then
+    python benchmarks/bench_teacher.py --openl3-python tfenv/bin/python --openl3-path openl3-0.4.2
 """
 
 from __future__ import annotations
@@ -49,9 +62,9 @@ def _peak_rss_mb() -> float:
 
 
 def _sync(device: str) -> None:
-    import torch
-
     if device.startswith("cuda"):
+        import torch
+
         torch.cuda.synchronize()
 
 
@@ -91,8 +104,58 @@ def _time(fn, n_batches: int, device: str) -> float:
     return time.perf_counter() - t0
 
 
+def _test_audio(seconds: float, sr: int = 44100):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    return 0.3 * np.sin(2 * np.pi * (300 + 200 * np.sin(t)) * t) + 0.05 * rng.standard_normal(t.size), sr
+
+
+def openl3_worker(job: dict) -> dict:
+    """openl3 0.4.x (TensorFlow + kapre) measurements; imports neither torch nor sea.
+
+    The network is openl3's own ``_construct_*_audio_network`` with the pooling of
+    ``load_audio_embedding_model_from_path``; its weights stay at Keras' random init,
+    which does not change the speed.
+    """
+    import numpy as np
+    import openl3
+    import tensorflow as tf
+    from openl3.models import AUDIO_MODELS, AUDIO_POOLING_SIZES
+
+    if job.get("threads"):
+        tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    input_repr, size = job["config"]
+    bs, n_batches = job["batch_size"], max(1, job["windows"] // job["batch_size"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = AUDIO_MODELS[input_repr](include_frontend=True)
+        y = tf.keras.layers.MaxPooling2D(pool_size=AUDIO_POOLING_SIZES[input_repr][size], padding="same")(m.output)
+        m = tf.keras.Model(inputs=m.input, outputs=tf.keras.layers.Flatten()(y))
+    out = {"job": job, "openl3_version": openl3.__version__, "tensorflow_version": tf.__version__}
+    if job["kind"] == "openl3_e2e":
+        audio, sr = _test_audio(job["seconds"])
+        openl3.get_audio_embedding(audio[: sr * 2], sr, model=m, hop_size=job["hop"], batch_size=bs, verbose=0)
+        t0 = time.perf_counter()
+        emb, _ = openl3.get_audio_embedding(audio, sr, model=m, hop_size=job["hop"], batch_size=bs, verbose=0)
+        out["seconds"] = time.perf_counter() - t0
+        out["frames"] = int(emb.shape[0])
+    else:
+        rng = np.random.default_rng(0)
+        x = (0.1 * rng.standard_normal((bs, 1, 48000))).astype(np.float32)
+        dt = _time(lambda: m.predict(x, batch_size=bs, verbose=0), n_batches, "cpu")
+        out["windows_per_s"] = n_batches * bs / dt
+        out["macs_per_window"] = job["macs_per_window"]
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
 def worker(job: dict) -> dict:
     """One measurement in a fresh process; returns a JSON-able dict."""
+    if job["kind"].startswith("openl3"):
+        return openl3_worker(job)
     import numpy as np
     import torch
 
@@ -145,15 +208,18 @@ def worker(job: dict) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model, _ = T.load_teacher(input_repr, "music", size, untrained=True, device=device)
+    if kind == "teacher_e2e":
+        audio, sr = _test_audio(job["seconds"])
+        T.get_embedding(audio[: sr * 2], sr, model=model, hop_size=job["hop"], batch_size=bs, verbose=False)
+        t0 = time.perf_counter()
+        emb, _ = T.get_embedding(audio, sr, model=model, hop_size=job["hop"], batch_size=bs, verbose=False)
+        out["seconds"] = time.perf_counter() - t0
+        out["frames"] = int(emb.shape[0])
+        out["peak_rss_mb"] = _peak_rss_mb()
+        return out
     rng = np.random.default_rng(0)
     x = torch.from_numpy((0.1 * rng.standard_normal((bs, 48000))).astype(np.float32)).to(device)
-    if kind == "openl3":
-        import openl3
-
-        m = openl3.models.load_audio_embedding_model(input_repr, "music", size)
-        xn = x.cpu().numpy()[:, None, :]
-        dt = _time(lambda: m.predict(xn, batch_size=bs, verbose=0), n_batches, "cpu")
-    elif kind == "baseline":
+    if kind == "baseline":
         naive = _Naive(model)
         with torch.no_grad():
             dt = _time(lambda: naive(x), n_batches, device)
@@ -180,8 +246,15 @@ def run_job(job: dict) -> dict:
     )
     if not env["OMP_NUM_THREADS"]:
         env.pop("OMP_NUM_THREADS")
+    if job.get("python"):  # openl3 lives in its own environment (TensorFlow pins numpy < 2)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [job.get("pythonpath"), env.get("PYTHONPATH")]))
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     p = subprocess.run(
-        [sys.executable, __file__, "--_worker", json.dumps(job)], capture_output=True, text=True, env=env, check=False
+        [job.get("python") or sys.executable, __file__, "--_worker", json.dumps(job)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     if p.returncode != 0:
         return {"job": job, "error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"rc {p.returncode}"}
@@ -208,6 +281,17 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
     ap.add_argument("--precision", nargs="+", default=["float32", "bfloat16"], help="float32 bfloat16 float16")
     ap.add_argument("--no-baseline", action="store_true", help="skip the plain-PyTorch/openl3 comparison")
+    ap.add_argument(
+        "--openl3-python",
+        default=None,
+        help="python of an environment with openl3 0.4.x + TensorFlow + kapre (openl3 pins numpy < 2, so it "
+        "rarely shares sea's environment); default: this python when openl3 imports here",
+    )
+    ap.add_argument(
+        "--openl3-path", default=None, help="PYTHONPATH for --openl3-python (e.g. an unpacked openl3 sdist)"
+    )
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per row; the median is shown")
+    ap.add_argument("--e2e-seconds", type=float, default=10.0, help="clip length of the end-to-end API comparison")
     ap.add_argument("--long-file", action="store_true", help="also embed a synthetic 1-hour file and report peak RSS")
     ap.add_argument("--long-seconds", type=float, default=3600.0)
     ap.add_argument("--long-hop", "--hop-size", dest="long_hop", type=float, default=1.0, help="hop for --long-file")
@@ -222,53 +306,105 @@ def main(argv=None) -> int:
 
     import torch
 
+    from sea.teacher.model import conv_macs
+
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if args.device != "all":
         devices = [args.device]
-    have_openl3 = importlib.util.find_spec("openl3") is not None
+    openl3_env = {}
+    if args.openl3_python:
+        openl3_env = {"python": args.openl3_python, "pythonpath": args.openl3_path}
+    elif importlib.util.find_spec("openl3") is not None and importlib.util.find_spec("tensorflow") is not None:
+        openl3_env = {"python": sys.executable}
     base = {"batch_size": args.batch_size, "windows": args.windows, "threads": args.threads}
     results = []
     print(
         f"torch {torch.__version__}, threads {args.threads or torch.get_num_threads()}, batch {args.batch_size}, "
-        f"{args.windows} windows per row; openl3 importable: {have_openl3}"
+        f"{args.windows} windows per row; openl3 (TensorFlow): {openl3_env.get('python') or 'not available'}"
     )
+
+    def row(label, kind, r, peak_macs, ratios, note=""):
+        macs = r["windows_per_s"] * r["macs_per_window"]
+        cells = "".join(f"{x:>9.2f}" if x == x else f"{'-':>9}" for x in ratios)
+        print(
+            f"{label:<14}{kind:<10}{r['windows_per_s']:>8.2f}{macs / 1e9:>8.1f}{100 * macs / peak_macs:>6.0f}%"
+            f"{r['peak_rss_mb']:>8.0f}{cells}  {note}"
+        )
+
     for device in devices:
         peak = run_job(dict(base, kind="conv_peak", device=device))
         results.append(peak)
         peak_macs = peak.get("macs_per_s", float("nan"))
         print(f"\n[{device}] measured conv peak (large 3x3 conv2d, fp32, channels-last): {peak_macs / 1e9:.1f} GMAC/s")
-        print(f"{'config':<14}{'precision':<10}{'win/s':>8}{'GMAC/s':>8}{'%peak':>7}{'RSS MB':>8}{'vs ref':>8}  notes")
+        print(
+            f"{'config':<14}{'model':<10}{'win/s':>8}{'GMAC/s':>8}{'%peak':>7}{'RSS MB':>8}{'vs openl3':>9}"
+            f"{'vs plain':>9}  notes"
+        )
         for input_repr, size in CONFIGS:
-            ref = None
+            label = f"{input_repr}/{size}"
+            jobs = []  # (row label, kind key, job)
             if not args.no_baseline:
-                kind = "openl3" if (have_openl3 and device == "cpu") else "baseline"
-                ref = run_job(dict(base, kind=kind, device=device, config=[input_repr, size]))
-                results.append(ref)
-                if "error" in ref:
-                    print(f"{input_repr}/{size:<7}{'':<10} {kind} failed: {ref['error']}")
-                else:
-                    print(
-                        f"{input_repr + '/' + str(size):<14}{kind:<10}{ref['windows_per_s']:>8.2f}"
-                        f"{ref['windows_per_s'] * ref['macs_per_window'] / 1e9:>8.1f}"
-                        f"{100 * ref['windows_per_s'] * ref['macs_per_window'] / peak_macs:>6.0f}%"
-                        f"{ref['peak_rss_mb']:>8.0f}{'1.00':>8}  reference"
-                    )
+                if openl3_env and device == "cpu":
+                    job = dict(base, kind="openl3", device=device, config=[input_repr, size])
+                    jobs.append(("openl3-TF", "openl3", dict(job, **openl3_env, macs_per_window=conv_macs(input_repr))))
+                jobs.append(
+                    ("plain", "baseline", dict(base, kind="baseline", device=device, config=[input_repr, size]))
+                )
             for precision in args.precision:
                 if device == "cpu" and precision == "float16":
                     continue
-                r = run_job(dict(base, kind="teacher", device=device, config=[input_repr, size], precision=precision))
-                results.append(r)
-                if "error" in r:
-                    print(f"{input_repr}/{size} {precision}: failed: {r['error']}")
+                job = dict(base, kind="teacher", device=device, config=[input_repr, size], precision=precision)
+                jobs.append(("sea " + precision[:4], precision, job))
+            # Interleave the repeats (openl3, plain, sea, openl3, ...), so that a noisy neighbour on a shared
+            # machine hits every model alike; report the median of each.
+            runs: dict[str, list[dict]] = {key: [] for _, key, _ in jobs}
+            for _ in range(args.repeats):
+                for _, key, job in jobs:
+                    r = run_job(job)
+                    results.append(r)
+                    if "error" in r:
+                        print(f"{label:<14}{key:<10} failed: {r['error']}")
+                    else:
+                        runs[key].append(r)
+            med = {}
+            for key, rs in runs.items():
+                if rs:
+                    rs.sort(key=lambda r: r["windows_per_s"])
+                    med[key] = rs[len(rs) // 2]
+            refs = {k: med[k]["windows_per_s"] for k in ("openl3", "baseline") if k in med}
+            for name, key, _ in jobs:
+                if key not in med:
                     continue
-                macs = r["windows_per_s"] * r["macs_per_window"]
-                ratio = r["windows_per_s"] / ref["windows_per_s"] if ref and "windows_per_s" in ref else float("nan")
-                note = ""
+                r = med[key]
+                spread = ", ".join(f"{x['windows_per_s']:.2f}" for x in runs[key])
+                note = f"runs {spread}" if len(runs[key]) > 1 else ""
+                if key == "openl3":
+                    note = f"openl3 {r['openl3_version']}, TF {r['tensorflow_version']}; {note}"
                 if "rel_l2_vs_fp32_median" in r:
-                    note = f"rel L2 vs fp32: median {r['rel_l2_vs_fp32_median']:.1e}, max {r['rel_l2_vs_fp32_max']:.1e}"
+                    note += (
+                        f"; rel L2 vs fp32: median {r['rel_l2_vs_fp32_median']:.1e}, max {r['rel_l2_vs_fp32_max']:.1e}"
+                    )
+                if key in ("openl3", "baseline"):
+                    ratios = [float("nan")] * 2
+                else:
+                    ratios = [
+                        r["windows_per_s"] / refs[k] if k in refs else float("nan") for k in ("openl3", "baseline")
+                    ]
+                row(label, name, r, peak_macs, ratios, note.strip("; "))
+        if openl3_env and device == "cpu" and args.e2e_seconds > 0 and not args.no_baseline:
+            # the whole array API (resampling, framing, batching), as a user calls it
+            e2e = dict(base, device=device, config=["mel256", 512], seconds=args.e2e_seconds, hop=0.1)
+            o = run_job(dict(e2e, kind="openl3_e2e", **openl3_env))
+            t = run_job(dict(e2e, kind="teacher_e2e"))
+            results += [o, t]
+            if "error" in o or "error" in t:
+                print(f"end to end failed: {o.get('error') or t.get('error')}")
+            else:
                 print(
-                    f"{input_repr + '/' + str(size):<14}{precision:<10}{r['windows_per_s']:>8.2f}{macs / 1e9:>8.1f}"
-                    f"{100 * macs / peak_macs:>6.0f}%{r['peak_rss_mb']:>8.0f}{ratio:>8.2f}  {note}"
+                    f"\nend to end, get_audio_embedding vs sea.teacher.get_embedding on a {args.e2e_seconds:.0f}-s "
+                    f"44.1 kHz clip, mel256/512, hop 0.1 s ({t['frames']} windows): openl3 {o['seconds']:.1f} s "
+                    f"(peak RSS {o['peak_rss_mb']:.0f} MB), sea {t['seconds']:.1f} s (peak RSS {t['peak_rss_mb']:.0f} "
+                    f"MB): {o['seconds'] / t['seconds']:.2f}x"
                 )
     if args.long_file:
         with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..errors import ParameterError
 from .frontends import SPEC_SHAPES, Frontend
+from .winograd import winograd_conv3x3, winograd_filter
 
 __all__ = [
     "AUDIO_POOLING_SIZES",
@@ -43,6 +44,9 @@ AUDIO_POOLING_SIZES = {
     "mel256": {6144: (8, 8), 512: (32, 24)},
 }
 N_PARAMETERS = 4_689_860
+# conv7 and conv8 (256/512 -> 512 channels on a 32x24 or 16x24 map): Winograd is 2x faster there on
+# CPU; on the wider, shallower maps of conv2-6 its memory-bound transforms cost more than they save.
+WINOGRAD_LAYERS = (7, 8)
 N_TRAINABLE = 4_687_042
 
 
@@ -107,6 +111,11 @@ class OpenL3Audio(nn.Module):
         self.autocast_dtype: torch.dtype | None = None
         self._folded: list[tuple[torch.Tensor, torch.Tensor]] | None = None
         self._folded_version: tuple | None = None
+        # Eval on CPU: conv1 by im2col, conv7/conv8 by Winograd F(4x4, 3x3), pool before ReLU, and
+        # batches cut into chunks of ``cpu_chunk`` windows. Set ``cpu_kernels = False`` for plain conv2d.
+        self.cpu_kernels = True
+        self.cpu_chunk = 4
+        self._winograd: tuple | None = None
         self.to(memory_format=torch.channels_last)
 
     # -- info ---------------------------------------------------------------------------------------
@@ -150,6 +159,7 @@ class OpenL3Audio(nn.Module):
 
     def _apply(self, fn, recurse=True):  # .to()/.cuda() invalidate the folded cache
         self._folded = None
+        self._winograd = None
         return super()._apply(fn, recurse)
 
     # -- forward --------------------------------------------------------------------------------------
@@ -172,6 +182,8 @@ class OpenL3Audio(nn.Module):
                         y = F.relu(getattr(self, f"bn{i}")(y))
                     if i in (2, 4, 6):
                         y = F.max_pool2d(y, 2)
+            elif self._use_cpu_kernels(s):
+                y = self._embed_cpu(s)
             else:
                 y = s
                 for i, (w, b) in enumerate(self.folded_weights(), start=1):
@@ -184,6 +196,53 @@ class OpenL3Audio(nn.Module):
         # channels-last flatten, as Keras' Flatten on (H, W, C)
         return y.float().permute(0, 2, 3, 1).reshape(y.shape[0], -1)
 
+    def _use_cpu_kernels(self, s: torch.Tensor) -> bool:
+        return (
+            self.cpu_kernels
+            and s.device.type == "cpu"
+            and s.dtype == torch.float32
+            and self.autocast_dtype is None
+            and not torch.is_grad_enabled()
+        )
+
+    def _embed_cpu(self, s: torch.Tensor) -> torch.Tensor:
+        """Eval CNN on CPU, same values as the plain path to float32 rounding (see ``cpu_kernels``)."""
+        folded = self.folded_weights()
+        if self._winograd is None or self._winograd[0] is not folded:
+            self._winograd = (folded, {i: winograd_filter(folded[i - 1][0]) for i in _winograd_layers()})
+        filters = self._winograd[1]
+        y = _conv1_im2col(s, *folded[0])
+        for i in range(2, 9):
+            w, b = folded[i - 1]
+            if i in filters:
+                y = winograd_conv3x3(y, filters[i], b, relu=i < 8)
+                continue
+            y = F.conv2d(y, w, b, padding=1)
+            if i in (2, 4, 6):  # max-pool before ReLU: they commute, and ReLU then runs on 4x fewer values
+                y = F.max_pool2d(y, 2)
+            if i < 8:
+                y = F.relu_(y)
+        return y
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 48000] (float32, or float64 for the librosa front-end) -> embeddings [B, D] float32."""
+        if not self.training and x.device.type == "cpu" and self.cpu_chunk and x.shape[0] > self.cpu_chunk:
+            # Activations of a few windows stay in cache; 32 windows of mel256 are 0.4 GB per layer.
+            return torch.cat([self.embed_spectrogram(self.spectrogram(c)) for c in x.split(self.cpu_chunk)])
         return self.embed_spectrogram(self.spectrogram(x))
+
+
+def _conv1_im2col(s: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """First conv (1 input channel) as 9 shifted copies times a [9, 64] matrix, then ReLU.
+
+    oneDNN runs a 1-channel 3x3 conv at a few GMAC/s; this is one GEMM with K = 9.
+    """
+    n, _, h, w = s.shape
+    sp = F.pad(s[:, 0], (1, 1, 1, 1))
+    cols = torch.stack([sp[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], dim=-1)
+    y = torch.addmm(bias, cols.view(-1, 9), weight.reshape(weight.shape[0], 9).t()).view(n, h, w, -1)
+    return y.relu_().permute(0, 3, 1, 2)
+
+
+def _winograd_layers() -> tuple[int, ...]:
+    return WINOGRAD_LAYERS

@@ -329,3 +329,38 @@ def test_bfloat16_precision_error_is_small():
     rel = np.linalg.norm(e16 - e32, axis=1) / np.linalg.norm(e32, axis=1)
     assert 0 < rel.max() < 0.1
     assert m.autocast_dtype is None  # restored
+
+
+# -- CPU kernels (im2col conv1, Winograd conv7/8, pool before ReLU, chunking) ------------------------
+
+
+@pytest.mark.parametrize("h,w,relu", [(32, 24, True), (16, 24, False), (7, 5, True), (1, 3, False)])
+def test_winograd_conv3x3_equals_conv2d(h, w, relu):
+    from sea.teacher.winograd import winograd_conv3x3, winograd_filter
+
+    g = torch.Generator().manual_seed(h * 100 + w)
+    x = torch.randn(3, 24, h, w, generator=g).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(40, 24, 3, 3, generator=g) / 15
+    bias = torch.randn(40, generator=g)
+    ref = torch.nn.functional.conv2d(x.double(), weight.double(), bias.double(), padding=1)
+    ref = ref.relu() if relu else ref
+    with torch.inference_mode():
+        y = winograd_conv3x3(x, winograd_filter(weight), bias, relu=relu)
+    assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
+    assert float((y.double() - ref).norm() / ref.norm()) < 5e-6
+    if not relu:
+        assert (y < 0).any()
+
+
+@pytest.mark.parametrize("input_repr,size", [("linear", 512), ("mel128", 6144), ("mel256", 512)])
+def test_cpu_kernels_and_chunking_match_plain_conv(input_repr, size):
+    m = _untrained(input_repr, size)
+    assert m.cpu_kernels and m.cpu_chunk == 4
+    x = torch.from_numpy(np.stack([chirp(300 + 400 * k, 9000, 1.0, SR) for k in range(6)]).astype(np.float32))
+    with torch.inference_mode():
+        fast = m(x)  # 6 windows: chunks of 4 and 2
+        m.cpu_kernels, m.cpu_chunk = False, 0
+        plain = m(x)
+    err = (fast - plain).norm(dim=1) / plain.norm(dim=1)
+    assert float(err.max()) < 1e-5
+    assert not torch.equal(fast, plain)  # the fast path really ran (different rounding)
