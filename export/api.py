@@ -262,6 +262,7 @@ def export_model(
                     input_name=in_kind,
                     per_channel=config.per_channel,
                     method=config.calibrate_method,
+                    reduce_range=config.onnx_reduce_range,
                 )
         if want_tflite:
             log.info("TFLite fp32 (litert-torch) ...")

@@ -44,6 +44,10 @@ class ExportConfig:
         default=False, metadata={"help": "models take raw 8 kHz audio [B,8000] with the Conv1d-DFT front-end inside"}
     )
     per_channel: bool = field(default=True, metadata={"help": "per-channel int8 weights"})
+    onnx_reduce_range: bool = field(
+        default=True,
+        metadata={"help": "7-bit ONNX int8 weights: no int16 saturation in onnxruntime on x86 CPUs without VNNI"},
+    )
     calibrate_method: str = field(
         default="minmax", metadata={"help": "onnxruntime calibration: minmax, entropy or percentile"}
     )
