@@ -140,7 +140,9 @@ def local_zenodo(tmp_path, monkeypatch):
 def test_sonyc_download_rejects_a_file_that_misses_its_pinned_md5(tmp_path, local_zenodo):
     (local_zenodo / "annotations.csv").write_text("split,sensor_id\ntrain,1\n")  # not the real file
     home = tmp_path / "home"
-    with pytest.raises(DatasetError, match=r"annotations.csv does not match its pinned md5:70b507b15bb4cfcce4870925302f276b"):
+    with pytest.raises(
+        DatasetError, match=r"annotations.csv does not match its pinned md5:70b507b15bb4cfcce4870925302f276b"
+    ):
         sonyc_ust.download(home, files=["annotations.csv"])
     assert not (home / "annotations.csv").exists()
 
@@ -160,5 +162,7 @@ def test_sonyc_download_verifies_and_extracts_audio(tmp_path, local_zenodo, monk
 
 
 def test_sonyc_download_unknown_file(tmp_path):
-    with pytest.raises(DatasetError, match=r"unknown SONYC-UST file\(s\) \['audio-19.tar.gz'\]; choose from annotations.csv"):
+    with pytest.raises(
+        DatasetError, match=r"unknown SONYC-UST file\(s\) \['audio-19.tar.gz'\]; choose from annotations.csv"
+    ):
         sonyc_ust.download(tmp_path, files=["audio-19.tar.gz"])

@@ -334,8 +334,11 @@ def test_bfloat16_precision_error_is_small():
 # -- CPU kernels (im2col conv1, Winograd conv7/8, pool before ReLU, chunking) ------------------------
 
 
-@pytest.mark.parametrize("h,w,relu", [(32, 24, True), (16, 24, False), (7, 5, True), (1, 3, False)])
-def test_winograd_conv3x3_equals_conv2d(h, w, relu):
+@pytest.mark.parametrize(
+    "h,w,relu,strip",
+    [(32, 24, True, None), (16, 24, False, None), (7, 5, True, 1), (1, 3, False, 2), (30, 9, False, 3)],
+)
+def test_winograd_conv3x3_equals_conv2d(h, w, relu, strip):
     from sea.teacher.winograd import winograd_conv3x3, winograd_filter
 
     g = torch.Generator().manual_seed(h * 100 + w)
@@ -345,7 +348,7 @@ def test_winograd_conv3x3_equals_conv2d(h, w, relu):
     ref = torch.nn.functional.conv2d(x.double(), weight.double(), bias.double(), padding=1)
     ref = ref.relu() if relu else ref
     with torch.inference_mode():
-        y = winograd_conv3x3(x, winograd_filter(weight), bias, relu=relu)
+        y = winograd_conv3x3(x, winograd_filter(weight), bias, relu=relu, strip_rows=strip)
     assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
     assert float((y.double() - ref).norm() / ref.norm()) < 5e-6
     if not relu:
