@@ -9,7 +9,11 @@ max-pool gives 4x3x512 (6144) or 1x1x512 (512) values, flattened channels-last
 The network runs in channels-last memory format (oneDNN/cuDNN NHWC kernels).
 In eval mode each BN that follows a conv is folded into it on first use (exact
 algebra, float32 rounding only); the input BN cannot be folded because conv1
-zero-pads after it. ``state_dict()`` always holds the unfolded Keras-equivalent
+zero-pads after it. In eval mode on CPU (``cpu_kernels``, default on) conv1 runs as
+im2col + GEMM, conv3-conv8 as Winograd F(4x4, 3x3) (:mod:`sea.teacher.winograd`),
+max-pools come before their ReLU, and batches run 4 windows at a time: about 2x
+the windows/s of plain ``conv2d`` at half the memory, equal to float32 rounding
+(1e-6 relative). ``state_dict()`` always holds the unfolded Keras-equivalent
 tensors: 4,689,860 values (4,687,042 trainable + 2,818 BN moving statistics).
 """
 

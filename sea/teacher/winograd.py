@@ -58,7 +58,8 @@ def winograd_conv3x3(
 
     Returns
     -------
-    Tensor [shape=(B, K, H, W)], channels-last memory.
+    Tensor [shape=(B, K, H, W)], channels-last strides (a view of a buffer rounded up to
+    whole 4x4 tiles when H or W is not a multiple of 4).
     """
     n, c, h, w = x.shape
     k = u.shape[2]
@@ -77,9 +78,9 @@ def winograd_conv3x3(
         m = torch.bmm(d.view(36, t, c), u)  # [36, T, K]
         y = torch.mm(at, m.view(6, 6 * t * k)).view(4, 6, t * k)
         y = torch.matmul(at, y).view(4, 4, n, rows, tw, k)  # A^T m A
-        out[:, 4 * r0 : 4 * (r0 + rows)].view(n, rows, 4, tw, 4, k).copy_(y.permute(2, 3, 0, 4, 1, 5))
-    out = out[:, :h, :w]
-    out = torch.add(out, bias)
-    if relu:
-        out.relu_()
-    return out.permute(0, 3, 1, 2)
+        # bias and ReLU while the strip is in cache, written straight into the output
+        dst = out[:, 4 * r0 : 4 * (r0 + rows)].view(n, rows, 4, tw, 4, k)
+        torch.add(y.permute(2, 3, 0, 4, 1, 5), bias, out=dst)
+        if relu:
+            dst.relu_()
+    return out[:, :h, :w].permute(0, 3, 1, 2)

@@ -349,7 +349,7 @@ def test_winograd_conv3x3_equals_conv2d(h, w, relu, strip):
     ref = ref.relu() if relu else ref
     with torch.inference_mode():
         y = winograd_conv3x3(x, winograd_filter(weight), bias, relu=relu, strip_rows=strip)
-    assert y.shape == ref.shape and y.is_contiguous(memory_format=torch.channels_last)
+    assert y.shape == ref.shape and y.stride(1) == 1  # channels innermost (channels-last strides)
     assert float((y.double() - ref).norm() / ref.norm()) < 5e-6
     if not relu:
         assert (y < 0).any()
