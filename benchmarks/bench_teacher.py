@@ -283,12 +283,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-baseline", action="store_true", help="skip the plain-PyTorch/openl3 comparison")
     ap.add_argument(
         "--openl3-python",
-        default=None,
+        default=os.environ.get("SEA_OPENL3_PYTHON"),
         help="python of an environment with openl3 0.4.x + TensorFlow + kapre (openl3 pins numpy < 2, so it "
         "rarely shares sea's environment); default: this python when openl3 imports here",
     )
     ap.add_argument(
-        "--openl3-path", default=None, help="PYTHONPATH for --openl3-python (e.g. an unpacked openl3 sdist)"
+        "--openl3-path",
+        default=os.environ.get("SEA_OPENL3_PATH"),
+        help="PYTHONPATH for --openl3-python (e.g. an unpacked openl3 sdist); env SEA_OPENL3_PYTHON/SEA_OPENL3_PATH",
     )
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per row; the median is shown")
     ap.add_argument("--e2e-seconds", type=float, default=10.0, help="clip length of the end-to-end API comparison")
