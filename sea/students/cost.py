@@ -201,6 +201,10 @@ def _trace(model: nn.Module, input_shape) -> tuple[_Tracer, torch.Tensor, dict[s
         handles.append(m.register_forward_hook(post(name)))
     was_training = model.training
     model.eval()
+    # Count the network's own convolutions, not the GEMMs of a faster algorithm (the teacher's Winograd).
+    fast = [m for m in model.modules() if getattr(m, "cpu_kernels", False)]
+    for m in fast:
+        m.cpu_kernels = False
     x = torch.zeros((1, *input_shape), device=device, dtype=dtype)
     try:
         with torch.no_grad(), tracer:
@@ -208,6 +212,8 @@ def _trace(model: nn.Module, input_shape) -> tuple[_Tracer, torch.Tensor, dict[s
     finally:
         for h in handles:
             h.remove()
+        for m in fast:
+            m.cpu_kernels = True
         model.train(was_training)
     end = tracer.step
     for t in tracer._acts(y):

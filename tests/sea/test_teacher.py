@@ -66,6 +66,15 @@ def test_conv_macs_match_reference():
     assert conv_macs("linear") == pytest.approx(10.16e9, rel=1e-3)
 
 
+def test_model_cost_counts_the_network_not_the_winograd_gemms():
+    from sea.students.cost import model_cost
+
+    m = _untrained("mel128", 512)
+    c = model_cost(m, (48000,))  # traced through the front-end and the CPU eval path
+    assert c["params"] == T.N_TRAINABLE and m.cpu_kernels
+    assert conv_macs("mel128") <= c["macs"] <= 1.02 * conv_macs("mel128")  # + the mel filterbank matmul
+
+
 @pytest.mark.parametrize("input_repr", ["linear", "mel128", "mel256"])
 @pytest.mark.parametrize("size", [512, 6144])
 def test_output_shapes(input_repr, size):
