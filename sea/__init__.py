@@ -12,23 +12,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = {
-    "audio",
-    "cache",
-    "config",
-    "errors",
-    "frontend",
-    "manifest",
-    "progress",
-    "runs",
-    "store",
-    "students",
-    "targets",
-    "teacher",
-    "distill",
-    "evaluate",
-    "report",
-    "pipeline",
-    "utils",
+    "audio", "cache", "config", "errors", "frontend", "manifest", "progress", "runs",
+    "store", "students", "targets", "teacher", "distill", "evaluate", "report", "pipeline", "utils",
 }
 
 

@@ -87,9 +87,7 @@ def load(
     try:
         y, file_sr = sf.read(str(path), dtype=dtype, always_2d=True)
     except Exception as exc:
-        raise AudioError(
-            f"cannot decode {str(path)!r}: {_sf_reason(exc)} (not an audio file libsndfile can read)"
-        ) from None
+        raise AudioError(f"cannot decode {str(path)!r}: {_sf_reason(exc)} (not an audio file libsndfile can read)") from None
     if check_sr and not (MIN_SR <= file_sr <= MAX_SR):
         raise AudioError(
             f"{str(path)!r} has sample rate {file_sr} Hz; supported rates are {MIN_SR}-{MAX_SR} Hz. "

@@ -59,9 +59,7 @@ def load_checkpoint(path: str | Path, *, map_location: str = "cpu") -> dict[str,
                 path = path / name
                 break
     if not path.is_file():
-        raise ManifestError(
-            f"student checkpoint {str(path)!r} does not exist; run 'sea distill' first or pass a .pt file"
-        )
+        raise ManifestError(f"student checkpoint {str(path)!r} does not exist; run 'sea distill' first or pass a .pt file")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:

@@ -58,7 +58,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}"
+        )
     return data
 
 
@@ -214,10 +216,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude:
             continue
         flag = "--" + f.name.replace("_", "-")
         help_text = f.metadata.get("help", "")
-        default = (
-            f.default
-            if f.default is not dataclasses.MISSING
-            else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None
         )
         base, _ = _unwrap_optional(hints[f.name])
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default

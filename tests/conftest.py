@@ -60,9 +60,7 @@ def make_run(
     for i in range(n_clips):
         c = i % n_classes
         f = 300.0 * 2**c * (1 + 0.05 * r.standard_normal())
-        y = tone(f, duration, src_sr, amp=0.3 + 0.3 * r.random()) + 0.02 * r.standard_normal(
-            int(round(duration * src_sr))
-        ).astype(np.float32)
+        y = tone(f, duration, src_sr, amp=0.3 + 0.3 * r.random()) + 0.02 * r.standard_normal(int(round(duration * src_sr))).astype(np.float32)
         y *= np.linspace(0.2, 1.0, y.shape[0], dtype=np.float32) ** (1 + (i % 2))
         clip_id = f"clip{i:03d}"
         path = raw / f"{clip_id}.wav"
@@ -73,16 +71,8 @@ def make_run(
             w.add(clip_id, resample(y, src_sr, sr))
         records.append(
             ClipRecord(
-                clip_id=clip_id,
-                path=str(path.relative_to(run_dir)),
-                duration=duration,
-                sr=src_sr,
-                channels=1,
-                label=f"class{c}",
-                label_id=c,
-                fold=(i % n_folds) + 1,
-                split=None,
-                md5=md5_file(path),
+                clip_id=clip_id, path=str(path.relative_to(run_dir)), duration=duration, sr=src_sr, channels=1,
+                label=f"class{c}", label_id=c, fold=(i % n_folds) + 1, split=None, md5=md5_file(path),
                 meta={"sensor_id": f"s{i % 2}"},
             )
         )

@@ -20,12 +20,8 @@ def test_usage_error_exits_2():
 
 
 def test_sea_error_is_one_line_exit_1(tmp_path):
-    r = subprocess.run(
-        [sys.executable, "-m", "sea", "data", "info", str(tmp_path / "nope")], capture_output=True, text=True
-    )
+    r = subprocess.run([sys.executable, "-m", "sea", "data", "info", str(tmp_path / "nope")], capture_output=True, text=True)
     assert r.returncode == 1, r.stderr
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
-    r = subprocess.run(
-        [sys.executable, "-m", "sea", "-v", "data", "info", str(tmp_path / "nope")], capture_output=True, text=True
-    )
+    r = subprocess.run([sys.executable, "-m", "sea", "-v", "data", "info", str(tmp_path / "nope")], capture_output=True, text=True)
     assert r.returncode == 1 and "Traceback" in r.stderr

@@ -48,10 +48,10 @@ AUDIO_POOLING_SIZES = {
     "mel256": {6144: (8, 8), 512: (32, 24)},
 }
 N_PARAMETERS = 4_689_860
+N_TRAINABLE = 4_687_042
 # conv3-conv8 run as Winograd on CPU (1.5-2.3x faster each, measured at 4 windows); the 64-channel
 # conv2 on the full 256x199 map is faster direct, its transforms cost more than they save.
 WINOGRAD_LAYERS = (3, 4, 5, 6, 7, 8)
-N_TRAINABLE = 4_687_042
 
 
 def expected_weight_shapes() -> list[tuple[str, str, list[tuple[int, ...]]]]:
@@ -213,7 +213,7 @@ class OpenL3Audio(nn.Module):
         """Eval CNN on CPU, same values as the plain path to float32 rounding (see ``cpu_kernels``)."""
         folded = self.folded_weights()
         if self._winograd is None or self._winograd[0] is not folded:
-            self._winograd = (folded, {i: winograd_filter(folded[i - 1][0]) for i in _winograd_layers()})
+            self._winograd = (folded, {i: winograd_filter(folded[i - 1][0]) for i in WINOGRAD_LAYERS})
         filters = self._winograd[1]
         y = _conv1_im2col(s, *folded[0])
         for i in range(2, 9):
@@ -232,7 +232,7 @@ class OpenL3Audio(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 48000] (float32, or float64 for the librosa front-end) -> embeddings [B, D] float32."""
         if not self.training and x.device.type == "cpu" and self.cpu_chunk and x.shape[0] > self.cpu_chunk:
-            # Activations of a few windows stay in cache; 32 windows of mel256 are 0.4 GB per layer.
+            # A few windows' activations stay in the L3 cache; 32 windows of mel256 are 0.4 GB per layer.
             return torch.cat([self.embed_spectrogram(self.spectrogram(c)) for c in x.split(self.cpu_chunk)])
         return self.embed_spectrogram(self.spectrogram(x))
 
@@ -247,7 +247,3 @@ def _conv1_im2col(s: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> 
     cols = torch.stack([sp[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], dim=-1)
     y = torch.addmm(bias, cols.view(-1, 9), weight.reshape(weight.shape[0], 9).t()).view(n, h, w, -1)
     return y.relu_().permute(0, 3, 1, 2)
-
-
-def _winograd_layers() -> tuple[int, ...]:
-    return WINOGRAD_LAYERS

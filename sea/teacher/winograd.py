@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) convolution for the teacher's widest layers on CPU.
+"""Winograd F(4x4, 3x3) convolution for the teacher on CPU (conv3-conv8 of OpenL3).
 
 A 3x3 "same" convolution computes each 4x4 output tile from a 6x6 input tile with
 36 multiplies per (input, output) channel pair instead of 144 (Lavin & Gray, 2016):

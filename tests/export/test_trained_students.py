@@ -45,11 +45,7 @@ def test_trained_students_pass_int8_parity_everywhere(tmp_path, monkeypatch):
         assert (exp / "mcu" / "model_int8.h").is_file() and (exp / "pi" / "sea_edge.py").is_file()
         par = read_json(exp / "parity.json")
         assert par["passed"] is True
-        for key in (
-            "model_int8.onnx|onnxruntime",
-            "model_int8.tflite|ai-edge-litert",
-            "model_int8.tflite|tflite-micro",
-        ):
+        for key in ("model_int8.onnx|onnxruntime", "model_int8.tflite|ai-edge-litert", "model_int8.tflite|tflite-micro"):
             r = par["results"][key]
             assert r["passed"] and r["mean_cosine"] >= 0.99, (name, key, r)
         fp = read_json(exp / "footprint.json")

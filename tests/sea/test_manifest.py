@@ -7,18 +7,13 @@ from sea.manifest import ClipRecord, read_manifest, write_manifest
 
 
 def _rec(i, **kw):
-    d = dict(
-        clip_id=f"c{i}", path=f"audio/c{i}.wav", duration=1.5, sr=44100, channels=2, label="siren", label_id=8, fold=1
-    )
+    d = dict(clip_id=f"c{i}", path=f"audio/c{i}.wav", duration=1.5, sr=44100, channels=2, label="siren", label_id=8, fold=1)
     d.update(kw)
     return ClipRecord(**d)
 
 
 def test_round_trip(tmp_path):
-    recs = [
-        _rec(0),
-        _rec(1, label=["engine", "dog"], label_id=[0, 7], fold=None, split="train", meta={"sensor_id": "s1"}),
-    ]
+    recs = [_rec(0), _rec(1, label=["engine", "dog"], label_id=[0, 7], fold=None, split="train", meta={"sensor_id": "s1"})]
     p = write_manifest(recs, tmp_path)
     assert p.name == "clips.jsonl"
     back = read_manifest(tmp_path)
@@ -31,9 +26,7 @@ def test_errors(tmp_path):
         read_manifest(tmp_path)
     p = tmp_path / "clips.jsonl"
     p.write_text('{"clip_id": "a", "path": "x.wav"}\n')
-    with pytest.raises(
-        ManifestError, match=r"clips.jsonl:1: missing required field\(s\) \['duration', 'sr', 'channels'\]"
-    ):
+    with pytest.raises(ManifestError, match=r"clips.jsonl:1: missing required field\(s\) \['duration', 'sr', 'channels'\]"):
         read_manifest(p)
     write_manifest([_rec(0), _rec(0)], p)
     with pytest.raises(ManifestError, match="duplicate clip_id 'c0'"):
