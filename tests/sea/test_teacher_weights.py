@@ -227,6 +227,17 @@ def _serve(directory: Path):
     return server
 
 
+def _serve_weights(served: Path, monkeypatch):
+    """Serve ``served`` as the official URL, online."""
+    server = _serve(served)
+    monkeypatch.delenv("SEA_OFFLINE")
+    monkeypatch.setenv(
+        "SEA_OPENL3_URL",
+        f"http://127.0.0.1:{server.server_port}/openl3_audio_{{input_repr}}_{{content_type}}-v0_4_0.h5.gz",
+    )
+    return server
+
+
 def test_download_validates_layout_and_records_hash(tmp_path, monkeypatch):
     served = tmp_path / "served"
     served.mkdir()
@@ -237,13 +248,8 @@ def test_download_validates_layout_and_records_hash(tmp_path, monkeypatch):
     for content in ("env", "music"):  # pin the served files in place of the official ones
         blob = W.git_blob_sha1(served / f"openl3_audio_mel128_{content}-v0_4_0.h5.gz")
         monkeypatch.setitem(W.OPENL3_GIT_SHA1, ("mel128", content), blob)
-    server = _serve(served)
+    server = _serve_weights(served, monkeypatch)
     try:
-        monkeypatch.delenv("SEA_OFFLINE")
-        monkeypatch.setenv(
-            "SEA_OPENL3_URL",
-            f"http://127.0.0.1:{server.server_port}/openl3_audio_{{input_repr}}_{{content_type}}-v0_4_0.h5.gz",
-        )
         model, info = T.load_teacher("mel128", "env", 512)
         cached = tmp_path / "cache" / "openl3" / "openl3_audio_mel128_env.h5"
         assert info["weights_path"] == str(cached) and cached.is_file()
@@ -267,13 +273,8 @@ def test_download_refuses_a_file_that_misses_the_pinned_git_blob_id(tmp_path, mo
     served.mkdir()
     h5 = write_keras_h5(tmp_path / "src.h5", keras_weights(3))  # a valid layout, but not the official file
     (served / "openl3_audio_mel256_env-v0_4_0.h5.gz").write_bytes(gzip.compress(h5.read_bytes()))
-    server = _serve(served)
+    server = _serve_weights(served, monkeypatch)
     try:
-        monkeypatch.delenv("SEA_OFFLINE")
-        monkeypatch.setenv(
-            "SEA_OPENL3_URL",
-            f"http://127.0.0.1:{server.server_port}/openl3_audio_{{input_repr}}_{{content_type}}-v0_4_0.h5.gz",
-        )
         blob = W.git_blob_sha1(served / "openl3_audio_mel256_env-v0_4_0.h5.gz")
         with pytest.raises(WeightsError, match=f"git blob id {blob}, but the official v0.4.0 file is pinned as "
                            "34dbd7a91cdd2de6a3d6d036ac0a24d27d78e3cc"):  # fmt: skip
