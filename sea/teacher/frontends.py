@@ -7,6 +7,8 @@ width axis, values in [-80, 0]:
 
 ``kapre`` (default, openl3 0.4.x ``frontend='kapre'``, kapre >= 0.3.5)
     float32 ``tf.signal.stft`` with TF's float32 periodic Hann window, hop 242.
+    On CPU the FFT runs in scipy's float32 pocketfft, which gives the same bits
+    as TF's CPU rfft (``cpu_kernels``; see :meth:`Frontend.magnitude`).
     linear: n_fft 512, no padding -> 197 frames of \\|X\\|.
     mel: n_fft 2048, zeros appended at the end only (``pad_end=True``) ->
     199 frames; Slaney mel filterbank (librosa, float64 cast to float32)
@@ -106,18 +108,55 @@ def mel_basis(input_repr: str, frontend: str) -> np.ndarray:
 def hann_window(n_fft: int, frontend: str = "kapre") -> torch.Tensor:
     """Periodic Hann window [n_fft] as the front-end builds it.
 
-    kapre gets it from ``tf.signal.hann_window``, which evaluates
-    ``0.5 - 0.5 cos(2 pi n / N)`` in float32: two values in three differ by an ulp
-    from the correctly rounded window. Those ulps leak into the empty band of
-    resampled audio, which the 80 dB range keeps, so the kapre path follows TF's
-    float32 steps (equal to TF's window in 96% of values; cos rounding differs in
-    the rest); the other front-ends compute in float64.
+    kapre gets it from ``tf.signal.hann_window``: ``0.5 - 0.5 cos(2 pi n / N)``
+    in float32, with TF's CPU cosine. About one value in 25 of that window is an
+    ulp away from the correctly rounded one, and those ulps leak into the empty
+    band of resampled audio, which the 80 dB range keeps; so the kapre path
+    repeats TF's float32 steps with :func:`_tf_cos_f32` (same bits as TF). The
+    other front-ends compute in float64.
     """
     if frontend != "kapre":
         return torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
     n = np.arange(n_fft, dtype=np.float32)
     arg = np.float32(2 * np.pi) * n / np.float32(n_fft)
-    return torch.from_numpy((np.float32(0.5) - np.float32(0.5) * np.cos(arg)).astype(np.float32))
+    return torch.from_numpy(np.float32(0.5) - np.float32(0.5) * _tf_cos_f32(arg))
+
+
+# Eigen's float32 constants (shortest float32 reprs): -pi/2 in four parts, then the cos (1 - x^2/2 + ...)
+# and sin (x - x^3/6 + ...) polynomial coefficients, highest degree first.
+_TF_PI_2_PARTS = tuple(np.float32(c) for c in (-1.5703125, -0.00048398972, 1.6286504e-07, 5.5644316e-11))
+_TF_COS_POLY = tuple(np.float32(c) for c in (2.4372266e-05, -0.001388652, 0.04166662, -0.5, 1.0))
+_TF_SIN_POLY = tuple(np.float32(c) for c in (-0.0001959234, 0.008332687, -0.16666663))
+
+
+def _tf_cos_f32(x: np.ndarray) -> np.ndarray:
+    """float32 cosine as TF's CPU ``Cos`` computes it (Eigen's ``psincos_float``, no FMA), for |x| < 18838.
+
+    Reduction by x * 2/pi rounded to an integer quadrant k, then x - k pi/2 in four
+    float32 steps, then a degree-8 cosine or degree-7 sine polynomial by the parity
+    of k, sign from bit 1 of k + 1. Every step is a separate float32 multiply or
+    add, as in a build without fused multiply-add (TF's pip wheels).
+    """
+    f32 = np.float32
+    a = np.abs(np.asarray(x, dtype=np.float32))
+    magic = f32(12582912.0)  # 1.5 * 2**23: adding it rounds to an integer held in the low mantissa bits
+    k_round = a * f32(0.63661975) + magic  # float32(2 / pi)
+    k_int = k_round.view(np.int32)
+    k = k_round - magic
+    r = a
+    for c in _TF_PI_2_PARTS:
+        r = k * c + r
+    r2 = r * r
+    cos_poly = _TF_COS_POLY[0]
+    for c in _TF_COS_POLY[1:]:
+        cos_poly = cos_poly * r2 + c
+    sin_poly = _TF_SIN_POLY[0]
+    for c in _TF_SIN_POLY[1:]:
+        sin_poly = sin_poly * r2 + c
+    sin_poly = (sin_poly * r2) * r + r
+    y = np.where((k_int & 1) == 0, cos_poly, sin_poly).astype(np.float32)
+    sign = ((k_int + 1) << 30).view(np.uint32) & np.uint32(0x80000000)
+    return (y.view(np.uint32) ^ sign).view(np.float32)
 
 
 class Frontend(nn.Module):
@@ -162,6 +201,8 @@ class Frontend(nn.Module):
         else:
             self.pad = (982, 982)  # Keras 'same' for stride 242 over 48000: 1964 zeros split evenly
         self.out_shape = SPEC_SHAPES[input_repr]
+        # kapre on CPU: rfft by scipy (same bits as TF). Off for tracing/cost counting, like the CNN's kernels.
+        self.cpu_kernels = True
 
     def extra_repr(self) -> str:
         return (
@@ -173,20 +214,39 @@ class Frontend(nn.Module):
         x = x.to(self.compute_dtype)
         if self.pad != (0, 0):
             x = nn.functional.pad(x, self.pad)
-        spec = torch.stft(
-            x,
-            n_fft=self.n_fft,
-            hop_length=HOP_LENGTH,
-            window=self.window,
-            center=False,
-            return_complex=True,
-        )
+        if self._use_scipy_fft(x):
+            spec = _scipy_stft(x, self.window, self.n_fft)
+        else:
+            spec = torch.stft(
+                x,
+                n_fft=self.n_fft,
+                hop_length=HOP_LENGTH,
+                window=self.window,
+                center=False,
+                return_complex=True,
+            )
         if self.mel is None:
             return spec.abs()
         if self.frontend == "legacy":  # mel of the power spectrum, then sqrt (power_melgram=1)
             power = spec.real.square() + spec.imag.square()
             return torch.sqrt(torch.matmul(self.mel, power))
         return torch.matmul(self.mel, spec.abs())
+
+    def _use_scipy_fft(self, x: torch.Tensor) -> bool:
+        """Why scipy: audio resampled from 44.1 kHz or less leaves the band above the old Nyquist
+        empty, and there kapre's magnitudes are float32 FFT rounding noise, which the 80 dB range
+        (10 log10 of a magnitude: 8 decades) keeps. TF's CPU rfft and scipy's float32 pocketfft
+        give identical bits; torch's MKL FFT does not, which alone costs ~3e-3 relative L2 in the
+        embedding against openl3. GPUs, autograd and tracing use ``torch.stft``."""
+        return (
+            self.cpu_kernels
+            and self.frontend == "kapre"
+            and x.device.type == "cpu"
+            and x.dtype == torch.float32
+            and not x.requires_grad
+            and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, 48000] -> [B, 1, F, T] float32 dB spectrogram in [-80, 0]."""
@@ -196,6 +256,19 @@ class Frontend(nn.Module):
             )
         db = amplitude_to_db(self.magnitude(x))
         return db.to(torch.float32).unsqueeze(1)
+
+
+def _scipy_stft(x: torch.Tensor, window: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """``tf.signal.stft`` on CPU: float32 frames times the window, float32 rfft. [B, n] -> [B, F, T] complex64."""
+    frames = x.unfold(-1, n_fft, HOP_LENGTH) * window  # [B, T, n_fft], float32 products as in TF
+    return torch.from_numpy(_tf_rfft(frames.numpy())).transpose(1, 2)
+
+
+def _tf_rfft(frames: np.ndarray) -> np.ndarray:
+    """float32 rfft over the last axis with the bits of TF's CPU ``RFFT`` (scipy's pocketfft). [..., n] -> [..., n // 2 + 1]."""
+    import scipy.fft
+
+    return scipy.fft.rfft(frames, axis=-1, workers=max(1, torch.get_num_threads()))
 
 
 def build_frontend(input_repr: str = "mel256", frontend: str = "kapre") -> Frontend:
