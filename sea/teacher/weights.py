@@ -31,9 +31,13 @@ Resolution order (:func:`resolve_weights`)
 Pinned hashes: :data:`OPENL3_GIT_SHA1` holds the git blob id of each official
 ``.h5.gz`` on the ``models`` branch of marl/openl3 (``git ls-tree models``), the
 only hash the openl3 project publishes for these files. A download is checked
-against it *before* it is decompressed, and refused on a mismatch. The sha256 of
-the decompressed ``.h5`` is then recorded next to it (``<file>.sha256``), shown in
-the model info, and any later download must match that record too.
+against it *before* it is decompressed, and refused on a mismatch.
+:data:`OPENL3_SHA256` pins the sha256 of the ``.h5.gz`` and of the decompressed
+``.h5`` where they are known (mel256/music, the default, as recorded by a
+third-party project that verifies its downloads with them); a download must match
+those too. For every file the sha256 of the decompressed ``.h5`` is recorded next
+to it (``<file>.sha256``), shown in the model info, and any later download must
+match that record.
 
 Converted weights are cached as ``<stem>-<sha256[:16]>.pt`` (a plain tensor
 state dict read back with ``torch.load(weights_only=True)``).
@@ -57,6 +61,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "OPENL3_GIT_SHA1",
+    "OPENL3_SHA256",
     "WEIGHTS_URL",
     "cache_dir",
     "convert_h5",
@@ -77,6 +82,16 @@ OPENL3_GIT_SHA1: dict[tuple[str, str], str] = {
     ("mel128", "music"): "73ff29de441865318c4b3a3f98c40763c4773e7c",
     ("mel256", "env"): "34dbd7a91cdd2de6a3d6d036ac0a24d27d78e3cc",
     ("mel256", "music"): "15e483646fa3d4091a463f0affbb706e6bbbb098",
+}
+
+
+# sha256 of the official v0.4.0 files: {"gz": <.h5.gz>, "h5": <decompressed .h5>}. Only the default
+# variant's are known here (recorded by a project that checks its openl3 downloads against them).
+OPENL3_SHA256: dict[tuple[str, str], dict[str, str]] = {
+    ("mel256", "music"): {
+        "gz": "e379f41e880b78e157c199ebddac80d3764e6a46282bcccdbe875bcf538f9afd",
+        "h5": "624ee7b1dd5ff87e18073f66fd8b2052bebb8ac70210e9c0937c0c940c63e9d6",
+    },
 }
 
 
@@ -354,12 +369,23 @@ def _download(input_repr: str, content_type: str) -> Path:
                 "refusing to use it (truncated download, or not the official file). Retry, or pass --weights with "
                 "a file you trust"
             )
+        pinned_sha = OPENL3_SHA256.get((input_repr, content_type), {})
+        if pinned_sha.get("gz") and sha256_file(gz) != pinned_sha["gz"]:
+            raise WeightsError(
+                f"downloaded {url} has sha256 {sha256_file(gz)}, but the official v0.4.0 file is pinned as "
+                f"{pinned_sha['gz']}; refusing to use it. Retry, or pass --weights with a file you trust"
+            )
         with atomic_path(target) as tmp:
             with gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
             digest = sha256_file(tmp)
             record = target.with_name(target.name + ".sha256")
             recorded = record.read_text().strip() if record.is_file() else ""
+            if pinned_sha.get("h5") and digest != pinned_sha["h5"]:
+                raise WeightsError(
+                    f"the .h5 inside {url} has sha256 {digest}, but the official v0.4.0 file is pinned as "
+                    f"{pinned_sha['h5']}; refusing to use it. Pass --weights with a file you trust"
+                )
             if recorded and digest != recorded:
                 raise WeightsError(
                     f"downloaded {url} has sha256 {digest}, but an earlier download recorded {recorded}; refusing "

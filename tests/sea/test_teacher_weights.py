@@ -284,6 +284,34 @@ def test_download_refuses_a_file_that_misses_the_pinned_git_blob_id(tmp_path, mo
         server.shutdown()
 
 
+def test_download_checks_the_pinned_sha256_where_one_is_known(tmp_path, monkeypatch):
+    """mel256/music also has sha256 pins (of the .h5.gz and the .h5): a file with the right git blob id but
+    another sha256 is refused, and one matching all pins is accepted."""
+    served = tmp_path / "served"
+    served.mkdir()
+    h5 = write_keras_h5(tmp_path / "src.h5", keras_weights(5))
+    gz = served / "openl3_audio_mel256_music-v0_4_0.h5.gz"
+    gz.write_bytes(gzip.compress(h5.read_bytes()))
+    monkeypatch.setitem(W.OPENL3_GIT_SHA1, ("mel256", "music"), W.git_blob_sha1(gz))
+    server = _serve_weights(served, monkeypatch)
+    cache = tmp_path / "cache" / "openl3"
+    try:
+        pinned = W.OPENL3_SHA256[("mel256", "music")]["gz"]
+        with pytest.raises(WeightsError, match=f"has sha256 {W.sha256_file(gz)}, but the official v0.4.0 file is "
+                           f"pinned as {pinned}"):  # fmt: skip
+            T.load_teacher("mel256", "music", 512)
+        assert not list(cache.glob("openl3_audio_mel256_music*"))
+        monkeypatch.setitem(W.OPENL3_SHA256, ("mel256", "music"), {"gz": W.sha256_file(gz), "h5": "0" * 64})
+        with pytest.raises(WeightsError, match=f"the .h5 inside .* has sha256 {W.sha256_file(h5)}"):
+            T.load_teacher("mel256", "music", 512)
+        assert not list(cache.glob("openl3_audio_mel256_music*"))
+        monkeypatch.setitem(W.OPENL3_SHA256, ("mel256", "music"), {"gz": W.sha256_file(gz), "h5": W.sha256_file(h5)})
+        _, info = T.load_teacher("mel256", "music", 512)
+        assert info["weights_path"] == str(cache / "openl3_audio_mel256_music.h5")
+    finally:
+        server.shutdown()
+
+
 def test_git_blob_sha1_equals_git_hash_object(tmp_path):
     import shutil
     import subprocess
