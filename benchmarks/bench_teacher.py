@@ -292,6 +292,12 @@ def main(argv=None) -> int:
         default=os.environ.get("SEA_OPENL3_PATH"),
         help="PYTHONPATH for --openl3-python (e.g. an unpacked openl3 sdist); env SEA_OPENL3_PYTHON/SEA_OPENL3_PATH",
     )
+    ap.add_argument(
+        "--configs",
+        nargs="+",
+        default=[f"{r}/{n}" for r, n in CONFIGS],
+        help="INPUT_REPR/EMBEDDING_SIZE configs to time (default: mel256/512 mel128/6144)",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per row; the median is shown")
     ap.add_argument("--e2e-seconds", type=float, default=10.0, help="clip length of the end-to-end API comparison")
     ap.add_argument("--long-file", action="store_true", help="also embed a synthetic 1-hour file and report peak RSS")
@@ -303,6 +309,12 @@ def main(argv=None) -> int:
     if args._worker:
         print(json.dumps(worker(json.loads(args._worker))))
         return 0
+    configs = []
+    for c in args.configs:
+        r, _, n = c.partition("/")
+        if r not in ("linear", "mel128", "mel256") or n not in ("512", "6144"):
+            ap.error(f"--configs {c!r}: expected INPUT_REPR/EMBEDDING_SIZE with linear|mel128|mel256 and 512|6144")
+        configs.append((r, int(n)))
 
     import importlib.util
 
@@ -342,7 +354,7 @@ def main(argv=None) -> int:
             f"{'config':<14}{'model':<10}{'win/s':>8}{'GMAC/s':>8}{'%peak':>7}{'RSS MB':>8}{'vs openl3':>9}"
             f"{'vs plain':>9}  notes"
         )
-        for input_repr, size in CONFIGS:
+        for input_repr, size in configs:
             label = f"{input_repr}/{size}"
             jobs = []  # (row label, kind key, job)
             if not args.no_baseline:
