@@ -564,19 +564,15 @@ def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.n
     matters: a 1-ulp change in one float32 sample changes kapre's FFT noise in the empty band
     above the source's Nyquist, which the 80 dB range keeps. Memory: one block (~10 s), not the file.
     """
-    import resampy
+    # resampy.resample's own steps (resampy 0.4.x), so that the time axis can be global
+    from resampy.filters import get_filter
+    from resampy.interpn import resample_f_s
 
-    try:  # resampy.resample's own steps, so that the time axis can be global
-        from resampy.filters import get_filter
-        from resampy.interpn import resample_f_s
-    except ImportError:  # pragma: no cover - resampy without these modules: one-shot per block
-        get_filter = resample_f_s = None
     ratio = TARGET_SR / sr_in
-    if get_filter is not None:
-        interp_win, precision, _ = get_filter("kaiser_best")
-        if ratio < 1:
-            interp_win = ratio * interp_win
-        interp_delta = np.diff(interp_win, append=interp_win[-1])
+    interp_win, precision, _ = get_filter("kaiser_best")
+    if ratio < 1:
+        interp_win = ratio * interp_win
+    interp_delta = np.diff(interp_win, append=interp_win[-1])
     g = math.gcd(sr_in, TARGET_SR)
     l_in, l_out = sr_in // g, TARGET_SR // g
     pad = math.ceil(64 / min(1.0, ratio)) + 16  # filter half-width in input samples, plus margin
@@ -593,15 +589,10 @@ def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.n
             x = np.concatenate([x, np.zeros((hi - lo - x.shape[0], x.shape[1]))])
         x = x.mean(axis=1)
         end = n_out if b == n_in else b // l_in * l_out
-        if get_filter is None:
-            y = resampy.resample(x, sr_in, TARGET_SR, filter="kaiser_best")
-            first = lo // l_in * l_out  # global index of y[0]
-            yield y[produced - first : end - first]
-        else:
-            t_local = np.arange(produced, end) * (1.0 / ratio) - lo
-            y = np.zeros(end - produced)
-            resample_f_s(x, t_local, interp_win, interp_delta, precision, min(1.0, ratio), y)
-            yield y
+        t_local = np.arange(produced, end) * (1.0 / ratio) - lo  # exact: global times minus an integer
+        y = np.zeros(end - produced)
+        resample_f_s(x, t_local, interp_win, interp_delta, precision, min(1.0, ratio), y)
+        yield y
         produced = end
 
 

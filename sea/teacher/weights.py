@@ -370,9 +370,10 @@ def _download(input_repr: str, content_type: str) -> Path:
                 "a file you trust"
             )
         pinned_sha = OPENL3_SHA256.get((input_repr, content_type), {})
-        if pinned_sha.get("gz") and sha256_file(gz) != pinned_sha["gz"]:
+        gz_digest = sha256_file(gz) if pinned_sha.get("gz") else None
+        if gz_digest and gz_digest != pinned_sha["gz"]:
             raise WeightsError(
-                f"downloaded {url} has sha256 {sha256_file(gz)}, but the official v0.4.0 file is pinned as "
+                f"downloaded {url} has sha256 {gz_digest}, but the official v0.4.0 file is pinned as "
                 f"{pinned_sha['gz']}; refusing to use it. Retry, or pass --weights with a file you trust"
             )
         with atomic_path(target) as tmp:
