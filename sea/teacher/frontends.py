@@ -248,12 +248,15 @@ class Frontend(nn.Module):
             and not torch.compiler.is_compiling()
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, 48000] -> [B, 1, F, T] float32 dB spectrogram in [-80, 0]."""
+    def check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 2 or x.shape[1] != FRAME_LEN:
             raise ParameterError(
                 f"the OpenL3 front-end expects windows of shape [B, {FRAME_LEN}], got {tuple(x.shape)}"
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, 48000] -> [B, 1, F, T] float32 dB spectrogram in [-80, 0]."""
+        self.check_input(x)
         db = amplitude_to_db(self.magnitude(x))
         return db.to(torch.float32).unsqueeze(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 import sea.teacher as T
+import sea.teacher.model as model_mod
 from sea import framing
 from sea.errors import AudioError, ParameterError, SeaWarning, UntrainedTeacherWarning
 from sea.teacher.frontends import Frontend
@@ -395,12 +397,49 @@ def test_winograd_conv3x3_equals_conv2d(h, w, relu, strip):
         assert (y < 0).any()
 
 
+def test_cpu_chunks_on_worker_threads_match_one_thread():
+    """With 2+ torch threads the chunks run on single-threaded workers; same values, caller's thread count kept."""
+    m = _untrained("mel128", 6144)
+    x = torch.from_numpy(np.stack([chirp(300 + 400 * k, 9000, 1.0, SR) for k in range(10)]).astype(np.float32))
+    torch.set_num_threads(2)  # the autouse fixture restores it
+    with torch.inference_mode():
+        m.cpu_workers = 1
+        serial = m(x)
+        m.cpu_workers = None
+        assert m._chunk_workers(x, 3) is not None
+        pooled = m(x)  # 5 chunks of 2 on 2 workers
+        assert pooled.is_inference()
+        names = set(model_mod._POOLS[(2, 1)].map(lambda _: threading.current_thread().name, range(4)))
+        assert all(n.startswith("sea-teacher") for n in names)
+        assert set(model_mod._POOLS[(2, 1)].map(lambda _: torch.get_num_threads(), range(4))) == {1}
+    assert torch.get_num_threads() == 2
+    assert float(((pooled - serial).norm(dim=1) / serial.norm(dim=1)).max()) < 1e-5
+    with torch.no_grad():  # outside inference mode the workers return normal tensors
+        assert not m(x).is_inference()
+    with torch.inference_mode(), pytest.raises(ParameterError, match=r"got \(10, 100\)"):
+        m(torch.zeros(10, 100))  # the caller's shape, not a chunk's
+    boom = RuntimeError("boom")
+
+    def fail(_):
+        raise boom
+
+    m.spectrogram = fail  # an error inside a worker reaches the caller
+    with torch.inference_mode(), pytest.raises(RuntimeError, match="boom"):
+        m(x)
+    del m.spectrogram
+    with torch.inference_mode():
+        assert m._chunk_workers(x, 1) is None  # one chunk: no pool
+        torch.set_num_threads(1)
+        assert m._chunk_workers(x, 3) is None
+
+
 @pytest.mark.parametrize("input_repr,size", [("linear", 512), ("mel128", 6144), ("mel256", 512)])
 def test_cpu_kernels_and_chunking_match_plain_conv(input_repr, size):
     m = _untrained(input_repr, size)
-    assert m.cpu_kernels and m.cpu_chunk == 4
+    assert m.cpu_kernels and m.cpu_chunk == 2
     x = torch.from_numpy(np.stack([chirp(300 + 400 * k, 9000, 1.0, SR) for k in range(6)]).astype(np.float32))
     with torch.inference_mode():
+        m.cpu_chunk = 4
         fast = m(x)  # 6 windows: chunks of 4 and 2
         m.cpu_kernels, m.cpu_chunk = False, 0
         plain = m(x)
