@@ -20,6 +20,7 @@ tensors: 4,689,860 values (4,687,042 trainable + 2,818 BN moving statistics).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -275,6 +276,17 @@ class OpenL3Audio(nn.Module):
 
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+def _forget_pools_in_child() -> None:
+    # A forked child has none of the parent's threads: its pools would take work and never run it.
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def _init_worker(n_threads: int, ready: threading.Barrier) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import warnings
 
@@ -431,6 +433,34 @@ def test_cpu_chunks_on_worker_threads_match_one_thread():
         assert m._chunk_workers(x, 1) is None  # one chunk: no pool
         torch.set_num_threads(1)
         assert m._chunk_workers(x, 3) is None
+
+
+def _embed_in_child(m, x, queue):
+    torch.set_num_threads(2)
+    with torch.inference_mode():
+        queue.put(m(x).numpy())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_cpu_worker_pool_after_fork():
+    """A forked child (e.g. a fork-started worker) gets its own pool instead of the parent's dead threads."""
+    m = _untrained("mel128", 512)
+    x = torch.from_numpy(np.stack([chirp(300 + 400 * k, 9000, 1.0, SR) for k in range(6)]).astype(np.float32))
+    torch.set_num_threads(2)
+    with torch.inference_mode():
+        ref = m(x).numpy()
+    assert model_mod._POOLS
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_embed_in_child, args=(m, x, queue))
+    child.start()
+    try:
+        got = queue.get(timeout=120)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("input_repr,size", [("linear", 512), ("mel128", 6144), ("mel256", 512)])
