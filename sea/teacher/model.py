@@ -13,8 +13,9 @@ zero-pads after it. In eval mode on CPU (``cpu_kernels``, default on) conv1 runs
 im2col + GEMM, conv3-conv8 as Winograd F(4x4, 3x3) (:mod:`sea.teacher.winograd`),
 max-pools come before their ReLU, and batches run in chunks of 2 windows spread
 over worker threads that each run single-threaded kernels: about 3x the windows/s
-of plain ``conv2d`` at half the memory, equal to float32 rounding (1e-6 relative). ``state_dict()`` always holds the unfolded Keras-equivalent
-tensors: 4,689,860 values (4,687,042 trainable + 2,818 BN moving statistics).
+of plain ``conv2d`` at half the memory, equal to float32 rounding (1e-6 relative).
+``state_dict()`` always holds the unfolded Keras-equivalent tensors: 4,689,860
+values (4,687,042 trainable + 2,818 BN moving statistics).
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ class OpenL3Audio(nn.Module):
             # A few windows' activations stay in the L3 cache; 32 windows of mel256 are 0.4 GB per layer.
             self.frontend.check_input(x)  # name the caller's shape, not a chunk's
             chunks = x.split(self.cpu_chunk)
-            pool = self._chunk_workers(x, len(chunks))
+            pool = self._chunk_workers(len(chunks))
             if pool is not None:
                 inference = torch.is_inference_mode_enabled()
 
@@ -256,7 +257,7 @@ class OpenL3Audio(nn.Module):
             return torch.cat([self.embed_spectrogram(self.spectrogram(c)) for c in chunks])
         return self.embed_spectrogram(self.spectrogram(x))
 
-    def _chunk_workers(self, x: torch.Tensor, n_chunks: int) -> ThreadPoolExecutor | None:
+    def _chunk_workers(self, n_chunks: int) -> ThreadPoolExecutor | None:
         """A pool for the CPU chunks, or None to run them in this thread."""
         n_threads = torch.get_num_threads()
         n_workers = min(self.cpu_workers or n_threads, n_threads, n_chunks)
@@ -274,7 +275,7 @@ class OpenL3Audio(nn.Module):
         return _chunk_pool(n_workers, max(1, n_threads // n_workers))
 
 
-_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor | None] = {}  # None: the threads failed to start
 _POOLS_LOCK = threading.Lock()
 
 
@@ -319,7 +320,7 @@ def _chunk_pool(n_workers: int, threads_each: int) -> ThreadPoolExecutor | None:
             ready.wait(timeout=60)
         except threading.BrokenBarrierError:
             pool.shutdown(wait=False)
-            return None
+            pool = None  # run chunks in the caller's thread from now on
         finally:
             # at::set_num_threads also sets the count that threads started later begin with
             torch.set_num_threads(n_main)

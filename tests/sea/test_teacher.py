@@ -408,7 +408,7 @@ def test_cpu_chunks_on_worker_threads_match_one_thread():
         m.cpu_workers = 1
         serial = m(x)
         m.cpu_workers = None
-        assert m._chunk_workers(x, 3) is not None
+        assert m._chunk_workers(3) is not None
         pooled = m(x)  # 5 chunks of 2 on 2 workers
         assert pooled.is_inference()
         names = set(model_mod._POOLS[(2, 1)].map(lambda _: threading.current_thread().name, range(4)))
@@ -430,9 +430,9 @@ def test_cpu_chunks_on_worker_threads_match_one_thread():
         m(x)
     del m.spectrogram
     with torch.inference_mode():
-        assert m._chunk_workers(x, 1) is None  # one chunk: no pool
+        assert m._chunk_workers(1) is None  # one chunk: no pool
         torch.set_num_threads(1)
-        assert m._chunk_workers(x, 3) is None
+        assert m._chunk_workers(3) is None
 
 
 def _embed_in_child(m, x, queue):
