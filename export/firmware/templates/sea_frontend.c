@@ -1,0 +1,182 @@
+/* sea firmware: the student log-mel front-end in float32 C, a twin of sea.frontend.logmel_numpy.
+ * Written by sea; no third-party source; no libm (its own log keeps host and Cortex-M bit-identical).
+ *
+ * For each frame t (SEA_FE_N_FRAMES of them, hop SEA_FE_HOP, zero padding SEA_FE_PAD_LEFT before the window):
+ *   1. the SEA_FE_N_DFT samples times the periodic Hann window (scaled by 2^-16: int16 PCM / 32768, and 1/2
+ *      for the real-FFT split below), packed as SEA_FE_N_DFT / 2 complex values in bit-reversed order;
+ *   2. a radix-4/2 complex FFT of SEA_FE_N_DFT / 2 points, then the real-FFT split to the power |X[k]|^2 of
+ *      bins 0 .. SEA_FE_N_DFT / 2;
+ *   3. the sparse mel filterbank (float32 weights of sea.frontend.mel_filterbank_numpy);
+ * then over the whole window: D = db_scale / ln 10 * max(power_melgram / 2 * ln(M), ln(amin)),
+ * D -= max(D), D = max(D, -top_db), and q = clamp(round_half_even(D / scale) + zero_point, -128, 127). */
+#include "sea_frontend.h"
+
+#include "sea_frontend_tables.h"
+
+/* ln(x) for finite x > 0 to about 1 ulp: x = m 2^e with m in [sqrt(1/2), sqrt(2)),
+ * ln m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, odd series to s^11. */
+static float sea_logf(float x)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    int32_t e;
+    float m, s, s2, r;
+    v.f = x;
+    if (v.u < 0x00800000u) { /* subnormal: scale up by 2^23 first */
+        v.f = x * 8388608.0f;
+        e = (int32_t)(v.u >> 23) - 127 - 23;
+    } else {
+        e = (int32_t)(v.u >> 23) - 127;
+    }
+    v.u = (v.u & 0x007FFFFFu) | 0x3F800000u; /* m in [1, 2) */
+    m = v.f;
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    s = (m - 1.0f) / (m + 1.0f);
+    s2 = s * s;
+    r = s2 * (1.0f / 11.0f);
+    r = s2 * (1.0f / 9.0f + r);
+    r = s2 * (1.0f / 7.0f + r);
+    r = s2 * (1.0f / 5.0f + r);
+    r = s2 * (1.0f / 3.0f + r);
+    r = 2.0f * s + 2.0f * s * r;
+    /* ln 2 split so that e * LN2_HI is exact */
+    return ((float)e * 6.9313812256e-1f + r) + (float)e * 9.0580006145e-6f;
+}
+
+/* Round half to even, as numpy's np.round (|x| < 2^22 here: the values are clamped before). */
+static int32_t sea_round_even(float x)
+{
+    const float t = x < 0.0f ? -x : x;
+    int32_t n = (int32_t)t; /* truncation */
+    const float f = t - (float)n;
+    if (f > 0.5f || (f == 0.5f && (n & 1)))
+        n += 1;
+    return x < 0.0f ? -n : n;
+}
+
+/* In-place complex FFT of SEA_FE_M = SEA_FE_N_DFT / 2 points, input in bit-reversed order (re, im interleaved).
+ * Twiddles W^k = exp(-2 pi i k / SEA_FE_N_DFT) come from sea_fe_twiddle; the M-point FFT uses every second one. */
+static void sea_fft(float *z)
+{
+    int half, j, k;
+#if (SEA_FE_LOG2M & 1) == 1
+    /* odd log2(M): one radix-2 stage (twiddle 1) first */
+    for (k = 0; k < SEA_FE_M; k += 2) {
+        float *a = z + 2 * k, *b = a + 2;
+        const float ar = a[0], ai = a[1], br = b[0], bi = b[1];
+        a[0] = ar + br;
+        a[1] = ai + bi;
+        b[0] = ar - br;
+        b[1] = ai - bi;
+    }
+    half = 2;
+#else
+    half = 1;
+#endif
+    /* radix-4 stages: combine four sub-FFTs of length `half` into one of length 4 half */
+    for (; half < SEA_FE_M; half *= 4) {
+        const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{4 half}^j = W_{N_DFT}^{j step} */
+        for (j = 0; j < half; ++j) {
+            const float w1r = sea_fe_twiddle[2 * (j * step)], w1i = sea_fe_twiddle[2 * (j * step) + 1];
+            const float w2r = sea_fe_twiddle[2 * (2 * j * step)], w2i = sea_fe_twiddle[2 * (2 * j * step) + 1];
+            /* W^{3j} may pass the end of the half-circle table: W^{k + N/2} = -W^k */
+            const int i3 = 3 * j * step;
+            const float w3r = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M)];
+            const float w3i = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3 + 1] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M) + 1];
+            for (k = j; k < SEA_FE_M; k += 4 * half) {
+                float *p0 = z + 2 * k, *p1 = p0 + 2 * half, *p2 = p1 + 2 * half, *p3 = p2 + 2 * half;
+                /* two radix-2 stages (halves h and 2h) at once: the h-stage pairs (p0, p1) and (p2, p3) with
+                 * W^2, the 2h-stage pairs (p0, p2) with W and (p1, p3) with -i W, hence W^2, W, W^3 below */
+                const float a0r = p0[0], a0i = p0[1];
+                const float a1r = p1[0] * w2r - p1[1] * w2i, a1i = p1[0] * w2i + p1[1] * w2r;
+                const float a2r = p2[0] * w1r - p2[1] * w1i, a2i = p2[0] * w1i + p2[1] * w1r;
+                const float a3r = p3[0] * w3r - p3[1] * w3i, a3i = p3[0] * w3i + p3[1] * w3r;
+                const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+                const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+                p0[0] = s0r + s1r;
+                p0[1] = s0i + s1i;
+                p2[0] = s0r - s1r;
+                p2[1] = s0i - s1i;
+                /* -i * d1 */
+                p1[0] = d0r + d1i;
+                p1[1] = d0i - d1r;
+                p3[0] = d0r - d1i;
+                p3[1] = d0i + d1r;
+            }
+        }
+    }
+}
+
+int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, float *scratch)
+{
+    float *z = scratch;                        /* SEA_FE_N_DFT floats */
+    float *power = z + SEA_FE_N_DFT;           /* SEA_FE_M + 1 floats */
+    float *logmel = power + SEA_FE_M + 2;      /* SEA_FE_N_MELS * SEA_FE_N_FRAMES floats, [mel][frame] */
+    const int32_t n = (int32_t)n_samples;
+    float dmax = -3.0e38f;
+    int t, k, m;
+    if (pcm == 0 || features == 0 || n_samples > (size_t)SEA_FE_WINDOW_LENGTH)
+        return -1;
+    for (t = 0; t < SEA_FE_N_FRAMES; ++t) {
+        const int32_t start = t * SEA_FE_HOP - SEA_FE_PAD_LEFT;
+        /* 1. window and pack in bit-reversed order */
+        for (k = 0; k < SEA_FE_M; ++k) {
+            const int32_t i = 2 * (int32_t)sea_fe_bitrev[k];
+            const int32_t s = start + i;
+            z[2 * k] = (s >= 0 && s < n) ? (float)pcm[s] * sea_fe_window[i] : 0.0f;
+            z[2 * k + 1] = (s + 1 >= 0 && s + 1 < n) ? (float)pcm[s + 1] * sea_fe_window[i + 1] : 0.0f;
+        }
+        /* 2. FFT and real split: X[k] = E + W^k O, X[M - k] = conj(E - W^k O) with
+         * E = Z[k] + conj(Z[M - k]), O = -i (Z[k] - conj(Z[M - k])) (the 1/2 factors are in the window) */
+        sea_fft(z);
+        power[0] = (z[0] + z[1]) * (z[0] + z[1]);
+        power[SEA_FE_M] = (z[0] - z[1]) * (z[0] - z[1]);
+        for (k = 1; k <= SEA_FE_M / 2; ++k) {
+            const float zr = z[2 * k], zi = z[2 * k + 1];
+            const float cr = z[2 * (SEA_FE_M - k)], ci = -z[2 * (SEA_FE_M - k) + 1];
+            const float er = zr + cr, ei = zi + ci;
+            const float or_ = zi - ci, oi = -(zr - cr);
+            const float wr = sea_fe_twiddle[2 * k], wi = sea_fe_twiddle[2 * k + 1];
+            const float tr = wr * or_ - wi * oi, ti = wr * oi + wi * or_;
+            const float xr = er + tr, xi = ei + ti, yr = er - tr, yi = ei - ti;
+            power[k] = xr * xr + xi * xi;
+            power[SEA_FE_M - k] = yr * yr + yi * yi;
+        }
+        /* 3. mel bands (sparse rows) */
+        for (m = 0; m < SEA_FE_N_MELS; ++m) {
+            const float *w = sea_fe_mel_weights + sea_fe_mel_offset[m];
+            const float *p = power + sea_fe_mel_start[m];
+            const int len = sea_fe_mel_length[m];
+            float acc = 0.0f;
+            for (k = 0; k < len; ++k)
+                acc += w[k] * p[k];
+            logmel[m * SEA_FE_N_FRAMES + t] = acc;
+        }
+    }
+    /* 4. dB, window maximum */
+    for (k = 0; k < SEA_FE_N_MELS * SEA_FE_N_FRAMES; ++k) {
+        const float mp = logmel[k];
+        float h = mp > 0.0f ? SEA_FE_HALF_POWER * sea_logf(mp) : SEA_FE_LN_AMIN;
+        if (h < SEA_FE_LN_AMIN)
+            h = SEA_FE_LN_AMIN;
+        h *= SEA_FE_DB_PER_NEPER;
+        logmel[k] = h;
+        if (h > dmax)
+            dmax = h;
+    }
+    /* 5. normalise, floor, quantise */
+    for (k = 0; k < SEA_FE_N_MELS * SEA_FE_N_FRAMES; ++k) {
+        float d = logmel[k] - dmax;
+        int32_t q;
+        if (d < -SEA_FE_TOP_DB)
+            d = -SEA_FE_TOP_DB;
+        q = sea_round_even(d / SEA_FE_INPUT_SCALE) + SEA_FE_INPUT_ZERO_POINT;
+        features[k] = (int8_t)(q < -128 ? -128 : (q > 127 ? 127 : q));
+    }
+    return 0;
+}
