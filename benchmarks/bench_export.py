@@ -87,7 +87,7 @@ def main(argv=None) -> int:
             time_fn(tm.invoke, repeats=args.tflm_repeats, warmup=1)["median_ms"],
         )
     )
-    from sea.frontend import logmel_numpy
+    from sea.students.frontend import logmel_numpy
 
     y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
     rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y), repeats=args.repeats)["median_ms"]))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from sea import students
-from sea.frontend import StudentFrontend, logmel_numpy, mel_filterbank_numpy
+from sea.students.frontend import StudentFrontend, logmel_numpy, mel_filterbank_numpy
 
 
 def bench_frontend(batch: int, device: str, repeats: int = 5) -> None:

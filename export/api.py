@@ -31,7 +31,7 @@ class _WithFrontend:
     def build(student):
         import torch
 
-        from sea.frontend import StudentFrontend
+        from sea.students.frontend import StudentFrontend
 
         class WithFrontend(torch.nn.Module):
             def __init__(self, fe, st):
@@ -154,7 +154,7 @@ def export_model(
     """Export an in-memory student ``[B, 1, 64, 50] -> [B, D]`` (see :func:`export_student`)."""
     import torch
 
-    from sea.frontend import frontend_params, logmel_numpy
+    from sea.students.frontend import frontend_params, logmel_numpy
     from sea.runs import Stage
 
     from . import footprint as fpm
@@ -477,7 +477,7 @@ def _footprint(model, net, example, artifacts, config, model_name, in_kind, in_s
                 q = np.zeros(d["shape"], d["dtype"])
                 it.set_tensor(d["index"], q)
                 latency[f"{name}|ai-edge-litert"] = fpm.time_fn(it.invoke, repeats=config.latency_repeats)["median_ms"]
-        from sea.frontend import logmel_numpy
+        from sea.students.frontend import logmel_numpy
 
         y = np.zeros(int(fe_params["window_length"]), np.float32)
         latency["frontend numpy (logmel_numpy)"] = fpm.time_fn(lambda: logmel_numpy(y), repeats=10)["median_ms"]

@@ -74,7 +74,7 @@ def logmel_from_audio(audio: np.ndarray) -> np.ndarray:
     """Student log-mel of audio windows [n, 8000] -> [n, 1, 64, 50] with sea's torch front-end."""
     import torch
 
-    from sea.frontend import StudentFrontend
+    from sea.students.frontend import StudentFrontend
 
     fe = StudentFrontend().eval()
     out = []

@@ -22,7 +22,7 @@ def frontend_tables(params: dict) -> dict:
     -------
     dict with ``window`` [n_fft] float32 and ``mel`` [n_mels, n_fft // 2 + 1] float32.
     """
-    from sea import frontend as fe
+    from sea.students import frontend as fe
 
     n_fft = int(params.get("n_fft", 1024))
     win_length = int(params.get("win_length", n_fft) or n_fft)

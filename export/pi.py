@@ -9,15 +9,15 @@ from pathlib import Path
 from sea.utils import write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
-BEGIN = "# ---- BEGIN SEA FRONTEND (copied verbatim from sea.frontend by `sea export`) ----\n"
+BEGIN = "# ---- BEGIN SEA FRONTEND (copied verbatim from sea.students.frontend by `sea export`) ----\n"
 END = "# ---- END SEA FRONTEND ----\n"
-# The numpy twin in sea.frontend, copied so the runner never imports sea.
+# The numpy twin in sea.students.frontend, copied so the runner never imports sea.
 FRONTEND_FUNCTIONS = (
     "hann_periodic",
     "_hz_to_mel",
     "_mel_to_hz",
     "mel_filterbank_numpy",
-    "_frontend_mel_basis",
+    "frontend_mel_basis",
     "logmel_numpy",
 )
 
@@ -25,8 +25,8 @@ __all__ = ["runner_source", "write_pi_bundle"]
 
 
 def runner_source() -> str:
-    """``sea_edge.py`` with the current ``sea.frontend`` numpy functions pasted in."""
-    from sea import frontend
+    """``sea_edge.py`` with the current ``sea.students.frontend`` numpy functions pasted in."""
+    from sea.students import frontend_numpy as frontend
 
     text = (TEMPLATES / "sea_edge.py").read_text(encoding="utf-8")
     head, rest = text.split(BEGIN, 1)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _SUBMODULES = {
-    "audio", "cache", "config", "errors", "frontend", "manifest", "progress", "runs",
-    "store", "students", "targets", "teacher", "distill", "evaluate", "report", "pipeline", "utils",
-}
+    "audio", "cache", "config", "constants", "distributed", "errors", "layout", "manifest", "progress", "runs",
+    "splits", "store", "tables", "students", "targets", "teacher", "distill", "evaluate", "pipeline", "utils",
+}  # fmt: skip
+# modules that moved into the stage that owns them (sea.frontend -> sea.students.frontend, ...)
+_MOVED = {"frontend": "students.frontend", "report": "evaluate.report", "dpp": "targets.dpp", "losses": "distill.losses"}
+
+__all__ = ["__version__", *sorted(_SUBMODULES)]
 
 
 def __getattr__(name: str):
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULES or name in _MOVED:
+        return importlib.import_module(f".{_MOVED.get(name, name)}", __name__)
     raise AttributeError(f"module 'sea' has no attribute {name!r}")

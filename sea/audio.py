@@ -8,18 +8,17 @@ resampy's ``kaiser_best`` to match openl3 exactly when resampy is installed.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError, ParameterError, SeaWarning
+from .constants import VALID_RES_TYPES
+from .errors import AudioError, ParameterError
 
-__all__ = ["MIN_SR", "MAX_SR", "load", "to_mono", "resample", "validate_audio", "info"]
+__all__ = ["MAX_SR", "MIN_SR", "VALID_RES_TYPES", "info", "load", "resample", "to_mono", "validate_audio"]
 
 MIN_SR = 8000
 MAX_SR = 96000
-VALID_RES_TYPES = ("soxr_vhq", "soxr_hq", "kaiser_best")
 
 
 def info(path: str | Path) -> dict:
@@ -174,15 +173,3 @@ def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, res_type: str = "so
         pad = [(0, n_out - out.shape[0])] + [(0, 0)] * (out.ndim - 1)
         out = np.pad(out, pad)
     return out.astype(y.dtype if np.issubdtype(y.dtype, np.floating) else np.float32, copy=False)
-
-
-def warn_if_suspicious(y: np.ndarray, sr: int, *, name: str = "audio", min_duration: float = 1.0) -> list[str]:
-    """Warn (and return reasons) for silent or sub-``min_duration`` audio."""
-    reasons = []
-    if y.shape[0] < min_duration * sr:
-        reasons.append(f"shorter than {min_duration:g} s ({y.shape[0] / sr:.3f} s)")
-    if not np.any(y):
-        reasons.append("all samples are zero")
-    for r in reasons:
-        warnings.warn(f"{name}: {r}", SeaWarning, stacklevel=2)
-    return reasons

@@ -37,7 +37,7 @@ def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> Path:
     """Atomically save a checkpoint dict (adds format keys)."""
     import torch
 
-    from . import __version__
+    from ._version import __version__
 
     ckpt = {"format": FORMAT, "format_version": FORMAT_VERSION, "sea_version": __version__, **ckpt}
     for key in ("model_name", "model_args", "state_dict"):

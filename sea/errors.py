@@ -36,10 +36,6 @@ class WeightsError(SeaError):
     """Model weights cannot be found, downloaded or parsed."""
 
 
-class NotBuiltError(SeaError):
-    """A stage or feature that is not implemented yet."""
-
-
 class ExportError(SeaError):
     """A model cannot be exported to an edge format."""
 

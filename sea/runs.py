@@ -28,9 +28,9 @@ from typing import Any
 
 from .config import config_hash, config_to_dict
 from .errors import ManifestError
+from .layout import STAGE_FILE
 from .utils import read_json, sha256_file, write_json
 
-STAGE_FILE = "stage.json"
 log = logging.getLogger(__name__)
 
 __all__ = ["STAGE_FILE", "Stage", "input_hash", "read_stage", "require_stage"]
@@ -86,7 +86,7 @@ class Stage:
     """
 
     def __init__(self, out_dir: str | Path, name: str, config: Any, inputs: dict[str, str | Path] | None = None):
-        from . import __version__
+        from ._version import __version__
 
         self.out_dir = Path(out_dir)
         self.name = name

@@ -3,7 +3,7 @@
 
 Runtimes, in order of preference: ai-edge-litert (``pip install ai-edge-litert``; 64-bit OS, numpy 2 OK),
 tflite-runtime (numpy < 2 only), onnxruntime (for ``.onnx`` models). No torch, librosa or sea needed: the
-student log-mel front-end below is a verbatim copy of ``sea.frontend``'s numpy twin, driven by frontend.json.
+student log-mel front-end below is a verbatim copy of ``sea.students.frontend``'s numpy twin, driven by frontend.json.
 
 Examples::
 
@@ -33,7 +33,7 @@ TARGET_SR = 8000
 FRONTEND_PARAMS = None  # set from frontend.json in main(); logmel_numpy is always given params explicitly
 
 
-# ---- BEGIN SEA FRONTEND (copied verbatim from sea.frontend by `sea export`) ----
+# ---- BEGIN SEA FRONTEND (copied verbatim from sea.students.frontend by `sea export`) ----
 def hann_periodic(n: int) -> np.ndarray:
     """Periodic ("fftbins") Hann window of length ``n``, float64: ``0.5 - 0.5 cos(2 pi k / n)``."""
     k = np.arange(n, dtype=np.float64)
@@ -94,7 +94,7 @@ def mel_filterbank_numpy(
     return weights
 
 
-def _frontend_mel_basis(params: dict) -> np.ndarray:
+def frontend_mel_basis(params: dict) -> np.ndarray:
     return mel_filterbank_numpy(
         sr=params["sr"],
         n_fft=params["n_dft"],
@@ -134,7 +134,7 @@ def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarra
         )
     n_dft, hop, n_frames = p["n_dft"], p["hop_length"], p["n_frames"]
     if mel_basis is None:
-        mel_basis = _frontend_mel_basis(p)
+        mel_basis = frontend_mel_basis(p)
     yp = np.pad(y, ((0, 0), (p["pad_left"], p["pad_right"])))
     frames = np.lib.stride_tricks.sliding_window_view(yp, n_dft, axis=-1)[:, ::hop][:, :n_frames]  # [B, T, n_dft]
     # rfft with the e^{-i...} convention == kapre's cos / -sin kernels
@@ -338,7 +338,7 @@ class Embedder:
         self.params = self.meta["frontend"]
         global FRONTEND_PARAMS
         FRONTEND_PARAMS = self.params
-        self.mel_basis = _frontend_mel_basis(self.params)
+        self.mel_basis = frontend_mel_basis(self.params)
         self.model = load_model(self.model_path, threads)
         self.takes_audio = self.meta.get("model_input") == "audio"
         self.window_length = int(self.params["window_length"])

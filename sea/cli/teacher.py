@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import NotBuiltError
 from ._common import add_group
 
 _EMBED_DESCRIPTION = """\
@@ -89,23 +88,11 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.set_defaults(func=_run_embed)
 
     help_extract = "embed every frame of a run (clips.jsonl + 48 kHz cache) into RUN_DIR/teacher/<variant>/"
-    try:
-        from ..teacher.extract import add_extract_arguments
-    except ImportError as exc:
-        p = sub.add_parser("extract", help=f"{help_extract} [not built yet]", description=help_extract)
-        p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        p.set_defaults(func=_not_built(str(exc)))
-    else:
-        p = sub.add_parser("extract", help=help_extract, description=help_extract)
-        add_extract_arguments(p)
-        p.set_defaults(func=_run_extract)
+    from ..teacher.extract import add_extract_arguments
 
-
-def _not_built(reason: str):
-    def _run(args: argparse.Namespace) -> int:
-        raise NotBuiltError(f"'sea teacher extract' is not built in this version of sea ({reason})")
-
-    return _run
+    p = sub.add_parser("extract", help=help_extract, description=help_extract)
+    add_extract_arguments(p)
+    p.set_defaults(func=_run_extract)
 
 
 def _run_extract(args: argparse.Namespace) -> int:

@@ -250,7 +250,7 @@ def _recalibrate_bn(model, frontend, source, batches, device, *, num_workers: in
 @torch.no_grad()
 def _val_losses(model, frontend, source, batches, device, weights, world: _World) -> dict[str, float] | None:
     """Weighted val loss and its parts, over every rank's share (relational only on batches of >= 2 rows)."""
-    from ..losses import cosine_loss, mse_loss, relational_loss
+    from .losses import cosine_loss, mse_loss, relational_loss
 
     model.eval()
     acc = {"mse": 0.0, "cosine": 0.0, "relational": 0.0, "n": 0.0, "n_rel": 0.0}
@@ -439,8 +439,8 @@ def _train(
     overwrite: bool,
 ) -> None:
     from .. import students
-    from ..frontend import StudentFrontend, frontend_params
-    from ..losses import DistillLoss
+    from ..students.frontend import StudentFrontend, frontend_params
+    from .losses import DistillLoss
     from ..targets.stage import open_targets
 
     device = world.device

@@ -6,7 +6,7 @@ Public API
 :func:`report_rows`, :func:`write_run_summary`; protocols (:func:`load_dataset`, :func:`make_splits`,
 :func:`resolve_protocol`); classifiers (:func:`fit_predict`); embeddings (:func:`embed_dataset`,
 :func:`model_from_callable`, :class:`EmbeddingModel`); a deployable head (:func:`fit_linear_head`); metrics (:mod:`sea.evaluate.metrics`).
-Plots and markdown live in :mod:`sea.report`.
+Plots and markdown live in :mod:`sea.evaluate.report`.
 """
 
 from .classifiers import CLASSIFIERS, ClassifierSettings, FrameData, fit_predict

@@ -66,7 +66,7 @@ def broken_student(
 ):
     """An :class:`~sea.evaluate.EmbeddingModel` of a student whose weights are re-randomised on every call."""
     torch = _torch()
-    from ..frontend import StudentFrontend
+    from ..students.frontend import StudentFrontend
     from ..students import create
     from .embed import STUDENT_SR, EmbeddingModel
 

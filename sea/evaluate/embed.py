@@ -12,7 +12,7 @@ Model specs (``sea evaluate --models``)
     run has exactly one target set).
 a student checkpoint
     A ``.pt`` file, a directory holding ``best.pt``/``ckpt.pt``, or a name under ``RUN/students/``.
-    Windows come from the 8 kHz cache through :class:`sea.frontend.StudentFrontend`.
+    Windows come from the 8 kHz cache through :class:`sea.students.frontend.StudentFrontend`.
 
 Tests and notebooks can inject stand-ins: any :class:`EmbeddingModel`, or
 :func:`model_from_callable` around a function / ``nn.Module`` mapping ``[B, sr]`` audio to ``[B, D]``.
@@ -436,7 +436,7 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
     import torch
 
     from ..checkpoint import load_student
-    from ..frontend import StudentFrontend
+    from ..students.frontend import StudentFrontend
 
     path = _checkpoint_path(run_dir, spec)
     model, ckpt = load_student(path, device=device)

@@ -511,7 +511,7 @@ def _evaluate(
     }
     report = _clean(report)
     write_json(out / "report.json", report)
-    from .. import report as R
+    from . import report as R
 
     R.write_markdown(out / "report.md", report)
     if config.plots:
@@ -612,7 +612,7 @@ def report_rows(reports) -> list[dict]:
 
 def write_run_summary(run_dir: str | Path) -> Path:
     """``RUN/eval/report.json`` and ``report.md``: every evaluated dataset of the run side by side."""
-    from .. import report as R
+    from . import report as R
 
     run_dir = Path(run_dir)
     reports = collect_reports(run_dir)

@@ -2,7 +2,7 @@
 
 See :mod:`sea.targets.reducers` (estimators, npz save/load), :mod:`sea.targets.samplers`
 (random / spl / dpp_div / dpp frame selection), :mod:`sea.targets.stage` (``fit_targets``,
-``apply_targets``, readers) and :mod:`sea.dpp` (exact k-DPP samplers).
+``apply_targets``, readers) and :mod:`sea.targets.dpp` (exact k-DPP samplers).
 """
 
 from .reducers import (

@@ -17,7 +17,7 @@ exactly ``n_points``; asking for more points than candidates raises
   Buckets get proportional quotas as in ``random``; inside a bucket frames are
   drawn without replacement with probability ∝ relevance (successive sampling,
   Efraimidis–Spirakis keys).
-* ``dpp_div`` — an exact k-DPP (:func:`sea.dpp.sample_kdpp_lowrank`) with
+* ``dpp_div`` — an exact k-DPP (:func:`sea.targets.dpp.sample_kdpp_lowrank`) with
   ``L = F̂F̂ᵀ + σI``, ``F̂`` the L1-normalised embeddings, ``σ = 0.1``.
 * ``dpp`` — quality + diversity, ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` with ``q``
   the ``spl`` relevance.
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dpp import sample_kdpp_lowrank
+from .dpp import sample_kdpp_lowrank
 from ..errors import ParameterError
 from ..framing import frame_starts
 
@@ -398,7 +398,7 @@ def sample_dpp(
     on_bucket : callable or None
         Receives per-bucket stats (pool size, k, seconds, and ``t`` /
         ``t_expected``: how many of the k items came from the diversity part
-        of the kernel, see :func:`sea.dpp.sample_kdpp_lowrank`).
+        of the kernel, see :func:`sea.targets.dpp.sample_kdpp_lowrank`).
 
     Returns
     -------

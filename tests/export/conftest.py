@@ -37,7 +37,7 @@ def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
 
     from sea import students
     from sea.checkpoint import save_checkpoint
-    from sea.frontend import frontend_params
+    from sea.students.frontend import frontend_params
 
     torch.manual_seed(seed)
     m = random_bn(students.create(name).eval(), seed)

@@ -62,7 +62,7 @@ def test_heldout_clips_are_not_calibration_clips(export_run):
 
 def test_frontend_json_and_input_quantization(mcu_export):
     from export.tflite import litert_interpreter
-    from sea.frontend import FRONTEND_PARAMS, logmel_numpy
+    from sea.students.frontend import FRONTEND_PARAMS, logmel_numpy
 
     out = Path(mcu_export["out_dir"])
     doc = json.loads((out / "frontend.json").read_text())

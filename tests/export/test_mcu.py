@@ -36,7 +36,7 @@ int main(void) {
 
 
 def test_mcu_bundle_compiles_and_matches(mcu_export, tmp_path):
-    from sea.frontend import mel_filterbank_numpy
+    from sea.students.frontend import mel_filterbank_numpy
 
     mcu = Path(mcu_export["out_dir"]) / "mcu"
     for f in ("model_int8.c", "model_int8.h", "sea_model_config.h"):

@@ -33,7 +33,7 @@ def _sea_reference(checkpoint, y: np.ndarray, hop_size: float) -> np.ndarray:
 
     from sea.checkpoint import load_student
     from sea.framing import windows
-    from sea.frontend import StudentFrontend
+    from sea.students.frontend import StudentFrontend
 
     model, _ = load_student(checkpoint)
     w = torch.from_numpy(windows(y, 8000, hop_size=hop_size, center=True))
@@ -73,7 +73,7 @@ def clip(export_run, tmp_path_factory):
 
 
 def test_runner_frontend_is_sea_frontend(bundle):
-    from sea.frontend import logmel_numpy
+    from sea.students.frontend import logmel_numpy
 
     edge = _runner_module(bundle / "sea_edge.py")
     import json
@@ -148,7 +148,7 @@ def test_runner_wrong_rate_silence_and_stream(bundle, clip, mcu_export, tmp_path
     import torch
 
     from sea.checkpoint import load_student
-    from sea.frontend import StudentFrontend
+    from sea.students.frontend import StudentFrontend
 
     model, _ = load_student(mcu_export["checkpoint"])
     w = np.stack([y[k * 4000 : k * 4000 + 8000] for k in range(n_expected)])

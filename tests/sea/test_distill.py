@@ -22,7 +22,7 @@ from sea.cli import main
 from sea.distill import DistillConfig, distill
 from sea.distill.data import WindowSource, epoch_batches, group_labels, split_rows
 from sea.errors import ConfigError, ManifestError
-from sea.losses import DistillLoss, cosine_loss, mse_loss, relational_loss
+from sea.distill.losses import DistillLoss, cosine_loss, mse_loss, relational_loss
 from sea.runs import Stage, read_stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +281,7 @@ def test_sea_student_3_lin_beats_sea_student_3(tmp_path):
     targets are signed, and that its outputs point less often the right way (cosine).
     """
     from sea.distill.data import WindowSource
-    from sea.frontend import StudentFrontend
+    from sea.students.frontend import StudentFrontend
     from sea.targets import open_targets
 
     r = build_run(tmp_path / "run64", n_clips=36, teacher_dim=96, dim=64)

@@ -1,11 +1,11 @@
-"""sea.report: Pareto front, markdown tables and PNG plots from report dicts."""
+"""sea.evaluate.report: Pareto front, markdown tables and PNG plots from report dicts."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from sea import report as R
+from sea.evaluate import report as R
 
 
 def _report():
@@ -129,6 +129,6 @@ def test_report_module_imports_no_matplotlib_at_import():
     import subprocess
     import sys
 
-    code = "import sys, sea.report, sea.evaluate; print('matplotlib' in sys.modules)"
+    code = "import sys, sea.evaluate.report, sea.evaluate; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

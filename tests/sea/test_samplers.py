@@ -7,7 +7,7 @@ import collections
 import numpy as np
 import pytest
 
-from sea.dpp import kdpp_probabilities, sample_kdpp, sample_kdpp_lowrank, sample_projection_dpp
+from sea.targets.dpp import kdpp_probabilities, sample_kdpp, sample_kdpp_lowrank, sample_projection_dpp
 from sea.errors import ParameterError
 from sea.targets.samplers import (
     allocate,

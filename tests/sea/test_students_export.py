@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sea.frontend import StudentFrontend
+from sea.students.frontend import StudentFrontend
 from sea.students import create
 
 pytestmark = [

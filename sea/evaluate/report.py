@@ -308,7 +308,7 @@ def _figure(w: float = 6.0, h: float = 4.0):
 
 
 def _rows(report_or_rows) -> list[dict]:
-    from .evaluate.stage import report_rows
+    from .stage import report_rows
 
     if isinstance(report_or_rows, dict):
         return report_rows(report_or_rows)
@@ -459,7 +459,7 @@ def plot_pareto(
 
 
 def _figure_names(report: dict) -> list[str]:
-    from .evaluate.embed import safe_name
+    from .embed import safe_name
 
     names = ["score_vs_weight_bytes.png", "score_vs_macs.png", "per_fold.png", "classifiers.png"]
     names += [f"confusion_{safe_name(m)}.png" for m in report["models"]]
@@ -468,7 +468,7 @@ def _figure_names(report: dict) -> list[str]:
 
 def write_plots(out_dir: str | Path, report: dict) -> list[Path]:
     """Write every PNG of one evaluation into ``out_dir``; returns their paths."""
-    from .evaluate.embed import safe_name
+    from .embed import safe_name
 
     out_dir = Path(out_dir)
     figs: list[tuple[str, Any]] = [

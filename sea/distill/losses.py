@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["LOSS_NAMES", "DistillLoss", "cosine_loss", "mse_loss", "pairwise_cosine", "relational_loss"]
 

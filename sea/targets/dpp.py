@@ -43,7 +43,7 @@ import itertools
 import numpy as np
 from scipy.special import gammaln
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 __all__ = [
     "elementary_symmetric_log",

@@ -1,0 +1,197 @@
+"""The student front-end's numpy twin: kapre-0.1.4 ``Melspectrogram`` at 8 kHz, numpy only.
+
+This module imports nothing but numpy, so the Raspberry Pi bundle ships it unchanged next to its runner
+(``sea export`` copies the file) and the edge computes exactly what :mod:`sea.students.frontend` computes.
+The maths, step by step, is documented in :mod:`sea.students.frontend`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "FRONTEND_PARAMS",
+    "N_FRAMES",
+    "dft_kernels_numpy",
+    "frontend_mel_basis",
+    "frontend_params",
+    "hann_periodic",
+    "logmel_numpy",
+    "mel_filterbank_numpy",
+    "same_padding",
+]
+
+
+def same_padding(n_samples: int, n_dft: int, hop_length: int) -> tuple[int, int, int]:
+    """Keras/TensorFlow ``padding='same'`` for a strided 1-D convolution.
+
+    Returns ``(n_frames, pad_left, pad_right)`` with ``n_frames = ceil(n_samples / hop_length)``,
+    total pad ``max((n_frames - 1) * hop_length + n_dft - n_samples, 0)``, ``pad_left = total // 2``.
+    """
+    n_frames = -(-n_samples // hop_length)
+    total = max((n_frames - 1) * hop_length + n_dft - n_samples, 0)
+    return n_frames, total // 2, total - total // 2
+
+
+_SR, _N_DFT, _HOP, _WIN = 8000, 1024, 160, 8000
+N_FRAMES, _PAD_LEFT, _PAD_RIGHT = same_padding(_WIN, _N_DFT, _HOP)
+
+#: Every constant of the student front-end; written to ``frontend.json`` by export.
+FRONTEND_PARAMS: dict = {
+    "name": "kapre-0.1.4-melspectrogram",
+    "sr": _SR,
+    "window_length": _WIN,  # samples per 1-s window
+    "n_dft": _N_DFT,
+    "n_fft": _N_DFT,  # alias of n_dft (librosa / torch name)
+    "win_length": _N_DFT,  # the Hann window spans the whole DFT frame
+    "hop_length": _HOP,
+    "n_frames": N_FRAMES,  # 50
+    "padding": "same",  # Keras conv 'same', zero padding
+    "pad_left": _PAD_LEFT,  # 432
+    "pad_right": _PAD_RIGHT,  # 432
+    "window": "hann_periodic",
+    "n_mels": 64,
+    "fmin": 0.0,
+    "fmax": 4000.0,
+    "htk": True,
+    "norm": "slaney",  # kapre norm=1 == librosa<=0.7 norm=1 == librosa>=0.8 norm='slaney'
+    "power_spectrogram": 2.0,
+    "power_melgram": 1.0,  # S = sqrt(mel_basis @ |X|^2)
+    "db_scale": 10.0,  # D = 10 * log10(max(S, amin))
+    "amin": 1e-10,
+    "top_db": 80.0,  # D = max(D - max(D), -top_db), max over the whole window
+    "ref": "window_max",
+    "output_shape": [1, 64, N_FRAMES],  # [C, mels (low->high), frames]
+}
+
+
+def frontend_params() -> dict:
+    """A copy of :data:`FRONTEND_PARAMS` (safe to mutate, JSON-serialisable)."""
+    return dict(FRONTEND_PARAMS, output_shape=list(FRONTEND_PARAMS["output_shape"]))
+
+
+def hann_periodic(n: int) -> np.ndarray:
+    """Periodic ("fftbins") Hann window of length ``n``, float64: ``0.5 - 0.5 cos(2 pi k / n)``."""
+    k = np.arange(n, dtype=np.float64)
+    return 0.5 - 0.5 * np.cos(2.0 * np.pi * k / n)
+
+
+def _hz_to_mel(f, htk):
+    f = np.asarray(f, dtype=np.float64)
+    if htk:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    # Slaney: linear below 1 kHz, log above
+    f_sp = 200.0 / 3
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    mel = f / f_sp
+    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep, mel)
+
+
+def _mel_to_hz(m, htk):
+    m = np.asarray(m, dtype=np.float64)
+    if htk:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    f_sp = 200.0 / 3
+    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
+    min_log_mel = min_log_hz / f_sp
+    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+
+def mel_filterbank_numpy(
+    sr: int = 8000,
+    n_fft: int = 1024,
+    n_mels: int = 64,
+    fmin: float = 0.0,
+    fmax: float | None = 4000.0,
+    htk: bool = True,
+    norm: str | None = "slaney",
+) -> np.ndarray:
+    """Triangular mel filterbank ``[n_mels, 1 + n_fft // 2]`` (float64), numpy only.
+
+    Equals ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)``
+    (``norm`` ``'slaney'`` or ``None``), which for ``norm='slaney'`` is kapre 0.1.4 ``backend.mel(norm=1)``.
+    """
+    if fmax is None:
+        fmax = sr / 2.0
+    n_bins = 1 + n_fft // 2
+    fftfreqs = np.linspace(0.0, sr / 2.0, n_bins, endpoint=True)
+    mel_pts = np.linspace(_hz_to_mel(fmin, htk), _hz_to_mel(fmax, htk), n_mels + 2)
+    mel_f = _mel_to_hz(mel_pts, htk)
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fftfreqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    if norm == "slaney":
+        weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
+    elif norm is not None:
+        raise ValueError(f"norm={norm!r} is not supported; use 'slaney' or None")
+    return weights
+
+
+def dft_kernels_numpy(n_dft: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """kapre DFT kernels ``(real, imag)``, each ``[1 + n_dft // 2, n_dft]`` float64, windowed by periodic Hann.
+
+    ``real[k, n] = cos(2 pi k n / n_dft) w[n]``, ``imag[k, n] = -sin(2 pi k n / n_dft) w[n]``.
+    The phase ``k n mod n_dft`` is reduced exactly in integers before the trig call.
+    """
+    k = np.arange(1 + n_dft // 2)[:, None]
+    n = np.arange(n_dft)[None, :]
+    phase = 2.0 * np.pi * ((k * n) % n_dft) / n_dft
+    w = hann_periodic(n_dft)[None, :]
+    return np.cos(phase) * w, -np.sin(phase) * w
+
+
+def frontend_mel_basis(params: dict) -> np.ndarray:
+    return mel_filterbank_numpy(
+        sr=params["sr"],
+        n_fft=params["n_dft"],
+        n_mels=params["n_mels"],
+        fmin=params["fmin"],
+        fmax=params["fmax"],
+        htk=params["htk"],
+        norm=params["norm"],
+    )
+
+
+def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarray | None = None) -> np.ndarray:
+    """Student log-mel of 1-s windows, numpy only, float64 internally.
+
+    Parameters
+    ----------
+    y : ndarray, shape [8000] or [B, 8000]
+        Mono audio at 8 kHz in [-1, 1].
+    params : dict, optional
+        Front-end constants; default :data:`FRONTEND_PARAMS`.
+    mel_basis : ndarray [n_mels, 1 + n_dft // 2], optional
+        Precomputed filterbank (saves ~1 ms per call).
+
+    Returns
+    -------
+    ndarray, float32, shape [64, 50] or [B, 64, 50]
+        dB relative to each window's maximum, in [-80, 0]; mel bin 0 is the lowest band.
+    """
+    p = FRONTEND_PARAMS if params is None else params
+    y = np.asarray(y, dtype=np.float64)
+    single = y.ndim == 1
+    if single:
+        y = y[None, :]
+    if y.ndim != 2 or y.shape[1] != p["window_length"]:
+        raise ValueError(
+            f"logmel_numpy expects [{p['window_length']}] or [B, {p['window_length']}] samples, got {y.shape}"
+        )
+    n_dft, hop, n_frames = p["n_dft"], p["hop_length"], p["n_frames"]
+    if mel_basis is None:
+        mel_basis = frontend_mel_basis(p)
+    yp = np.pad(y, ((0, 0), (p["pad_left"], p["pad_right"])))
+    frames = np.lib.stride_tricks.sliding_window_view(yp, n_dft, axis=-1)[:, ::hop][:, :n_frames]  # [B, T, n_dft]
+    # rfft with the e^{-i...} convention == kapre's cos / -sin kernels
+    spec = np.fft.rfft(frames * hann_periodic(n_dft), n=n_dft, axis=-1)  # [B, T, F]
+    power = spec.real**2 + spec.imag**2
+    mel_power = np.swapaxes(power @ mel_basis.T, 1, 2)  # [B, M, T]
+    mag = np.sqrt(mel_power) ** p["power_melgram"]
+    db = p["db_scale"] * np.log10(np.maximum(mag, p["amin"]))
+    db = db - db.max(axis=(1, 2), keepdims=True)
+    db = np.maximum(db, -p["top_db"]).astype(np.float32)
+    return db[0] if single else db
