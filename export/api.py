@@ -154,8 +154,8 @@ def export_model(
     """Export an in-memory student ``[B, 1, 64, 50] -> [B, D]`` (see :func:`export_student`)."""
     import torch
 
-    from sea.students.frontend import frontend_params, logmel_numpy
     from sea.runs import Stage
+    from sea.students.frontend import frontend_params, logmel_numpy
 
     from . import footprint as fpm
     from . import parity as par

@@ -440,8 +440,8 @@ def _train(
 ) -> None:
     from .. import students
     from ..students.frontend import StudentFrontend, frontend_params
-    from .losses import DistillLoss
     from ..targets.stage import open_targets
+    from .losses import DistillLoss
 
     device = world.device
     reader = open_targets(run_dir, targets_name)

@@ -66,8 +66,8 @@ def broken_student(
 ):
     """An :class:`~sea.evaluate.EmbeddingModel` of a student whose weights are re-randomised on every call."""
     torch = _torch()
-    from ..students.frontend import StudentFrontend
     from ..students import create
+    from ..students.frontend import StudentFrontend
     from .embed import STUDENT_SR, EmbeddingModel
 
     net = create(student, **({"out_dim": out_dim} if out_dim else {})).to(device).eval()

@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from .dpp import sample_kdpp_lowrank
 from ..errors import ParameterError
 from ..framing import frame_starts
+from .dpp import sample_kdpp_lowrank
 
 __all__ = [
     "SAMPLERS",

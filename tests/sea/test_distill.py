@@ -21,8 +21,8 @@ from sea.checkpoint import load_checkpoint, load_student
 from sea.cli import main
 from sea.distill import DistillConfig, distill
 from sea.distill.data import WindowSource, epoch_batches, group_labels, split_rows
-from sea.errors import ConfigError, ManifestError
 from sea.distill.losses import DistillLoss, cosine_loss, mse_loss, relational_loss
+from sea.errors import ConfigError, ManifestError
 from sea.runs import Stage, read_stage
 
 ROOT = Path(__file__).resolve().parents[2]

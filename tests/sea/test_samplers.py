@@ -7,8 +7,8 @@ import collections
 import numpy as np
 import pytest
 
-from sea.targets.dpp import kdpp_probabilities, sample_kdpp, sample_kdpp_lowrank, sample_projection_dpp
 from sea.errors import ParameterError
+from sea.targets.dpp import kdpp_probabilities, sample_kdpp, sample_kdpp_lowrank, sample_projection_dpp
 from sea.targets.samplers import (
     allocate,
     bucket_labels,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sea.students.frontend import StudentFrontend
 from sea.students import create
+from sea.students.frontend import StudentFrontend
 
 pytestmark = [
     pytest.mark.export,
