@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import integrity
 from .config import config_hash, config_to_dict
 from .errors import ManifestError
 from .layout import STAGE_FILE
@@ -33,7 +34,7 @@ from .utils import read_json, sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STAGE_FILE", "Stage", "input_hash", "read_stage", "require_stage"]
+__all__ = ["STAGE_FILE", "Stage", "input_hash", "read_stage", "require_stage", "verify_stage"]
 
 
 def input_hash(path: str | Path) -> str:
@@ -58,15 +59,68 @@ def input_hash(path: str | Path) -> str:
 
 
 def read_stage(stage_dir: str | Path) -> dict[str, Any] | None:
+    """The ``stage.json`` of a stage directory, or None when there is none.
+
+    Raises
+    ------
+    ManifestError
+        The file exists but is not a JSON object (truncated, overwritten by hand...).
+    """
     f = Path(stage_dir) / STAGE_FILE
-    return read_json(f) if f.is_file() else None
+    if not f.is_file():
+        return None
+    try:
+        record = read_json(f)
+    except (OSError, ValueError) as exc:
+        raise ManifestError(
+            f"{str(f)!r} is damaged ({type(exc).__name__}: {str(exc)[:80]}); delete it and rerun its stage "
+            "(with --overwrite) to rebuild that stage's outputs"
+        ) from None
+    if not isinstance(record, dict):
+        raise ManifestError(f"{str(f)!r} is not a stage record (a JSON object); delete it and rerun its stage")
+    return record
 
 
-def require_stage(stage_dir: str | Path, what: str, command: str) -> dict[str, Any]:
-    """Return a finished stage's record or raise a ManifestError naming the command to run."""
+def verify_stage(stage_dir: str | Path, record: dict[str, Any] | None = None, *, fix: str) -> None:
+    """Check every artifact a finished stage recorded (cheap check; full sha256 under ``--verify``).
+
+    Parameters
+    ----------
+    stage_dir : path
+        The stage's output directory.
+    record : dict, optional
+        Its ``stage.json`` if already read.
+    fix : str
+        The command that rebuilds the stage, for the message.
+
+    Raises
+    ------
+    DamagedFileError
+        One line naming the first damaged file and the fix.
+    """
+    record = read_stage(stage_dir) if record is None else record
+    for rel, rec in ((record or {}).get("artifacts") or {}).items():
+        integrity.check(Path(stage_dir) / rel, rec, fix=fix)
+
+
+def require_stage(stage_dir: str | Path, what: str, command: str, *, fix: str | None = None) -> dict[str, Any]:
+    """Return a finished stage's record, its artifacts checked, or raise a ManifestError naming the command to run.
+
+    Parameters
+    ----------
+    stage_dir : path
+        The upstream stage's directory.
+    what : str
+        What the stage produces, for the message ("teacher frames").
+    command : str
+        The command that runs the stage.
+    fix : str, optional
+        The command that rebuilds damaged outputs (default: ``command`` with ``--overwrite``).
+    """
     s = read_stage(stage_dir)
     if not s or s.get("status") != "done":
         raise ManifestError(f"{what} not found in {str(stage_dir)!r} (no finished {STAGE_FILE}); run '{command}' first")
+    verify_stage(stage_dir, s, fix=fix or f"{command} --overwrite")
     return s
 
 
@@ -95,6 +149,15 @@ class Stage:
         self.version = __version__
         self.counts: dict[str, Any] = {}
         self.extra: dict[str, Any] = {}
+        self.artifacts: list[Path] = []
+
+    def track(self, *paths: str | Path) -> None:
+        """Record these output files (size and hashes) in ``stage.json`` when the stage finishes.
+
+        Later reads and "up to date" checks compare the files with the record, so a truncated or
+        altered output is found and named instead of trusted.
+        """
+        self.artifacts.extend(Path(p) for p in paths)
 
     @property
     def path(self) -> Path:
@@ -128,6 +191,11 @@ class Stage:
         if s.get("inputs") != current:
             log.info("%s: inputs changed since the last run; rerunning", self.name)
             return False
+        try:
+            verify_stage(self.out_dir, s, fix="rerun the stage")
+        except integrity.DamagedFileError as exc:
+            log.warning("%s: %s; rerunning the stage", self.name, str(exc).split("; rebuild it")[0])
+            return False
         return True
 
     def previous(self) -> dict[str, Any] | None:
@@ -158,8 +226,17 @@ class Stage:
             counts=self.counts,
             **self.extra,
         )
+        if self.artifacts:
+            record["artifacts"] = {_relative(p, self.out_dir): integrity.record(p) for p in self.artifacts}
         write_json(self.path, record)
 
 
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
