@@ -21,6 +21,7 @@ PACKAGES = ("sea", "data_prep", "export")
 # Lowest first. A module belongs to the first (longest) prefix that matches it.
 LAYERS: dict[str, int] = {
     # 0: foundation, imports nothing but itself
+    "sea._version": 0,
     "sea.errors": 0,
     "sea.constants": 0,
     "sea.utils": 0,
@@ -39,6 +40,7 @@ LAYERS: dict[str, int] = {
     "sea.runs": 2,
     "sea.lock": 2,
     "sea.integrity": 2,
+    "sea.files": 2,
     # 3: models
     "sea.teacher": 3,
     "sea.students": 3,
@@ -53,6 +55,7 @@ LAYERS: dict[str, int] = {
     "export": 10,
     # 11..: orchestration and the command line
     "sea.pipeline": 11,
+    "sea.summary": 11,
     "sea.cli": 12,
     "sea.__main__": 13,
     "sea": 14,  # the package itself: lazy re-exports only
