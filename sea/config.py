@@ -36,9 +36,11 @@ C = TypeVar("C")
 
 __all__ = [
     "add_config_arguments",
+    "check_keys",
     "config_from_args",
     "config_hash",
     "config_to_dict",
+    "did_you_mean",
     "load_config",
     "read_yaml",
 ]
@@ -171,16 +173,50 @@ def load_config(
     return config_from_dict(cls, values)
 
 
-def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
-    """Validate ``values`` against ``cls`` and instantiate it."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
+def did_you_mean(value: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the nearest of ``choices`` by edit distance, or an empty string."""
+    import difflib
+
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_keys(cls: type, values: dict[str, Any], *, extra: tuple[str, ...] = ()) -> None:
+    """Raise :class:`ConfigError` for keys of ``values`` that are not fields of ``cls`` (nor ``extra``).
+
+    The message suggests the nearest valid key and lists them all.
+    """
+    names = [f.name for f in dataclasses.fields(cls)] + list(extra)
+    unknown = sorted(set(values) - set(names), key=str)
     if unknown:
-        raise ConfigError(
-            f"unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; valid keys are: {', '.join(names)}"
-        )
+        keys = ", ".join(f"{k!r}{did_you_mean(k, names)}" for k in unknown)
+        raise ConfigError(f"unknown {cls.__name__} key(s) {keys}; valid keys are: {', '.join(names)}")
+
+
+def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
+    """Validate ``values`` against ``cls`` and instantiate it.
+
+    Parameters
+    ----------
+    cls : dataclass type
+    values : dict
+        Field values; every key must be a field of ``cls``.
+
+    Returns
+    -------
+    config : cls
+    """
+    check_keys(cls, values)
     hints = _field_types(cls)
     coerced = {k: _coerce(k, v, hints[k], cls.__name__) for k, v in values.items()}
+    for f in dataclasses.fields(cls):
+        choices = f.metadata.get("choices")
+        if choices and f.name in coerced and coerced[f.name] is not None and coerced[f.name] not in choices:
+            v = coerced[f.name]
+            raise ConfigError(
+                f"{cls.__name__}.{f.name}={v!r} is not allowed{did_you_mean(v, choices)}; "
+                f"choose one of {', '.join(map(str, choices))}"
+            )
     obj = cls(**coerced)
     validate = getattr(obj, "validate", None)
     if callable(validate):
@@ -207,7 +243,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude:
     """Add one ``--flag`` per config field, with the field's help and default.
 
     Flags default to ``None`` so that only values the user typed override the
-    YAML file; the dataclass default is shown in the help text.
+    YAML file; the dataclass default is shown in the help text (unless the help
+    already says it). A field's ``metadata["choices"]`` becomes the flag's choices.
     """
     hints = _field_types(cls)
     group = parser.add_argument_group(f"{cls.__name__} options (also settable in --config YAML)")
@@ -221,11 +258,15 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude:
         )
         base, _ = _unwrap_optional(hints[f.name])
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        help_text = f"{help_text} (default: {shown})"
+        if "default" not in help_text and shown not in (None, ""):
+            help_text = f"{help_text} (default: {shown})"
+        choices = f.metadata.get("choices")
         if base is bool:
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif typing.get_origin(base) is typing.Literal:
             group.add_argument(flag, dest=f.name, choices=typing.get_args(base), default=None, help=help_text)
+        elif choices:
+            group.add_argument(flag, dest=f.name, choices=tuple(choices), default=None, help=help_text)
         else:
             metavar = f.name.upper() if typing.get_origin(base) is not tuple else "A,B,..."
             group.add_argument(flag, dest=f.name, default=None, metavar=metavar, help=help_text)

@@ -31,7 +31,12 @@ def test_defaults_yaml_then_overrides(tmp_path):
 def test_unknown_key_lists_valid_keys(tmp_path):
     y = tmp_path / "c.yaml"
     y.write_text("dimm: 3\n")
-    with pytest.raises(ConfigError, match=r"unknown DemoConfig key\(s\) 'dimm'; valid keys are: dim, lr, sampler"):
+    with pytest.raises(
+        ConfigError, match=r"unknown DemoConfig key\(s\) 'dimm' \(did you mean 'dim'\?\); valid keys are: dim, lr, sampler"
+    ):
+        load_config(DemoConfig, y)
+    y.write_text("zzz: 3\n")  # nothing close: no suggestion
+    with pytest.raises(ConfigError, match=r"key\(s\) 'zzz'; valid keys"):
         load_config(DemoConfig, y)
 
 
