@@ -86,3 +86,45 @@ def make_run(
 def tiny_run(tmp_path: Path) -> Path:
     """A 12-clip, 3-class, 2-s run with 48 kHz and 8 kHz caches."""
     return make_run(tmp_path / "run")
+
+
+# -- claims: tests that back a sentence of the README or benchmarks/RESULTS.md ------------------------------------
+# Mark them ``@pytest.mark.claim``. CI (.ci/run) must run every one of them: a skipped claim test fails the session,
+# and the terminal summary lists them by name with the skip count.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ``../shared`` (beside the checkout); skips the test with the reason when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} is absent: the real-data material lives in ../shared beside the checkout (developers and CI)")
+    return p
+
+
+_claims: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report):
+    if "claim" in report.keywords and (report.when == "call" or report.skipped):
+        if report.skipped:
+            _claims[report.nodeid] = "skipped"
+        elif report.when == "call":
+            _claims.setdefault(report.nodeid, report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _claims:
+        return
+    tr = terminalreporter
+    tr.section("claim-backing tests (README / RESULTS.md)")
+    for nodeid, outcome in sorted(_claims.items()):
+        tr.write_line(f"{outcome:8} {nodeid}")
+    skipped = [n for n, o in _claims.items() if o == "skipped"]
+    tr.write_line(f"{len(_claims)} claim-backing tests, {len(skipped)} skipped")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    skipped = [n for n, o in _claims.items() if o == "skipped"]
+    if skipped and os.environ.get("SEA_CLAIMS_REQUIRED") == "1" and session.exitstatus == 0:
+        session.exitstatus = 1  # CI sets SEA_CLAIMS_REQUIRED: a claim that was not checked is not a claim
