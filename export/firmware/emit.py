@@ -20,6 +20,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC_FILES = (
     "sea_kernels.h",
     "sea_kernels.c",
+    "sea_conv.h",
     "sea_frontend.h",
     "sea_frontend.c",
     "main_host.c",
@@ -145,21 +146,27 @@ def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
     if layer.kind == "conv":
         oc = p["out_c"]
         data += _array("uint32_t", f"sea_w{i:02d}", p["words"], _u32, 8, static=False)
-        data += _array("int32_t", f"sea_b{i:02d}", p["bias"], _i32, 12, static=False)
+        data += _array("int32_t", f"sea_b{i:02d}", p["bias_folded"], _i32, 12, static=False)
         data += _array("int32_t", f"sea_m{i:02d}", p["mult"], _i32, 8, static=False)
         data += _array("int8_t", f"sea_s{i:02d}", p["shift"], str, 16, static=False)
+        data += _array("int32_t", f"sea_r{i:02d}", p["rnd"], _i32, 8, static=False)
         decl = (
             f"extern const uint32_t sea_w{i:02d}[];\nextern const int32_t sea_b{i:02d}[];\n"
             f"extern const int32_t sea_m{i:02d}[];\nextern const int8_t sea_s{i:02d}[];\n"
+            f"extern const int32_t sea_r{i:02d}[];\n"
         )
-        struct = (
-            f"static const sea_conv_t sea_p{i:02d} = {{{p['in_h']}, {p['in_w']}, {p['in_c']}, {p['out_h']}, {p['out_w']}, {oc}, "
-            f"{p['k_h']}, {p['k_w']}, {p['s_h']}, {p['s_w']}, {p['d_h']}, {p['d_w']}, {p['pad_t']}, {p['pad_l']}, "
-            f"{p['k_len']}, {p['k_pad']}, {p['in_zp']}, {p['out_zp']}, {p['act_min']}, {p['act_max']}, "
-            f"{1 if p['w16'] else 0}, sea_w{i:02d}, sea_b{i:02d}, sea_m{i:02d}, sea_s{i:02d}}};\n"
+        args = ", ".join(
+            str(int(p[k]))
+            for k in (
+                "in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "s_h", "s_w", "d_h", "d_w",
+                "pad_t", "pad_l", "k_len", "k_pad", "in_zp", "out_zp", "act_min", "act_max", "w16", "fast", "single",
+            )
         )
-        body = f"    sea_conv_s8(&sea_p{i:02d}, {src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}));\n"
-        return data, decl + struct + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
+        body = (
+            f"    sea_conv_s8({src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}), sea_w{i:02d}, sea_b{i:02d},\n"
+            f"                sea_m{i:02d}, sea_s{i:02d}, sea_r{i:02d}, {args});\n"
+        )
+        return data, decl + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
     if layer.kind == "dwconv":
         oc = p["out_c"]
         data += _array("int8_t", f"sea_w{i:02d}", p["w"], str, 16, static=False)
@@ -356,6 +363,7 @@ void sea_profile_mark(int stage);
 #include <string.h>
 
 #include "sea_frontend.h"
+#include "sea_conv.h"
 #include "sea_frontend_tables.h"
 #include "sea_kernels.h"
 

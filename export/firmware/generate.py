@@ -44,6 +44,7 @@ def write_firmware(
     *,
     dsp: bool = True,
     int16_weight_budget: int = 48 * 1024,
+    rounding: str = "litert",
     model_name: str | None = None,
 ) -> Path:
     """Generate the firmware project.
@@ -60,6 +61,9 @@ def write_firmware(
         Default of the Makefile's ``DSP`` variable (SMLAD inner loops on Cortex-M4/M7).
     int16_weight_budget : int
         Extra flash (bytes) that conv weights stored as int16 may take (faster inner loop); 0 keeps all int8.
+    rounding : {"litert", "tflm"}
+        Which reference the int8 outputs equal bit for bit: ai-edge-litert's reference kernels (default; its
+        FULLY_CONNECTED rounds once) or TensorFlow Lite Micro (double rounding everywhere).
     model_name : str, optional
         Default: ``model_name`` of frontend.json, else the folder name.
 
@@ -87,7 +91,7 @@ def write_firmware(
             model_name = ""
         model_name = model_name or tfl.parent.name or tfl.stem
     model_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in model_name)
-    prog = lower_graph(graph, int16_weight_budget=int16_weight_budget)
+    prog = lower_graph(graph, int16_weight_budget=int16_weight_budget, rounding=rounding)
     plan = plan_memory(prog, 4 * fe.scratch_floats)
     files = emit_project(out, prog, plan, fe, model_name, dsp=dsp, meta={})
     layers = []
@@ -117,6 +121,7 @@ def write_firmware(
         "sample_rate": fe.sr,
         "dsp_default": bool(dsp),
         "int16_weight_budget": int(int16_weight_budget),
+        "rounding": rounding,
         "layers": layers,
         "memory": {k: v for k, v in plan.items() if k != "offsets"},
         "frontend_scratch_bytes": 4 * fe.scratch_floats,

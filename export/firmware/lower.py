@@ -117,9 +117,11 @@ def _nhwc(shape: tuple, what: str, path: str) -> tuple[int, int, int]:
 
 
 def _pack_weights(w2: np.ndarray, w16: bool) -> tuple[np.ndarray, int]:
-    """Pack ``w2`` [OC, K] int8 into the uint32 words of :c:type:`sea_conv_t` (see sea_kernels.h).
+    """Pack ``w2`` [OC, K] int8 into the uint32 words of ``sea_conv_s8`` (see sea_kernels.h / sea_conv.h).
 
-    Returns ``(words, k_pad)``; rows are padded to an even count and K to a multiple of 8 with zeros.
+    Rows are padded to an even count and K to a multiple of 8 with zeros; rows go in pairs (A, B). Per group of 4
+    taps: int16 words (A0, A2) (A1, A3) (B0, B2) (B1, B3), or int8 words A0 A1 A2 A3 and B0 B1 B2 B3 (which SXTB16
+    and SXTB16 ROR 8 expand to the same pairs). Returns ``(words, k_pad)``.
     """
     oc, k = w2.shape
     k_pad = max(8, -(-k // 8) * 8)
@@ -127,17 +129,46 @@ def _pack_weights(w2: np.ndarray, w16: bool) -> tuple[np.ndarray, int]:
     w = np.zeros((oc2, k_pad), np.int64)
     w[:oc, :k] = w2
     g = k_pad // 4
-    w = w.reshape(oc2 // 2, 2, g, 4)
+    w = w.reshape(oc2 // 2, 2, g, 4).transpose(0, 2, 1, 3)  # [pair, group, row A/B, 4 taps]
     if w16:
-        arr = w.transpose(0, 2, 1, 3).astype("<i2")  # [pair, group, row A/B, 4 taps]
+        arr = w[..., [0, 2, 1, 3]].astype("<i2")
     else:
-        arr = w[..., [0, 2, 1, 3]].transpose(0, 2, 1, 3).astype("<i1")  # bytes (w0, w2, w1, w3)
+        arr = w.astype("<i1")
     return np.ascontiguousarray(arr).reshape(-1).view("<u4").astype(np.uint32), k_pad
 
 
+def _fast_requant(p: dict) -> tuple[bool, np.ndarray]:
+    """Whether sea_conv.h's fast requantisation is exact for this layer, and its per-channel rounding words.
+
+    It needs every right shift r >= 1 and no overflow: |acc| + 2^(r-1) + 128 2^r < 2^30 (double rounding, 32-bit
+    arithmetic) or |acc| 2^31 + 2^(30+r) + 128 2^(31+r) < 2^62 (single rounding, one 64-bit SMLAL). The words are
+    2^(r-1) + zp 2^r per channel (double) or the low and high words of 2^(30+r) + zp 2^(31+r) (single).
+    """
+    sh = p["shift"].astype(np.int64)
+    n = len(p["bias"])  # channels rounded up to even
+    bound = p["k_len"] * 255 * 128 + int(np.abs(p["bias"]).max(initial=0))
+    r = -np.minimum(sh, -1)
+    r_max = int(r.max(initial=1))
+    zp = int(p["out_zp"])
+    if p["single"]:
+        ok = bool(np.all(sh <= -1)) and bound * 2**31 + 2 ** (30 + r_max) + 128 * 2 ** (31 + r_max) < 2**62
+        c64 = [(1 << (30 + int(v))) + zp * (1 << (31 + int(v))) for v in r] if ok else [0] * len(r)
+        c64 += [0] * (n - len(c64))
+        words = []
+        for v in c64:
+            u = v & 0xFFFFFFFFFFFFFFFF
+            words += [u & 0xFFFFFFFF, u >> 32]
+        arr = np.array([w - (1 << 32) if w >= 1 << 31 else w for w in words], np.int64)
+        return ok, arr
+    ok = bool(np.all(sh <= -1)) and bound + 2 ** (r_max - 1) + 128 * 2**r_max < 2**30
+    rnd = (np.int64(1) << (r - 1)) + zp * (np.int64(1) << r) if ok else np.zeros(len(r), np.int64)
+    return ok, np.concatenate([rnd, np.zeros(n - len(rnd), np.int64)])
+
+
 class _Lowering:
-    def __init__(self, g: Graph, int16_budget: int):
+    def __init__(self, g: Graph, int16_budget: int, rounding: str = "litert"):
         self.g = g
+        self.rounding = rounding
         self.path = g.path
         self.layers: list[Layer] = []
         self.views: dict[int, _View] = {}
@@ -287,6 +318,8 @@ class _Lowering:
             mult=mult,
             shift=shift,
             w16=False,
+            # LiteRT's reference FULLY_CONNECTED rounds once; its conv kernels and TFLite Micro round twice
+            single=bool(fc and self.rounding == "litert"),
         )
         n_pix = geom["out_h"] * geom["out_w"]
         layer = Layer(0, "conv", op.kind, src.buffer, dst.buffer, params, macs=n_pix * oc * k_len)
@@ -457,15 +490,27 @@ class _Lowering:
                 layer.params["w16"] = True
                 budget -= extra
         for layer in convs:
-            words, k_pad = _pack_weights(layer.params["w2"], layer.params["w16"])
-            layer.params["words"] = words
-            layer.params["k_pad"] = k_pad
-            col = self.new_buffer(f"col{layer.index}", 4 * k_pad, kind="scratch")
+            p = layer.params
+            words, k_pad = _pack_weights(p["w2"], p["w16"])
+            p["words"] = words
+            p["k_pad"] = k_pad
+            # im2col stores raw inputs (zero point in the padding): fold -in_zp * sum(w) into the bias
+            oc = p["w2"].shape[0]
+            p["bias_folded"] = p["bias"].copy()
+            p["bias_folded"][:oc] -= p["in_zp"] * p["w2"].sum(axis=1)
+            worst = int(np.abs(p["bias_folded"]).max(initial=0)) + p["k_len"] * 128 * 128
+            if worst >= 2**31:
+                raise ExportError(
+                    f"{self.path}: {layer.op} layer {layer.index}: int32 accumulators could overflow "
+                    f"(|bias| + K * 128 * 128 = {worst}); the bias is out of the int8 spec's range"
+                )
+            p["fast"], p["rnd"] = _fast_requant(p)
+            col = self.new_buffer(f"col{layer.index}", 8 * k_pad, kind="scratch")
             layer.scratch = col
             self.touch(col, layer.index)
 
 
-def lower_graph(g: Graph, *, int16_weight_budget: int = 48 * 1024) -> Program:
+def lower_graph(g: Graph, *, int16_weight_budget: int = 48 * 1024, rounding: str = "litert") -> Program:
     """Lower ``g`` to firmware layers.
 
     Parameters
@@ -474,8 +519,13 @@ def lower_graph(g: Graph, *, int16_weight_budget: int = 48 * 1024) -> Program:
     int16_weight_budget : int
         Extra flash bytes allowed for storing conv weights as int16 (faster SMLAD inner loop), spent greedily on
         the layers with the most output pixels.
+    rounding : {"litert", "tflm"}
+        ``"litert"`` reproduces ai-edge-litert's reference kernels (single rounding in FULLY_CONNECTED, double
+        rounding elsewhere); ``"tflm"`` rounds twice everywhere, as TensorFlow Lite Micro does.
     """
-    return _Lowering(g, int16_weight_budget).run()
+    if rounding not in ("litert", "tflm"):
+        raise ExportError(f"rounding={rounding!r} must be 'litert' or 'tflm'")
+    return _Lowering(g, int16_weight_budget, rounding).run()
 
 
 def plan_memory(prog: Program, frontend_bytes: int, align: int = 8) -> dict:

@@ -26,29 +26,17 @@
 #error "SEA_DSP=1 needs a core with the DSP extension (Cortex-M4/M7/M33 with -mcpu=...); build with SEA_DSP=0"
 #endif
 
-/* Convolution as a matrix product over im2col columns, two output channels x two output pixels at a time.
+/* Convolution as a matrix product over im2col columns, 2 output channels x 4 output pixels per block.
+ * The layer's shapes are compile-time constants (sea_conv_s8 is inlined into each generated layer function).
  *
  * Weights: out_c rounded up to even, K = k_h * k_w * in_c rounded up to k_pad (a multiple of 8), rows in pairs
- * (2r, 2r + 1), for each group g of 4 taps:
- *   w16 = 1: four words  (wA[4g], wA[4g+1]) (wA[4g+2], wA[4g+3]) (wB[4g], wB[4g+1]) (wB[4g+2], wB[4g+3])
- *            as int16 pairs (low half first);
- *   w16 = 0: two words   bytes (wA[4g], wA[4g+2], wA[4g+1], wA[4g+3]) then the same for wB, int8 in the
- *            byte order that SXTB16 / SXTB16 ROR 8 turn into the pairs (w0, w1) and (w2, w3).
- * The column buffer holds two im2col columns interleaved the same way as the w16 weights. */
-typedef struct {
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint8_t k_h, k_w, s_h, s_w, d_h, d_w;
-    int16_t pad_t, pad_l;
-    uint16_t k_len;  /* k_h * k_w * in_c */
-    uint16_t k_pad;  /* k_len rounded up to a multiple of 8 */
-    int16_t in_zp, out_zp, act_min, act_max;
-    uint8_t w16;     /* 1: int16 weight pairs, 0: int8 weight quads */
-    const uint32_t *w;
-    const int32_t *bias;   /* [out_c rounded up to even] */
-    const int32_t *mult;   /* [out_c] */
-    const int8_t *shift;   /* [out_c] */
-} sea_conv_t;
+ * (2r, 2r + 1); for each group g of 4 taps (uint32 words):
+ *   w16 = 1: 4 words (wA[4g], wA[4g+1]) (wA[4g+2], wA[4g+3]) (wB[4g], wB[4g+1]) (wB[4g+2], wB[4g+3]),
+ *            int16 pairs, low half first;
+ *   w16 = 0: 2 words, bytes (wA[4g], wA[4g+2], wA[4g+1], wA[4g+3]) then the same for wB: int8 in the order that
+ *            SXTB16 and SXTB16 ROR 8 expand into the pairs (w0, w1) and (w2, w3).
+ * Column buffer: 4 im2col columns of (x - in_zp) as int16, group g of column c at words 8 g + 2 c and 8 g + 2 c + 1
+ * (pairs (x0, x1), (x2, x3)); 8 * k_pad bytes. */
 
 /* Depthwise convolution (channel multiplier depth_mul), direct form. Weights int8 [k_h][k_w][out_c]. */
 typedef struct {
@@ -92,7 +80,6 @@ static inline int8_t sea_clamp_s8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-void sea_conv_s8(const sea_conv_t *p, const int8_t *in, int8_t *out, uint32_t *col);
 void sea_dwconv_s8(const sea_dwconv_t *p, const int8_t *in, int8_t *out);
 void sea_maxpool_s8(const sea_pool_t *p, const int8_t *in, int8_t *out);
 void sea_avgpool_s8(const sea_pool_t *p, const int8_t *in, int8_t *out);

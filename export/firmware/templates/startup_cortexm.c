@@ -33,6 +33,7 @@ void Reset_Handler(void)
 {
     uint32_t *src = &_sidata, *dst = &_sdata;
     volatile uint32_t marker = 0;
+    const uintptr_t limit = (uintptr_t)&marker - 128u; /* keep clear of this frame */
     uint32_t *p;
     int rc;
     while (dst < &_edata)
@@ -40,7 +41,7 @@ void Reset_Handler(void)
     for (dst = &_sbss; dst < &_ebss; ++dst)
         *dst = 0;
     /* paint the unused stack below this frame; main reports how much of it was touched */
-    for (p = &_sstack; p < (uint32_t *)&marker - 32; ++p)
+    for (p = &_sstack; (uintptr_t)p < limit; ++p)
         *p = SEA_STACK_PAINT;
     /* CP10/CP11 full access (SCB->CPACR), then barriers before the first float instruction */
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
