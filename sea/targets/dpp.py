@@ -1,4 +1,4 @@
-"""Exact k-DPP samplers (determinantal point processes of fixed size k).
+r"""Exact k-DPP samplers (determinantal point processes of fixed size k).
 
 A k-DPP over ``N`` items with a PSD kernel ``L`` draws a subset ``S`` of size
 ``k`` with ``P(S) = det(L_S) / e_k(λ(L))``, where ``e_k`` is the k-th elementary
@@ -15,7 +15,7 @@ Two exact samplers are provided:
   k-DPP is a mixture: draw ``t = |T|`` with weight
   ``σ^{-t} e_t(λ(BᵀB)) C(N−t, k−t)``, draw ``T`` from the t-DPP with kernel
   ``B Bᵀ`` (rank ≤ D, sampled in the dual from the ``D × D`` matrix ``BᵀB``),
-  then fill ``S \\ T`` with ``k − t`` items drawn uniformly from the rest.
+  then fill ``S \ T`` with ``k − t`` items drawn uniformly from the rest.
   Summing over ``T ⊆ S`` recovers ``det(L_S)`` exactly, so the sampler is exact,
   while the ``σ I`` part (the ``N − rank`` null-space eigenvalues equal to
   ``σ``, and the shift of the others) costs nothing. Cost:
@@ -280,14 +280,42 @@ def _matmul_f64(B: np.ndarray, M: np.ndarray, chunk: int = 16384) -> np.ndarray:
 
 
 def log_det_subset(B: np.ndarray, S: np.ndarray, *, sigma: float = 0.1) -> float:
-    """``log det(L_S)`` for ``L = B Bᵀ + σ I``: the k-DPP's (unnormalised) log-probability of ``S``."""
+    """Return ``log det(L_S)`` for ``L = B Bᵀ + σ I``: the k-DPP's (unnormalised) log-probability of ``S``.
+
+    Parameters
+    ----------
+    B : np.ndarray [shape=(N, D)]
+        The kernel's factor.
+    S : array-like of int [shape=(k,)]
+        The subset.
+    sigma : float
+        The kernel's ridge.
+
+    Returns
+    -------
+    logdet : float
+        ``-inf`` when ``L_S`` is singular.
+    """
     b = np.asarray(B[np.asarray(S)], dtype=np.float64)
     sign, logdet = np.linalg.slogdet(b @ b.T + sigma * np.eye(b.shape[0]))
     return float(logdet) if sign > 0 else float("-inf")
 
 
 def kdpp_probabilities(L: np.ndarray, k: int) -> dict[tuple[int, ...], float]:
-    """Exact k-DPP probabilities by enumeration (tests, N ≤ ~12)."""
+    """Enumerate the exact k-DPP probabilities of every subset (for tests, N ≤ ~12).
+
+    Parameters
+    ----------
+    L : np.ndarray [shape=(N, N)]
+        A PSD kernel.
+    k : int
+        Subset size.
+
+    Returns
+    -------
+    probabilities : dict of tuple -> float
+        ``P(S)`` for each sorted subset ``S`` of size ``k``.
+    """
     L = np.asarray(L, dtype=np.float64)
     n = L.shape[0]
     k = _check_k(k, n)

@@ -81,13 +81,33 @@ class _Reducer:
 
     @property
     def out_dim(self) -> int:
+        """The output dimension ``d``."""
         raise NotImplementedError
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        """Fit on ``X``, then project it.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Rows to fit on and then project.
+
+        Returns
+        -------
+        Z : np.ndarray [shape=(N, d), dtype=float32]
+            ``φ(X)``.
+        """
         return self.fit(X).transform(X)
 
     def spec(self) -> dict[str, Any]:
-        """JSON-able description stored in student checkpoints as ``target_spec``."""
+        """Describe the fitted reducer for student checkpoints (their ``target_spec``).
+
+        Returns
+        -------
+        spec : dict
+            JSON-able: ``kind``, ``dim``, ``in_dim``, ``path`` and ``sha256`` of
+            the saved file (None before saving) and the kind's parameters.
+        """
         self._check_fitted()
         return {
             "kind": self.kind,
@@ -109,7 +129,30 @@ class _Reducer:
         return f"{type(self).__name__}({params})"
 
 
-class PCAReducer(_Reducer):
+class _StatsReducer(_Reducer):
+    """A reducer learned from data: its arrays listed in ``_SAVED`` and ``n_samples_seen_`` go into the npz."""
+
+    #: (attribute, dtype it is loaded as), in npz order; ``n_samples_seen_`` follows them
+    _SAVED: tuple[tuple[str, type], ...] = ()
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {**{k: getattr(self, k) for k, _ in self._SAVED}, "n_samples_seen_": np.int64(self.n_samples_seen_)}
+
+    @classmethod
+    def _from_meta(cls, meta: dict[str, Any]) -> _StatsReducer:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_arrays(cls, meta: dict[str, Any], z) -> _StatsReducer:
+        r = cls._from_meta(meta)
+        for k, dtype in cls._SAVED:
+            setattr(r, k, z[k].astype(dtype))
+        r.n_samples_seen_ = int(z["n_samples_seen_"])
+        r.n_features_in_ = int(r.mean_.shape[0])
+        return r
+
+
+class PCAReducer(_StatsReducer):
     """PCA onto ``dim`` components.
 
     Parameters
@@ -139,6 +182,12 @@ class PCAReducer(_Reducer):
     """
 
     kind = "pca"
+    _SAVED = (
+        ("components_", np.float32),
+        ("mean_", np.float32),
+        ("explained_variance_", np.float64),
+        ("explained_variance_ratio_", np.float64),
+    )
 
     def __init__(self, dim: int, *, whiten: bool = False, method: str = "auto", batch_size: int = 8192, seed: int = 0):
         super().__init__()
@@ -156,6 +205,7 @@ class PCAReducer(_Reducer):
 
     @property
     def out_dim(self) -> int:
+        """The number of components ``d``."""
         return self.dim
 
     def _params(self) -> dict[str, Any]:
@@ -169,7 +219,18 @@ class PCAReducer(_Reducer):
 
     # -- fitting ---------------------------------------------------------
     def fit(self, X: np.ndarray) -> PCAReducer:
-        """Fit on ``X`` [N, n] (an array or a memmap)."""
+        """Fit the principal axes of ``X``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Teacher embeddings, in memory or memory-mapped; ``N >= 2``, ``n >= dim``.
+
+        Returns
+        -------
+        self : PCAReducer
+            Fitted.
+        """
         X = _as_2d(X, None, "PCAReducer.fit")
         method = self.method
         if method == "auto":
@@ -192,14 +253,36 @@ class PCAReducer(_Reducer):
         return self
 
     def fit_batches(self, batches: Iterable[np.ndarray]) -> PCAReducer:
-        """Exact PCA from an iterable of ``[b, n]`` batches, one pass, O(n²) memory."""
+        """Fit exact PCA in one pass over batches, in O(n²) memory.
+
+        Parameters
+        ----------
+        batches : iterable of np.ndarray [shape=(b, n)]
+            The fitting rows, batch by batch.
+
+        Returns
+        -------
+        self : PCAReducer
+            Fitted on all rows of all batches.
+        """
         self._reset_stats()
         for b in batches:
             self._accumulate(b)
         return self._finalize()
 
     def partial_fit(self, X: np.ndarray) -> PCAReducer:
-        """Add a batch to the running statistics and refresh the fitted attributes."""
+        """Add a batch to the running statistics and refresh the fitted attributes.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(b, n)]
+            More fitting rows.
+
+        Returns
+        -------
+        self : PCAReducer
+            Fitted on every row seen so far.
+        """
         self._accumulate(X)
         return self._finalize()
 
@@ -258,7 +341,18 @@ class PCAReducer(_Reducer):
         return np.sqrt(np.maximum(self.explained_variance_, 1e-12)).astype(np.float32)
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Project ``X`` [N, n] → [N, d] float32."""
+        """Project onto the principal axes (divided by their scale when whitening).
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Rows to project.
+
+        Returns
+        -------
+        Z : np.ndarray [shape=(N, d), dtype=float32]
+            Component scores.
+        """
         self._check_fitted()
         X = _as_2d(X, self.n_features_in_, "PCAReducer.transform")
         Z = (np.asarray(X, dtype=np.float32) - self.mean_) @ self.components_.T
@@ -267,7 +361,18 @@ class PCAReducer(_Reducer):
         return Z.astype(np.float32, copy=False)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
-        """Map ``Z`` [N, d] back to [N, n] float32 (the reconstruction)."""
+        """Reconstruct embeddings from component scores.
+
+        Parameters
+        ----------
+        Z : np.ndarray [shape=(N, d)]
+            Component scores, as :meth:`transform` returns them.
+
+        Returns
+        -------
+        X_hat : np.ndarray [shape=(N, n), dtype=float32]
+            ``mean_ + Z @ components_`` (rescaled first when whitening).
+        """
         self._check_fitted()
         Z = _as_2d(Z, self.dim, "PCAReducer.inverse_transform")
         Z = np.asarray(Z, dtype=np.float32)
@@ -275,31 +380,18 @@ class PCAReducer(_Reducer):
             Z = Z * self._scale()
         return Z @ self.components_ + self.mean_
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "components_": self.components_,
-            "mean_": self.mean_,
-            "explained_variance_": self.explained_variance_,
-            "explained_variance_ratio_": self.explained_variance_ratio_,
-            "n_samples_seen_": np.int64(self.n_samples_seen_),
-        }
-
     @classmethod
-    def _from_arrays(cls, meta: dict[str, Any], z) -> PCAReducer:
-        r = cls(int(meta["dim"]), whiten=bool(meta["whiten"]), method=str(meta["method"]))
-        r.components_ = z["components_"].astype(np.float32)
-        r.mean_ = z["mean_"].astype(np.float32)
-        r.explained_variance_ = z["explained_variance_"].astype(np.float64)
-        r.explained_variance_ratio_ = z["explained_variance_ratio_"].astype(np.float64)
-        r.n_samples_seen_ = int(z["n_samples_seen_"])
-        r.n_features_in_ = int(r.components_.shape[1])
-        return r
+    def _from_meta(cls, meta: dict[str, Any]) -> PCAReducer:
+        return cls(int(meta["dim"]), whiten=bool(meta["whiten"]), method=str(meta["method"]))
 
 
 class IdentityReducer(_Reducer):
     """φ = identity on ``n`` dimensions (Student 0, d = n).
 
-    ``n=None`` takes the dimension from ``fit``.
+    Parameters
+    ----------
+    n : int, optional
+        The teacher's dimension; None takes it from :meth:`fit`.
     """
 
     kind = "identity"
@@ -311,9 +403,22 @@ class IdentityReducer(_Reducer):
 
     @property
     def out_dim(self) -> int:
+        """``n``: the identity keeps every dimension."""
         return int(self.n_features_in_)
 
     def fit(self, X: np.ndarray | None = None) -> IdentityReducer:
+        """Take the dimension from ``X`` (or from ``n``); nothing is learned.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)], optional
+            Data of the dimension to keep; None when ``n`` was given.
+
+        Returns
+        -------
+        self : IdentityReducer
+            Fitted.
+        """
         if X is not None:
             X = _as_2d(X, self.n, "IdentityReducer.fit")
             self.n_features_in_ = int(X.shape[1])
@@ -323,6 +428,18 @@ class IdentityReducer(_Reducer):
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return ``X`` as float32 (also :meth:`inverse_transform`).
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Embeddings of the fitted dimension.
+
+        Returns
+        -------
+        X : np.ndarray [shape=(N, n), dtype=float32]
+            The same values.
+        """
         self._check_fitted()
         return np.asarray(_as_2d(X, self.n_features_in_, "IdentityReducer.transform"), dtype=np.float32)
 
@@ -336,16 +453,20 @@ class IdentityReducer(_Reducer):
         return cls(int(z["n_features_in_"]))
 
 
-class DimSampleReducer(_Reducer):
+class DimSampleReducer(_StatsReducer):
     """Keep ``dim`` of the teacher's dimensions.
 
     Parameters
     ----------
-    dim : int
+    dim : int > 0
+        Dimensions to keep (``d``).
     mode : {"random", "variance"}
         ``random``: a seeded uniform subset; ``variance``: the ``dim``
         highest-variance dimensions of the fitting data.
     seed : int
+        Seed of the ``random`` subset.
+    batch_size : int > 0
+        Rows per batch when :meth:`fit` streams an array.
 
     Attributes
     ----------
@@ -359,6 +480,12 @@ class DimSampleReducer(_Reducer):
     """
 
     kind = "dims"
+    _SAVED = (
+        ("kept_dims_", np.int64),
+        ("mean_", np.float32),
+        ("var_", np.float64),
+        ("explained_variance_ratio_", np.float64),
+    )
 
     def __init__(self, dim: int, mode: str = "random", seed: int = 0, *, batch_size: int = 8192):
         super().__init__()
@@ -371,17 +498,41 @@ class DimSampleReducer(_Reducer):
 
     @property
     def out_dim(self) -> int:
+        """The number of kept dimensions ``d``."""
         return self.dim
 
     def _params(self) -> dict[str, Any]:
         return {"mode": self.mode, "seed": self.seed}
 
     def fit(self, X: np.ndarray) -> DimSampleReducer:
+        """Choose the kept dimensions and learn the per-dimension mean and variance of ``X``.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Fitting rows, ``N >= 2``, ``n >= dim``.
+
+        Returns
+        -------
+        self : DimSampleReducer
+            Fitted.
+        """
         X = _as_2d(X, None, "DimSampleReducer.fit")
         return self.fit_batches(_batches(X, self.batch_size))
 
     def fit_batches(self, batches: Iterable[np.ndarray]) -> DimSampleReducer:
-        """Per-dimension mean and variance in one streaming pass (shifted sums, float64)."""
+        """Fit from batches: per-dimension mean and variance in one streaming pass (shifted sums, float64).
+
+        Parameters
+        ----------
+        batches : iterable of np.ndarray [shape=(b, n)]
+            Fitting rows in any number of batches.
+
+        Returns
+        -------
+        self : DimSampleReducer
+            With ``kept_dims_``, ``mean_`` and ``var_`` set.
+        """
         n, shift, s1, s2 = 0, None, None, None
         for b in batches:
             b = np.asarray(b, dtype=np.float64)
@@ -415,36 +566,44 @@ class DimSampleReducer(_Reducer):
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
+        """Keep the chosen dimensions.
+
+        Parameters
+        ----------
+        X : np.ndarray [shape=(N, n)]
+            Rows to subset.
+
+        Returns
+        -------
+        Z : np.ndarray [shape=(N, d), dtype=float32]
+            ``X[:, kept_dims_]``.
+        """
         self._check_fitted()
         X = _as_2d(X, self.n_features_in_, "DimSampleReducer.transform")
         return np.asarray(X[:, self.kept_dims_], dtype=np.float32)
 
     def inverse_transform(self, Z: np.ndarray) -> np.ndarray:
+        """Put the kept dimensions back in place; the dropped ones get their mean.
+
+        Parameters
+        ----------
+        Z : np.ndarray [shape=(N, d)]
+            Kept dimensions, as :meth:`transform` returns them.
+
+        Returns
+        -------
+        X_hat : np.ndarray [shape=(N, n), dtype=float32]
+            The reconstruction.
+        """
         self._check_fitted()
         Z = _as_2d(Z, self.dim, "DimSampleReducer.inverse_transform")
         out = np.broadcast_to(self.mean_, (Z.shape[0], self.n_features_in_)).copy()
         out[:, self.kept_dims_] = Z
         return out
 
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "kept_dims_": self.kept_dims_,
-            "mean_": self.mean_,
-            "var_": self.var_,
-            "explained_variance_ratio_": self.explained_variance_ratio_,
-            "n_samples_seen_": np.int64(self.n_samples_seen_),
-        }
-
     @classmethod
-    def _from_arrays(cls, meta: dict[str, Any], z) -> DimSampleReducer:
-        r = cls(int(meta["dim"]), mode=str(meta["mode"]), seed=int(meta["seed"]))
-        r.kept_dims_ = z["kept_dims_"].astype(np.int64)
-        r.mean_ = z["mean_"].astype(np.float32)
-        r.var_ = z["var_"].astype(np.float64)
-        r.explained_variance_ratio_ = z["explained_variance_ratio_"].astype(np.float64)
-        r.n_samples_seen_ = int(z["n_samples_seen_"])
-        r.n_features_in_ = int(r.mean_.shape[0])
-        return r
+    def _from_meta(cls, meta: dict[str, Any]) -> DimSampleReducer:
+        return cls(int(meta["dim"]), mode=str(meta["mode"]), seed=int(meta["seed"]))
 
 
 REDUCER_KINDS: dict[str, type[_Reducer]] = {
@@ -469,6 +628,20 @@ def save_reducer(reducer: _Reducer, path: str | Path, *, extra: dict[str, Any] |
     The npz holds ``kind`` and ``meta_json`` (string scalars) and the learned
     arrays; the sidecar repeats the metadata with the npz's sha256 for humans
     and checkpoints. Sets ``reducer.path_`` and ``reducer.sha256_``.
+
+    Parameters
+    ----------
+    reducer : PCAReducer, IdentityReducer or DimSampleReducer
+        A fitted reducer.
+    path : path
+        Where to write; the suffix becomes ``.npz``.
+    extra : dict, optional
+        More keys for the sidecar (the stage adds the target set's name, teacher and sampler).
+
+    Returns
+    -------
+    path : Path
+        The ``.npz`` written.
     """
     reducer._check_fitted()
     path = Path(path)
@@ -484,7 +657,23 @@ def save_reducer(reducer: _Reducer, path: str | Path, *, extra: dict[str, Any] |
 
 
 def load_reducer(path: str | Path) -> _Reducer:
-    """Load a reducer saved by :func:`save_reducer` (``allow_pickle=False``)."""
+    """Load a reducer saved by :func:`save_reducer` (``allow_pickle=False``).
+
+    Parameters
+    ----------
+    path : path
+        The ``.npz``, or a target set's directory holding ``reducer.npz``.
+
+    Returns
+    -------
+    reducer : PCAReducer, IdentityReducer or DimSampleReducer
+        Fitted, with ``path_`` and ``sha256_`` set.
+
+    Raises
+    ------
+    ManifestError
+        When the file is missing, malformed or of an unknown kind.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "reducer.npz"

@@ -100,6 +100,7 @@ def bucket_labels(
     clip_ids : array [shape=(M,)]
         Clip of each candidate frame.
     clip_meta : dict clip_id -> ClipRecord.meta, or None
+        Where ``sensor_id``, ``day`` and ``timestamp`` are looked up.
     bucket : {"clip", "sensor", "day", "auto"}
         ``day`` buckets are (sensor, day) when a ``sensor_id`` exists, as in the
         paper (daily timeframes per sensor). ``auto``: ``day`` when every clip
@@ -108,6 +109,7 @@ def bucket_labels(
     Returns
     -------
     labels : np.ndarray [shape=(M,), int64]
+        Bucket of each frame, ``0 .. n_buckets - 1``.
     used : str
         The bucket kind actually used.
     """
@@ -143,7 +145,20 @@ def bucket_labels(
 
 
 def allocate(sizes: np.ndarray, n: int) -> np.ndarray:
-    """Split ``n`` across buckets ∝ ``sizes`` (largest remainder), never above a bucket's size."""
+    """Split ``n`` across buckets ∝ ``sizes`` (largest remainder), never above a bucket's size.
+
+    Parameters
+    ----------
+    sizes : np.ndarray [shape=(B,), int]
+        Items in each bucket.
+    n : int
+        Items to draw in all, at most ``sizes.sum()``.
+
+    Returns
+    -------
+    alloc : np.ndarray [shape=(B,), int64]
+        Items to draw from each bucket; sums to ``n``.
+    """
     sizes = np.asarray(sizes, dtype=np.int64)
     total = int(sizes.sum())
     n = _check_n(n, total)
@@ -175,7 +190,24 @@ def _groups(groups: np.ndarray | None, m: int) -> list[np.ndarray]:
 
 
 def sample_random(m: int, n_points: int, rng: np.random.Generator, *, groups: np.ndarray | None = None) -> np.ndarray:
-    """Uniform sampling within buckets; returns sorted positions [n_points]."""
+    """Sample uniformly within buckets (the ``random`` sampler).
+
+    Parameters
+    ----------
+    m : int
+        Candidates.
+    n_points : int
+        Positions to draw, at most ``m``.
+    rng : numpy Generator
+        The randomness.
+    groups : np.ndarray [shape=(m,)], optional
+        Bucket of each candidate; each bucket gets a proportional quota.
+
+    Returns
+    -------
+    positions : np.ndarray [shape=(n_points,), int64]
+        Sorted distinct positions in ``[0, m)``.
+    """
     n_points = _check_n(n_points, m)
     parts = _groups(groups, m)
     alloc = allocate(np.array([p.size for p in parts]), n_points)
@@ -293,12 +325,18 @@ def relevance_scores(
     Parameters
     ----------
     levels : np.ndarray [shape=(M,)]
+        Level of each frame in dB (:func:`frame_levels`).
     groups : np.ndarray [shape=(M,)] or None
         Bucket of each frame; windows never cross buckets.
     times : np.ndarray [shape=(M,)] or None
         Sort key giving time order inside a bucket (default: the given order).
     window : int
         Window length in frames; ``0`` (default) = the whole bucket.
+
+    Returns
+    -------
+    relevance : np.ndarray [shape=(M,), float64]
+        ``(rank + 1) / n_window`` of each frame's level, average ranks for ties.
     """
     levels = np.asarray(levels, dtype=np.float64)
     m = levels.shape[0]
@@ -329,7 +367,24 @@ def sample_spl(
     times: np.ndarray | None = None,
     window: int = 0,
 ) -> np.ndarray:
-    """Loudness-informed sampling; returns sorted positions [n_points]."""
+    """Sample ∝ loudness relevance within buckets (the ``spl`` sampler).
+
+    Parameters
+    ----------
+    levels : np.ndarray [shape=(M,)]
+        Level of each candidate frame in dB.
+    n_points : int
+        Positions to draw, at most ``M``.
+    rng : numpy Generator
+        The randomness.
+    groups, times, window
+        As in :func:`relevance_scores`; ``groups`` also set the quotas.
+
+    Returns
+    -------
+    positions : np.ndarray [shape=(n_points,), int64]
+        Sorted distinct positions in ``[0, M)``.
+    """
     m = np.asarray(levels).shape[0]
     n_points = _check_n(n_points, m)
     rel = relevance_scores(levels, groups=groups, times=times, window=window)
@@ -343,14 +398,39 @@ def sample_spl(
 
 
 def l1_normalise(F: np.ndarray) -> np.ndarray:
-    """Rows divided by their L1 norm (zero rows stay zero), float64."""
+    """Divide rows by their L1 norm (zero rows stay zero).
+
+    Parameters
+    ----------
+    F : np.ndarray [shape=(k, D)]
+        Embeddings.
+
+    Returns
+    -------
+    F_hat : np.ndarray [shape=(k, D), dtype=float64]
+        A normalised copy.
+    """
     return normalise_rows(F, "l1")
 
 
 def normalise_rows(F: np.ndarray, norm: str = "l1", *, dtype=np.float64) -> np.ndarray:
-    """Rows divided by their L1 (paper) or L2 norm; zero rows stay zero.
+    """Divide rows by their L1 (paper) or L2 norm; zero rows stay zero.
 
     Works in place on a fresh ``dtype`` copy (float32 halves the DPP samplers' memory).
+
+    Parameters
+    ----------
+    F : np.ndarray [shape=(k, D)]
+        Embeddings.
+    norm : {"l1", "l2"}
+        The row norm.
+    dtype : numpy dtype
+        Of the returned copy.
+
+    Returns
+    -------
+    F_hat : np.ndarray [shape=(k, D)]
+        The normalised copy.
     """
     if norm not in ("l1", "l2"):
         raise ParameterError(f"dpp norm={norm!r} must be 'l1' (paper) or 'l2'")
@@ -380,7 +460,9 @@ def sample_dpp(
         Anything supporting ``len()`` and ``features[int_array] -> [k, D]``
         (an ndarray, or a reader over the frame store); only pool rows are read.
     n_points : int
+        Positions to draw, at most ``M``.
     rng : numpy Generator
+        The randomness (pools, then the k-DPP draws).
     quality : np.ndarray [shape=(M,)] or None
         Per-frame quality ``q`` (the spl relevance) for ``L = diag(q) F̂F̂ᵀ diag(q) + σI``.
     groups : np.ndarray [shape=(M,)] or None
@@ -402,7 +484,8 @@ def sample_dpp(
 
     Returns
     -------
-    positions : np.ndarray [shape=(n_points,), int64], sorted.
+    positions : np.ndarray [shape=(n_points,), int64]
+        Sorted distinct positions in ``[0, M)``.
     """
     import time
 
@@ -449,10 +532,37 @@ def sample_points(
     dpp_norm: str = "l1",
     on_bucket: Callable[[dict[str, Any]], None] | None = None,
 ) -> np.ndarray:
-    """Dispatch to one sampler; returns sorted distinct positions in ``[0, m)``.
+    """Draw ``n_points`` of ``m`` candidates with one of :data:`SAMPLERS`.
 
-    ``levels`` is required by ``spl`` and ``dpp``, ``features`` by the DPPs.
-    ``dpp_groups`` are the buckets the DPP samplers use (None = all at once).
+    Parameters
+    ----------
+    sampler : "random", "spl", "dpp_div" or "dpp"
+        The sampler.
+    n_points : int
+        Positions to draw, at most ``m``.
+    m : int
+        Candidates.
+    rng : numpy Generator
+        The randomness.
+    groups : np.ndarray [shape=(m,)], optional
+        Time bucket of each candidate (quotas of ``random`` and ``spl``, windows of the relevance).
+    features : array-like [shape=(m, D)], optional
+        The embeddings; required by ``dpp_div`` and ``dpp`` (see :func:`sample_dpp`).
+    levels : np.ndarray [shape=(m,)], optional
+        Frame levels in dB; required by ``spl`` and ``dpp``.
+    times : np.ndarray [shape=(m,)], optional
+        Time order within a bucket, for the relevance windows.
+    spl_window : int
+        Relevance window in frames; 0 = the whole bucket.
+    dpp_pool_size, dpp_sigma, dpp_norm, on_bucket
+        :func:`sample_dpp`'s ``pool_size``, ``sigma``, ``norm`` and ``on_bucket``.
+    dpp_groups : np.ndarray [shape=(m,)], optional
+        The buckets the DPP samplers use (None = all at once).
+
+    Returns
+    -------
+    positions : np.ndarray [shape=(n_points,), int64]
+        Sorted distinct positions in ``[0, m)``.
     """
     if sampler not in SAMPLERS:
         raise ParameterError(f"sampler={sampler!r} must be one of {SAMPLERS}")
@@ -483,7 +593,18 @@ def sample_points(
 def diversity_stats(
     F: np.ndarray, *, sigma: float = 0.1, max_points: int = 2000, rng: np.random.Generator | None = None
 ) -> dict[str, float]:
-    """Diversity of a set of chosen embeddings ``F`` [k, D].
+    """Measure the diversity of a set of chosen embeddings.
+
+    Parameters
+    ----------
+    F : np.ndarray [shape=(k, D)]
+        The chosen embeddings.
+    sigma : float
+        Ridge of the log-det kernel.
+    max_points : int
+        At most this many rows are used (a seeded subset).
+    rng : numpy Generator, optional
+        Draws that subset (default: ``default_rng(0)``).
 
     Returns
     -------
