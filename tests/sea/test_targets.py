@@ -180,31 +180,6 @@ def test_reconstruction_report(rng):
 
 # -- stage -----------------------------------------------------------------------
 
-HAVE_STORE = Path(__file__).resolve().parents[2].joinpath("sea", "store.py").is_file()
-
-
-class FakeStore:
-    """The FrameStore reader API on plain npz files (until sea/store.py exists)."""
-
-    def __init__(self, d):
-        with np.load(Path(d) / "fake_store.npz", allow_pickle=False) as z:
-            self._emb = z["emb"].astype(np.float32)
-            self.clip_ids = z["clip_ids"].astype(str)
-            self.frames = z["frames"]
-            self.timestamps = z["timestamps"]
-        self.meta = json.loads((Path(d) / "fake_meta.json").read_text())
-        self.n_frames, self.dim = self._emb.shape
-
-    def __len__(self):
-        return self.n_frames
-
-    def read(self, indices):
-        return self._emb[np.asarray(indices)]
-
-    def iter_batches(self, batch_size):
-        for i in range(0, self.n_frames, batch_size):
-            yield i, self._emb[i : i + batch_size]
-
 
 def _fake_teacher(run_dir: Path, dim: int = 24):
     """Embeddings from the 48 kHz cache: ReLU(W · log band energies), one per openl3 frame."""
@@ -228,35 +203,26 @@ def _fake_teacher(run_dir: Path, dim: int = 24):
 
 def _build_store(run_dir: Path, variant="fake_teacher", dim=24) -> Path:
     from sea.runs import Stage
+    from sea.store import FrameStoreWriter
 
     emb, clips, frames, ts = _fake_teacher(run_dir, dim)
     d = run_dir / "teacher" / variant
     meta = {"sr": 48000, "hop_size": 0.1, "center": True, "teacher": {"name": "fake"}}
     stage = Stage(d, "teacher", {"variant": variant}, inputs={"clips": run_dir / "clips.jsonl"})
     with stage.running():
-        if HAVE_STORE:
-            from sea.store import FrameStoreWriter
-
-            w = FrameStoreWriter(d, dim, dtype="float32", shard_size=100, meta=meta)
-            for c in np.unique(clips):
-                m = clips == c
-                w.add(clips[m], frames[m], ts[m], emb[m])
-            w.close()
-        else:
-            np.savez(d / "fake_store.npz", emb=emb, clip_ids=clips, frames=frames, timestamps=ts)
-            (d / "fake_meta.json").write_text(json.dumps(meta))
+        w = FrameStoreWriter(d, dim, dtype="float32", shard_size=100, meta=meta)
+        for c in np.unique(clips):
+            m = clips == c
+            w.add(clips[m], frames[m], ts[m], emb[m])
+        w.close()
         stage.counts["n_frames"] = int(emb.shape[0])
     return d
 
 
 @pytest.fixture
-def store_run(tmp_path, monkeypatch):
+def store_run(tmp_path):
     run = make_run(tmp_path / "run", n_clips=10, duration=2.0, srs=(48000,))
     _build_store(run)
-    if not HAVE_STORE:
-        import sea.targets.stage as st
-
-        monkeypatch.setattr(st, "_open_store", FakeStore)
     return run
 
 
@@ -274,9 +240,9 @@ def test_fit_targets_writes_outputs_and_skips_rerun(store_run):
     assert len(rep["fit"]["cumulative_explained_variance"]) == 4
     assert "mean_pairwise_cosine_distance" in rep["sampling"]["diversity"]
     # held-out clips never feed the fit
-    from sea.targets.stage import _open_store
+    from sea.store import FrameStore
 
-    store = _open_store(store_run / "teacher" / "fake_teacher")
+    store = FrameStore(store_run / "teacher" / "fake_teacher")
     fit_clips = set(np.asarray(store.clip_ids)[idx])
     assert len(fit_clips) == 8
     stage = json.loads((out / "stage.json").read_text())
@@ -344,7 +310,8 @@ def test_targets_config_errors(tmp_path, store_run):
     y = tmp_path / "t.yaml"
     y.write_text("method: pca\ndimm: 64\n")
     with pytest.raises(
-        ConfigError, match=r"unknown TargetsConfig key\(s\) 'dimm'; valid keys are: method, dim, sampler"
+        ConfigError,
+        match=r"unknown TargetsConfig key\(s\) 'dimm' \(did you mean 'dim'\?\); valid keys are: method, dim,",
     ):
         load_config(TargetsConfig, y)
     with pytest.raises(ConfigError, match="sampler='kmeans' is not allowed"):
