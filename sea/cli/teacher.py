@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
 
+from ..config import add_config_arguments, config_from_args
+from ..teacher.config import EmbedConfig, ExtractConfig
 from ._common import add_group
 
 _EMBED_DESCRIPTION = """\
@@ -19,109 +23,72 @@ an installed openl3 package, else the cache ($SEA_CACHE_DIR/openl3 or
 ~/.cache/sea/openl3), else a download from github.com/marl/openl3 (models
 branch). --untrained-teacher uses random weights for dry runs.
 """
+_EXTRACT_HELP = "embed every frame of a run (clips.jsonl + 48 kHz cache) into RUN_DIR/teacher/<variant>/"
 
 
 def register(subparsers, name: str, help_text: str) -> None:
     sub = add_group(subparsers, name, help_text)
-
     p = sub.add_parser(
         "embed",
         help="embed audio files to <stem>.npz (openl3 CLI compatible)",
         description=_EMBED_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or directories of audio files")
-    p.add_argument(
-        "-o", "--output-dir", default=None, metavar="OUTDIR", help="output directory (default: next to each input)"
-    )
-    p.add_argument("-x", "--suffix", default=None, metavar="SUFFIX", help="append _SUFFIX to output names")
-    p.add_argument(
-        "--input-repr",
-        "-i",
-        default="mel256",
-        choices=("linear", "mel128", "mel256"),
-        help="spectrogram input (default: mel256)",
-    )
-    p.add_argument(
-        "--content-type",
-        "-t",
-        default="music",
-        choices=("env", "music"),
-        help="weights trained on env or music (default: music)",
-    )
-    p.add_argument(
-        "--embedding-size",
-        "-s",
-        type=int,
-        default=6144,
-        choices=(512, 6144),
-        help="embedding dimension (default: 6144)",
-    )
-    p.add_argument(
-        "--hop-size", type=float, default=0.1, metavar="SECONDS", help="hop between 1-s windows (default: 0.1)"
-    )
-    p.add_argument(
-        "--no-centering", dest="center", action="store_false", help="do not pad 0.5 s so timestamps are window centres"
-    )
-    p.add_argument(
-        "--frontend",
-        default="kapre",
-        choices=("kapre", "librosa", "legacy"),
-        help="kapre: openl3 0.4.x default; librosa: openl3's librosa option; legacy: kapre 0.1.4 (openl3<=0.3.1, torchopenl3)",
-    )
-    p.add_argument("--weights", default=None, metavar="PATH", help="openl3 .h5 weights or a converted .pt")
-    p.add_argument(
-        "--untrained-teacher",
-        dest="untrained",
-        action="store_true",
-        help="random weights for a dry run (outputs are marked untrained)",
-    )
-    p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass; bounds memory (default: 32)")
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N (default: cpu)")
-    p.add_argument(
-        "--precision",
-        default="float32",
-        choices=("float32", "bfloat16", "float16"),
-        help="autocast dtype of the CNN (default: float32; bfloat16/float16 are faster on GPU but not openl3-exact)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
+    _add_embed_arguments(p)
     p.set_defaults(func=_run_embed)
-
-    help_extract = "embed every frame of a run (clips.jsonl + 48 kHz cache) into RUN_DIR/teacher/<variant>/"
-    from ..teacher.extract import add_extract_arguments
-
-    p = sub.add_parser("extract", help=help_extract, description=help_extract)
-    add_extract_arguments(p)
+    p = sub.add_parser("extract", help=_EXTRACT_HELP, description=_EXTRACT_HELP)
+    _add_extract_arguments(p)
     p.set_defaults(func=_run_extract)
 
 
-def _run_extract(args: argparse.Namespace) -> int:
-    from ..teacher.extract import run_extract_command
+def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
+    """FILE_OR_DIR..., --overwrite and the EmbedConfig flags, with openl3's short options and boolean flags."""
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or directories of audio files")
+    add_config_arguments(parser, EmbedConfig, exclude=("center", "untrained"))
+    parser._action_groups[-1].title = "openl3 options"  # embed reads no --config file, unlike the default title says
+    hints = typing.get_type_hints(EmbedConfig)
+    for f in dataclasses.fields(EmbedConfig):
+        if "short" in f.metadata:  # openl3's short option, as another spelling of the field's flag
+            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else None
+            parser.add_argument(f.metadata["short"], dest=f.name, default=None, choices=choices, help=argparse.SUPPRESS)
+    # openl3's spellings of the two boolean options (each sets the field only when given)
+    parser.add_argument(
+        "--no-centering", dest="center", action="store_const", const=False, default=None,
+        help="do not pad 0.5 s so timestamps are window centres",
+    )  # fmt: skip
+    parser.add_argument(
+        "--untrained-teacher", dest="untrained", action="store_const", const=True, default=None,
+        help="random weights for a dry run (outputs are marked untrained)",
+    )  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
 
-    return run_extract_command(args)
+
+def _add_extract_arguments(parser: argparse.ArgumentParser) -> None:
+    """RUN_DIR, --config, --overwrite and one flag per ExtractConfig field.
+
+    ``seed`` comes from the root ``sea --seed`` (a subcommand flag of the same dest would clobber it).
+    """
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="prepared run directory (clips.jsonl + audio/48000 cache)")
+    parser.add_argument("--config", metavar="YAML", default=None, help="YAML file with ExtractConfig keys")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="re-embed everything even if a finished store or finished shards match"
+    )
+    add_config_arguments(parser, ExtractConfig, exclude=("seed",))
 
 
 def _run_embed(args: argparse.Namespace) -> int:
-    from ..teacher import embed_files
+    from ..teacher import stage
 
-    outs = embed_files(
-        args.inputs,
-        output_dir=args.output_dir,
-        suffix=args.suffix,
-        overwrite=args.overwrite,
-        input_repr=args.input_repr,
-        content_type=args.content_type,
-        embedding_size=args.embedding_size,
-        hop_size=args.hop_size,
-        center=args.center,
-        frontend=args.frontend,
-        weights=args.weights,
-        untrained=args.untrained,
-        batch_size=args.batch_size,
-        device=args.device,
-        precision=args.precision,
-        verbose=not getattr(args, "quiet", False),
-    )
-    for out in outs:
+    config = config_from_args(EmbedConfig, args)
+    for out in stage.embed(args.inputs, config, overwrite=args.overwrite, verbose=not getattr(args, "quiet", False)):
         print(out)
+    return 0
+
+
+def _run_extract(args: argparse.Namespace) -> int:
+    from ..teacher import stage
+
+    extra = {"seed": args.seed} if getattr(args, "seed", None) is not None else None
+    config = config_from_args(ExtractConfig, args, extra=extra)
+    print(stage.store_summary(stage.run(args.run_dir, config, overwrite=bool(getattr(args, "overwrite", False)))))
     return 0

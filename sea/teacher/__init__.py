@@ -7,16 +7,17 @@ Public API
 - :func:`get_embedding` -- ``openl3.get_audio_embedding`` for arrays.
 - :func:`embed_files` -- ``openl3.process_audio_file``: ``<stem>.npz`` with ``embedding``/``timestamps``.
 
+The teacher stage of a run (``sea teacher extract``) is :func:`sea.teacher.stage.run`
+with :class:`sea.teacher.config.ExtractConfig`; the frame store it writes is
+built by :mod:`sea.teacher.store_writer`.
+
 See ``docs``/openl3.md (shared reference) for every front-end and network detail.
 """
 
-# Constants are plain; everything that needs torch is imported lazily (PEP 562), so that
-# ``import sea.teacher.extract`` and the CLI parser stay light.
-TARGET_SR = 48000
-VALID_INPUT_REPRS = ("linear", "mel128", "mel256")
-VALID_CONTENT_TYPES = ("env", "music")
-VALID_EMBEDDING_SIZES = (512, 6144)
-VALID_FRONTENDS = ("kapre", "librosa", "legacy")
+# Constants come from sea.constants; everything that needs torch is imported lazily (PEP 562),
+# so that ``import sea.teacher.config`` and the CLI parser stay light.
+from ..constants import TEACHER_SR as TARGET_SR
+from ..constants import VALID_CONTENT_TYPES, VALID_EMBEDDING_SIZES, VALID_FRONTENDS, VALID_INPUT_REPRS
 
 _LAZY = {
     "PRECISIONS": "core",
@@ -51,7 +52,7 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-# Aliases under the names sea.teacher.extract looks up.
+# Shorter aliases, kept for old callers.
 INPUT_REPRS = VALID_INPUT_REPRS
 CONTENT_TYPES = VALID_CONTENT_TYPES
 EMBEDDING_SIZES = VALID_EMBEDDING_SIZES

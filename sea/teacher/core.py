@@ -31,23 +31,25 @@ import numpy as np
 import torch
 
 from .. import framing
+from ..constants import (
+    AUDIO_EXTENSIONS,
+    TEACHER_SR,
+    VALID_CONTENT_TYPES,
+    VALID_EMBEDDING_SIZES,
+    VALID_FRONTENDS,
+    VALID_INPUT_REPRS,
+)
 from ..errors import AudioError, ParameterError, SeaWarning, UntrainedTeacherWarning
 from ..progress import progress
 from ..utils import atomic_path
-from . import TARGET_SR, VALID_CONTENT_TYPES, VALID_EMBEDDING_SIZES, VALID_FRONTENDS, VALID_INPUT_REPRS
+from .frontends import FRAME_LEN
 from .model import OpenL3Audio
 from .weights import load_state_dict, resolve_weights
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "AUDIO_EXTENSIONS",
     "PRECISIONS",
-    "TARGET_SR",
-    "VALID_CONTENT_TYPES",
-    "VALID_EMBEDDING_SIZES",
-    "VALID_FRONTENDS",
-    "VALID_INPUT_REPRS",
     "default_res_type",
     "embed_files",
     "get_embedding",
@@ -56,23 +58,8 @@ __all__ = [
     "variant_name",
 ]
 
-FRAME_LEN = 48000
+#: Autocast dtype of each precision name (None: plain float32).
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
-AUDIO_EXTENSIONS = (
-    ".wav",
-    ".flac",
-    ".ogg",
-    ".oga",
-    ".aiff",
-    ".aif",
-    ".aifc",
-    ".au",
-    ".snd",
-    ".caf",
-    ".w64",
-    ".mp3",
-    ".opus",
-)
 _BLOCK_SECONDS = 10.0
 
 
@@ -82,7 +69,20 @@ def _check_choice(name: str, value, allowed: tuple) -> None:
 
 
 def variant_name(input_repr: str, content_type: str, embedding_size: int, frontend: str = "kapre") -> str:
-    """E.g. ``mel256_music_512_kapre``."""
+    """Name a teacher variant.
+
+    Parameters
+    ----------
+    input_repr : "linear", "mel128" or "mel256"
+    content_type : "env" or "music"
+    embedding_size : 512 or 6144
+    frontend : "kapre", "librosa" or "legacy"
+
+    Returns
+    -------
+    variant : str
+        E.g. ``mel256_music_512_kapre``.
+    """
     return f"{input_repr}_{content_type}_{int(embedding_size)}_{frontend}"
 
 
@@ -156,7 +156,9 @@ def load_teacher(
     untrained : bool
         Random weights (seeded by ``seed``) for dry runs; warns with
         :class:`~sea.errors.UntrainedTeacherWarning`.
-    device : torch device
+    device : str or torch.device
+    seed : int
+        Seed of the random weights (``untrained`` only).
 
     Returns
     -------
@@ -256,7 +258,7 @@ def _embed_chunks(
     name: str,
 ) -> Iterator[np.ndarray]:
     """Embeddings of the windows of a signal given as consecutive blocks, one float32 batch ``[b, D]`` at a time."""
-    starts = framing.frame_starts(n, TARGET_SR, hop_size=hop_size, center=center)
+    starts = framing.frame_starts(n, TEACHER_SR, hop_size=hop_size, center=center)
     device = next(model.parameters()).device
     batches = _iter_window_batches(blocks, n, starts, batch_size, dtype)
     n_batches = math.ceil(starts.shape[0] / batch_size)
@@ -269,7 +271,7 @@ def _embed_chunks(
 
 
 def _n_frames(n: int, hop_size: float, center: bool) -> int:
-    return int(framing.frame_starts(n, TARGET_SR, hop_size=hop_size, center=center).shape[0])
+    return int(framing.frame_starts(n, TEACHER_SR, hop_size=hop_size, center=center).shape[0])
 
 
 def _embed_stream(model: torch.nn.Module, blocks: Iterable[np.ndarray], n: int, **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -336,16 +338,16 @@ def _prepare_array(audio, sr, name: str) -> tuple[np.ndarray, int]:
         audio = audio.astype(np.float64)
     if audio.ndim == 2:
         audio = audio.mean(axis=1, dtype=audio.dtype)
-    if sr != TARGET_SR:
+    if sr != TEACHER_SR:
         # in the audio's own precision, as resampy does in openl3
-        audio = resample(audio, int(sr), TARGET_SR, res_type=default_res_type())
+        audio = resample(audio, int(sr), TEACHER_SR, res_type=default_res_type())
     return audio, int(sr)
 
 
 def _short_warning(n: int, name: str) -> None:
     if n < FRAME_LEN:
         warnings.warn(
-            f"{name} is shorter than the 1-s window ({n / TARGET_SR:.3f} s at 48 kHz); it is zero-padded to one window",
+            f"{name} is shorter than the 1-s window ({n / TEACHER_SR:.3f} s at 48 kHz); it is zero-padded to one window",
             SeaWarning,
             stacklevel=4,
         )
@@ -375,7 +377,7 @@ def _window_dtype(model) -> type:
 
 
 def _check_common(hop_size, center, batch_size, precision) -> None:
-    framing.hop_length_for(hop_size, TARGET_SR)
+    framing.hop_length_for(hop_size, TEACHER_SR)
     if center not in (True, False):
         raise ParameterError(f"center={center!r} must be True or False")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -419,12 +421,14 @@ def get_embedding(
     verbose: bool = True,
     precision: str = "float32",
 ):
-    """OpenL3 embeddings of audio arrays, as ``openl3.get_audio_embedding``.
+    """Compute OpenL3 embeddings of audio arrays, as ``openl3.get_audio_embedding``.
 
     Parameters
     ----------
     audio : np.ndarray [shape=(N,) or (N, C)] or list of them
-    sr : number or list of numbers
+        Samples (float or integer); (N, C) is downmixed by the mean before resampling.
+    sr : number > 0 or list of them
+        Sample rate of each array; audio not at 48 kHz is resampled.
     input_repr, content_type, embedding_size, frontend, weights, untrained, device
         Model selection (see :func:`load_teacher`); ignored when ``model`` is given.
     hop_size : float
@@ -511,7 +515,7 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
     sr_in, n_in = int(info.samplerate), int(info.frames)
     if n_in <= 0:
         raise AudioError(f"{str(path)!r} is empty (0 samples); openl3 cannot embed empty audio")
-    n_out = n_in if sr_in == TARGET_SR else int(n_in * TARGET_SR / sr_in)
+    n_out = n_in if sr_in == TEACHER_SR else int(n_in * TEACHER_SR / sr_in)
     state = {"nonzero": False, "sr": sr_in}
     res_type = default_res_type()
 
@@ -523,15 +527,15 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
 
     def gen() -> Iterator[np.ndarray]:
         with sf.SoundFile(str(path)) as f:
-            if sr_in != TARGET_SR and res_type == "kaiser_best":
+            if sr_in != TEACHER_SR and res_type == "kaiser_best":
                 for m in _kaiser_blocks(f, sr_in, n_in, n_out, check):
                     yield m.astype(dtype, copy=False)
                 return
             stream = None
-            if sr_in != TARGET_SR:
+            if sr_in != TEACHER_SR:
                 import soxr
 
-                stream = soxr.ResampleStream(sr_in, TARGET_SR, 1, dtype="float64", quality="VHQ")
+                stream = soxr.ResampleStream(sr_in, TEACHER_SR, 1, dtype="float64", quality="VHQ")
             block = max(1, int(_BLOCK_SECONDS * sr_in))
             done = produced = 0
             while done < n_in:
@@ -554,7 +558,7 @@ def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
 
 
 def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.ndarray]:
-    """resampy ``kaiser_best`` (openl3's resampler) block by block, bit-identical to resampling the whole file.
+    """Resample with resampy's ``kaiser_best`` (openl3's) block by block, bit-identical to resampling the whole file.
 
     resampy has no streaming API, but its filter is finite (64 zero crossings, widened by the
     decimation factor). Each block is read with that much real context on both sides and run
@@ -568,13 +572,13 @@ def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.n
     from resampy.filters import get_filter
     from resampy.interpn import resample_f_s
 
-    ratio = TARGET_SR / sr_in
+    ratio = TEACHER_SR / sr_in
     interp_win, precision, _ = get_filter("kaiser_best")
     if ratio < 1:
         interp_win = ratio * interp_win
     interp_delta = np.diff(interp_win, append=interp_win[-1])
-    g = math.gcd(sr_in, TARGET_SR)
-    l_in, l_out = sr_in // g, TARGET_SR // g
+    g = math.gcd(sr_in, TEACHER_SR)
+    l_in, l_out = sr_in // g, TEACHER_SR // g
     pad = math.ceil(64 / min(1.0, ratio)) + 16  # filter half-width in input samples, plus margin
     pad = -(-pad // l_in) * l_in
     step = max(1, round(_BLOCK_SECONDS * sr_in / l_in)) * l_in
@@ -597,7 +601,22 @@ def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.n
 
 
 def output_path(path: str | Path, suffix: str | None = None, output_dir: str | Path | None = None) -> Path:
-    """openl3's ``get_output_path``: ``<stem>.npz`` or ``<stem>_<suffix>.npz`` in ``output_dir`` (default: next to the input)."""
+    """Name the output of an input file as openl3's ``get_output_path``.
+
+    Parameters
+    ----------
+    path : path
+        The input audio file.
+    suffix : str or None
+        Appended to the stem as ``_<suffix>``.
+    output_dir : path or None
+        Default: the input's directory.
+
+    Returns
+    -------
+    output : Path
+        ``<output_dir>/<stem>.npz`` or ``<output_dir>/<stem>_<suffix>.npz``.
+    """
     path = Path(path)
     suffix = (suffix or "") + ".npz"
     stem = path.stem
@@ -623,6 +642,20 @@ def _expand(paths: Sequence[str | Path] | str | Path) -> list[Path]:
     return out
 
 
+#: embed_files' framing keywords (those of _embed_chunks), with openl3's defaults.
+_FRAMING_DEFAULTS = {"hop_size": 0.1, "center": True, "batch_size": 32, "verbose": True}
+#: The model selection keywords of embed_files (see load_teacher), with openl3's defaults.
+_MODEL_DEFAULTS = {
+    "input_repr": "mel256",
+    "content_type": "music",
+    "embedding_size": 6144,
+    "frontend": "kapre",
+    "weights": None,
+    "untrained": False,
+    "device": "cpu",
+}
+
+
 def embed_files(
     paths,
     output_dir: str | Path | None = None,
@@ -640,38 +673,53 @@ def embed_files(
 
     Parameters
     ----------
-    paths : path or list of paths (files or directories)
+    paths : path or list of paths
+        Audio files or directories of them.
     output_dir : path or None
         Default: next to each input.
     suffix : str or None
+        Appended to the output names as ``_<suffix>``.
     overwrite : bool
+        Recompute outputs that already exist.
     **kwargs
         :func:`get_embedding` keywords (``input_repr``, ``hop_size``, ``model``...).
 
     Returns
     -------
-    list of Path
+    outputs : list of Path
         The output file of every input, in input order (skipped ones included).
     """
     files = _expand(paths)
-    hop_size = kwargs.pop("hop_size", 0.1)
-    center = kwargs.pop("center", True)
-    batch_size = kwargs.pop("batch_size", 32)
-    verbose = kwargs.pop("verbose", True)
+    opts = {k: kwargs.pop(k, v) for k, v in _FRAMING_DEFAULTS.items()}
     precision = kwargs.pop("precision", "float32")
     model = kwargs.pop("model", None)
-    sel = {
-        "input_repr": kwargs.pop("input_repr", "mel256"),
-        "content_type": kwargs.pop("content_type", "music"),
-        "embedding_size": kwargs.pop("embedding_size", 6144),
-        "frontend": kwargs.pop("frontend", "kapre"),
-        "weights": kwargs.pop("weights", None),
-        "untrained": kwargs.pop("untrained", False),
-        "device": kwargs.pop("device", "cpu"),
-    }
+    sel = {k: kwargs.pop(k, v) for k, v in _MODEL_DEFAULTS.items()}
     if kwargs:
         raise ParameterError(f"unknown keyword(s) for embed_files: {', '.join(sorted(kwargs))}")
-    _check_common(hop_size, center, batch_size, precision)
+    _check_common(opts["hop_size"], opts["center"], opts["batch_size"], precision)
+    outs, todo = _outputs(files, output_dir, suffix, overwrite)
+    if not todo:
+        return outs
+    mdl, info = _resolve_model(model, **sel)
+    untrained = bool(info.get("untrained")) if model is None else bool(getattr(mdl, "untrained", False))
+    meta = {"sea_teacher_variant": np.array(info.get("variant", "")), "untrained": np.array(untrained)}
+    dtype, verbose = _window_dtype(mdl), opts["verbose"]
+    with _Precision(mdl, precision):
+        for k, (f, o) in enumerate(todo, start=1):
+            if verbose:
+                log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
+            n, blocks, state = _file_blocks(f, dtype)
+            _short_warning(n, str(f))
+            _write_embedding(mdl, blocks, n, o, meta, dtype=dtype, name=f.name, **opts)
+            if not state["nonzero"]:
+                warnings.warn(f"{str(f)!r} is all zeros", SeaWarning, stacklevel=2)
+            if verbose:
+                log.info("openl3: saved %s", o)
+    return outs
+
+
+def _outputs(files: list[Path], output_dir, suffix, overwrite: bool) -> tuple[list[Path], list[tuple[Path, Path]]]:
+    """Return the output path of every file, and the (input, output) pairs still to compute (others are logged)."""
     if output_dir is not None:
         Path(output_dir).mkdir(parents=True, exist_ok=True)
     outs = [output_path(f, suffix, output_dir) for f in files]
@@ -679,43 +727,16 @@ def embed_files(
     for o in outs:
         if not overwrite and o.exists():
             log.info("%s exists and overwriting is not enabled; skipping", o)
-    if not todo:
-        return outs
-    mdl, info = _resolve_model(model, **sel)
-    untrained = bool(info.get("untrained")) if model is None else bool(getattr(mdl, "untrained", False))
-    dtype = _window_dtype(mdl)
-    with _Precision(mdl, precision):
-        for k, (f, o) in enumerate(todo, start=1):
-            if verbose:
-                log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
-            n, blocks, state = _file_blocks(f, dtype)
-            _short_warning(n, str(f))
-            n_frames = _n_frames(n, hop_size, center)
-            chunks = _embed_chunks(
-                mdl,
-                blocks,
-                n,
-                hop_size=hop_size,
-                center=center,
-                batch_size=batch_size,
-                dtype=dtype,
-                verbose=verbose,
-                name=f.name,
-            )
-            with atomic_path(o, suffix=".npz") as tmp:
-                # streamed: memory is one batch, however long the file (openl3 stacks it all in float64)
-                _write_npz_stream(
-                    tmp,
-                    n_frames,
-                    chunks,
-                    {
-                        "timestamps": framing.timestamps(n_frames, hop_size),
-                        "sea_teacher_variant": np.array(info.get("variant", "")),
-                        "untrained": np.array(untrained),
-                    },
-                )
-            if not state["nonzero"]:
-                warnings.warn(f"{str(f)!r} is all zeros", SeaWarning, stacklevel=2)
-            if verbose:
-                log.info("openl3: saved %s", o)
-    return outs
+    return outs, todo
+
+
+def _write_embedding(model, blocks: Iterable[np.ndarray], n: int, out: Path, meta: dict[str, np.ndarray], **kw) -> None:
+    """Embed a signal of ``n`` samples given as blocks into ``out`` (atomic): embedding, timestamps and ``meta``.
+
+    ``kw`` are :func:`_embed_chunks`' keywords.
+    """
+    n_frames = _n_frames(n, kw["hop_size"], kw["center"])
+    chunks = _embed_chunks(model, blocks, n, **kw)
+    with atomic_path(out, suffix=".npz") as tmp:
+        # streamed: memory is one batch, however long the file (openl3 stacks it all in float64)
+        _write_npz_stream(tmp, n_frames, chunks, {"timestamps": framing.timestamps(n_frames, kw["hop_size"]), **meta})

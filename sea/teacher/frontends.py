@@ -1,4 +1,4 @@
-"""OpenL3 spectrogram front-ends in PyTorch, batched on the model's device.
+r"""OpenL3 spectrogram front-ends in PyTorch, batched on the model's device.
 
 Three front-ends feed the same CNN (see ``docs``/openl3.md §4); each maps a batch
 of 1-s windows at 48 kHz, ``x`` [B, 48000], to a dB spectrogram
@@ -9,10 +9,10 @@ width axis, values in [-80, 0]:
     float32 ``tf.signal.stft`` with TF's float32 periodic Hann window, hop 242.
     On CPU the FFT runs in scipy's float32 pocketfft, which gives the same bits
     as TF's CPU rfft (``cpu_kernels``; see :meth:`Frontend.magnitude`).
-    linear: n_fft 512, no padding -> 197 frames of \\|X\\|.
+    linear: n_fft 512, no padding -> 197 frames of \|X\|.
     mel: n_fft 2048, zeros appended at the end only (``pad_end=True``) ->
     199 frames; Slaney mel filterbank (librosa, float64 cast to float32)
-    applied to the *magnitude* \\|X\\|.
+    applied to the *magnitude* \|X\|.
 ``librosa`` (openl3 0.4.x ``frontend='librosa'``)
     linear: same as kapre but in float64. mel: ``librosa.feature.melspectrogram``
     with ``center=True`` (1024 zeros each side, librosa >= 0.9 pads with zeros),
@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..constants import TEACHER_SR, WINDOW_SIZE
 from ..errors import ParameterError
 
 __all__ = [
@@ -53,8 +54,8 @@ __all__ = [
     "mel_basis",
 ]
 
-SR = 48000
-FRAME_LEN = 48000
+#: Samples in one 1-s window at 48 kHz.
+FRAME_LEN = int(round(WINDOW_SIZE * TEACHER_SR))
 HOP_LENGTH = 242
 AMIN = 1e-10
 DYNAMIC_RANGE = 80.0
@@ -65,16 +66,21 @@ SPEC_SHAPES = {"linear": (257, 197), "mel128": (128, 199), "mel256": (256, 199)}
 
 
 def amplitude_to_db(s: torch.Tensor, amin: float = AMIN, dynamic_range: float = DYNAMIC_RANGE) -> torch.Tensor:
-    """kapre 0.1.4 dB: ``max(10 log10(max(s, amin)) - max_per_example, -dynamic_range)``.
+    """Convert magnitudes to dB as kapre 0.1.4: ``max(10 log10(max(s, amin)) - max_per_example, -dynamic_range)``.
 
     Parameters
     ----------
-    s : Tensor [shape=(B, ...)]
+    s : torch.Tensor [shape=(B, ...)]
         Magnitude (or mel magnitude), any float dtype.
+    amin : float
+        Floor of ``s`` before the logarithm.
+    dynamic_range : float
+        dB range kept below each example's maximum.
 
     Returns
     -------
-    Tensor [shape=(B, ...)], values in [-dynamic_range, 0].
+    db : torch.Tensor [shape=(B, ...)]
+        Values in [-dynamic_range, 0].
     """
     log_spec = 10.0 * torch.log10(torch.clamp(s, min=amin))
     peak = log_spec.flatten(1).amax(dim=1).view((-1,) + (1,) * (s.ndim - 1))
@@ -86,7 +92,7 @@ def mel_basis(input_repr: str, frontend: str) -> np.ndarray:
     import librosa
 
     n_mels = N_MELS[input_repr]
-    kw = dict(sr=SR, n_fft=N_FFT[input_repr], n_mels=n_mels, fmin=0.0, fmax=SR / 2)
+    kw = dict(sr=TEACHER_SR, n_fft=N_FFT[input_repr], n_mels=n_mels, fmin=0.0, fmax=TEACHER_SR / 2)
     if frontend == "kapre":  # kapre >= 0.3.5: librosa Slaney filterbank, float64 then tf.float32
         return (
             librosa.filters.mel(**kw, htk=False, norm="slaney", dtype=np.float64).astype(np.float32).astype(np.float64)
@@ -205,12 +211,23 @@ class Frontend(nn.Module):
         self.cpu_kernels = True
 
     def extra_repr(self) -> str:
+        """Describe the front-end in the module's repr."""
         return (
             f"input_repr={self.input_repr!r}, frontend={self.frontend!r}, n_fft={self.n_fft}, hop=242, pad={self.pad}"
         )
 
     def magnitude(self, x: torch.Tensor) -> torch.Tensor:
-        """(Mel) magnitude before dB, [B, F, T] in the compute dtype."""
+        """Compute the (mel) magnitude before dB.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, 48000)]
+
+        Returns
+        -------
+        magnitude : torch.Tensor [shape=(B, F, T)]
+            In the compute dtype (float64 for the librosa front-end, else float32).
+        """
         x = x.to(self.compute_dtype)
         if self.pad != (0, 0):
             x = nn.functional.pad(x, self.pad)
@@ -233,11 +250,14 @@ class Frontend(nn.Module):
         return torch.matmul(self.mel, spec.abs())
 
     def _use_scipy_fft(self, x: torch.Tensor) -> bool:
-        """Why scipy: audio resampled from 44.1 kHz or less leaves the band above the old Nyquist
+        """Tell whether the FFT runs in scipy (kapre on CPU, no autograd, no tracing).
+
+        Why scipy: audio resampled from 44.1 kHz or less leaves the band above the old Nyquist
         empty, and there kapre's magnitudes are float32 FFT rounding noise, which the 80 dB range
         (10 log10 of a magnitude: 8 decades) keeps. TF's CPU rfft and scipy's float32 pocketfft
         give identical bits; torch's MKL FFT does not, which alone costs ~3e-3 relative L2 in the
-        embedding against openl3. GPUs, autograd and tracing use ``torch.stft``."""
+        embedding against openl3. GPUs, autograd and tracing use ``torch.stft``.
+        """
         return (
             self.cpu_kernels
             and self.frontend == "kapre"
@@ -249,13 +269,24 @@ class Frontend(nn.Module):
         )
 
     def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ParameterError unless ``x`` is a batch of 1-s windows [B, 48000]."""
         if x.ndim != 2 or x.shape[1] != FRAME_LEN:
             raise ParameterError(
                 f"the OpenL3 front-end expects windows of shape [B, {FRAME_LEN}], got {tuple(x.shape)}"
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, 48000] -> [B, 1, F, T] float32 dB spectrogram in [-80, 0]."""
+        """Compute the dB spectrogram of 1-s windows at 48 kHz.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, 48000)]
+
+        Returns
+        -------
+        spectrogram : torch.Tensor [shape=(B, 1, F, T)]
+            float32 dB in [-80, 0]; (F, T) is ``SPEC_SHAPES[input_repr]``.
+        """
         self.check_input(x)
         db = amplitude_to_db(self.magnitude(x))
         return db.to(torch.float32).unsqueeze(1)

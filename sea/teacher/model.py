@@ -59,7 +59,7 @@ WINOGRAD_LAYERS = (3, 4, 5, 6, 7, 8)
 
 
 def expected_weight_shapes() -> list[tuple[str, str, list[tuple[int, ...]]]]:
-    """The 16 weighted Keras layers in file order: (torch prefix, kind, Keras tensor shapes).
+    """List the 16 weighted Keras layers in file order: (torch prefix, kind, Keras tensor shapes).
 
     BN tensors are (gamma, beta, moving_mean, moving_variance); conv tensors are
     (kernel (kh, kw, in, out), bias (out,)).
@@ -73,7 +73,16 @@ def expected_weight_shapes() -> list[tuple[str, str, list[tuple[int, ...]]]]:
 
 
 def conv_macs(input_repr: str) -> int:
-    """Multiply-accumulates of the 8 convolutions for one 1-s window (front-end excluded)."""
+    """Count the multiply-accumulates of the 8 convolutions for one 1-s window (front-end excluded).
+
+    Parameters
+    ----------
+    input_repr : "linear", "mel128" or "mel256"
+
+    Returns
+    -------
+    n_macs : int
+    """
     h, w = SPEC_SHAPES[input_repr]
     total = 0
     for i, (cin, cout) in enumerate(CONV_CHANNELS, start=1):
@@ -131,15 +140,25 @@ class OpenL3Audio(nn.Module):
     # -- info ---------------------------------------------------------------------------------------
     @property
     def variant(self) -> str:
+        """``<input_repr>_<embedding_size>_<frontend>``, e.g. ``mel256_512_kapre``."""
         return f"{self.input_repr}_{self.embedding_size}_{self.frontend_name}"
 
     def count_parameters(self) -> tuple[int, int]:
-        """(total incl. BN moving statistics, trainable)."""
+        """Count the parameters.
+
+        Returns
+        -------
+        n_total : int
+            Parameters and BN moving statistics (Keras' count, :data:`N_PARAMETERS`).
+        n_trainable : int
+            Parameters only (:data:`N_TRAINABLE`).
+        """
         trainable = sum(p.numel() for p in self.parameters())
         stats = sum(b.numel() for n, b in self.named_buffers() if n.endswith(("running_mean", "running_var")))
         return trainable + stats, trainable
 
     def extra_repr(self) -> str:
+        """Describe the model in its repr."""
         return f"embedding_size={self.embedding_size}, final_pool={self.pool_size}, channels_last"
 
     # -- BN folding -----------------------------------------------------------------------------------
@@ -240,7 +259,18 @@ class OpenL3Audio(nn.Module):
         return y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x [B, 48000] (float32, or float64 for the librosa front-end) -> embeddings [B, D] float32."""
+        """Embed 1-s windows at 48 kHz.
+
+        Parameters
+        ----------
+        x : torch.Tensor [shape=(B, 48000)]
+            float32, or float64 for the librosa front-end.
+
+        Returns
+        -------
+        embedding : torch.Tensor [shape=(B, D)]
+            float32, ``D = embedding_size``.
+        """
         if not self.training and x.device.type == "cpu" and self.cpu_chunk and x.shape[0] > self.cpu_chunk:
             # A few windows' activations stay in the L3 cache; 32 windows of mel256 are 0.4 GB per layer.
             self.frontend.check_input(x)  # name the caller's shape, not a chunk's
@@ -258,7 +288,7 @@ class OpenL3Audio(nn.Module):
         return self.embed_spectrogram(self.spectrogram(x))
 
     def _chunk_workers(self, n_chunks: int) -> ThreadPoolExecutor | None:
-        """A pool for the CPU chunks, or None to run them in this thread."""
+        """Return a pool for the CPU chunks, or None to run them in this thread."""
         n_threads = torch.get_num_threads()
         n_workers = min(self.cpu_workers or n_threads, n_threads, n_chunks)
         if (

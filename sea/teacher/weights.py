@@ -96,7 +96,7 @@ OPENL3_SHA256: dict[tuple[str, str], dict[str, str]] = {
 
 
 def git_blob_sha1(path: str | Path, chunk_size: int = 1 << 20) -> str:
-    """Git's object id of a file's bytes: sha1 of ``b"blob <size>\\0"`` followed by the content."""
+    r"""Git's object id of a file's bytes: sha1 of ``b"blob <size>\\0"`` followed by the content."""
     import hashlib
 
     h = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
@@ -140,12 +140,19 @@ def _kind(arrays: list[np.ndarray]) -> str | None:
 
 
 def read_keras_h5(path: str | Path) -> list[tuple[str, list[np.ndarray]]]:
-    """The weighted BN/conv layers of a Keras HDF5 weights file, in load order.
+    """Read the weighted BN/conv layers of a Keras HDF5 weights file, in load order.
+
+    Parameters
+    ----------
+    path : path
+        A Keras ``.h5`` weights file (openl3's ``openl3_audio_<repr>_<content>.h5``).
 
     Returns
     -------
-    list of (layer name, [arrays in ``weight_names`` order]); only BN-shaped
-    (4 equal vectors) and conv-shaped (4-D kernel + bias) layers are kept.
+    layers : list of (str, list of np.ndarray)
+        (layer name, arrays in ``weight_names`` order); only BN-shaped (4 equal
+        vectors [shape=(C,)]) and conv-shaped (kernel [shape=(kh, kw, in, out)]
+        and bias [shape=(out,)]) layers are kept.
 
     Raises
     ------
@@ -213,11 +220,27 @@ def read_keras_h5(path: str | Path) -> list[tuple[str, list[np.ndarray]]]:
 
 
 def convert_h5(path: str | Path) -> dict[str, torch.Tensor]:
-    """Positional Keras -> PyTorch conversion of an openl3 audio ``.h5`` into a state dict.
+    """Convert an openl3 audio ``.h5`` into a PyTorch state dict, layer by layer in file order.
 
     Conv kernels (kh, kw, in, out) become (out, in, kh, kw) (no flip: both
     frameworks cross-correlate); BN (gamma, beta, moving_mean, moving_variance)
     become (weight, bias, running_mean, running_var).
+
+    Parameters
+    ----------
+    path : path
+        The Keras weights file.
+
+    Returns
+    -------
+    state_dict : dict of str to torch.Tensor
+        The state dict of :class:`OpenL3Audio` (any input_repr, embedding size
+        and front-end: the weights do not depend on them).
+
+    Raises
+    ------
+    WeightsError
+        The file is not an openl3 audio weights file (layer count or shapes differ).
     """
     layers = read_keras_h5(path)
     expected = expected_weight_shapes()
@@ -313,7 +336,7 @@ def load_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
 
 
 def _installed_openl3_file(input_repr: str, content_type: str) -> Path | None:
-    """The ``.h5`` shipped inside an installed openl3 package, located without importing it."""
+    """Locate the ``.h5`` shipped inside an installed openl3 package, without importing it."""
     try:
         spec = importlib.util.find_spec("openl3")
     except (ImportError, ValueError):
@@ -413,10 +436,17 @@ def resolve_weights(
 
     Parameters
     ----------
+    input_repr : "linear", "mel128" or "mel256"
+    content_type : "env" or "music"
     weights : path or None
         Explicit ``.h5`` / ``.pt``; must exist.
     download : bool or None
         Allow step 4; default: unless the environment sets ``SEA_OFFLINE=1``.
+
+    Returns
+    -------
+    path : Path
+        The ``.h5`` or ``.pt`` file to load.
 
     Raises
     ------

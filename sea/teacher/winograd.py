@@ -33,7 +33,7 @@ def _mats(device, dtype):
 
 
 def winograd_filter(weight: torch.Tensor) -> torch.Tensor:
-    """Transformed 3x3 kernels: weight [K, C, 3, 3] -> U [36, C, K] (computed in float64)."""
+    """Transform 3x3 kernels: weight [K, C, 3, 3] -> U [36, C, K] (computed in float64)."""
     g = torch.tensor(_G, dtype=torch.float64, device=weight.device)
     u = torch.einsum("ai,kcij,bj->abck", g, weight.detach().double(), g)
     return u.reshape(36, weight.shape[1], weight.shape[0]).to(weight.dtype).contiguous()

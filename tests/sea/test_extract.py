@@ -18,17 +18,14 @@ import pytest
 import torch
 
 from sea.cache import AudioCache
+from sea.cli import teacher as teacher_cli
 from sea.errors import ConfigError, ManifestError, UntrainedTeacherWarning
 from sea.framing import frame_starts, n_frames, timestamps, windows
 from sea.runs import read_stage
 from sea.store import FrameStore, emb_name
-from sea.teacher.extract import (
-    ExtractConfig,
-    add_extract_arguments,
-    extract,
-    run_extract_command,
-    variant_name,
-)
+from sea.teacher import stage
+from sea.teacher.config import ExtractConfig, variant_name
+from sea.teacher.stage import run as extract
 from tests.conftest import make_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,8 +195,8 @@ import sys, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {root!r})
 from tests.sea.test_extract import stand_in, _cfg
-from sea.teacher.extract import extract
-extract({run!r}, _cfg(), model=stand_in(delay=0.15))
+from sea.teacher.stage import run
+run({run!r}, _cfg(), model=stand_in(delay=0.15))
 print("FINISHED")
 """
 
@@ -257,8 +254,8 @@ import sys, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {root!r})
 from tests.sea.test_extract import stand_in, _cfg
-from sea.teacher.extract import extract
-extract(sys.argv[1], _cfg(shard_size=24), model=stand_in())
+from sea.teacher.stage import run
+run(sys.argv[1], _cfg(shard_size=24), model=stand_in())
 """
 
 
@@ -333,35 +330,27 @@ def test_precision_and_window_dtype(tiny_run):
     assert FrameStore(out).meta["teacher"]["precision"] == "float16"
 
 
-def test_cli_glue(tiny_run, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seed", type=int, default=None)  # the root parser's
-    sub = parser.add_subparsers()
-    p = sub.add_parser("extract")
-    add_extract_arguments(p)
+def test_cli_glue(tiny_run, tmp_path, capsys, monkeypatch):
+    parser = argparse.ArgumentParser()  # the root parser's --seed and the teacher group, as in 'sea'
+    parser.add_argument("--seed", type=int, default=None)
+    teacher_cli.register(parser.add_subparsers(), "teacher", "the teacher group")
     yaml_file = tmp_path / "x.yaml"
     yaml_file.write_text("shard_size: 50\nbatch_size: 16\n")
     args = parser.parse_args(
-        ["--seed", "3", "extract", str(tiny_run), "--config", str(yaml_file), "--dtype", "float32",
+        ["--seed", "3", "teacher", "extract", str(tiny_run), "--config", str(yaml_file), "--dtype", "float32",
          "--hop-size", "0.5", "--no-center"]
     )  # fmt: skip
     assert args.run_dir == str(tiny_run) and args.overwrite is False
 
     calls = {}
+    real = stage.run
 
-    import sea.teacher.extract as ex
-
-    real = ex.extract
-
-    def fake_extract(run_dir, config, *, overwrite=False, model=None):
+    def fake_run(run_dir, config, *, overwrite=False, model=None):
         calls["config"] = config
         return real(run_dir, config, overwrite=overwrite, model=stand_in())
 
-    ex.extract = fake_extract
-    try:
-        assert run_extract_command(args) == 0
-    finally:
-        ex.extract = real
+    monkeypatch.setattr(stage, "run", fake_run)
+    assert args.func(args) == 0
     cfg = calls["config"]
     assert (cfg.shard_size, cfg.batch_size, cfg.dtype, cfg.hop_size, cfg.center, cfg.seed) == (
         50,
@@ -376,9 +365,17 @@ def test_cli_glue(tiny_run, tmp_path, capsys):
     n = sum(n_frames(96000, 48000, hop_size=0.5, center=False) for _ in range(12))
     assert f"{n} frames of 12 clips, dim {DIM} float32" in printed
     with pytest.raises(SystemExit):
-        parser.parse_args(["extract"])  # RUN_DIR is required
+        parser.parse_args(["teacher", "extract"])  # RUN_DIR is required
     with pytest.raises(ConfigError, match="frontend='tf'"):
-        run_extract_command(parser.parse_args(["extract", str(tiny_run), "--frontend", "tf"]))
+        args = parser.parse_args(["teacher", "extract", str(tiny_run), "--frontend", "tf"])
+        args.func(args)
+
+
+def test_old_import_path_is_the_stage():
+    import sea.teacher.extract as old
+
+    assert old.extract is stage.run and old.ExtractConfig is ExtractConfig and old.variant_name is variant_name
+    assert old.store_dir("RUN", ExtractConfig(frontend="legacy")) == Path("RUN/teacher/mel256_music_512_legacy")
 
 
 # -- the real teacher ------------------------------------------------------------------

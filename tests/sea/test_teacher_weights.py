@@ -403,6 +403,49 @@ def test_cli_embed_without_weights_exits_1(tmp_path, capsys):
     assert "error: no OpenL3 weights" in err and "--untrained-teacher" in err
 
 
+def test_embed_flags_build_an_embed_config_with_embed_files_defaults():
+    """`sea teacher embed` flags (openl3's short options too) come from EmbedConfig, whose defaults are embed_files'."""
+    import argparse
+    import dataclasses
+    import inspect
+
+    from sea.cli import teacher as teacher_cli
+    from sea.config import config_from_args
+    from sea.errors import ConfigError
+    from sea.teacher import core
+    from sea.teacher.config import EmbedConfig
+
+    defaults = EmbedConfig()
+    file_kw = {**core._FRAMING_DEFAULTS, **core._MODEL_DEFAULTS, "precision": "float32", "output_dir": None}
+    file_kw["suffix"] = inspect.signature(T.embed_files).parameters["suffix"].default
+    array_kw = inspect.signature(T.get_embedding).parameters
+    for f in dataclasses.fields(EmbedConfig):
+        assert getattr(defaults, f.name) == file_kw[f.name], f.name
+        if f.name in array_kw:
+            assert getattr(defaults, f.name) == array_kw[f.name].default, f.name
+
+    parser = argparse.ArgumentParser()
+    teacher_cli.register(parser.add_subparsers(), "teacher", "the teacher group")
+
+    def config(*flags: str) -> EmbedConfig:
+        return config_from_args(EmbedConfig, parser.parse_args(["teacher", "embed", "a.wav", *flags]))
+
+    assert config() == defaults
+    short = config("-o", "out", "-x", "v2", "-i", "mel128", "-t", "env", "-s", "512")
+    long = config("--output-dir", "out", "--suffix", "v2", "--input-repr", "mel128", "--content-type", "env",
+                  "--embedding-size", "512")  # fmt: skip
+    expected = EmbedConfig(output_dir="out", suffix="v2", input_repr="mel128", content_type="env", embedding_size=512)
+    assert short == long == expected
+    assert config("--no-centering", "--untrained-teacher", "--hop-size", "0.5", "--batch-size", "4") == EmbedConfig(
+        center=False, untrained=True, hop_size=0.5, batch_size=4
+    )
+    for flags in (["-i", "mel64"], ["--frontend", "tf"], ["--precision", "half"], ["--center"]):
+        with pytest.raises(SystemExit):
+            config(*flags)
+    with pytest.raises(ConfigError, match="embedding_size=1024"):
+        config("-s", "1024")
+
+
 def test_cli_extract_is_registered(capsys):
     with pytest.raises(SystemExit) as e:
         main(["teacher", "extract", "--help"])
