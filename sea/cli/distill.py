@@ -59,40 +59,18 @@ def _student_args(value):
 
 
 def _run_distill(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..distill import DistillConfig, distill
+    from ..distill import DistillConfig, report_text, run
+    from ..layout import RunLayout
 
     args.student_args = _student_args(args.student_args)
     extra = {"seed": args.seed} if args.seed is not None else None
     config = config_from_args(DistillConfig, args, extra=extra)
+    layout = RunLayout(args.run_dir)
     if args.report:
-        _print_report(Path(args.run_dir) / "students" / config.output_name())
+        print(report_text(layout.student(config.output_name())))
         return 0
-    out = distill(args.run_dir, config, overwrite=args.overwrite)
-    if (out / "fidelity.json").is_file():  # absent on ranks > 0 under torchrun
-        _print_report(out)
+    out = run(args.run_dir, config, overwrite=args.overwrite)
+    if layout.fidelity(out.name).is_file():  # absent on ranks > 0 under torchrun
+        print(report_text(out))
     print(out)
     return 0
-
-
-def _fmt(v, spec: str = ".4f") -> str:
-    return "-" if v is None else format(v, spec) if isinstance(v, float) else str(v)
-
-
-def _print_report(student_dir) -> None:
-    from ..distill import distill_report
-
-    r = distill_report(student_dir)
-    init = r.get("initial") or {}
-    print(f"student {r.get('name')} ({r.get('student')}) on targets {r.get('targets')}: {r.get('n_frames')} "
-          f"{r.get('split')} frames, best epoch {r.get('best_epoch')}")  # fmt: skip
-    print(f"{'':10}{'trained':>10}{'initial':>10}")
-    for k in ("r2_mean", "r2_weighted", "cosine_mean", "mse", "mae"):
-        print(f"{k:10}{_fmt(r.get(k)):>10}{_fmt(init.get(k)):>10}")
-    c = r.get("counts") or {}
-    if c:
-        print(f"epochs {c.get('epochs')}, steps {c.get('steps')}, {c.get('windows_per_s')} windows/s, "
-              f"data wait {_fmt(c.get('data_wait_fraction'), '.1%')}")  # fmt: skip
-    if r.get("teacher_untrained"):
-        print("note: the teacher was UNTRAINED (random weights); these numbers show the pipeline, not SEA")

@@ -24,11 +24,21 @@ from typing import Any
 
 import numpy as np
 
+from ..constants import STUDENT_SR
 from ..errors import ConfigError, ManifestError
+from ..layout import RunLayout
+from ..splits import grouped_holdout
 
-__all__ = ["STUDENT_SR", "WindowSource", "epoch_batches", "group_labels", "prefetch", "split_rows", "val_batches"]
-
-STUDENT_SR = 8000
+__all__ = [
+    "STUDENT_SR",
+    "WaitClock",
+    "WindowSource",
+    "epoch_batches",
+    "group_labels",
+    "prefetch",
+    "split_rows",
+    "val_batches",
+]
 
 
 class WindowSource:
@@ -103,9 +113,9 @@ def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.n
         return np.asarray(clip_ids).astype(str)
     from ..manifest import read_manifest
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "clips.jsonl").is_file():
-        raise ConfigError(f"DistillConfig.val_by={val_by!r} needs {str(run_dir / 'clips.jsonl')!r}; use val_by 'clip'")
+    manifest = RunLayout(run_dir).manifest
+    if not manifest.is_file():
+        raise ConfigError(f"DistillConfig.val_by={val_by!r} needs {str(manifest)!r}; use val_by 'clip'")
     records = {r.clip_id: r for r in read_manifest(run_dir)}
     uniq, inverse = np.unique(np.asarray(clip_ids).astype(str), return_inverse=True)
     labels, keys = [], set()
@@ -130,14 +140,7 @@ def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.n
 
 def split_rows(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(train_rows, val_rows)``, int64, sorted; whole groups are held out (at least one, never all)."""
-    uniq = np.unique(groups)
-    n_val = int(round(fraction * uniq.size))
-    if fraction > 0 and uniq.size >= 2:
-        n_val = min(max(n_val, 1), uniq.size - 1)
-    else:
-        n_val = 0
-    held = np.random.default_rng([seed, 0]).permutation(uniq)[:n_val]
-    is_val = np.isin(groups, held)
+    is_val = grouped_holdout(groups, fraction, [seed, 0])
     return np.flatnonzero(~is_val).astype(np.int64), np.flatnonzero(is_val).astype(np.int64)
 
 
