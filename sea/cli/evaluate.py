@@ -38,17 +38,10 @@ def register(subparsers, name: str, help_text: str) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from ..evaluate import EvalConfig, evaluate
-    from ..evaluate.stage import load_report
+    from ..evaluate import EvalConfig, load_report, run
+    from ..evaluate.report import MARKDOWN_FILE, score_lines
 
-    config = config_from_args(EvalConfig, args)
-    out = evaluate(args.run_dir, config, overwrite=args.overwrite)
-    rep = load_report(args.run_dir, out.name)
-    metric = rep["primary"]["metric"]
-    clf = rep["primary"]["classifier"]
-    for name, m in rep["models"].items():
-        s = m["classifiers"][clf]["scores"][metric]
-        std = f" ± {s['std']:.3f}" if s.get("std") is not None else ""
-        print(f"{name}\t{clf} {metric} {s['mean']:.3f}{std}")
-    print(out / "report.md")
+    out = run(args.run_dir, config_from_args(EvalConfig, args), overwrite=args.overwrite)
+    print(score_lines(load_report(args.run_dir, out.name)))
+    print(out / MARKDOWN_FILE)
     return 0

@@ -149,10 +149,10 @@ def _torch():
     return torch
 
 
-def _device(name: str) -> str:
-    torch = _torch()
+def resolve_device(name: str) -> str:
+    """``name``, with ``auto`` resolved to ``cuda`` when available, else ``cpu``."""
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return "cuda" if _torch().cuda.is_available() else "cpu"
     return name
 
 
@@ -220,7 +220,7 @@ class _EarlyStopper:
 
 def _fit_predict_mlp(data, y, train, val, test, *, n_classes, multilabel, s: ClassifierSettings):
     torch = _torch()
-    device = _device(s.device)
+    device = resolve_device(s.device)
     gen = torch.Generator().manual_seed(s.seed)
     torch.manual_seed(s.seed)
     tr_rows = data.rows_of(train)
@@ -340,7 +340,7 @@ def _bag_index(data: FrameData, clips: np.ndarray) -> np.ndarray:
 
 def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSettings):
     torch = _torch()
-    device = _device(s.device)
+    device = resolve_device(s.device)
     torch.manual_seed(s.seed)
     gen = torch.Generator().manual_seed(s.seed)
     scale = _Scaler(*_train_stats(data, data.rows_of(train)), device)

@@ -22,6 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import STUDENT_SR, TEACHER_SR, WINDOW_SIZE
+from ..layout import RunLayout
+from ..utils import Pathlike
+
 __all__ = ["StandinTeacher", "broken_student", "make_demo_run"]
 
 
@@ -41,7 +45,7 @@ def StandinTeacher(dim: int = 32, n_bands: int = 48, seed: int = 0):  # noqa: N8
             super().__init__()
             g = torch.Generator().manual_seed(seed)
             n_fft = 1024
-            freqs = torch.fft.rfftfreq(n_fft, 1 / 48000)
+            freqs = torch.fft.rfftfreq(n_fft, 1 / TEACHER_SR)
             edges = torch.logspace(np.log10(50.0), np.log10(20000.0), n_bands + 1)
             fb = ((freqs[None, :] >= edges[:-1, None]) & (freqs[None, :] < edges[1:, None])).float()
             fb = fb / fb.sum(1, keepdim=True).clamp(min=1)
@@ -68,7 +72,7 @@ def broken_student(
     torch = _torch()
     from ..students import create
     from ..students.frontend import StudentFrontend
-    from .embed import STUDENT_SR, EmbeddingModel
+    from .embed import EmbeddingModel
 
     net = create(student, **({"out_dim": out_dim} if out_dim else {})).to(device).eval()
     frontend = StudentFrontend(mode="stft").to(device)
@@ -105,8 +109,96 @@ def _clip(c: int, duration: float, sr: int, rng: np.random.Generator, i: int) ->
     return y.astype(np.float32)
 
 
+def _write_clips(
+    layout: RunLayout, n_clips: int, n_classes: int, n_folds: int, duration: float, rng: np.random.Generator
+) -> list:
+    """Clips, their audio caches at the teacher's and the students' rate, and the manifest."""
+    from ..audio import resample
+    from ..cache import CacheWriter
+    from ..manifest import ClipRecord, write_manifest
+
+    writers = {sr: CacheWriter(layout.root, sr) for sr in (TEACHER_SR, STUDENT_SR)}
+    records = []
+    for i in range(n_clips):
+        c = i % n_classes
+        y = _clip(c, duration, TEACHER_SR, rng, i)
+        cid = f"clip{i:03d}"
+        writers[TEACHER_SR].add(cid, y)
+        writers[STUDENT_SR].add(cid, resample(y, TEACHER_SR, STUDENT_SR))
+        records.append(
+            ClipRecord(
+                clip_id=cid,
+                path=f"{layout.raw_dir.name}/{cid}.wav",
+                duration=duration,
+                sr=TEACHER_SR,
+                channels=1,
+                label=f"class{c}",
+                label_id=c,
+                fold=(i % n_folds) + 1,
+            )
+        )
+    for w in writers.values():
+        w.close()
+    write_manifest(records, layout.manifest)
+    return records
+
+
+def _write_teacher_store(
+    layout: RunLayout, records: list, teacher_dim: int, hop_size: float, seed: int
+) -> tuple[np.ndarray, dict]:
+    """The stand-in teacher's frame store, framed exactly like ``sea teacher extract``; returns (frames, meta)."""
+    torch = _torch()
+    from ..cache import AudioCache
+    from ..framing import frame_starts
+    from ..store import FrameStoreWriter
+
+    teacher = StandinTeacher(teacher_dim, seed=seed)
+    cache = AudioCache(layout.root, TEACHER_SR)
+    meta = {
+        "sr": TEACHER_SR,
+        "hop_size": hop_size,
+        "center": True,
+        "frame_size": WINDOW_SIZE,
+        "teacher": {"variant": "standin", "untrained": False, "standin": True},
+    }
+    all_frames = []
+    with FrameStoreWriter(layout.teacher("standin"), teacher_dim, dtype="float32", meta=meta) as w:
+        for r in records:
+            starts = frame_starts(cache.n_samples(r.clip_id), TEACHER_SR, hop_size=hop_size)
+            win = np.stack([cache.window(r.clip_id, int(s), TEACHER_SR) for s in starts])
+            with torch.no_grad():
+                emb = teacher(torch.from_numpy(win)).numpy()
+            w.add([r.clip_id] * len(starts), np.arange(len(starts)), np.arange(len(starts)) * hop_size, emb)
+            all_frames.append(emb)
+    return np.concatenate(all_frames), meta
+
+
+def _write_students(
+    layout: RunLayout, students: dict[str, tuple[str, int]], specs: dict[int, dict], teacher: dict, seed: int
+) -> None:
+    """Randomly initialised student checkpoints whose targets are ``targets/pca<d>``."""
+    torch = _torch()
+    from ..checkpoint import save_checkpoint
+    from ..students import create
+
+    for name, (model_name, d) in students.items():
+        torch.manual_seed(seed)
+        net = create(model_name, out_dim=int(d))
+        save_checkpoint(
+            layout.checkpoint(name),
+            {
+                "model_name": model_name,
+                "model_args": {"out_dim": int(d)},
+                "state_dict": net.state_dict(),
+                "target_spec": specs[int(d)],
+                "teacher": teacher,
+                "config": {"note": "random weights (demo)"},
+            },
+        )
+
+
 def make_demo_run(
-    run_dir: str | Path,
+    run_dir: Pathlike,
     *,
     n_clips: int = 24,
     n_classes: int = 3,
@@ -118,86 +210,43 @@ def make_demo_run(
     students: dict[str, tuple[str, int]] | None = None,
     seed: int = 0,
 ) -> Path:
-    """Write the synthetic run described in the module docstring; returns ``run_dir``.
+    """Write the synthetic run described in the module docstring.
 
-    ``students`` maps a name to ``(registry model, pca dim)``; default ``{"s3_random": ("sea_student_3_lin", pca_dims[0])}``.
+    Parameters
+    ----------
+    run_dir : path
+        The run directory to write (created if missing).
+    n_clips, n_classes, n_folds : int
+        Clip ``i`` has class ``i % n_classes`` and fold ``i % n_folds + 1``.
+    duration : float
+        Clip length in seconds.
+    hop_size : float
+        Hop of the teacher store's frames in seconds.
+    teacher_dim : int
+        Output size of the stand-in teacher.
+    pca_dims : tuple of int
+        One PCA target set ``targets/pca<d>`` per entry.
+    students : dict, optional
+        Name -> ``(registry model, pca dim)``; default ``{"s3_random": ("sea_student_3_lin", pca_dims[0])}``.
+    seed : int
+        Seed of the audio, the stand-in teacher, the PCA and the students' weights.
+
+    Returns
+    -------
+    run_dir : Path
     """
-    torch = _torch()
-    from ..audio import resample
-    from ..cache import AudioCache, CacheWriter
-    from ..checkpoint import save_checkpoint
-    from ..framing import frame_starts
-    from ..manifest import ClipRecord, write_manifest
-    from ..store import FrameStoreWriter
-    from ..students import create
     from ..targets.reducers import PCAReducer, save_reducer
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    layout = RunLayout(run_dir)
+    layout.root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    writers = {sr: CacheWriter(run_dir, sr) for sr in (48000, 8000)}
-    records = []
-    for i in range(n_clips):
-        c = i % n_classes
-        y = _clip(c, duration, 48000, rng, i)
-        cid = f"clip{i:03d}"
-        writers[48000].add(cid, y)
-        writers[8000].add(cid, resample(y, 48000, 8000))
-        records.append(
-            ClipRecord(
-                clip_id=cid,
-                path=f"raw/{cid}.wav",
-                duration=duration,
-                sr=48000,
-                channels=1,
-                label=f"class{c}",
-                label_id=c,
-                fold=(i % n_folds) + 1,
-            )
-        )
-    for w in writers.values():
-        w.close()
-    write_manifest(records, run_dir / "clips.jsonl")
-
-    # teacher frame store (stand-in), framed exactly like sea teacher extract
-    teacher = StandinTeacher(teacher_dim, seed=seed)
-    cache = AudioCache(run_dir, 48000)
-    meta = {
-        "sr": 48000,
-        "hop_size": hop_size,
-        "center": True,
-        "frame_size": 1.0,
-        "teacher": {"variant": "standin", "untrained": False, "standin": True},
-    }
-    all_frames = []
-    with FrameStoreWriter(run_dir / "teacher" / "standin", teacher_dim, dtype="float32", meta=meta) as w:
-        for r in records:
-            starts = frame_starts(cache.n_samples(r.clip_id), 48000, hop_size=hop_size)
-            win = np.stack([cache.window(r.clip_id, int(s), 48000) for s in starts])
-            with torch.no_grad():
-                emb = teacher(torch.from_numpy(win)).numpy()
-            w.add([r.clip_id] * len(starts), np.arange(len(starts)), np.arange(len(starts)) * hop_size, emb)
-            all_frames.append(emb)
-    frames = np.concatenate(all_frames)
-
+    records = _write_clips(layout, n_clips, n_classes, n_folds, duration, rng)
+    frames, meta = _write_teacher_store(layout, records, teacher_dim, hop_size, seed)
     specs = {}
     for d in pca_dims:
         red = PCAReducer(int(d), seed=seed).fit(frames)
-        path = save_reducer(red, run_dir / "targets" / f"pca{d}" / "reducer.npz")
+        path = save_reducer(red, layout.reducer(f"pca{d}"))
         specs[int(d)] = {**red.spec(), "name": f"pca{d}", "path": str(path)}
     students = students if students is not None else {"s3_random": ("sea_student_3_lin", int(pca_dims[0]))}
-    for name, (model_name, d) in students.items():
-        torch.manual_seed(seed)
-        net = create(model_name, out_dim=int(d))
-        save_checkpoint(
-            run_dir / "students" / name / "best.pt",
-            {
-                "model_name": model_name,
-                "model_args": {"out_dim": int(d)},
-                "state_dict": net.state_dict(),
-                "target_spec": specs[int(d)],
-                "teacher": meta["teacher"],
-                "config": {"note": "random weights (demo)"},
-            },
-        )
-    return run_dir
+    _write_students(layout, students, specs, meta["teacher"], seed)
+    return layout.root

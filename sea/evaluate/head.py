@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ManifestError
+from ..layout import RunLayout
 from ..utils import atomic_path
-from .embed import load_embeddings, safe_name
+from .embed import load_embeddings
 from .protocols import load_dataset
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ def fit_linear_head(
         Inverse L2 regularisation of the logistic regression.
     max_frames : int
         Frames used for fitting (a seeded random subset when there are more).
+    seed : int
+        Seed of the frame subset and of the logistic regression.
 
     Returns
     -------
@@ -63,7 +66,7 @@ def fit_linear_head(
     """
     from sklearn.linear_model import LogisticRegression
 
-    emb_path = Path(run_dir) / "eval" / eval_name / "emb" / f"{safe_name(model)}.npz"
+    emb_path = RunLayout(run_dir).eval_embeddings(eval_name, model)
     if not emb_path.is_file():
         raise ManifestError(f"no cached embeddings {str(emb_path)!r} for {model!r}; run 'sea evaluate' first")
     ds = load_dataset(dataset_dir or run_dir)

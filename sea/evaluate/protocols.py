@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DatasetError
+from ..layout import RunLayout
 from ..manifest import read_manifest
 from ..utils import read_json
 
@@ -92,70 +93,98 @@ class Split:
     test: np.ndarray
 
 
+def _dataset_kind(layout: RunLayout) -> str | None:
+    """``data_report.json``'s dataset name, if any."""
+    if not layout.data_report.is_file():
+        return None
+    try:
+        return read_json(layout.data_report).get("dataset")
+    except Exception:  # a malformed report only loses the auto-detection
+        return None
+
+
+def _fine_labels(records: list, run_dir: Path) -> tuple[np.ndarray, list[str]]:
+    """Multi-hot ``meta["fine_labels"]`` of multi-label clips, classes sorted by name."""
+    names = sorted({f for r in records for f in (r.meta.get("fine_labels") or [])})
+    if not names:
+        raise DatasetError(f"label_level='fine' but no clip of {str(run_dir)!r} has meta.fine_labels; use 'coarse'")
+    pos = {n: i for i, n in enumerate(names)}
+    y = np.zeros((len(records), len(names)), np.int8)
+    for i, r in enumerate(records):
+        for f in r.meta.get("fine_labels") or []:
+            y[i, pos[f]] = 1
+    return y, names
+
+
+def _as_list(v) -> list:
+    return v if isinstance(v, list) else [v]
+
+
+def _coarse_labels(records: list, kind: str | None, multilabel: bool) -> tuple[np.ndarray, list[str]]:
+    """Class ids from ``label_id`` (or the sorted label names when there are no ids), and class names."""
+    names_by_id: dict[int, str] = {}
+    for r in records:
+        labs = _as_list(r.label)
+        ids = _as_list(r.label_id) if r.label_id is not None else [None] * len(labs)
+        for lab, lid in zip(labs, ids):
+            if lid is not None:
+                names_by_id.setdefault(int(lid), str(lab))
+    if not names_by_id:  # labels without ids: number the names in sorted order
+        names_by_id = dict(enumerate(sorted({str(x) for r in records for x in _as_list(r.label)})))
+    name_to_id = {v: k for k, v in names_by_id.items()}
+    n_classes = max(names_by_id) + 1
+    if kind == "sonyc_ust" and multilabel:
+        n_classes = max(n_classes, 8)
+    class_names = [names_by_id.get(i, f"class{i}") for i in range(n_classes)]
+
+    def ids_of(r):
+        if r.label_id is not None:
+            return _as_list(r.label_id)
+        return [name_to_id[str(x)] for x in _as_list(r.label)]
+
+    if not multilabel:
+        return np.asarray([ids_of(r)[0] for r in records], dtype=np.int64), class_names
+    y = np.zeros((len(records), n_classes), np.int8)
+    for i, r in enumerate(records):
+        y[i, ids_of(r)] = 1
+    return y, class_names
+
+
 def load_dataset(run_dir: str | Path, *, label_level: str = "coarse", name: str | None = None) -> Dataset:
     """Read a prepared dataset's labels, folds and splits from its ``clips.jsonl``.
 
     Parameters
     ----------
+    run_dir : path
+        A prepared run (``sea data prepare``); clips without a label are left out.
     label_level : {"coarse", "fine"}
         Multi-label sets only: ``coarse`` uses ``label``/``label_id``; ``fine`` uses
         ``meta["fine_labels"]`` (SONYC-UST).
+    name : str, optional
+        The dataset's name; default: the directory's name.
+
+    Returns
+    -------
+    dataset : Dataset
+
+    Raises
+    ------
+    DatasetError
+        No labelled clip, or ``fine`` labels asked for and none present.
     """
-    run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
+    run_dir = layout.root
     records = [r for r in read_manifest(run_dir) if r.label is not None]
     if not records:
         raise DatasetError(f"dataset {str(run_dir)!r} has no labelled clips; evaluation needs labels")
-    report = run_dir / "data_report.json"
-    kind = None
-    if report.is_file():
-        try:
-            kind = read_json(report).get("dataset")
-        except Exception:  # a malformed report only loses the auto-detection
-            kind = None
+    kind = _dataset_kind(layout)
     multilabel = any(isinstance(r.label, list) for r in records)
     if multilabel and label_level == "fine":
-        names = sorted({f for r in records for f in (r.meta.get("fine_labels") or [])})
-        if not names:
-            raise DatasetError(f"label_level='fine' but no clip of {str(run_dir)!r} has meta.fine_labels; use 'coarse'")
-        pos = {n: i for i, n in enumerate(names)}
-        y = np.zeros((len(records), len(names)), np.int8)
-        for i, r in enumerate(records):
-            for f in r.meta.get("fine_labels") or []:
-                y[i, pos[f]] = 1
-        class_names = names
+        y, class_names = _fine_labels(records, run_dir)
     else:
         if label_level not in ("coarse", "fine"):
             raise ConfigError(f"label_level={label_level!r} must be 'coarse' or 'fine'")
-        names_by_id: dict[int, str] = {}
-        for r in records:
-            labs = r.label if isinstance(r.label, list) else [r.label]
-            ids = r.label_id if isinstance(r.label_id, list) else [r.label_id]
-            if r.label_id is None:
-                ids = [None] * len(labs)
-            for lab, lid in zip(labs, ids):
-                if lid is not None:
-                    names_by_id.setdefault(int(lid), str(lab))
-        if not names_by_id:  # labels without ids: number the names in sorted order
-            all_names = sorted({str(x) for r in records for x in (r.label if isinstance(r.label, list) else [r.label])})
-            names_by_id = dict(enumerate(all_names))
-        name_to_id = {v: k for k, v in names_by_id.items()}
-        n_classes = max(names_by_id) + 1
-        if kind == "sonyc_ust" and multilabel:
-            n_classes = max(n_classes, 8)
-        class_names = [names_by_id.get(i, f"class{i}") for i in range(n_classes)]
-
-        def ids_of(r):
-            labs = r.label if isinstance(r.label, list) else [r.label]
-            if r.label_id is not None:
-                return r.label_id if isinstance(r.label_id, list) else [r.label_id]
-            return [name_to_id[str(x)] for x in labs]
-
-        if multilabel:
-            y = np.zeros((len(records), n_classes), np.int8)
-            for i, r in enumerate(records):
-                y[i, ids_of(r)] = 1
-        else:
-            y = np.asarray([ids_of(r)[0] for r in records], dtype=np.int64)
+        y, class_names = _coarse_labels(records, kind, multilabel)
     return Dataset(
         run_dir=run_dir,
         name=name or run_dir.resolve().name,

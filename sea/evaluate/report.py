@@ -13,8 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..layout import RunLayout, safe_name
+from ..tables import fmt_bytes, fmt_count, render_table
+from ..utils import Pathlike, write_json
+from .results import REPORT_FILE, collect_reports, json_safe, report_rows
+
 __all__ = [
     "COST_LABELS",
+    "MARKDOWN_FILE",
     "classifier_table",
     "fmt_bytes",
     "fmt_count",
@@ -25,11 +31,17 @@ __all__ = [
     "plot_per_fold",
     "plot_score_vs_cost",
     "results_table",
+    "score_lines",
     "show",
     "summary_markdown",
     "write_markdown",
     "write_plots",
+    "write_run_summary",
 ]
+
+#: The markdown report of one evaluation, and of the run-level summary, next to its ``report.json``.
+MARKDOWN_FILE = "report.md"
+SUMMARY_FORMAT = "sea-eval-summary"
 
 COST_LABELS = {
     "weight_bytes_fp32": "weights fp32 (bytes)",
@@ -57,27 +69,6 @@ METRIC_LABELS = {
 # -- formatting -----------------------------------------------------------------------
 
 
-def fmt_bytes(n) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
-def fmt_count(n) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(n) >= div:
-            return f"{n / div:.2f} {suf}"
-    return f"{n:.0f}"
-
-
 def _pm(s: dict | None) -> str:
     if not s or s.get("mean") is None:
         return "-"
@@ -90,18 +81,23 @@ def _f(v, nd: int = 3) -> str:
     return "-" if v is None else f"{v:.{nd}f}"
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
 # -- tables ---------------------------------------------------------------------------
 
 
 def results_table(report: dict) -> str:
-    """Table-3-style markdown: one row per model; the primary metric (± std over folds) of every
-    classifier, then cost and fidelity columns."""
+    """Table-3-style markdown of one evaluation: a row per model, scores, cost and fidelity.
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json`` (:func:`sea.evaluate.load_report`).
+
+    Returns
+    -------
+    table : str
+        Markdown: the primary metric (± std over folds) of every classifier, then cost and
+        fidelity columns.
+    """
     metric = report["primary"]["metric"]
     models = report["models"]
     clfs = list(next(iter(models.values()))["classifiers"]) if models else []
@@ -142,11 +138,23 @@ def results_table(report: dict) -> str:
                 _f((fid.get("agreement") or {}).get(primary)),
             ]
         )
-    return _md_table(header, rows)
+    return render_table(header, rows)
 
 
 def classifier_table(report: dict, metric: str | None = None) -> str:
-    """Markdown: models x classifiers for one metric (default: the primary one), with train seconds."""
+    """Markdown table of models x classifiers for one metric, with train seconds.
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+    metric : str, optional
+        A score key (``accuracy``, ``micro_auprc``...); default: the report's primary metric.
+
+    Returns
+    -------
+    table : str
+    """
     metric = metric or report["primary"]["metric"]
     models = report["models"]
     clfs = list(next(iter(models.values()))["classifiers"]) if models else []
@@ -160,7 +168,7 @@ def classifier_table(report: dict, metric: str | None = None) -> str:
         ]
         for n, m in models.items()
     ]
-    return _md_table(["model", *clfs], rows)
+    return render_table(["model", *clfs], rows)
 
 
 def _per_fold_table(report: dict) -> str:
@@ -171,14 +179,13 @@ def _per_fold_table(report: dict) -> str:
     for name, m in report["models"].items():
         vals = m["classifiers"][clf]["scores"][metric]["per_fold"]
         rows.append([f"`{name}`", *[_f(v) for v in vals]])
-    return _md_table(["model", *folds], rows)
+    return render_table(["model", *folds], rows)
 
 
-def write_markdown(path: str | Path, report: dict) -> Path:
-    """``report.md`` of one evaluation."""
+def _overview_lines(report: dict) -> list[str]:
     ds = report["dataset"]
     metric = report["primary"]["metric"]
-    lines = [
+    return [
         f"# Downstream evaluation: {ds['name']}",
         "",
         f"- protocol: **{ds['protocol']}** ({len(ds['splits'])} run(s)); {ds['n_clips']} clips, {ds['n_classes']} classes"
@@ -204,29 +211,46 @@ def write_markdown(path: str | Path, report: dict) -> Path:
         _per_fold_table(report),
         "",
     ]
-    if ds["multilabel"]:
-        rows = []
-        for name, m in report["models"].items():
-            for clf, res in m["classifiers"].items():
-                sc = res["scores"]
-                rows.append(
-                    [
-                        f"`{name}`",
-                        clf,
-                        *[_pm(sc.get(k)) for k in ("micro_auprc", "macro_auprc", "micro_f1", "micro_ap", "macro_ap")],
-                    ]
-                )
-        lines += [
-            "## Tagging metrics",
-            "",
-            "AUPRC as DCASE Task 5 (trapezoid of the swept P-R curve, thresholds >= "
-            f"{report['config']['min_threshold']}); AP = scikit-learn's step-wise average precision.",
-            "",
-            _md_table(
-                ["model", "classifier", "micro-AUPRC", "macro-AUPRC", "micro-F1@0.5", "micro-AP", "macro-AP"], rows
-            ),
-            "",
-        ]
+
+
+def _tagging_lines(report: dict) -> list[str]:
+    """The multi-label section: every tagging metric of every (model, classifier)."""
+    keys = ("micro_auprc", "macro_auprc", "micro_f1", "micro_ap", "macro_ap")
+    rows = [
+        [f"`{name}`", clf, *[_pm(res["scores"].get(k)) for k in keys]]
+        for name, m in report["models"].items()
+        for clf, res in m["classifiers"].items()
+    ]
+    return [
+        "## Tagging metrics",
+        "",
+        "AUPRC as DCASE Task 5 (trapezoid of the swept P-R curve, thresholds >= "
+        f"{report['config']['min_threshold']}); AP = scikit-learn's step-wise average precision.",
+        "",
+        render_table(
+            ["model", "classifier", "micro-AUPRC", "macro-AUPRC", "micro-F1@0.5", "micro-AP", "macro-AP"], rows
+        ),
+        "",
+    ]
+
+
+def write_markdown(path: Pathlike, report: dict) -> Path:
+    """Write the ``report.md`` of one evaluation.
+
+    Parameters
+    ----------
+    path : path
+        The markdown file to write.
+    report : dict
+        The evaluation's ``report.json``.
+
+    Returns
+    -------
+    path : Path
+    """
+    lines = _overview_lines(report)
+    if report["dataset"]["multilabel"]:
+        lines += _tagging_lines(report)
     figs = report.get("figures") or _figure_names(report)
     if figs:
         lines += ["## Figures", ""] + [f"![{f}]({f})" for f in figs] + [""]
@@ -236,7 +260,18 @@ def write_markdown(path: str | Path, report: dict) -> Path:
 
 
 def summary_markdown(reports: list[dict]) -> str:
-    """Run-level Table 3: models x datasets (primary metric of the primary classifier ± std) and cost."""
+    """Run-level Table 3 in markdown: models x datasets, and cost.
+
+    Parameters
+    ----------
+    reports : list of dict
+        The reports of a run (:func:`sea.evaluate.collect_reports`).
+
+    Returns
+    -------
+    markdown : str
+        A title and one table: per dataset the primary metric (± std) of its primary classifier.
+    """
     datasets = [r["dataset"]["name"] for r in reports]
     models: dict[str, dict] = {}
     for r in reports:
@@ -268,7 +303,61 @@ def summary_markdown(reports: list[dict]) -> str:
                 fmt_bytes(c.get("peak_activation_bytes_int8")),
             ]
         )
-    return "\n".join(["# Downstream evaluation summary", "", _md_table(header, rows), ""])
+    return "\n".join(["# Downstream evaluation summary", "", render_table(header, rows), ""])
+
+
+def score_lines(report: dict) -> str:
+    """One line per model: the primary classifier's primary metric (``sea evaluate``'s output).
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+
+    Returns
+    -------
+    text : str
+        ``<model>\t<classifier> <metric> <mean>[ ± <std>]`` lines.
+    """
+    metric = report["primary"]["metric"]
+    clf = report["primary"]["classifier"]
+    lines = []
+    for name, m in report["models"].items():
+        s = m["classifiers"][clf]["scores"][metric]
+        std = f" ± {s['std']:.3f}" if s.get("std") is not None else ""
+        lines.append(f"{name}\t{clf} {metric} {s['mean']:.3f}{std}")
+    return "\n".join(lines)
+
+
+def write_run_summary(run_dir: Pathlike) -> Path:
+    """Write the run-level summary: every evaluated dataset of the run side by side.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+
+    Returns
+    -------
+    path : Path
+        ``RUN/eval/report.md``; ``RUN/eval/report.json`` holds the datasets and the flat rows
+        of :func:`sea.evaluate.report_rows`.
+    """
+    run = RunLayout(run_dir)
+    reports = collect_reports(run.root)
+    rows = report_rows(reports)
+    summary = {
+        "format": SUMMARY_FORMAT,
+        "datasets": {
+            r["dataset"]["name"]: {"report": r["_path"], "primary": r["primary"], "protocol": r["dataset"]["protocol"]}
+            for r in reports
+        },
+        "rows": rows,
+    }
+    write_json(run.eval_root / REPORT_FILE, json_safe(summary))
+    path = run.eval_root / MARKDOWN_FILE
+    path.write_text(summary_markdown(reports), encoding="utf-8")
+    return path
 
 
 # -- Pareto ---------------------------------------------------------------------------
@@ -308,8 +397,6 @@ def _figure(w: float = 6.0, h: float = 4.0):
 
 
 def _rows(report_or_rows) -> list[dict]:
-    from .stage import report_rows
-
     if isinstance(report_or_rows, dict):
         return report_rows(report_or_rows)
     if report_or_rows and "models" in report_or_rows[0]:
@@ -459,8 +546,6 @@ def plot_pareto(
 
 
 def _figure_names(report: dict) -> list[str]:
-    from .embed import safe_name
-
     names = ["score_vs_weight_bytes.png", "score_vs_macs.png", "per_fold.png", "classifiers.png"]
     names += [f"confusion_{safe_name(m)}.png" for m in report["models"]]
     return names
@@ -468,8 +553,6 @@ def _figure_names(report: dict) -> list[str]:
 
 def write_plots(out_dir: str | Path, report: dict) -> list[Path]:
     """Write every PNG of one evaluation into ``out_dir``; returns their paths."""
-    from .embed import safe_name
-
     out_dir = Path(out_dir)
     figs: list[tuple[str, Any]] = [
         ("score_vs_weight_bytes.png", plot_score_vs_cost(report, "weight_bytes_int8")),
