@@ -4,22 +4,36 @@
 >>> export_student("run/students/sea_student_3/best.pt", "run/export/sea_student_3",
 ...                ExportConfig(int8=True, calibration="run"))
 
+or, for a student of a run (what ``sea run`` does)::
+
+    >>> from export import run
+    >>> run("run", ExportConfig(student="sea_student_3", int8=True))
+
 Artifacts: ``model_fp32.onnx``, ``model_int8.onnx`` (onnxruntime static QDQ), ``model_fp32.tflite``,
 ``model_int8.tflite`` (litert-torch PT2E, int8 I/O), ``frontend.json``, ``parity.json``, ``footprint.json``,
-``mcu/`` (C arrays and config header for TFLite Micro) and ``pi/`` (``sea_edge.py`` runner). Heavy toolchains
-(onnxruntime, litert-torch, tflite-micro) are imported only inside the functions that use them.
+``mcu/`` (C arrays and config header for TFLite Micro) and ``pi/`` (``sea_edge.py`` runner and its numpy
+front-end). Heavy toolchains (onnxruntime, litert-torch, tflite-micro) are imported only inside the
+functions that use them.
+
+Modules: :mod:`export.stage` (``run``, ``export_student``, ``export_model``), :mod:`export.config`,
+:mod:`export.calibration` (windows), :mod:`export.artifacts` (models and ``frontend.json``),
+:mod:`export.onnx` / :mod:`export.tflite` / :mod:`export.ops` (converters and runtimes),
+:mod:`export.parity`, :mod:`export.footprint`, :mod:`export.mcu`, :mod:`export.pi`.
 """
 
 from __future__ import annotations
 
 from .config import VALID_FORMATS, ExportConfig
 
-__all__ = ["VALID_FORMATS", "ExportConfig", "export_model", "export_student", "teacher_latency_ms"]
+__all__ = ["VALID_FORMATS", "ExportConfig", "export_model", "export_student", "run", "teacher_latency_ms"]
+
+# The stage pulls in sea.runs and the export modules; `import export` (the CLI's parser) stays light.
+_LAZY = {"export_model": "stage", "export_student": "stage", "run": "stage", "teacher_latency_ms": "footprint"}
 
 
 def __getattr__(name: str):
-    if name in ("export_model", "export_student", "teacher_latency_ms"):
-        from . import api
+    if name in _LAZY:
+        import importlib
 
-        return getattr(api, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'export' has no attribute {name!r}")

@@ -7,19 +7,19 @@ on clips the quantizer never saw. Random data is never used for calibration.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sea.constants import STUDENT_SR
 from sea.errors import ExportError, ManifestError
+from sea.splits import hashed_holdout
 
 log = logging.getLogger("sea.export")
 
-STUDENT_SR = 8000
-__all__ = ["Windows", "find_run_dir", "load_windows", "split_clips"]
+__all__ = ["Windows", "load_windows", "logmel_from_audio", "synthetic_windows"]
 
 
 @dataclass
@@ -31,8 +31,11 @@ class Windows:
     audio : np.ndarray [shape=(n, 8000), dtype=float32] or None
         Raw windows (None when the source was a log-mel array).
     logmel : np.ndarray [shape=(n, 1, 64, 50), dtype=float32]
+        The student log-mel of each window.
     clip_ids : list of str, one per window
-    labels : np.ndarray [shape=(n,), dtype=int64]; -1 where unknown
+        The clip each window was cut from.
+    labels : np.ndarray [shape=(n,), dtype=int64]
+        Class id of each window's clip; -1 where unknown.
     """
 
     audio: np.ndarray | None
@@ -44,30 +47,32 @@ class Windows:
         return int(self.logmel.shape[0])
 
 
-def find_run_dir(checkpoint: str | Path) -> Path | None:
-    """The run directory a checkpoint lives in (``RUN/students/<name>/best.pt``), if any."""
-    p = Path(checkpoint).resolve()
-    for parent in [p, *p.parents][:4]:
-        if (parent / "clips.jsonl").is_file() and (parent / "audio").is_dir():
-            return parent
-    return None
+def synthetic_windows(n: int, seed: int) -> Windows:
+    """Deterministic tones + noise, used ONLY for fp32 parity when no run directory exists (never for calibration).
 
+    Parameters
+    ----------
+    n : int
+        Number of 1-s windows.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
 
-def _is_holdout(clip_id: str, fraction: float) -> bool:
-    h = int(hashlib.md5(clip_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return h < fraction
+    Returns
+    -------
+    windows : Windows
+        ``n`` 8 kHz windows with their log-mel, ids ``synthetic:<i>`` and no labels.
+    """
+    from sea.students.frontend_numpy import logmel_numpy
 
-
-def split_clips(clip_ids: list[str], holdout_fraction: float) -> tuple[list[str], list[str]]:
-    """Deterministic clip split ``(calibration, held_out)``, both non-empty when >= 2 clips."""
-    ids = sorted(clip_ids)
-    held = [c for c in ids if _is_holdout(c, holdout_fraction)]
-    calib = [c for c in ids if c not in set(held)]
-    if len(ids) >= 2 and not held:
-        held, calib = calib[-1:], calib[:-1]
-    if len(ids) >= 2 and not calib:
-        calib, held = held[:1], held[1:]
-    return calib, held
+    r = np.random.default_rng(seed)
+    t = np.arange(STUDENT_SR) / float(STUDENT_SR)
+    out = []
+    for _ in range(n):
+        f = 100.0 * 2 ** (r.random() * 5)
+        y = 0.3 * np.sin(2 * np.pi * f * t) + 0.05 * r.standard_normal(STUDENT_SR)
+        out.append(y * (0.2 + r.random()))
+    a = np.asarray(out, np.float32)
+    return Windows(a, logmel_numpy(a)[:, None], [f"synthetic:{i}" for i in range(len(a))], -np.ones(len(a), np.int64))
 
 
 def logmel_from_audio(audio: np.ndarray) -> np.ndarray:
@@ -131,30 +136,9 @@ def load_windows(
     rng = np.random.default_rng(seed)
     if source.is_file():
         return _from_array(source, n_calibration, n_holdout, holdout_fraction, input_shape)
-    if not source.is_dir():
-        raise ExportError(
-            f"calibration source {str(source)!r} does not exist; pass a run directory built by 'sea data prepare'"
-        )
-    from sea.cache import AudioCache
-
-    try:
-        cache = AudioCache(source, STUDENT_SR)
-    except ManifestError as exc:
-        raise ExportError(f"cannot calibrate from {str(source)!r}: {exc}") from None
-    ids = [c for c in cache.clip_ids if cache.n_samples(c) > 0]
-    if not ids:
-        raise ExportError(
-            f"calibration run {str(source)!r} has no audio in its 8 kHz cache; int8 calibration needs real target-domain "
-            "windows (it never uses random data)"
-        )
-    labels: dict[str, int] = {}
-    if (source / "clips.jsonl").is_file():
-        from sea.manifest import read_manifest
-
-        for rec in read_manifest(source):
-            if rec.label_id is not None:
-                labels[rec.clip_id] = int(rec.label_id)
-    calib_ids, held_ids = split_clips(ids, holdout_fraction)
+    cache, ids = _open_cache(source)
+    labels = _labels(source)
+    calib_ids, held_ids = hashed_holdout(ids, holdout_fraction)
     if not held_ids:
         log.warning("only one clip in %s: parity windows come from the calibration clip", source)
         held_ids = calib_ids
@@ -172,6 +156,40 @@ def load_windows(
         len(held_ids),
     )
     return calib, held
+
+
+def _open_cache(source: Path):
+    """The run's 8 kHz cache and its non-empty clips."""
+    from sea.cache import AudioCache
+
+    if not source.is_dir():
+        raise ExportError(
+            f"calibration source {str(source)!r} does not exist; pass a run directory built by 'sea data prepare'"
+        )
+    try:
+        cache = AudioCache(source, STUDENT_SR)
+    except ManifestError as exc:
+        raise ExportError(f"cannot calibrate from {str(source)!r}: {exc}") from None
+    ids = [c for c in cache.clip_ids if cache.n_samples(c) > 0]
+    if not ids:
+        raise ExportError(
+            f"calibration run {str(source)!r} has no audio in its 8 kHz cache; int8 calibration needs real target-domain "
+            "windows (it never uses random data)"
+        )
+    return cache, ids
+
+
+def _labels(source: Path) -> dict[str, int]:
+    """Class id of each labelled clip of the run (for downstream parity)."""
+    from sea.layout import RunLayout
+    from sea.manifest import read_manifest
+
+    labels: dict[str, int] = {}
+    if RunLayout(source).manifest.is_file():
+        for rec in read_manifest(source):
+            if rec.label_id is not None:
+                labels[rec.clip_id] = int(rec.label_id)
+    return labels
 
 
 def _check_shape(x: np.ndarray, input_shape: tuple[int, ...], source) -> None:

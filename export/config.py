@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sea.constants import VALID_CALIBRATE_METHODS, VALID_FORMATS
 from sea.errors import ConfigError
 
-VALID_FORMATS = ("onnx", "tflite", "mcu", "pi")
-VALID_CALIBRATE_METHODS = ("minmax", "entropy", "percentile")
-
-__all__ = ["VALID_FORMATS", "ExportConfig"]
+__all__ = ["VALID_CALIBRATE_METHODS", "VALID_FORMATS", "ExportConfig"]
 
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """Everything ``sea export`` needs besides the checkpoint and the output folder."""
+    """Everything ``sea export`` needs besides the checkpoint and the output folder.
 
+    Each field's ``help`` metadata is its ``sea export --flag`` help; see the field list below.
+    ``student`` names the student of a run for :func:`export.stage.run` (``sea run``); it is not a
+    setting of the export itself, so it is left out of the export's ``stage.json`` fingerprint.
+    """
+
+    student: str = field(
+        default="", metadata={"help": "the run's student to export (RUN/students/<name>/best.pt), for sea run"}
+    )
     formats: tuple[str, ...] = field(
         default=VALID_FORMATS, metadata={"help": "artifacts to build: any of onnx,tflite,mcu,pi (mcu needs --int8)"}
     )
@@ -70,6 +76,14 @@ class ExportConfig:
     seed: int = field(default=0, metadata={"help": "seed for window selection"})
 
     def validate(self) -> None:
+        """Check every field.
+
+        Raises
+        ------
+        ConfigError
+            A field is out of range, a format or calibration method is unknown,
+            or only ``mcu`` is asked for without ``int8``.
+        """
         bad = [f for f in self.formats if f not in VALID_FORMATS]
         if bad or not self.formats:
             raise ConfigError(

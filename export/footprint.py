@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from sea.tables import render_table
+
+if TYPE_CHECKING:
+    from .artifacts import ExportNet
+    from .config import ExportConfig
 
 log = logging.getLogger("sea.export")
 
@@ -41,14 +50,19 @@ _TFL_DTYPE_BYTES = {
     17: 1,
 }
 
+_TEACHER_MS: dict[str, float] = {}  # teacher latency, measured once per process
+
 __all__ = [
     "DEVICES",
     "count_macs",
     "device_fit",
+    "footprint_report",
     "format_table",
     "measure_arena",
     "onnx_weight_bytes",
+    "teacher_latency_ms",
     "tflite_liveness",
+    "threads",
     "time_fn",
 ]
 
@@ -216,39 +230,250 @@ def device_fit(ram_needed: int | None, flash_needed: int | None, *, devices: dic
     return out
 
 
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the body with ``torch.set_num_threads(n)``, restoring the previous count after."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def teacher_latency_ms(repeats: int = 5) -> float | None:
+    """Single-thread batch-1 latency of the OpenL3 teacher (mel256/music/512, untrained weights), cached per process.
+
+    Parameters
+    ----------
+    repeats : int
+        Timed forward passes of one 1-s window (the median is kept).
+
+    Returns
+    -------
+    ms : float or None
+        Median milliseconds per window; None when the teacher cannot be built here.
+    """
+    if "ms" in _TEACHER_MS:
+        return _TEACHER_MS["ms"]
+    try:
+        import warnings
+
+        import torch
+
+        from sea.teacher import load_teacher
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            teacher, _ = load_teacher("mel256", "music", 512, untrained=True)
+    except Exception as exc:  # teacher not built / not importable: ratios are left out
+        log.info("teacher latency skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    x = torch.zeros(1, 48000)
+    x[0, ::7] = 0.1
+    with threads(1), torch.no_grad():
+        ms = time_fn(lambda: teacher.eval()(x), repeats=repeats, warmup=1)["median_ms"]
+    _TEACHER_MS["ms"] = ms
+    return ms
+
+
+def footprint_report(
+    net: ExportNet, example, artifacts: dict[str, Path], config: ExportConfig, model_name: str
+) -> dict:
+    """The ``footprint.json`` document: size, memory and speed of every artifact, and which devices it fits.
+
+    Parameters
+    ----------
+    net : ExportNet
+        The exported network (see :func:`export.artifacts.build_net`).
+    example : torch.Tensor [shape=(B, *net.in_shape)]
+        Example input; its first window is timed.
+    artifacts : dict of str to Path
+        Model file name -> path.
+    config : ExportConfig
+        ``latency``, ``latency_repeats``, ``teacher_latency`` and ``arena_margin``.
+    model_name : str
+        The student's registry name.
+
+    Returns
+    -------
+    doc : dict
+        ``params``, ``macs``, ``artifacts`` (bytes, peak activations, TFLM arena), ``latency_ms``,
+        teacher speed-ups, the ``mcu`` memory budget and ``devices`` (fit and margins).
+    """
+    params = int(sum(p.numel() for p in net.student.parameters()))
+    cost = _student_cost(net.student, net.student_shape)
+    macs = count_macs(net.net, example)
+    arts = {name: _artifact_sizes(name, path) for name, path in artifacts.items()}
+    latency = _latencies(net, example, artifacts, config.latency_repeats) if config.latency else {}
+    fp: dict[str, Any] = {
+        "model_name": model_name,
+        "params": params,
+        "macs": int(cost["macs"]) if cost and "macs" in cost else int(macs),
+        "macs_with_frontend": int(macs) if net.in_kind == "audio" else None,
+        "input_kind": net.in_kind,
+        "input_shape": [1, *net.in_shape],
+        "cost": cost,
+        "artifacts": arts,
+        "latency_ms": latency,
+        "latency_note": "host CPU, batch 1, one thread, median; shared 2-core machine, so noisy",
+    }
+    if config.latency and config.teacher_latency:
+        t_ms = teacher_latency_ms()
+        if t_ms is not None:
+            fp["teacher_ms"] = t_ms
+            fp["speedup_vs_teacher"] = {
+                k: t_ms / v for k, v in latency.items() if v > 0 and not k.startswith("frontend")
+            }
+    fp["mcu"], fp["devices"] = _device_budget(arts, net, config.arena_margin)
+    return fp
+
+
+def _student_cost(student, input_shape: tuple[int, ...]) -> dict | None:
+    try:
+        from sea.students import model_cost
+
+        return model_cost(student, input_shape)
+    except Exception:  # a model outside the registry: MACs are counted on the graph instead
+        return None
+
+
+def _artifact_sizes(name: str, path: Path) -> dict:
+    sizes: dict[str, Any] = {"file_bytes": Path(path).stat().st_size}
+    if name.endswith(".onnx"):
+        sizes["tensor_weight_bytes"] = onnx_weight_bytes(path)
+    else:
+        sizes.update(tflite_liveness(path))
+        if "int8" in name:
+            sizes["tflm_arena_bytes"] = measure_arena(path)
+    return sizes
+
+
+def _latencies(net: ExportNet, example, artifacts: dict[str, Path], repeats: int) -> dict[str, float]:
+    """Median ms per window of torch, each artifact in its host runtime, and the numpy front-end."""
+    import torch
+
+    from sea.students.frontend_numpy import logmel_numpy
+
+    from .onnx import onnx_session
+    from .tflite import litert_interpreter
+
+    latency: dict[str, float] = {}
+    x1 = example[:1]
+    with threads(1), torch.no_grad():
+        latency["torch fp32"] = time_fn(lambda: net.net(x1), repeats=repeats)["median_ms"]
+    xn = x1.numpy()
+    for name, path in artifacts.items():
+        if name.endswith(".onnx"):
+            sess = onnx_session(path, threads=1)
+            iname = sess.get_inputs()[0].name
+            timing = time_fn(lambda s=sess, n=iname: s.run(None, {n: xn}), repeats=repeats)
+            latency[f"{name}|onnxruntime"] = timing["median_ms"]
+        else:
+            it = litert_interpreter(path, threads=1)
+            d = it.get_input_details()[0]
+            it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+            latency[f"{name}|ai-edge-litert"] = time_fn(it.invoke, repeats=repeats)["median_ms"]
+    y = np.zeros(int(net.fe_params["window_length"]), np.float32)
+    latency["frontend numpy (logmel_numpy)"] = time_fn(lambda: logmel_numpy(y), repeats=10)["median_ms"]
+    return latency
+
+
+def _device_budget(arts: dict[str, dict], net: ExportNet, arena_margin: float) -> tuple[dict, dict]:
+    """The MCU memory budget and every device's fit.
+
+    MCU: the int8 model in flash; RAM = TFLM arena (+ margin) + the front-end's buffers.
+    Pi: the fp32 TFLite model and its peak activations in RAM, every artifact on the SD card.
+    """
+    fe = net.fe_params
+    i8 = arts.get("model_int8.tflite")
+    n_dft = int(fe.get("n_dft", 1024))
+    frontend_ram = (
+        2 * int(fe["window_length"])
+        + 3 * n_dft * 4
+        + 4 * int(np.prod(net.in_shape if net.in_kind == "logmel" else (64, 50)))
+    )
+    frontend_flash = 4 * n_dft + 4 * 2 * (n_dft // 2 + 1)  # window + sparse mel weights (upper bound)
+    if i8 is not None:
+        arena = int(np.ceil(i8["tflm_arena_bytes"] * (1 + arena_margin) / 16) * 16)
+        mcu_ram = arena + frontend_ram
+        mcu_flash = i8["file_bytes"] + frontend_flash
+    else:
+        arena = mcu_ram = mcu_flash = None
+    fp32 = arts.get("model_fp32.tflite") or {}
+    pi_ram = (fp32.get("peak_activation_bytes", 0) + fp32.get("file_bytes", 0)) or None
+    pi_flash = sum(a["file_bytes"] for a in arts.values()) or None
+    fit = device_fit(mcu_ram, mcu_flash, devices={k: v for k, v in DEVICES.items() if v["kind"] == "mcu"})
+    fit.update(device_fit(pi_ram, pi_flash, devices={k: v for k, v in DEVICES.items() if v["kind"] == "pi"}))
+    mcu = {
+        "arena_bytes": None if i8 is None else i8["tflm_arena_bytes"],
+        "arena_with_margin": arena,
+        "peak_activation_bytes_int8": None if i8 is None else i8["peak_activation_bytes"],
+        "frontend_ram_bytes": frontend_ram,
+        "frontend_flash_bytes": frontend_flash,
+        "ram_needed": mcu_ram,
+        "flash_needed": mcu_flash,
+        "note": "flash excludes the TFLM library code (~50-100 KB); arena measured on a 64-bit host",
+    }
+    return mcu, fit
+
+
 def _kb(n) -> str:
     if n is None:
         return "-"
     return f"{n / 1e6:,.1f} MB" if abs(n) >= 10e6 else f"{n / 1000:,.1f} KB"
 
 
+def _ms(v: float | None) -> str:
+    return f"{v:.2f} ms" if v is not None else "-"
+
+
+def _header(names_widths: tuple[tuple[str, int], ...], align: str) -> list[str]:
+    # minimum column widths: the columns stay where they are whatever the cells hold
+    return [n.ljust(w) if a == "<" else n.rjust(w) for (n, w), a in zip(names_widths, align)]
+
+
 def format_table(fp: dict) -> str:
-    """Human-readable footprint table for stdout."""
+    """Human-readable footprint table for stdout.
+
+    Parameters
+    ----------
+    fp : dict
+        A :func:`footprint_report` document.
+
+    Returns
+    -------
+    table : str
+        The model line, one row per artifact (sizes and host latency), the teacher
+        speed-ups when measured, and one row per device class (fit and margins).
+    """
+    lat = fp.get("latency_ms", {})
+    rows = [
+        [name, _kb(a.get("file_bytes")), _kb(a.get("tensor_weight_bytes")), _kb(a.get("peak_activation_bytes")),
+         _kb(a.get("tflm_arena_bytes")), _ms(lat.get(f"{name}|onnxruntime")), _ms(lat.get(f"{name}|ai-edge-litert"))]
+        for name, a in fp["artifacts"].items()
+    ]  # fmt: skip
+    cols = (("artifact", 22), ("file", 10), ("weights", 10), ("peak act.", 10), ("arena", 10), ("onnxruntime", 12))
+    align = "<>>>>>>"
     lines = [
         f"model {fp['model_name']}: {fp['params']:,} params, {fp['macs'] / 1e6:,.1f} M MACs per 1-s window, "
         f"input {fp['input_kind']} {fp['input_shape']}",
         "",
-        f"{'artifact':<22}{'file':>12}{'weights':>12}{'peak act.':>12}{'arena':>12}{'onnxruntime':>14}{'litert':>11}",
+        render_table(_header((*cols, ("litert", 9)), align), rows, style="text", align=align),
     ]
-    lat = fp.get("latency_ms", {})
-    for name, a in fp["artifacts"].items():
-        ort_ms = lat.get(f"{name}|onnxruntime")
-        lit_ms = lat.get(f"{name}|ai-edge-litert")
-        lines.append(
-            f"{name:<22}{_kb(a.get('file_bytes')):>12}{_kb(a.get('tensor_weight_bytes')):>12}"
-            f"{_kb(a.get('peak_activation_bytes')):>12}{_kb(a.get('tflm_arena_bytes')):>12}"
-            f"{(f'{ort_ms:.2f} ms' if ort_ms is not None else '-'):>14}{(f'{lit_ms:.2f} ms' if lit_ms is not None else '-'):>11}"
-        )
     if "teacher_ms" in fp:
         lines.append("")
         lines.append(f"teacher fp32 (torch, 1 thread): {fp['teacher_ms']:.1f} ms per window")
         for k, r in fp.get("speedup_vs_teacher", {}).items():
             lines.append(f"  {k}: {r:,.1f}x faster than the teacher")
-    lines.append("")
-    lines.append(f"{'device':<28}{'RAM need':>12}{'RAM margin':>13}{'flash need':>12}{'flash margin':>14}  fits")
-    for d in fp["devices"].values():
-        lines.append(
-            f"{d['label']:<28}{_kb(d['ram_needed']):>12}{_kb(d['ram_margin_bytes']):>13}{_kb(d['flash_needed']):>12}"
-            f"{_kb(d['flash_margin_bytes']):>14}  {'yes' if d['fits'] else 'NO'}"
-        )
+    devices = [
+        [d["label"], _kb(d["ram_needed"]), _kb(d["ram_margin_bytes"]), _kb(d["flash_needed"]),
+         _kb(d["flash_margin_bytes"]), "yes" if d["fits"] else "NO"]
+        for d in fp["devices"].values()
+    ]  # fmt: skip
+    cols = (("device", 28), ("RAM need", 10), ("RAM margin", 11), ("flash need", 10), ("flash margin", 12), ("fits", 4))
+    align = "<>>>><"
+    lines += ["", render_table(_header(cols, align), devices, style="text", align=align)]
     return "\n".join(lines)

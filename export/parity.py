@@ -8,14 +8,28 @@ are gathered and one :class:`~sea.errors.ParityError` lists them with their tole
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from sea.errors import ParityError
+from sea.errors import ExportError, ParityError
+
+from .calibration import Windows
+from .config import ExportConfig
 
 log = logging.getLogger("sea.export")
 
-__all__ = ["compare", "cosine_rows", "downstream_accuracy", "raise_failures", "tflite_runtime_status"]
+__all__ = [
+    "compare",
+    "cosine_rows",
+    "downstream",
+    "downstream_accuracy",
+    "measure",
+    "parity_report",
+    "raise_failures",
+    "tflite_runtime_status",
+]
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -117,3 +131,178 @@ def raise_failures(results: dict) -> None:
             + "\n".join(failures)
             + "\nsee parity.json; for int8, try more --n-calibration windows, --calibrate-method entropy or QAT"
         )
+
+
+class _Recorder:
+    """Runs each artifact in a runtime and gathers the comparisons (a failing run is recorded, not raised)."""
+
+    def __init__(self, ref: np.ndarray):
+        self.ref = ref
+        self.results: dict[str, dict] = {}
+        self.runs: dict[str, np.ndarray] = {}
+
+    def record(self, name: str, runtime: str, fn: Callable[[], np.ndarray], tol: float) -> None:
+        key = f"{name}|{runtime}"
+        try:
+            y = fn()
+        except Exception as exc:  # gathered, reported with the others
+            self.results[key] = {
+                "passed": False,
+                "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
+                "tolerance_mean_cosine": tol,
+            }
+            return
+        self.runs[key] = y
+        self.results[key] = compare(self.ref[: y.shape[0]], y, tolerance=tol)
+
+
+def measure(
+    ref: np.ndarray, artifacts: dict[str, Path], x_held: np.ndarray, config: ExportConfig
+) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """Run every artifact in the runtimes a device would use and compare it with the PyTorch reference.
+
+    ONNX models run in onnxruntime; TFLite models in ai-edge-litert, int8 ones also in
+    tflite-micro (on the first ``config.n_parity_tflm`` windows), and all in tflite-runtime
+    when it can be imported (else a ``skipped`` entry says why).
+
+    Parameters
+    ----------
+    ref : np.ndarray [shape=(n, D)]
+        PyTorch fp32 embeddings of the held-out windows.
+    artifacts : dict of str to Path
+        Model file name -> path.
+    x_held : np.ndarray [shape=(n, ...)]
+        The held-out model inputs.
+    config : ExportConfig
+        Tolerances (``fp32_cosine``, ``int8_cosine``) and ``n_parity_tflm``.
+
+    Returns
+    -------
+    results : dict of str to dict
+        ``"<file>|<runtime>"`` -> :func:`compare` metrics, an ``error`` or a ``skipped`` reason.
+    runs : dict of str to np.ndarray [shape=(n_k, D)]
+        The embeddings of each run that finished.
+    """
+    from . import onnx as eonnx
+    from . import tflite as etfl
+
+    rec = _Recorder(ref)
+    tol = {"fp32": config.fp32_cosine, "int8": config.int8_cosine}
+    x_tflm = x_held[: config.n_parity_tflm]
+    for name, path in artifacts.items():
+        kind = "int8" if "int8" in name else "fp32"
+        if name.endswith(".onnx"):
+            rec.record(name, "onnxruntime", lambda p=path: eonnx.run_onnx(p, x_held), tol[kind])
+        else:
+            rec.record(name, "ai-edge-litert", lambda p=path: etfl.run_litert(p, x_held), tol[kind])
+            if kind == "int8" and config.n_parity_tflm > 0:
+                rec.record(name, "tflite-micro", lambda p=path: etfl.run_tflm(p, x_tflm), tol[kind])
+    _tflite_runtime(rec, artifacts, x_held, tol)
+    return rec.results, rec.runs
+
+
+def _tflite_runtime(rec: _Recorder, artifacts: dict[str, Path], x_held: np.ndarray, tol: dict[str, float]) -> None:
+    tfr = tflite_runtime_status()
+    tflite = {name: path for name, path in artifacts.items() if name.endswith(".tflite")}
+    if not tfr["available"]:
+        for name in tflite:
+            rec.results[f"{name}|tflite-runtime"] = {"skipped": tfr["reason"]}
+        return
+    from tflite_runtime.interpreter import Interpreter as TfrInterpreter
+
+    from .tflite import run_litert
+
+    for name, path in tflite.items():
+
+        def _tfr(p=path):
+            it = TfrInterpreter(model_path=str(p), num_threads=1)
+            it.allocate_tensors()
+            return run_litert(it, x_held)
+
+        rec.record(name, "tflite-runtime", _tfr, tol["int8" if "int8" in name else "fp32"])
+
+
+def downstream(path: str | Path, ref: np.ndarray, runs: dict[str, np.ndarray], labels: np.ndarray) -> dict:
+    """Accuracy of a linear head on each runtime's embeddings, against the PyTorch reference.
+
+    Parameters
+    ----------
+    path : path
+        ``.npz`` with ``W`` [D, C] (or [C, D]) and ``b`` [C].
+    ref : np.ndarray [shape=(n, D)]
+        PyTorch fp32 embeddings of the held-out windows.
+    runs : dict of str to np.ndarray [shape=(n_k, D)]
+        Embeddings of each artifact/runtime (the first ``n_k`` held-out windows).
+    labels : np.ndarray [shape=(n,), dtype=int64]
+        Class id of each window; -1 where unknown.
+
+    Returns
+    -------
+    report : dict
+        ``reference_accuracy``, ``n_labelled`` and per run ``accuracy`` and ``delta_vs_reference``;
+        ``{"skipped": ...}`` when no window has a label.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            head = {k: z[k] for k in z.files}
+    except Exception as exc:
+        raise ExportError(f"cannot read classifier {path!r}: {exc}; expected an .npz with W [D, C] and b [C]") from None
+    if "W" not in head:
+        raise ExportError(f"classifier {path!r} has no 'W' array (keys: {', '.join(head)})")
+    base = downstream_accuracy(ref, labels, head)
+    if base is None:
+        return {"skipped": "held-out windows have no labels"}
+    out = {"reference_accuracy": base, "n_labelled": int((labels >= 0).sum())}
+    for key, y in runs.items():
+        acc = downstream_accuracy(y, labels[: y.shape[0]], head)
+        ref_acc = downstream_accuracy(ref[: y.shape[0]], labels[: y.shape[0]], head)
+        out[key] = {"accuracy": acc, "delta_vs_reference": None if acc is None else acc - ref_acc}
+    return out
+
+
+def parity_report(
+    results: dict[str, dict],
+    *,
+    held: Windows,
+    calib: Windows | None,
+    source: str | Path | None,
+    config: ExportConfig,
+    downstream_report: dict | None = None,
+) -> dict:
+    """The ``parity.json`` document.
+
+    Parameters
+    ----------
+    results : dict of str to dict
+        From :func:`measure`.
+    held : Windows
+        The held-out windows the artifacts ran on.
+    calib : Windows or None
+        The calibration windows (None without a calibration source).
+    source : path or None
+        Where the windows came from; None means synthetic tones.
+    config : ExportConfig
+        Its tolerances are recorded.
+    downstream_report : dict, optional
+        From :func:`downstream`.
+
+    Returns
+    -------
+    doc : dict
+        ``reference``, ``windows``, ``tolerances``, ``results``, ``downstream`` and ``passed``.
+    """
+    return {
+        "reference": "PyTorch fp32 (torch CPU)",
+        "windows": {
+            "n": int(len(held)),
+            "n_clips": len(set(held.clip_ids)),
+            "synthetic": source is None,
+            "source": str(source) if source is not None else None,
+            "calibration_clips_excluded": True,
+            "n_calibration": 0 if calib is None else int(len(calib)),
+        },
+        "tolerances": {"fp32_mean_cosine": config.fp32_cosine, "int8_mean_cosine": config.int8_cosine},
+        "results": results,
+        "downstream": downstream_report,
+        "passed": all(r.get("passed", True) for r in results.values() if not r.get("skipped")),
+    }

@@ -1,38 +1,19 @@
-"""Raspberry Pi bundle: model files, frontend.json and the self-contained ``sea_edge.py`` runner."""
+"""Raspberry Pi bundle: model files, frontend.json, the ``sea_edge.py`` runner and its numpy front-end."""
 
 from __future__ import annotations
 
-import inspect
 import shutil
 from pathlib import Path
 
 from sea.utils import write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
-BEGIN = "# ---- BEGIN SEA FRONTEND (copied verbatim from sea.students.frontend by `sea export`) ----\n"
-END = "# ---- END SEA FRONTEND ----\n"
-# The numpy twin in sea.students.frontend, copied so the runner never imports sea.
-FRONTEND_FUNCTIONS = (
-    "hann_periodic",
-    "_hz_to_mel",
-    "_mel_to_hz",
-    "mel_filterbank_numpy",
-    "frontend_mel_basis",
-    "logmel_numpy",
-)
+RUNNER = "sea_edge.py"
+# sea's numpy twin of the student front-end imports nothing but numpy, so the runner imports the
+# very file sea computes with, shipped unchanged beside it.
+FRONTEND_MODULE = "frontend_numpy.py"
 
-__all__ = ["runner_source", "write_pi_bundle"]
-
-
-def runner_source() -> str:
-    """``sea_edge.py`` with the current ``sea.students.frontend`` numpy functions pasted in."""
-    from sea.students import frontend_numpy as frontend
-
-    text = (TEMPLATES / "sea_edge.py").read_text(encoding="utf-8")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    body = "\n\n".join(inspect.getsource(getattr(frontend, name)) for name in FRONTEND_FUNCTIONS)
-    return head + BEGIN + "\n" + body + "\n\n" + END + tail
+__all__ = ["write_pi_bundle"]
 
 
 def write_pi_bundle(
@@ -43,7 +24,28 @@ def write_pi_bundle(
     classifier: Path | None = None,
     model_name: str = "student",
 ) -> dict:
-    """Copy ``models`` (file name -> path), frontend.json, the runner and a README into ``out_dir``."""
+    """Copy the models, frontend.json, the runner, its front-end module and a README into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path
+        The bundle folder (``RUN/export/<name>/pi``).
+    models : dict of str to Path
+        Model file name -> path (``.tflite`` and ``.onnx``).
+    frontend_json : Path
+        The export's ``frontend.json``.
+    classifier : Path, optional
+        A linear head ``.npz`` (``W``, ``b``, ``labels``), shipped as ``classifier.npz``.
+    model_name : str
+        The student's registry name, for the README.
+
+    Returns
+    -------
+    bundle : dict
+        ``dir`` and the ``files`` written.
+    """
+    from sea.students import frontend_numpy
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -51,9 +53,9 @@ def write_pi_bundle(
         shutil.copyfile(src, out / name)
         files.append(name)
     shutil.copyfile(frontend_json, out / "frontend.json")
-    write_text_atomic(out / "sea_edge.py", runner_source())
-    (out / "sea_edge.py").chmod(0o755)
-    files += ["frontend.json", "sea_edge.py"]
+    shutil.copyfile(TEMPLATES / RUNNER, out / RUNNER)
+    shutil.copyfile(frontend_numpy.__file__, out / FRONTEND_MODULE)
+    files += ["frontend.json", RUNNER, FRONTEND_MODULE]
     if classifier is not None:
         shutil.copyfile(classifier, out / "classifier.npz")
         files.append("classifier.npz")
@@ -62,5 +64,5 @@ def write_pi_bundle(
     write_text_atomic(out / "README.md", readme)
     files.append("README.md")
     for f in out.iterdir():  # atomic writes create 0600 files; bundles are meant to be shared
-        f.chmod(0o755 if f.name.endswith(".py") else 0o644)
+        f.chmod(0o755 if f.name == RUNNER else 0o644)
     return {"dir": str(out), "files": files}

@@ -3,7 +3,8 @@
 
 Runtimes, in order of preference: ai-edge-litert (``pip install ai-edge-litert``; 64-bit OS, numpy 2 OK),
 tflite-runtime (numpy < 2 only), onnxruntime (for ``.onnx`` models). No torch, librosa or sea needed: the
-student log-mel front-end below is a verbatim copy of ``sea.students.frontend``'s numpy twin, driven by frontend.json.
+student log-mel front-end is ``frontend_numpy.py`` next to this script (sea's own ``sea.students.frontend_numpy``,
+copied unchanged), driven by frontend.json.
 
 Examples::
 
@@ -28,127 +29,14 @@ import warnings
 
 import numpy as np
 
+# The student front-end: sea's numpy module, shipped unchanged next to this script by `sea export`.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+from frontend_numpy import frontend_mel_basis, logmel_numpy  # noqa: E402
+
 __version__ = "1"
 TARGET_SR = 8000
-FRONTEND_PARAMS = None  # set from frontend.json in main(); logmel_numpy is always given params explicitly
-
-
-# ---- BEGIN SEA FRONTEND (copied verbatim from sea.students.frontend by `sea export`) ----
-def hann_periodic(n: int) -> np.ndarray:
-    """Periodic ("fftbins") Hann window of length ``n``, float64: ``0.5 - 0.5 cos(2 pi k / n)``."""
-    k = np.arange(n, dtype=np.float64)
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * k / n)
-
-
-def _hz_to_mel(f, htk):
-    f = np.asarray(f, dtype=np.float64)
-    if htk:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    # Slaney: linear below 1 kHz, log above
-    f_sp = 200.0 / 3
-    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
-    min_log_mel = min_log_hz / f_sp
-    mel = f / f_sp
-    return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep, mel)
-
-
-def _mel_to_hz(m, htk):
-    m = np.asarray(m, dtype=np.float64)
-    if htk:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    f_sp = 200.0 / 3
-    min_log_hz, logstep = 1000.0, np.log(6.4) / 27.0
-    min_log_mel = min_log_hz / f_sp
-    return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
-
-
-def mel_filterbank_numpy(
-    sr: int = 8000,
-    n_fft: int = 1024,
-    n_mels: int = 64,
-    fmin: float = 0.0,
-    fmax: float | None = 4000.0,
-    htk: bool = True,
-    norm: str | None = "slaney",
-) -> np.ndarray:
-    """Triangular mel filterbank ``[n_mels, 1 + n_fft // 2]`` (float64), numpy only.
-
-    Equals ``librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm)``
-    (``norm`` ``'slaney'`` or ``None``), which for ``norm='slaney'`` is kapre 0.1.4 ``backend.mel(norm=1)``.
-    """
-    if fmax is None:
-        fmax = sr / 2.0
-    n_bins = 1 + n_fft // 2
-    fftfreqs = np.linspace(0.0, sr / 2.0, n_bins, endpoint=True)
-    mel_pts = np.linspace(_hz_to_mel(fmin, htk), _hz_to_mel(fmax, htk), n_mels + 2)
-    mel_f = _mel_to_hz(mel_pts, htk)
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fftfreqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    if norm == "slaney":
-        weights *= (2.0 / (mel_f[2 : n_mels + 2] - mel_f[:n_mels]))[:, None]
-    elif norm is not None:
-        raise ValueError(f"norm={norm!r} is not supported; use 'slaney' or None")
-    return weights
-
-
-def frontend_mel_basis(params: dict) -> np.ndarray:
-    return mel_filterbank_numpy(
-        sr=params["sr"],
-        n_fft=params["n_dft"],
-        n_mels=params["n_mels"],
-        fmin=params["fmin"],
-        fmax=params["fmax"],
-        htk=params["htk"],
-        norm=params["norm"],
-    )
-
-
-def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarray | None = None) -> np.ndarray:
-    """Student log-mel of 1-s windows, numpy only, float64 internally.
-
-    Parameters
-    ----------
-    y : ndarray, shape [8000] or [B, 8000]
-        Mono audio at 8 kHz in [-1, 1].
-    params : dict, optional
-        Front-end constants; default :data:`FRONTEND_PARAMS`.
-    mel_basis : ndarray [n_mels, 1 + n_dft // 2], optional
-        Precomputed filterbank (saves ~1 ms per call).
-
-    Returns
-    -------
-    ndarray, float32, shape [64, 50] or [B, 64, 50]
-        dB relative to each window's maximum, in [-80, 0]; mel bin 0 is the lowest band.
-    """
-    p = FRONTEND_PARAMS if params is None else params
-    y = np.asarray(y, dtype=np.float64)
-    single = y.ndim == 1
-    if single:
-        y = y[None, :]
-    if y.ndim != 2 or y.shape[1] != p["window_length"]:
-        raise ValueError(
-            f"logmel_numpy expects [{p['window_length']}] or [B, {p['window_length']}] samples, got {y.shape}"
-        )
-    n_dft, hop, n_frames = p["n_dft"], p["hop_length"], p["n_frames"]
-    if mel_basis is None:
-        mel_basis = frontend_mel_basis(p)
-    yp = np.pad(y, ((0, 0), (p["pad_left"], p["pad_right"])))
-    frames = np.lib.stride_tricks.sliding_window_view(yp, n_dft, axis=-1)[:, ::hop][:, :n_frames]  # [B, T, n_dft]
-    # rfft with the e^{-i...} convention == kapre's cos / -sin kernels
-    spec = np.fft.rfft(frames * hann_periodic(n_dft), n=n_dft, axis=-1)  # [B, T, F]
-    power = spec.real**2 + spec.imag**2
-    mel_power = np.swapaxes(power @ mel_basis.T, 1, 2)  # [B, M, T]
-    mag = np.sqrt(mel_power) ** p["power_melgram"]
-    db = p["db_scale"] * np.log10(np.maximum(mag, p["amin"]))
-    db = db - db.max(axis=(1, 2), keepdims=True)
-    db = np.maximum(db, -p["top_db"]).astype(np.float32)
-    return db[0] if single else db
-
-
-# ---- END SEA FRONTEND ----
 
 
 # ------------------------------------------------------------------------------------------------
@@ -336,8 +224,6 @@ class Embedder:
         with open(frontend_json, encoding="utf-8") as fh:
             self.meta = json.load(fh)
         self.params = self.meta["frontend"]
-        global FRONTEND_PARAMS
-        FRONTEND_PARAMS = self.params
         self.mel_basis = frontend_mel_basis(self.params)
         self.model = load_model(self.model_path, threads)
         self.takes_audio = self.meta.get("model_input") == "audio"

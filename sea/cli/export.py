@@ -26,8 +26,9 @@ def register(subparsers, name: str, help_text: str) -> None:
     )
     parser.add_argument("-o", "--out-dir", dest="out_dir", required=True, metavar="OUT_DIR", help="output folder")
     parser.add_argument("--config", dest="config", metavar="YAML", help="YAML file with ExportConfig keys")
-    # seed comes from the root 'sea --seed N' (a subcommand flag of the same dest would clobber it)
-    add_config_arguments(parser, ExportConfig, exclude=("seed",))
+    # seed comes from the root 'sea --seed N' (a subcommand flag of the same dest would clobber it);
+    # the student is the CHECKPOINT itself (ExportConfig.student names a run's student for `sea run`)
+    add_config_arguments(parser, ExportConfig, exclude=("seed", "student"))
     parser.set_defaults(func=_run_export, group_parser=parser)
 
 

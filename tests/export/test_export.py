@@ -28,7 +28,7 @@ def test_all_artifacts_written(mcu_export):
         assert (out / name).is_file(), name
     for name in ("model_int8.c", "model_int8.h", "sea_model_config.h", "README.md"):
         assert (out / "mcu" / name).is_file(), name
-    for name in ("sea_edge.py", "frontend.json", "model_int8.tflite", "README.md"):
+    for name in ("sea_edge.py", "frontend_numpy.py", "frontend.json", "model_int8.tflite", "README.md"):
         assert (out / "pi" / name).is_file(), name
     # The ONNX weights live inside the file (external_data=False).
     assert not list(out.glob("*.data"))

@@ -129,8 +129,7 @@ def test_cosine_handles_zero_embeddings():
 
 
 def test_downstream_accuracy_delta(tmp_path):
-    from export import parity
-    from export.api import _downstream
+    from export.parity import downstream
 
     rng = np.random.default_rng(0)
     ref = rng.random((20, 4))
@@ -138,10 +137,10 @@ def test_downstream_accuracy_delta(tmp_path):
     np.savez(tmp_path / "head.npz", W=np.eye(4, 3), b=np.zeros(3))
     noisy = ref.copy()
     noisy[:5, :3] = noisy[:5, :3][:, ::-1]  # flips some predictions
-    out = _downstream(tmp_path / "head.npz", ref, {"m|rt": noisy, "same|rt": ref}, labels, parity)
+    out = downstream(tmp_path / "head.npz", ref, {"m|rt": noisy, "same|rt": ref}, labels)
     assert out["reference_accuracy"] == 1.0
     assert out["same|rt"]["delta_vs_reference"] == 0.0
     assert out["m|rt"]["delta_vs_reference"] < 0
     np.savez(tmp_path / "bad.npz", V=np.eye(2))
     with pytest.raises(ExportError, match="no 'W'"):
-        _downstream(tmp_path / "bad.npz", ref, {}, labels, parity)
+        downstream(tmp_path / "bad.npz", ref, {}, labels)

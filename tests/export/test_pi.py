@@ -72,6 +72,16 @@ def clip(export_run, tmp_path_factory):
     return y, d
 
 
+def test_runner_imports_sea_frontend_unchanged(bundle):
+    from sea.students import frontend_numpy
+
+    # the bundle ships sea's numpy front-end file byte for byte, and the runner holds no copy of it
+    assert (bundle / "frontend_numpy.py").read_bytes() == Path(frontend_numpy.__file__).read_bytes()
+    runner = (bundle / "sea_edge.py").read_text()
+    assert "from frontend_numpy import" in runner
+    assert "def logmel_numpy" not in runner and "def mel_filterbank_numpy" not in runner
+
+
 def test_runner_frontend_is_sea_frontend(bundle):
     from sea.students.frontend import logmel_numpy
 
