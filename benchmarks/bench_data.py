@@ -33,7 +33,9 @@ def main() -> None:
     os.environ.setdefault("SEA_NO_PROGRESS", "1")
     import warnings
 
-    from data_prep import synthetic, urbansound8k
+    from data_prep import synthetic
+    from data_prep.config import PrepareConfig
+    from data_prep.stage import run
     from sea.errors import SeaWarning
     from sea.manifest import read_manifest
 
@@ -48,7 +50,8 @@ def main() -> None:
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         tracemalloc.start()
         t0 = time.perf_counter()
-        urbansound8k.prepare(raw, work / "run", cache_srs=srs, res_type=args.res_type, overwrite=True)
+        config = PrepareConfig(dataset="urbansound8k", raw_dir=str(raw), cache_srs=srs, res_type=args.res_type)
+        run(work / "run", config, overwrite=True)
         t_prep = time.perf_counter() - t0
         _, py_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -56,7 +59,7 @@ def main() -> None:
         recs = read_manifest(work / "run")
         audio_s = sum(r.duration for r in recs)
         t0 = time.perf_counter()
-        urbansound8k.prepare(raw, work / "run", cache_srs=srs, res_type=args.res_type)
+        run(work / "run", config)
         t_noop = time.perf_counter() - t0
         cache_bytes = sum(p.stat().st_size for p in (work / "run" / "audio").rglob("samples.f32"))
     print(f"synthetic set: {len(recs)} clips, {audio_s:.1f} s of audio, {raw_bytes / 2**20:.1f} MiB of wav "

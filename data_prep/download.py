@@ -12,7 +12,16 @@ __all__ = ["check_online", "is_network_error", "require_soundata", "soundata_dow
 
 
 def is_network_error(exc: BaseException) -> bool:
-    """True when ``exc`` (or its cause/context chain) is a connection failure."""
+    """Tell whether ``exc`` (or its cause/context chain) is a connection failure.
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    is_network : bool
+    """
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -27,6 +36,19 @@ def is_network_error(exc: BaseException) -> bool:
 
 
 def offline_error(host: str, dataset: str, manual_url: str) -> SeaError:
+    """Build the error of a download that cannot reach its host.
+
+    Parameters
+    ----------
+    host : str
+    dataset : str
+    manual_url : str
+        Where to download the dataset by hand.
+
+    Returns
+    -------
+    error : DatasetError
+    """
     return DatasetError(
         f"cannot reach {host} (no network?); download {dataset} manually from {manual_url} "
         f"and pass its folder to 'sea data prepare'"
@@ -34,7 +56,20 @@ def offline_error(host: str, dataset: str, manual_url: str) -> SeaError:
 
 
 def check_online(host: str, dataset: str, manual_url: str, *, timeout: float = 5.0) -> None:
-    """Fail fast and clearly when ``host`` cannot be reached on port 443."""
+    """Fail fast and clearly when ``host`` cannot be reached on port 443.
+
+    Parameters
+    ----------
+    host, dataset, manual_url : str
+        As in :func:`offline_error`.
+    timeout : float
+        Seconds to wait for the connection.
+
+    Raises
+    ------
+    DatasetError
+        The host cannot be reached.
+    """
     try:
         socket.create_connection((host, 443), timeout=timeout).close()
     except OSError:
@@ -42,6 +77,12 @@ def check_online(host: str, dataset: str, manual_url: str, *, timeout: float = 5
 
 
 def require_soundata():
+    """Import soundata, or raise a DatasetError that says how to install it.
+
+    Returns
+    -------
+    soundata : module
+    """
     try:
         import soundata
     except ImportError:
@@ -53,7 +94,23 @@ def require_soundata():
 
 
 def soundata_download(name: str, data_home: str | Path, *, host: str, manual_url: str) -> Path:
-    """``soundata.initialize(name, data_home).download()`` with clear offline errors."""
+    """Run ``soundata.initialize(name, data_home).download()`` with clear offline errors.
+
+    Parameters
+    ----------
+    name : str
+        soundata's dataset name.
+    data_home : path
+        Destination folder.
+    host : str
+        The host to check first.
+    manual_url : str
+        Where to download the dataset by hand (named in the offline error).
+
+    Returns
+    -------
+    data_home : Path
+    """
     soundata = require_soundata()
     data_home = Path(data_home)
     check_online(host, name, manual_url)

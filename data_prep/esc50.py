@@ -29,31 +29,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import DEFAULT_CACHE_SRS, Candidate, make_config, parse_int, prepare_clips, read_csv_columns
+from sea.errors import DatasetError
 
-__all__ = ["METADATA", "download", "load_candidates", "prepare"]
+from .clips import Candidate, ClipList, unlisted_warnings
+from .config import PrepareConfig
+from .engine import prepare_dataset
+from .metadata import parse_int, read_csv_columns
+
+__all__ = ["METADATA", "download", "find_clips", "prepare"]
 
 METADATA = Path("meta") / "esc50.csv"
 COLUMNS = ("filename", "fold", "target", "category", "esc10")
 MANUAL_URL = "https://github.com/karolpiczak/ESC-50"
+ESC10_NOTE = "ESC-10 subset: label_id re-indexed 0..9 by ascending ESC-50 target; meta.target keeps it"
 
 
 def _truthy(v: str) -> bool:
     return str(v).strip().lower() in ("true", "1", "yes")
 
 
-def load_candidates(raw_dir: str | Path, *, esc10: bool = False):
-    """Parse the ESC-50 layout; returns (candidates, warnings, csv_path)."""
-    from sea.errors import DatasetError
-
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise DatasetError(f"esc50: raw folder {str(raw_dir)!r} does not exist")
-    csv_path = raw_dir / METADATA
-    rows, col = read_csv_columns(csv_path, COLUMNS, what="esc50")
-    audio = raw_dir / "audio"
-    if not audio.is_dir():
-        raise DatasetError(f"esc50: {str(audio)!r} does not exist; expected the clips in audio/")
+def _parse_rows(rows: list[dict], col: dict, csv_path: Path, *, esc10: bool) -> list[tuple[dict, int, int, bool]]:
+    """``(row, target, fold, is_esc10)`` of the rows kept."""
     parsed = []
     for i, row in enumerate(rows, start=2):
         target = parse_int(row[col["target"]], column="target", path=csv_path, row=i)
@@ -64,19 +60,45 @@ def load_candidates(raw_dir: str | Path, *, esc10: bool = False):
         parsed.append((row, target, fold, is10))
     if esc10 and not parsed:
         raise DatasetError(f"esc50: no row of {str(csv_path)!r} has esc10=True; cannot build the ESC-10 subset")
-    remap = {t: k for k, t in enumerate(sorted({t for _, t, _, _ in parsed}))} if esc10 else None
-    cands, listed = [], set()
+    return parsed
+
+
+def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
+    """Read the ESC-50 layout (only the ESC-10 rows with ``config.esc10``).
+
+    Parameters
+    ----------
+    raw_dir : Path
+        Folder holding ``meta/esc50.csv`` and ``audio/``.
+    config : PrepareConfig
+        ``config.esc10`` keeps the ESC-10 rows, labels re-indexed 0..9.
+    run_dir : Path
+        Not read.
+
+    Returns
+    -------
+    clips : ClipList
+        One candidate per CSV row kept; audio files without a row are warnings (ignored).
+    """
+    if not raw_dir.is_dir():
+        raise DatasetError(f"esc50: raw folder {str(raw_dir)!r} does not exist")
+    csv_path = raw_dir / METADATA
+    rows, col = read_csv_columns(csv_path, COLUMNS, what="esc50")
+    audio = raw_dir / "audio"
+    if not audio.is_dir():
+        raise DatasetError(f"esc50: {str(audio)!r} does not exist; expected the clips in audio/")
+    parsed = _parse_rows(rows, col, csv_path, esc10=config.esc10)
+    remap = {t: k for k, t in enumerate(sorted({t for _, t, _, _ in parsed}))} if config.esc10 else None
+    cands = []
     for row, target, fold, is10 in parsed:
         name = row[col["filename"]].strip()
-        path = audio / name
-        listed.add(path.resolve())
         meta = {"target": target, "esc10": is10}
         for extra in ("src_file", "take"):
             if extra in row:
                 meta[extra] = (row[extra] or "").strip()
         cands.append(
             Candidate(
-                path=path,
+                path=audio / name,
                 clip_id=Path(name).stem,
                 label=row[col["category"]].strip(),
                 label_id=remap[target] if remap else target,
@@ -84,44 +106,51 @@ def load_candidates(raw_dir: str | Path, *, esc10: bool = False):
                 meta=meta,
             )
         )
-    warns = []
-    if not esc10:
-        for p in sorted(audio.iterdir()):
-            if p.is_file() and not p.name.startswith(".") and p.resolve() not in listed:
-                warns.append(
-                    {
-                        "clip_id": None,
-                        "path": str(p),
-                        "kind": "file without a CSV row (ignored)",
-                        "detail": f"{p.name} is not listed in {METADATA.as_posix()}",
-                    }
-                )
-    return cands, warns, csv_path
+    clips = ClipList(cands, inputs={"metadata": csv_path}, notes=[ESC10_NOTE] if config.esc10 else [])
+    if not config.esc10:
+        clips.warnings = unlisted_warnings(
+            sorted(audio.iterdir()),
+            {c.path.resolve() for c in cands},
+            kind="file without a CSV row (ignored)",
+            detail=lambda p: f"{p.name} is not listed in {METADATA.as_posix()}",
+        )
+    return clips
 
 
-def prepare(
-    raw_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    cache_srs=DEFAULT_CACHE_SRS,
-    strict: bool = False,
-    overwrite: bool = False,
-    esc10: bool = False,
-    **options,
-) -> Path:
-    """Prepare ESC-50 (or ESC-10 with ``esc10=True``) into ``run_dir``; returns the manifest path."""
-    config = make_config("esc50", raw_dir, cache_srs=cache_srs, strict=strict, esc10=esc10, **options)
-    cands, warns, csv_path = load_candidates(raw_dir, esc10=esc10)
-    notes = (
-        ["ESC-10 subset: label_id re-indexed 0..9 by ascending ESC-50 target; meta.target keeps it"] if esc10 else []
-    )
-    return prepare_clips(
-        cands, run_dir, config, inputs={"metadata": csv_path}, overwrite=overwrite, warnings_=warns, notes=notes
-    )
+def prepare(raw_dir: str | Path, run_dir: str | Path, *, overwrite: bool = False, **options) -> Path:
+    """Prepare ESC-50 (or ESC-10 with ``esc10=True``) into ``run_dir``.
+
+    Parameters
+    ----------
+    raw_dir : path
+        Folder holding ``meta/esc50.csv`` and ``audio/``.
+    run_dir : path
+    overwrite : bool
+        Redo a finished prepare.
+    **options
+        ``esc10`` and the common :class:`~data_prep.config.PrepareConfig` fields (``cache_srs``, ``strict``,
+        ``res_type``).
+
+    Returns
+    -------
+    manifest : Path
+        Its ``clips.jsonl``: 2000 clips (400 for ESC-10) on the official data.
+    """
+    return prepare_dataset(find_clips, "esc50", raw_dir, run_dir, overwrite=overwrite, **options)
 
 
 def download(data_home: str | Path) -> Path:
-    """Download ESC-50 with soundata into ``data_home`` (needs internet and ``sea[download]``)."""
+    """Download ESC-50 with soundata into ``data_home`` (needs internet and ``sea[download]``).
+
+    Parameters
+    ----------
+    data_home : path
+        Destination folder; it becomes the ``RAW_DIR`` of ``sea data prepare esc50``.
+
+    Returns
+    -------
+    data_home : Path
+    """
     from .download import soundata_download
 
     return soundata_download("esc50", data_home, host="github.com", manual_url=MANUAL_URL)

@@ -23,19 +23,18 @@ Licence / citation
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
-from .common import (
-    AUDIO_EXTENSIONS,
-    DEFAULT_CACHE_SRS,
-    Candidate,
-    make_config,
-    parse_int,
-    prepare_clips,
-    read_csv_columns,
-)
+from sea.constants import AUDIO_EXTENSIONS, VALID_SPLITS
+from sea.errors import DatasetError
 
-__all__ = ["SIDECAR_EXTENSIONS", "load_candidates", "prepare"]
+from .clips import Candidate, ClipList, skip_entry, unlisted_warnings
+from .config import PrepareConfig
+from .engine import prepare_dataset
+from .metadata import parse_int, read_csv_columns
+
+__all__ = ["SIDECAR_EXTENSIONS", "find_clips", "prepare"]
 
 SIDECAR_EXTENSIONS = (".csv", ".txt", ".json", ".md", ".yaml", ".yml", ".jams", ".xml", ".pdf")
 
@@ -44,7 +43,7 @@ def _clip_id(rel: Path) -> str:
     return rel.with_suffix("").as_posix().replace("/", "__")
 
 
-def _scan(root: Path, exclude: Path | None = None):
+def _scan(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[Path]]:
     """Audio files, non-audio files and ignored sidecars under ``root`` (hidden entries skipped)."""
     audio, other, sidecars = [], [], []
     exclude = exclude.resolve() if exclude is not None else None
@@ -64,123 +63,128 @@ def _scan(root: Path, exclude: Path | None = None):
     return audio, other, sidecars
 
 
-def load_candidates(raw_dir: str | Path, *, csv: str | Path | None = None, exclude: str | Path | None = None):
-    """Parse a folder (and optional CSV); returns (candidates, skipped, warnings, notes, inputs)."""
-    from sea.errors import DatasetError
-    from sea.manifest import VALID_SPLITS
-
-    root = Path(raw_dir)
-    if not root.is_dir():
-        raise DatasetError(f"folder: {str(root)!r} is not a folder; pass the folder that holds your audio files")
-    audio, other, sidecars = _scan(root, Path(exclude) if exclude is not None else None)
-    skipped = [
-        {
-            "clip_id": None,
-            "path": str(p),
-            "reason": "not an audio file extension",
-            "detail": f"{p.name}: extension {p.suffix or '(none)'!r} is not one of {', '.join(AUDIO_EXTENSIONS)}",
-        }
-        for p in other
-    ]
-    notes, warns, inputs = [], [], {}
-    csv_path = None
-    if csv is not None:
-        csv_path = Path(csv)
-        if not csv_path.is_absolute():
-            csv_path = root / csv_path
-        inputs["labels"] = csv_path
+def _sidecar_notes(root: Path, sidecars: list[Path], csv_path: Path | None) -> list[str]:
     ignored = [p for p in sidecars if csv_path is None or p.resolve() != csv_path.resolve()]
-    if ignored:
-        names = ", ".join(p.relative_to(root).as_posix() for p in ignored[:5]) + (", ..." if len(ignored) > 5 else "")
-        notes.append(f"ignored {len(ignored)} sidecar file(s): {names}")
-        if csv_path is None and any(p.suffix.lower() == ".csv" for p in ignored):
-            notes.append("a CSV was found but not used; pass csv=PATH (--csv) to read labels from it")
+    if not ignored:
+        return []
+    names = ", ".join(p.relative_to(root).as_posix() for p in ignored[:5]) + (", ..." if len(ignored) > 5 else "")
+    notes = [f"ignored {len(ignored)} sidecar file(s): {names}"]
+    if csv_path is None and any(p.suffix.lower() == ".csv" for p in ignored):
+        notes.append("a CSV was found but not used; pass csv=PATH (--csv) to read labels from it")
+    return notes
 
-    if csv_path is None:
-        cands = [Candidate(path=p, clip_id=_clip_id(p.relative_to(root))) for p in audio]
-        _dedupe(cands, root)
-        return cands, skipped, warns, notes, inputs
 
+def _csv_row(row: dict, col: dict, i: int, csv_path: Path) -> tuple[str, str | None, int | None, str | None]:
+    """``(path, label, fold, split)`` of CSV row ``i``; empty cells are None."""
+    rel = (row[col["path"]] or "").strip()
+    if not rel:
+        raise DatasetError(f"{str(csv_path)!r} row {i}: empty path")
+    label = (row[col["label"]] or "").strip() or None
+    fold = split = None
+    if (row.get("fold") or "").strip():
+        fold = parse_int(row["fold"], column="fold", path=csv_path, row=i)
+    if (row.get("split") or "").strip():
+        split = row["split"].strip()
+        if split not in VALID_SPLITS:
+            raise DatasetError(
+                f"{str(csv_path)!r} row {i}: split={split!r} must be one of {', '.join(VALID_SPLITS)} or empty"
+            )
+    return rel, label, fold, split
+
+
+def _csv_candidates(root: Path, csv_path: Path) -> list[Candidate]:
+    """One candidate per CSV row; ``label_id`` indexes the sorted unique labels."""
     rows, col = read_csv_columns(csv_path, ("path", "label"), what="folder")
-    header = set(rows[0].keys()) if rows else set()
-    has_fold, has_split = "fold" in header, "split" in header
     labels = sorted({(r[col["label"]] or "").strip() for r in rows} - {""})
     label_ids = {lab: k for k, lab in enumerate(labels)}
-    cands, listed = [], set()
+    cands = []
     for i, row in enumerate(rows, start=2):
-        rel = (row[col["path"]] or "").strip()
-        if not rel:
-            raise DatasetError(f"{str(csv_path)!r} row {i}: empty path")
-        p = root / rel
-        listed.add(p.resolve())
-        lab = (row[col["label"]] or "").strip() or None
-        fold = split = None
-        if has_fold and (row.get("fold") or "").strip():
-            fold = parse_int(row["fold"], column="fold", path=csv_path, row=i)
-        if has_split and (row.get("split") or "").strip():
-            split = row["split"].strip()
-            if split not in VALID_SPLITS:
-                raise DatasetError(
-                    f"{str(csv_path)!r} row {i}: split={split!r} must be one of {', '.join(VALID_SPLITS)} or empty"
-                )
+        rel, label, fold, split = _csv_row(row, col, i, csv_path)
         cands.append(
             Candidate(
-                path=p,
+                path=root / rel,
                 clip_id=_clip_id(Path(rel)),
-                label=lab,
-                label_id=label_ids[lab] if lab is not None else None,
+                label=label,
+                label_id=label_ids[label] if label is not None else None,
                 fold=fold,
                 split=split,
             )
         )
-    _dedupe(cands, root)
-    for p in audio:
-        if p.resolve() not in listed:
-            warns.append(
-                {
-                    "clip_id": None,
-                    "path": str(p),
-                    "kind": "audio file not in the CSV (ignored)",
-                    "detail": f"{p.relative_to(root).as_posix()} has no row in {csv_path.name}",
-                }
-            )
-    return cands, skipped, warns, notes, inputs
+    return cands
 
 
-def _dedupe(cands: list[Candidate], root: Path) -> None:
+def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
+    """Read a folder of audio, labelled by ``config.csv`` if given.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        The folder, searched recursively.
+    config : PrepareConfig
+        ``config.csv``: CSV ``path,label[,fold|split]``, relative to ``raw_dir`` unless absolute.
+    run_dir : Path
+        Left out of the search when it lies inside ``raw_dir``.
+
+    Returns
+    -------
+    clips : ClipList
+        Every audio file (unlabeled) or every CSV row; non-audio files are skipped, ignored
+        sidecar files noted, audio files not in the CSV reported as warnings.
+    """
+    root = raw_dir
+    if not root.is_dir():
+        raise DatasetError(f"folder: {str(root)!r} is not a folder; pass the folder that holds your audio files")
+    audio, other, sidecars = _scan(root, run_dir)
+    extensions = ", ".join(AUDIO_EXTENSIONS)
+    reason = "not an audio file extension"
+    skipped = [
+        skip_entry(None, p, reason, f"{p.name}: extension {p.suffix or '(none)'!r} is not one of {extensions}")
+        for p in other
+    ]
+    csv_path = None if config.csv is None else root / config.csv  # an absolute csv stays absolute
+    clips = ClipList([], skipped=skipped, notes=_sidecar_notes(root, sidecars, csv_path))
+    if csv_path is None:
+        clips.candidates = [Candidate(path=p, clip_id=_clip_id(p.relative_to(root))) for p in audio]
+    else:
+        clips.inputs["labels"] = csv_path
+        clips.candidates = _csv_candidates(root, csv_path)
+        clips.warnings = unlisted_warnings(
+            audio,
+            {c.path.resolve() for c in clips.candidates},
+            kind="audio file not in the CSV (ignored)",
+            detail=lambda p: f"{p.relative_to(root).as_posix()} has no row in {csv_path.name}",
+        )
+    _dedupe(clips.candidates)
+    clips.extra_fingerprint = [Path(s["path"]) for s in clips.skipped] + [Path(w["path"]) for w in clips.warnings]
+    return clips
+
+
+def _dedupe(cands: list[Candidate]) -> None:
     """a.wav and a.flac would share an id; keep the extension for those."""
-    from collections import Counter
-
     n = Counter(c.clip_id for c in cands)
     for c in cands:
         if n[c.clip_id] > 1:
             c.clip_id = c.clip_id + "." + Path(c.path).suffix.lstrip(".").lower()
 
 
-def prepare(
-    raw_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    cache_srs=DEFAULT_CACHE_SRS,
-    strict: bool = False,
-    overwrite: bool = False,
-    csv: str | Path | None = None,
-    **options,
-) -> Path:
-    """Prepare a folder of audio (optionally labelled by ``csv``) into ``run_dir``; returns the manifest path."""
-    config = make_config(
-        "folder", raw_dir, cache_srs=cache_srs, strict=strict, csv=None if csv is None else str(csv), **options
-    )
-    cands, skipped, warns, notes, inputs = load_candidates(raw_dir, csv=csv, exclude=run_dir)
-    extra = [Path(s["path"]) for s in skipped] + [Path(w["path"]) for w in warns]
-    return prepare_clips(
-        cands,
-        run_dir,
-        config,
-        inputs=inputs,
-        overwrite=overwrite,
-        skipped=skipped,
-        warnings_=warns,
-        notes=notes,
-        extra_fingerprint=extra,
-    )
+def prepare(raw_dir: str | Path, run_dir: str | Path, *, overwrite: bool = False, **options) -> Path:
+    """Prepare a folder of audio (optionally labelled by ``csv``) into ``run_dir``.
+
+    Parameters
+    ----------
+    raw_dir : path
+        The folder of audio files.
+    run_dir : path
+        Output run directory (it may lie inside ``raw_dir``; its files are then not input).
+    overwrite : bool
+        Redo a finished prepare.
+    **options
+        ``csv`` and the other :class:`~data_prep.config.PrepareConfig` fields (``cache_srs``, ``strict``,
+        ``res_type``).
+
+    Returns
+    -------
+    manifest : Path
+        ``run_dir/clips.jsonl``; labels are None without a CSV.
+    """
+    return prepare_dataset(find_clips, "folder", raw_dir, run_dir, overwrite=overwrite, **options)

@@ -42,9 +42,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .common import DEFAULT_CACHE_SRS, Candidate, make_config, parse_float, parse_int, prepare_clips, read_csv_columns
+from sea.constants import VALID_SPLITS
+from sea.errors import DatasetError
 
-__all__ = ["COARSE", "ZENODO_FILES", "ZENODO_RECORD", "download", "load_candidates", "prepare"]
+from .clips import Candidate, ClipList, warning_entry
+from .config import PrepareConfig
+from .engine import prepare_dataset
+from .metadata import parse_float, parse_int, read_csv_columns
+
+__all__ = ["COARSE", "ZENODO_FILES", "ZENODO_RECORD", "download", "find_clips", "prepare"]
 
 ANNOTATIONS = "annotations.csv"
 COARSE = (
@@ -129,30 +135,11 @@ def _index_audio(raw_dir: Path) -> dict[str, Path]:
     return index
 
 
-def load_candidates(raw_dir: str | Path):
-    """Parse SONYC-UST annotations into one candidate per clip; returns (candidates, warnings, csv_path)."""
-    from sea.errors import DatasetError
-    from sea.manifest import VALID_SPLITS
+def _group_rows(rows: list[dict], csv_path: Path, coarse: list, fine: list) -> dict[str, dict]:
+    """Group the annotation rows by clip: ``{file name: {"split", "rows", "first", "splits"}}``.
 
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise DatasetError(f"sonyc_ust: raw folder {str(raw_dir)!r} does not exist")
-    csv_path = raw_dir / ANNOTATIONS
-    rows, col = read_csv_columns(csv_path, REQUIRED, what="sonyc_ust")
-    header = list(rows[0].keys()) if rows else []
-    coarse, fine = _presence_columns(header)
-    if not coarse:
-        raise DatasetError(
-            f"sonyc_ust: {str(csv_path)!r} has no '<n>_<coarse>_presence' columns (e.g. '1_engine_presence'); "
-            f"columns found: {', '.join(header)}"
-        )
-    coarse_names = [name for _, name, _ in coarse]
-    index = _index_audio(raw_dir)
-    if not index:
-        raise DatasetError(
-            f"sonyc_ust: no audio files under {str(raw_dir)!r}/audio*; extract the audio-N.tar.gz archives there"
-        )
-
+    Each entry of ``"rows"`` is ``(annotator_id, coarse presences, fine presences)``.
+    """
     clips: dict[str, dict] = {}
     for i, row in enumerate(rows, start=2):
         name = (row["audio_filename"] or "").strip()
@@ -171,77 +158,123 @@ def load_candidates(raw_dir: str | Path):
                 [parse_float(row[h] or "0", column=h, path=csv_path, row=i) for _, h in fine],
             )
         )
+    return clips
 
+
+def _context(first: dict) -> dict:
+    """Where and when the clip was recorded, from its first annotation row."""
+    meta = {}
+    for k in CONTEXT_INT + CONTEXT_FLOAT:
+        if k in first:
+            meta[k] = (
+                _int_or_none(first[k]) if k in CONTEXT_INT else (float(first[k]) if (first[k] or "").strip() else None)
+            )
+    return meta
+
+
+def _candidate(name: str, c: dict, path: Path, coarse: list, fine: list, warns: list[dict]) -> Candidate:
+    """One clip with its labels aggregated as the DCASE 2020 baseline does (see the module docstring)."""
+    split = c["split"]
+    volunteers = [r for r in c["rows"] if r[0] > 0]
+    verified = [r for r in c["rows"] if r[0] == 0]
+    if split == "train" or not verified:
+        source, use = "volunteers", volunteers
+        if split != "train":
+            kind = f"{split} clip without a verified row (volunteer labels used)"
+            warns.append(warning_entry(Path(name).stem, name, kind, "no annotator_id == 0 row"))
+    else:
+        source, use = "verified", verified[:1]
+    # any-vote over the rows used: a value of 1 is a positive (-1 = not labelled, 0 = absent)
+    c_pos = [any(r[1][k] == 1 for r in use) for k in range(len(coarse))]
+    f_pos = [any(r[2][k] == 1 for r in use) for k in range(len(fine))]
+    first = c["first"]
+    meta = {
+        "sensor_id": (first["sensor_id"] or "").strip(),
+        "fine_labels": [fine[k][0] for k in range(len(fine)) if f_pos[k]],
+        "label_source": source,
+        "n_annotators": len(volunteers),
+    }
+    meta.update(_context(first))
+    return Candidate(
+        path=path,
+        clip_id=Path(name).stem,
+        label=[coarse[k][1] for k in range(len(coarse)) if c_pos[k]],
+        label_id=[coarse[k][0] - 1 for k in range(len(coarse)) if c_pos[k]],
+        split=split,
+        meta=meta,
+    )
+
+
+def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
+    """Read SONYC-UST annotations into one candidate per clip.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        Folder holding ``annotations.csv`` and the ``audio*/`` folders.
+    config : PrepareConfig
+        Only ``dataset`` names it in messages.
+    run_dir : Path
+        Not read.
+
+    Returns
+    -------
+    clips : ClipList
+        Candidates with multi-label coarse labels; a warning per validate/test clip that has no
+        verified row.
+    """
+    if not raw_dir.is_dir():
+        raise DatasetError(f"sonyc_ust: raw folder {str(raw_dir)!r} does not exist")
+    csv_path = raw_dir / ANNOTATIONS
+    rows, _ = read_csv_columns(csv_path, REQUIRED, what="sonyc_ust")
+    header = list(rows[0].keys()) if rows else []
+    coarse, fine = _presence_columns(header)
+    if not coarse:
+        raise DatasetError(
+            f"sonyc_ust: {str(csv_path)!r} has no '<n>_<coarse>_presence' columns (e.g. '1_engine_presence'); "
+            f"columns found: {', '.join(header)}"
+        )
+    index = _index_audio(raw_dir)
+    if not index:
+        raise DatasetError(
+            f"sonyc_ust: no audio files under {str(raw_dir)!r}/audio*; extract the audio-N.tar.gz archives there"
+        )
     cands, warns = [], []
-    for name, c in clips.items():
+    for name, c in _group_rows(rows, csv_path, coarse, fine).items():
         if len(c["splits"]) > 1:
             raise DatasetError(
                 f"sonyc_ust: {name} appears in several splits {sorted(c['splits'])} in {str(csv_path)!r}"
             )
-        split = c["split"]
-        volunteers = [r for r in c["rows"] if r[0] > 0]
-        verified = [r for r in c["rows"] if r[0] == 0]
-        if split == "train" or not verified:
-            source, use = "volunteers", volunteers
-            if split != "train":
-                warns.append(
-                    {
-                        "clip_id": Path(name).stem,
-                        "path": name,
-                        "kind": f"{split} clip without a verified row (volunteer labels used)",
-                        "detail": "no annotator_id == 0 row",
-                    }
-                )
-        else:
-            source, use = "verified", verified[:1]
-        # any-vote over the rows used: a value of 1 is a positive (-1 = not labelled, 0 = absent)
-        c_pos = [any(r[1][k] == 1 for r in use) for k in range(len(coarse))]
-        f_pos = [any(r[2][k] == 1 for r in use) for k in range(len(fine))]
-        first = c["first"]
-        meta = {
-            "sensor_id": (first["sensor_id"] or "").strip(),
-            "fine_labels": [fine[k][0] for k in range(len(fine)) if f_pos[k]],
-            "label_source": source,
-            "n_annotators": len(volunteers),
-        }
-        for k in CONTEXT_INT + CONTEXT_FLOAT:
-            if k in first:
-                meta[k] = (
-                    _int_or_none(first[k])
-                    if k in CONTEXT_INT
-                    else (float(first[k]) if (first[k] or "").strip() else None)
-                )
         path = index.get(name, raw_dir / "audio" / name)
-        cands.append(
-            Candidate(
-                path=path,
-                clip_id=Path(name).stem,
-                label=[coarse_names[k] for k in range(len(coarse)) if c_pos[k]],
-                label_id=[coarse[k][0] - 1 for k in range(len(coarse)) if c_pos[k]],
-                split=split,
-                meta=meta,
-            )
-        )
-    return cands, warns, csv_path
+        cands.append(_candidate(name, c, path, coarse, fine, warns))
+    return ClipList(cands, warnings=warns, inputs={"metadata": csv_path})
 
 
-def prepare(
-    raw_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    cache_srs=DEFAULT_CACHE_SRS,
-    strict: bool = False,
-    overwrite: bool = False,
-    **options,
-) -> Path:
-    """Prepare SONYC-UST v2.3 into ``run_dir``; returns the manifest path."""
-    config = make_config("sonyc_ust", raw_dir, cache_srs=cache_srs, strict=strict, **options)
-    cands, warns, csv_path = load_candidates(raw_dir)
-    return prepare_clips(cands, run_dir, config, inputs={"metadata": csv_path}, overwrite=overwrite, warnings_=warns)
+def prepare(raw_dir: str | Path, run_dir: str | Path, *, overwrite: bool = False, **options) -> Path:
+    """Prepare SONYC-UST v2.3 into ``run_dir``, labels aggregated as the DCASE 2020 baseline does.
+
+    Parameters
+    ----------
+    raw_dir, run_dir : path
+        The folder holding ``annotations.csv`` and the extracted ``audio*/`` folders; the output run directory.
+    overwrite : bool
+        Rebuild a prepare that already finished.
+    **options
+        :class:`~data_prep.config.PrepareConfig` fields (``cache_srs``, ``strict``, ``res_type``).
+
+    Returns
+    -------
+    manifest : Path
+        The manifest, one multi-label record per clip with its split.
+    """
+    return prepare_dataset(find_clips, "sonyc_ust", raw_dir, run_dir, overwrite=overwrite, **options)
 
 
 def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     """Download SONYC-UST v2.3 from Zenodo with pooch and extract the audio (about 18 GB).
+
+    Every file is checked against its md5 pinned in :data:`ZENODO_FILES`; a mismatch (a truncated
+    or changed file) raises :class:`~sea.errors.DatasetError` and the file is not kept.
 
     Parameters
     ----------
@@ -251,12 +284,11 @@ def download(data_home: str | Path, *, files: list[str] | None = None) -> Path:
     files : list of str or None
         Subset of :data:`ZENODO_FILES` (default: all).
 
-    Every file is checked against its md5 pinned in :data:`ZENODO_FILES`; a mismatch (a truncated
-    or changed file) raises :class:`~sea.errors.DatasetError` and the file is not kept.
+    Returns
+    -------
+    data_home : Path
     """
     import tarfile
-
-    from sea.errors import DatasetError
 
     from .download import check_online, is_network_error, offline_error
 

@@ -50,11 +50,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .urbansound8k import CLASSES
+from sea.errors import ConfigError, DatasetError
+from sea.layout import RunLayout
 
-__all__ = ["CLASSES", "generate", "prepare", "synthesize"]
+from .config import GENERATION_FIELDS, PrepareConfig, make_config
+from .engine import prepare_clips
+from .urbansound8k import CLASSES, find_clips
+
+__all__ = ["CLASSES", "DEFAULT_N_CLIPS", "find_clips", "generate", "generate_raw", "prepare", "synthesize"]
 
 SYNTH_INFO = "synthetic.json"
+DEFAULT_N_CLIPS = 200
 _SRS = (44100, 48000, 22050, 16000, 32000, 11025, 8000, 96000)
 _SR_P = (0.40, 0.25, 0.10, 0.08, 0.05, 0.04, 0.04, 0.04)
 _SUBTYPES = ("PCM_16", "PCM_24", "FLOAT", "PCM_32")
@@ -351,7 +357,28 @@ def _mic(srng, y: np.ndarray, sr: int) -> np.ndarray:
 
 
 def synthesize(class_id: int, n: int, sr: int, *, prng, srng, snr_db: float, distractors: bool = True) -> np.ndarray:
-    """One mono clip of ``class_id`` over the urban background at ``snr_db``; unit peak, float64 (n,)."""
+    """Synthesize one mono clip of ``class_id`` over the urban background.
+
+    Parameters
+    ----------
+    class_id : int
+        UrbanSound8K class index, 0-9 (see :data:`CLASSES`).
+    n : int
+        Length in samples.
+    sr : int
+        Sample rate in Hz.
+    prng, srng : np.random.Generator
+        Generators of the recording's sound parameters and of this slice's details.
+    snr_db : float
+        Level of the event over the background.
+    distractors : bool
+        Allow a faint event of another class in the background.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float64]
+        Peak-normalised to 1.
+    """
     fg = _GENERATORS[class_id](prng, srng, n, sr)
     bg = _background(prng, srng, n, sr, distractor_of=class_id if distractors else None)
     y = fg / _rms(fg) * 10 ** (snr_db / 20) + bg
@@ -378,8 +405,10 @@ def _write(path: Path, y: np.ndarray, sr: int, subtype: str, channels: int, srng
 
 
 def _zero_peak_timestamp(path: Path) -> None:
-    """libsndfile stamps float WAVs with the wall-clock time in a PEAK chunk; zero it so that the
-    same seed gives byte-identical files."""
+    """Zero the timestamp of a float WAV's PEAK chunk.
+
+    libsndfile stamps it with the wall-clock time; zeroed, the same seed gives byte-identical files.
+    """
     with open(path, "r+b") as fh:
         head = fh.read(4096)
         i = head.find(b"PEAK")
@@ -509,7 +538,7 @@ def generate(
     out_dir: str | Path,
     *,
     layout: str = "urbansound8k",
-    n_clips: int = 200,
+    n_clips: int = DEFAULT_N_CLIPS,
     seed: int = 0,
     duration: float | None = None,
     overwrite: bool = False,
@@ -533,8 +562,6 @@ def generate(
     out_dir : Path
     """
     import shutil
-
-    from sea.errors import ConfigError, DatasetError
 
     if layout not in ("urbansound8k", "sonyc_ust"):
         raise ConfigError(f"layout={layout!r} is not known; choose 'urbansound8k' or 'sonyc_ust'")
@@ -574,43 +601,75 @@ def generate(
     return out
 
 
+def generate_raw(raw_dir: Path, config: PrepareConfig, *, overwrite: bool = False) -> Path:
+    """Make sure ``raw_dir`` holds the synthetic UrbanSound8K-layout set that ``config`` asks for.
+
+    A set already there is reused when the config gives no generation option (``n_clips``,
+    ``synth_seed``, ``duration`` all None) or the same ones; otherwise it is generated with
+    ``n_clips`` (default 200), ``synth_seed`` (default 0) and ``duration``.
+
+    Parameters
+    ----------
+    raw_dir : Path
+    config : PrepareConfig
+    overwrite : bool
+        Replace a synthetic set made with other options.
+
+    Returns
+    -------
+    raw_dir : Path
+    """
+    info = raw_dir / SYNTH_INFO
+    reuse = info.is_file() and all(getattr(config, k) is None for k in GENERATION_FIELDS)
+    if not reuse:
+        generate(
+            raw_dir,
+            layout="urbansound8k",
+            n_clips=DEFAULT_N_CLIPS if config.n_clips is None else config.n_clips,
+            seed=0 if config.synth_seed is None else config.synth_seed,
+            duration=config.duration,
+            overwrite=overwrite,
+        )
+    elif json.loads(info.read_text()).get("layout") != "urbansound8k":
+        raise DatasetError(f"{str(raw_dir)!r} holds a synthetic sonyc_ust set; prepare it with 'sonyc_ust'")
+    return raw_dir
+
+
 def prepare(
     raw_dir: str | Path | None,
     run_dir: str | Path,
     *,
-    cache_srs=(48000, 8000),
-    strict: bool = False,
     overwrite: bool = False,
     n_clips: int | None = None,
     seed: int | None = None,
     duration: float | None = None,
     **options,
 ) -> Path:
-    """Generate the synthetic UrbanSound8K-layout set (into ``raw_dir``, default ``run_dir/raw``) and prepare it.
+    """Generate the synthetic UrbanSound8K-layout set (see :func:`generate_raw`) and prepare it.
 
-    A set already in ``raw_dir`` is reused when no generation argument is given (or they match);
-    otherwise it is generated with ``n_clips`` (default 200), ``seed`` (default 0) and
-    ``duration``. It is then read by the real :mod:`data_prep.urbansound8k` loader
-    (``dataset="synthetic"`` in the stage config).
+    The set is read by the real :mod:`data_prep.urbansound8k` loader (``dataset="synthetic"`` in
+    the stage config).
+
+    Parameters
+    ----------
+    raw_dir : path or None
+        Where the raw set lies or is generated; None means ``run_dir/raw``.
+    run_dir : path
+        Output run directory.
+    overwrite : bool
+        Redo a finished prepare, and replace a synthetic set made with other options.
+    n_clips, seed, duration : int, int, float or None
+        Generation options (``seed`` is the config's ``synth_seed``); all None reuses a set
+        already in ``raw_dir``.
+    **options
+        Other :class:`~data_prep.config.PrepareConfig` fields: ``cache_srs``, ``strict``, ``res_type``.
+
+    Returns
+    -------
+    manifest : Path
+        ``run_dir / "clips.jsonl"``.
     """
-    from . import urbansound8k
-
-    raw = Path(run_dir) / "raw" if raw_dir is None else Path(raw_dir)
-    info = raw / SYNTH_INFO
-    reuse = info.is_file() and n_clips is None and seed is None and duration is None
-    if not reuse:
-        generate(
-            raw,
-            layout="urbansound8k",
-            n_clips=200 if n_clips is None else n_clips,
-            seed=0 if seed is None else seed,
-            duration=duration,
-            overwrite=overwrite,
-        )
-    elif json.loads(info.read_text()).get("layout") != "urbansound8k":
-        from sea.errors import DatasetError
-
-        raise DatasetError(f"{str(raw)!r} holds a synthetic sonyc_ust set; prepare it with 'sonyc_ust'")
-    return urbansound8k.prepare(
-        raw, run_dir, cache_srs=cache_srs, strict=strict, overwrite=overwrite, dataset="synthetic", **options
-    )
+    raw = RunLayout(run_dir).raw_dir if raw_dir is None else Path(raw_dir)
+    config = make_config("synthetic", raw, n_clips=n_clips, synth_seed=seed, duration=duration, **options)
+    generate_raw(raw, config, overwrite=overwrite)
+    return prepare_clips(find_clips(raw, config, Path(run_dir)), run_dir, config, overwrite=overwrite)

@@ -33,9 +33,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import DEFAULT_CACHE_SRS, Candidate, make_config, parse_float, parse_int, prepare_clips, read_csv_columns
+from sea.errors import DatasetError
 
-__all__ = ["CLASSES", "METADATA", "download", "load_candidates", "prepare"]
+from .clips import Candidate, ClipList, unlisted_warnings, warning_entry
+from .config import PrepareConfig
+from .engine import prepare_dataset
+from .metadata import parse_float, parse_int, read_csv_columns
+
+__all__ = ["CLASSES", "METADATA", "download", "find_clips", "prepare"]
 
 CLASSES = (
     "air_conditioner",
@@ -54,118 +59,115 @@ COLUMNS = ("slice_file_name", "fsID", "start", "end", "salience", "fold", "class
 MANUAL_URL = "https://urbansounddataset.weebly.com/urbansound8k.html"
 
 
-def load_candidates(raw_dir: str | Path, *, what: str = "urbansound8k"):
-    """Parse the UrbanSound8K layout.
-
-    Returns
-    -------
-    candidates : list of Candidate
-    warnings : list of dict
-        wav files without a CSV row and classID/file-name disagreements.
-    csv_path : Path
-    """
-    from sea.errors import DatasetError
-
-    raw_dir = Path(raw_dir)
+def _check_layout(raw_dir: Path, csv_path: Path, what: str) -> None:
     if not raw_dir.is_dir():
         raise DatasetError(f"{what}: raw folder {str(raw_dir)!r} does not exist")
-    csv_path = raw_dir / METADATA
     if not csv_path.is_file() and (raw_dir / "UrbanSound8K" / METADATA).is_file():
         raise DatasetError(
             f"{what}: {str(raw_dir)!r} contains an 'UrbanSound8K' folder; pass {str(raw_dir / 'UrbanSound8K')!r} instead"
         )
+
+
+def _candidate(row: dict, col: dict, i: int, csv_path: Path, audio: Path) -> Candidate:
+    """Build the clip of CSV row ``i``."""
+    name = (row[col["slice_file_name"]] or "").strip()
+    if not name:
+        raise DatasetError(f"{str(csv_path)!r} row {i}: empty slice_file_name")
+    fold = parse_int(row[col["fold"]], column="fold", path=csv_path, row=i)
+    class_id = parse_int(row[col["classID"]], column="classID", path=csv_path, row=i)
+    start = parse_float(row[col["start"]], column="start", path=csv_path, row=i)
+    end = parse_float(row[col["end"]], column="end", path=csv_path, row=i)
+    return Candidate(
+        path=audio / f"fold{fold}" / name,
+        clip_id=Path(name).stem,
+        label=row[col["class"]].strip(),
+        label_id=class_id,
+        fold=fold,
+        meta={
+            "fsID": row[col["fsID"]].strip(),
+            "start": start,
+            "end": end,
+            "salience": parse_int(row[col["salience"]], column="salience", path=csv_path, row=i),
+        },
+        expected_duration=end - start,
+    )
+
+
+def _class_id_warning(c: Candidate) -> dict | None:
+    """File names are ``[fsID]-[classID]-[occurrenceID]-[sliceID]``; report a classID the CSV contradicts."""
+    parts = c.clip_id.split("-")
+    if len(parts) == 4 and parts[1].isdigit() and int(parts[1]) != c.label_id:
+        detail = f"CSV classID {c.label_id}, file name says {parts[1]}"
+        return warning_entry(c.clip_id, c.path, "classID differs from file name", detail)
+    return None
+
+
+def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
+    """Read the UrbanSound8K layout.
+
+    Parameters
+    ----------
+    raw_dir : Path
+        Folder holding ``metadata/UrbanSound8K.csv`` and ``audio/foldN/``.
+    config : PrepareConfig
+        ``config.dataset`` names the dataset in messages (``synthetic`` reads this layout too).
+    run_dir : Path
+        Not read (a parameter of every ``find_clips``).
+
+    Returns
+    -------
+    clips : ClipList
+        One candidate per CSV row; warnings for classID / file-name disagreements and for audio
+        files without a CSV row (ignored, and fingerprinted so that a new one reruns the stage).
+    """
+    what = config.dataset
+    csv_path = raw_dir / METADATA
+    _check_layout(raw_dir, csv_path, what)
     rows, col = read_csv_columns(csv_path, COLUMNS, what=what)
     audio = raw_dir / "audio"
     if not audio.is_dir():
         raise DatasetError(f"{what}: {str(audio)!r} does not exist; expected audio/fold1 ... audio/fold10")
-    cands, warns, listed = [], [], set()
+    cands, warns = [], []
     for i, row in enumerate(rows, start=2):
-        name = (row[col["slice_file_name"]] or "").strip()
-        if not name:
-            raise DatasetError(f"{str(csv_path)!r} row {i}: empty slice_file_name")
-        fold = parse_int(row[col["fold"]], column="fold", path=csv_path, row=i)
-        class_id = parse_int(row[col["classID"]], column="classID", path=csv_path, row=i)
-        start = parse_float(row[col["start"]], column="start", path=csv_path, row=i)
-        end = parse_float(row[col["end"]], column="end", path=csv_path, row=i)
-        path = audio / f"fold{fold}" / name
-        listed.add(path.resolve())
-        stem = Path(name).stem
-        parts = stem.split("-")
-        if len(parts) == 4 and parts[1].isdigit() and int(parts[1]) != class_id:
-            warns.append(
-                {
-                    "clip_id": stem,
-                    "path": str(path),
-                    "kind": "classID differs from file name",
-                    "detail": f"CSV classID {class_id}, file name says {parts[1]}",
-                }
-            )
-        cands.append(
-            Candidate(
-                path=path,
-                clip_id=stem,
-                label=row[col["class"]].strip(),
-                label_id=class_id,
-                fold=fold,
-                meta={
-                    "fsID": row[col["fsID"]].strip(),
-                    "start": start,
-                    "end": end,
-                    "salience": parse_int(row[col["salience"]], column="salience", path=csv_path, row=i),
-                },
-                expected_duration=end - start,
-            )
-        )
-    for p in sorted(audio.glob("fold*/*")):
-        if p.is_file() and not p.name.startswith(".") and p.resolve() not in listed:
-            warns.append(
-                {
-                    "clip_id": None,
-                    "path": str(p),
-                    "kind": "file without a CSV row (ignored)",
-                    "detail": f"{p.name} is not listed in {METADATA.as_posix()}",
-                }
-            )
-    return cands, warns, csv_path
+        cands.append(_candidate(row, col, i, csv_path, audio))
+        warn = _class_id_warning(cands[-1])
+        if warn is not None:
+            warns.append(warn)
+    unlisted = unlisted_warnings(
+        sorted(audio.glob("fold*/*")),
+        {c.path.resolve() for c in cands},
+        kind="file without a CSV row (ignored)",
+        detail=lambda p: f"{p.name} is not listed in {METADATA.as_posix()}",
+    )
+    return ClipList(
+        cands,
+        warnings=warns + unlisted,
+        inputs={"metadata": csv_path},
+        extra_fingerprint=[Path(w["path"]) for w in unlisted],
+    )
 
 
-def prepare(
-    raw_dir: str | Path,
-    run_dir: str | Path,
-    *,
-    cache_srs=DEFAULT_CACHE_SRS,
-    strict: bool = False,
-    overwrite: bool = False,
-    dataset: str = "urbansound8k",
-    **options,
-) -> Path:
-    """Prepare UrbanSound8K into ``run_dir``; returns the manifest path.
+def prepare(raw_dir: str | Path, run_dir: str | Path, *, overwrite: bool = False, **options) -> Path:
+    """Prepare UrbanSound8K into ``run_dir``.
+
+    A CSV row whose file is missing is listed as skipped; a wav with no CSV row is a warning.
 
     Parameters
     ----------
     raw_dir : path
         Folder holding ``metadata/UrbanSound8K.csv`` and ``audio/foldN/``.
     run_dir : path
-    cache_srs : tuple of int
-        Rates of the audio caches.
-    strict : bool
-        Raise on any skipped file instead of listing it.
-    overwrite : bool
-        Redo a finished prepare.
+        Where the manifest, caches and report go.
     **options
-        ``res_type``.
+        ``overwrite`` (redo a finished prepare) and :class:`~data_prep.config.PrepareConfig` fields:
+        ``cache_srs``, ``strict``, ``res_type``.
+
+    Returns
+    -------
+    manifest : Path
+        ``run_dir/clips.jsonl``, one record per usable CSV row.
     """
-    config = make_config(dataset, raw_dir, cache_srs=cache_srs, strict=strict, **options)
-    cands, warns, csv_path = load_candidates(raw_dir, what=dataset)
-    return prepare_clips(
-        cands,
-        run_dir,
-        config,
-        inputs={"metadata": csv_path},
-        overwrite=overwrite,
-        warnings_=warns,
-        extra_fingerprint=[Path(w["path"]) for w in warns if w["clip_id"] is None],
-    )
+    return prepare_dataset(find_clips, "urbansound8k", raw_dir, run_dir, overwrite=overwrite, **options)
 
 
 def download(data_home: str | Path) -> Path:
@@ -173,6 +175,15 @@ def download(data_home: str | Path) -> Path:
 
     ``data_home`` then directly holds ``audio/foldN/`` and ``metadata/`` (pass it to
     ``sea data prepare urbansound8k``). About 5.6 GiB; soundata cannot resume an interrupted download.
+
+    Parameters
+    ----------
+    data_home : path
+        Destination folder.
+
+    Returns
+    -------
+    data_home : Path
     """
     from .download import soundata_download
 

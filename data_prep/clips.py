@@ -1,0 +1,144 @@
+"""What a dataset module hands the engine: candidate clips and the problems it already found.
+
+A dataset module reads its raw layout into a :class:`ClipList`; the engine
+(:func:`data_prep.engine.prepare_clips`) decodes and validates every
+:class:`Candidate`, and merges the module's skipped files, warnings and notes
+into ``data_report.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Candidate", "ClipList", "skip_entry", "unlisted_warnings", "warning_entry"]
+
+
+@dataclass
+class Candidate:
+    """One clip a dataset module proposes; the engine decodes and validates it.
+
+    Parameters
+    ----------
+    path : Path
+        The audio file.
+    clip_id : str
+        Unique id of the clip in the manifest.
+    label : str or list of str or None
+        Class name(s); None for unlabeled audio.
+    label_id : int or list of int or None
+        Class index (indices).
+    fold : int or None
+    split : str or None
+    meta : dict
+        Free metadata copied into the manifest record.
+    expected_duration : float or None
+        Length in seconds per the metadata, cross-checked against the file.
+    """
+
+    path: Path
+    clip_id: str
+    label: str | list[str] | None = None
+    label_id: int | list[int] | None = None
+    fold: int | None = None
+    split: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    expected_duration: float | None = None
+
+
+@dataclass
+class ClipList:
+    """A dataset module's reading of its raw folder.
+
+    Parameters
+    ----------
+    candidates : list of Candidate
+        Clip ids must be unique.
+    skipped : list of dict
+        Files already known to be unusable (see :func:`skip_entry`).
+    warnings : list of dict
+        Problems that do not stop a clip (see :func:`warning_entry`).
+    notes : list of str
+        Free-text notes for the report (e.g. ignored sidecar files).
+    inputs : dict[str, Path]
+        Metadata files hashed into ``stage.json`` (e.g. ``{"metadata": csv}``).
+    extra_fingerprint : list of Path
+        More files whose presence, size and mtime decide whether a rerun is a no-op.
+    """
+
+    candidates: list[Candidate]
+    skipped: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    inputs: dict[str, Path] = field(default_factory=dict)
+    extra_fingerprint: list[Path] = field(default_factory=list)
+
+
+def skip_entry(clip_id: str | None, path: Path | str, reason: str, detail: str) -> dict:
+    """Describe a skipped file as ``data_report.json`` lists it.
+
+    Parameters
+    ----------
+    clip_id : str or None
+        None for a file that never became a candidate.
+    path : path
+    reason : str
+        Short category, counted in the report (``"missing file"``).
+    detail : str
+        The full message.
+
+    Returns
+    -------
+    entry : dict
+        ``{"clip_id", "path", "reason", "detail"}``.
+    """
+    return {"clip_id": clip_id, "path": str(path), "reason": reason, "detail": detail}
+
+
+def warning_entry(clip_id: str | None, path: Path | str, kind: str, detail: str) -> dict:
+    """Describe a suspicious but usable clip (or an ignored file) as ``data_report.json`` lists it.
+
+    Parameters
+    ----------
+    clip_id : str or None
+    path : path
+    kind : str
+        Short category, counted in the report (``"short clip"``).
+    detail : str
+
+    Returns
+    -------
+    entry : dict
+        ``{"clip_id", "path", "kind", "detail"}``.
+    """
+    return {"clip_id": clip_id, "path": str(path), "kind": kind, "detail": detail}
+
+
+def unlisted_warnings(
+    files: Iterable[Path], listed: set[Path], *, kind: str, detail: Callable[[Path], str]
+) -> list[dict]:
+    """Warnings for the audio files that the metadata does not list (they are ignored).
+
+    Parameters
+    ----------
+    files : iterable of Path
+        Files found in the raw folder, in report order.
+    listed : set of Path
+        Resolved paths the metadata lists.
+    kind : str
+        Warning kind, e.g. ``"file without a CSV row (ignored)"``.
+    detail : callable
+        ``detail(path) -> str``, the message of one file.
+
+    Returns
+    -------
+    warnings : list of dict
+        One :func:`warning_entry` per unlisted file; folders and hidden files are passed over.
+    """
+    return [
+        warning_entry(None, p, kind, detail(p))
+        for p in files
+        if p.is_file() and not p.name.startswith(".") and p.resolve() not in listed
+    ]

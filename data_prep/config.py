@@ -1,0 +1,128 @@
+"""Config of the ``prepare`` stage: which dataset, where it lies, which audio caches to build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sea.config import config_from_dict, config_to_dict
+from sea.constants import DEFAULT_CACHE_SRS, VALID_RES_TYPES
+from sea.errors import ConfigError
+
+__all__ = ["DATASETS", "DOWNLOADABLE", "GENERATION_FIELDS", "PrepareConfig", "make_config"]
+
+DATASETS = ("urbansound8k", "sonyc_ust", "esc50", "folder", "synthetic")
+DOWNLOADABLE = ("urbansound8k", "sonyc_ust", "esc50")
+#: Options of the synthetic generator. They describe the raw set, whose files are fingerprinted one by
+#: one, so ``stage.json`` records the prepare options without them.
+GENERATION_FIELDS = ("n_clips", "duration", "synth_seed")
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Config of the ``prepare`` stage (recorded in ``stage.json``).
+
+    Parameters
+    ----------
+    dataset : str
+        One of :data:`DATASETS`.
+    raw_dir : str
+        Raw dataset folder; empty for ``synthetic`` means ``RUN_DIR/raw``.
+    cache_srs : tuple of int
+        Sample rates of the audio caches.
+    strict : bool
+        Fail on any skipped file instead of listing it.
+    res_type : str
+        Resampler, one of :data:`sea.constants.VALID_RES_TYPES`.
+    esc10 : bool
+        ``esc50`` only: keep the ESC-10 subset.
+    csv : str or None
+        ``folder`` only: CSV of labels.
+    n_clips, duration, synth_seed : int, float, int or None
+        ``synthetic`` only: generator options; all None reuses a set already in ``raw_dir``.
+    """
+
+    dataset: str = field(default="folder", metadata={"help": f"dataset loader: {', '.join(DATASETS)}"})
+    raw_dir: str = field(default="", metadata={"help": "raw dataset folder"})
+    cache_srs: tuple[int, ...] = field(
+        default=DEFAULT_CACHE_SRS, metadata={"help": "sample rates of the audio caches (teacher 48000, student 8000)"}
+    )
+    strict: bool = field(default=False, metadata={"help": "fail on any skipped (unreadable/empty/NaN/missing) file"})
+    res_type: str = field(
+        default="soxr_vhq", metadata={"help": "resampler: soxr_vhq, soxr_hq or kaiser_best", "choices": VALID_RES_TYPES}
+    )
+    esc10: bool = field(default=False, metadata={"help": "esc50 only: keep the ESC-10 subset (labels re-indexed 0..9)"})
+    csv: str | None = field(
+        default=None, metadata={"help": "folder only: CSV 'path,label[,fold|split]' (path relative to the folder)"}
+    )
+    n_clips: int | None = field(default=None, metadata={"help": "synthetic: number of clips (default: 200)"})
+    duration: float | None = field(default=None, metadata={"help": "synthetic: clip length in s (default: 4)"})
+    synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed (default: 0)"})
+
+    def validate(self) -> None:
+        """Check the values together.
+
+        Raises
+        ------
+        ConfigError
+            Unknown dataset or resampler, a cache rate out of range or repeated, or an option given
+            to a dataset it does not apply to.
+        """
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"dataset={self.dataset!r} is not known; choose one of {', '.join(DATASETS)}")
+        if not self.cache_srs:
+            raise ConfigError("cache_srs is empty; give at least one rate, e.g. --cache-srs 48000,8000")
+        for sr in self.cache_srs:
+            if not 1000 <= int(sr) <= 192000:
+                raise ConfigError(f"cache rate {sr} Hz is out of range 1000-192000 Hz (e.g. --cache-srs 48000,8000)")
+        if len(set(self.cache_srs)) != len(self.cache_srs):
+            raise ConfigError(f"cache_srs={list(self.cache_srs)} repeats a rate; list each rate once")
+        if self.res_type not in VALID_RES_TYPES:
+            raise ConfigError(
+                f"res_type={self.res_type!r} is not supported; choose one of {', '.join(VALID_RES_TYPES)}"
+            )
+        if self.esc10 and self.dataset != "esc50":
+            raise ConfigError(f"esc10=True only applies to the esc50 dataset, not {self.dataset!r}")
+        if self.csv is not None and self.dataset != "folder":
+            raise ConfigError(f"csv= only applies to the folder dataset, not {self.dataset!r}")
+        given = [k for k in GENERATION_FIELDS if getattr(self, k) is not None]
+        if given and self.dataset != "synthetic":
+            names = ", ".join(f"{k}=" for k in given)
+            raise ConfigError(f"{names} only apply to the synthetic dataset, not {self.dataset!r}")
+
+    def recorded(self) -> dict[str, Any]:
+        """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS`.
+
+        Returns
+        -------
+        values : dict
+            JSON-ready values, in field order.
+        """
+        return {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS}
+
+
+def make_config(dataset: str, raw_dir: str | Path, **options: Any) -> PrepareConfig:
+    """Build and validate a :class:`PrepareConfig` with ``raw_dir`` resolved.
+
+    Parameters
+    ----------
+    dataset : str
+        One of :data:`DATASETS`.
+    raw_dir : path
+        Raw dataset folder, made absolute.
+    **options
+        Other :class:`PrepareConfig` fields; None values keep the default, unknown names are rejected.
+
+    Returns
+    -------
+    config : PrepareConfig
+
+    Raises
+    ------
+    ConfigError
+        Unknown option or invalid value.
+    """
+    values = {"dataset": dataset, "raw_dir": str(Path(raw_dir).resolve())}
+    values.update({k: v for k, v in options.items() if v is not None})
+    return config_from_dict(PrepareConfig, values)
