@@ -3,8 +3,9 @@
 Dataset card
 ------------
 Layout
-    Any folder, searched recursively for ``.wav/.wave/.flac/.ogg/.oga/.aif/.aiff/.aifc/.mp3``
-    files (whatever libsndfile can decode). Hidden files and folders are ignored; sidecar files
+    Any folder, searched recursively for files with an extension of
+    :data:`sea.constants.AUDIO_EXTENSIONS` (``.wav .flac .ogg .mp3 .aiff ...``, the set
+    ``sea teacher embed DIR`` reads too; decoded by libsndfile). Hidden files and folders are ignored; sidecar files
     (``.csv .txt .json .md .yaml .yml .jams .xml .pdf``) are ignored with a note in the report;
     any other file is **listed as skipped** ("not an audio file extension").
 Columns of the optional CSV (``csv=``, read by name)
