@@ -1,7 +1,7 @@
 """Distillation throughput: training windows/s and the share of step time spent waiting for data.
 
 Builds its own synthetic run (stand-in teacher store, 8 kHz cache, 64-d PCA targets) in a temporary directory, then
-trains each student for a fixed number of steps with ``sea.distill.distill`` and reads the figures the stage records
+trains each student for a fixed number of steps with ``sea.distill.run`` and reads the figures the stage records
 (``stage.json`` counts ``windows_per_s`` and ``data_wait_fraction``: time blocked on the next batch / time of the
 training loop). Also times the data path alone (windows cut + targets read per second), the headroom over the trainer.
 
@@ -14,7 +14,6 @@ Target: data wait < 10 % of step time on CPU. Figures on a shared machine are no
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -27,13 +26,15 @@ os.environ.setdefault("SEA_NO_PROGRESS", "1")
 
 def build(run_dir: Path, n_clips: int) -> Path:
     from sea.evaluate.demo import make_demo_run
+    from sea.layout import RunLayout
     from sea.runs import Stage
     from sea.targets import TargetsConfig, fit_targets
 
+    run = RunLayout(run_dir)
     make_demo_run(run_dir, n_clips=n_clips, hop_size=0.1, teacher_dim=96, pca_dims=(64,), students={})
-    with Stage(run_dir / "teacher" / "standin", "teacher", {"standin": True}).running():
+    with Stage(run.teacher("standin"), "teacher", {"standin": True}).running():
         pass
-    shutil.rmtree(run_dir / "targets" / "pca64")
+    shutil.rmtree(run.targets("pca64"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit_targets(run_dir, TargetsConfig(dim=64, name="pca64", n_points=100_000))
@@ -68,7 +69,9 @@ def main() -> None:
 
     import torch
 
-    from sea.distill import DistillConfig, distill
+    from sea.distill import DistillConfig
+    from sea.distill import run as distill
+    from sea.runs import read_stage
 
     torch.set_num_threads(args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench_distill_"))
@@ -101,8 +104,7 @@ def main() -> None:
                 fidelity_max_frames=64,
             )
             out = distill(run, cfg, overwrite=True)
-            st = json.loads((out / "stage.json").read_text())
-            c = st["counts"]
+            c = read_stage(out)["counts"]
             wps = c["windows_per_s"]
             dev = c.get("device", "?")
             label = name if workers == args.num_workers else f"{name} (no prefetch)"

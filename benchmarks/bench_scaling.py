@@ -38,23 +38,25 @@ def _child(args) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from sea.store import FrameStore
+    from sea.teacher.config import ExtractConfig
+    from sea.teacher.stage import store_dir
+
     run = Path(args.run)
+    teacher = ExtractConfig(hop_size=args.hop_size, untrained_teacher=True, batch_size=32)
     t0 = time.perf_counter()
     if args.child == "extract":
-        from sea.teacher.extract import ExtractConfig, extract
+        from sea.teacher.stage import run as extract
 
-        extract(run, ExtractConfig(hop_size=args.hop_size, untrained_teacher=True, batch_size=32), overwrite=True)
-        from sea.store import FrameStore
-
-        n = len(FrameStore(run / "teacher" / "mel256_music_512"))
+        extract(run, teacher, overwrite=True)
+        n = len(FrameStore(store_dir(run, teacher)))
     else:
-        from sea.distill import DistillConfig, distill
+        from sea.distill import DistillConfig
+        from sea.distill import run as distill
 
         cfg = DistillConfig(student="sea_mcu_s", targets="pca64_random", epochs=args.epochs, patience=100, seed=0)
         distill(run, cfg, overwrite=True)
-        from sea.store import FrameStore
-
-        n = len(FrameStore(run / "teacher" / "mel256_music_512")) * args.epochs
+        n = len(FrameStore(store_dir(run, teacher))) * args.epochs
     dt = time.perf_counter() - t0
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"stage": args.child, "seconds": dt, "units": n, "peak_rss_mb": rss_mb}))
@@ -67,7 +69,7 @@ def _prepare(run: Path, n_clips: int, hop_size: float) -> None:
 
     logging.disable(logging.WARNING)
     import data_prep
-    from data_prep.common import PrepareConfig
+    from data_prep import PrepareConfig
 
     data_prep.prepare_from_config(PrepareConfig(dataset="synthetic"), run, n_clips=n_clips, seed=0, duration=4.0)
 
@@ -118,9 +120,11 @@ def main() -> None:
             _prepare(run, args.base * mult, args.hop_size)
             for stage in stages:
                 if stage == "distill":
-                    if not (run / "teacher").is_dir():
-                        _run_child("extract", run, args)
+                    from sea.layout import RunLayout
                     from sea.targets import TargetsConfig, fit_targets
+
+                    if not RunLayout(run).teacher_root.is_dir():
+                        _run_child("extract", run, args)
 
                     fit_targets(run, TargetsConfig(dim=64))
                 r = _run_child(stage, run, args)

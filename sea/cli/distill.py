@@ -9,6 +9,7 @@ from ..errors import ConfigError
 
 
 def register(subparsers, name: str, help_text: str) -> None:
+    """Add ``sea distill`` (train a student, or print its fidelity with ``--report``) to ``subparsers``."""
     from ..distill import DistillConfig
 
     p = subparsers.add_parser(

@@ -103,12 +103,27 @@ class WindowSource:
         return out
 
     def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the windows and targets of ``rows`` (audio [b, 8000] float32, targets [b, d] float32)."""
         rows = np.asarray(rows, dtype=np.int64)
         return self.audio(rows), self.targets.read(rows)
 
 
 def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.ndarray:
-    """One group label (str) per row: the clip id, or the clip's manifest field / meta key ``val_by``."""
+    """Label each row with its held-out group: the clip id, or the clip's manifest field / meta key ``val_by``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run (its manifest is read unless ``val_by`` is ``"clip"``).
+    clip_ids : np.ndarray [shape=(n,)]
+        The clip of each frame-store row.
+    val_by : str
+        ``"clip"``, a manifest field (``fold``, ``split``, ``label``...) or a key of the clips' ``meta``.
+
+    Returns
+    -------
+    groups : np.ndarray [shape=(n,), dtype=str]
+    """
     if val_by == "clip":
         return np.asarray(clip_ids).astype(str)
     from ..manifest import read_manifest
@@ -139,7 +154,22 @@ def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.n
 
 
 def split_rows(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(train_rows, val_rows)``, int64, sorted; whole groups are held out (at least one, never all)."""
+    """Split frame-store rows by group (see :func:`sea.splits.grouped_holdout`).
+
+    Parameters
+    ----------
+    groups : np.ndarray [shape=(n,)]
+        The group of each row (:func:`group_labels`).
+    fraction : float in [0, 1)
+        Share of the groups held out: at least one and never all, when there are two or more.
+    seed : int
+        The run's seed (the groups are permuted with ``default_rng([seed, 0])``).
+
+    Returns
+    -------
+    train_rows, val_rows : np.ndarray [shape=(n_train,), (n_val,), dtype=int64]
+        Sorted row indices; no group on both sides.
+    """
     is_val = grouped_holdout(groups, fraction, [seed, 0])
     return np.flatnonzero(~is_val).astype(np.int64), np.flatnonzero(is_val).astype(np.int64)
 
@@ -155,10 +185,28 @@ def epoch_batches(
     max_steps: int = 0,
     min_local: int = 1,
 ) -> list[np.ndarray]:
-    """This rank's batches of epoch ``epoch``: a seeded permutation cut into global batches, each split ``[rank::world]``.
+    """Cut this rank's batches of epoch ``epoch``: a seeded permutation in global batches, each split ``[rank::world]``.
 
     A trailing global batch is trimmed to a multiple of ``world`` and dropped when a rank would get fewer than
     ``min_local`` rows, so every rank runs the same number of steps.
+
+    Parameters
+    ----------
+    train_rows : np.ndarray [shape=(n,), dtype=int64]
+    seed, epoch : int
+        The order is ``default_rng([seed, 1, epoch]).permutation(train_rows)``: a resumed run repeats it.
+    batch_size : int > 0
+        The global batch, over all ranks.
+    rank, world : int
+        This rank and the number of ranks.
+    max_steps : int >= 0
+        At most this many batches (0: a full pass).
+    min_local : int > 0
+        The smallest batch a rank may get.
+
+    Returns
+    -------
+    batches : list of np.ndarray [shape=(b,), dtype=int64]
     """
     perm = np.random.default_rng([seed, 1, epoch]).permutation(train_rows)
     out = []
@@ -174,7 +222,7 @@ def epoch_batches(
 
 
 def val_batches(val_rows: np.ndarray, *, batch_size: int, rank: int = 0, world: int = 1) -> list[np.ndarray]:
-    """This rank's share ``val_rows[rank::world]`` in fixed batches (the last may be short)."""
+    """Cut this rank's share ``val_rows[rank::world]`` into fixed batches (the last may be short)."""
     mine = val_rows[rank::world]
     local = max(1, batch_size // world)
     return [mine[a : a + local] for a in range(0, mine.size, local)]
@@ -229,6 +277,7 @@ class WaitClock:
         self.n = 0
 
     def wrap(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        """Yield the items of ``iterator``, adding the time spent waiting for each to :attr:`wait`."""
         while True:
             t0 = time.perf_counter()
             try:

@@ -94,7 +94,7 @@ def plan_run(run: RunLayout, config: DistillConfig) -> Plan:
 
 
 def resolve_targets(run_dir: Pathlike, targets: str = "auto") -> str:
-    """The name of the target set to distil onto.
+    """Return the name of the target set to distil onto.
 
     Parameters
     ----------
@@ -125,7 +125,7 @@ def resolve_targets(run_dir: Pathlike, targets: str = "auto") -> str:
 
 
 def resolve_init(run_dir: Pathlike, init_from: str) -> Path | None:
-    """The checkpoint a run starts from.
+    """Return the checkpoint a run starts from.
 
     Parameters
     ----------

@@ -41,7 +41,7 @@ class TrainState:
     fidelity_initial: dict[str, Any] | None = None  # fidelity of the initial weights
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as checkpoint keys."""
+        """Return the fields as checkpoint keys."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def load(self, ckpt: dict[str, Any]) -> None:
@@ -74,14 +74,16 @@ class Trainer:
 
     @property
     def device(self) -> str:
+        """The device this rank trains on."""
         return self.world.device
 
     @property
     def has_val(self) -> bool:
+        """True when there are held-out rows (on any rank)."""
         return self.val_rows.size > 0
 
     def lr(self) -> float:
-        """The current learning rate."""
+        """Return the current learning rate."""
         return float(self.opt.param_groups[0]["lr"])
 
 

@@ -91,12 +91,15 @@ class FakeQuant:
                 m.eval()
 
     def state(self) -> dict[str, list[float]]:
+        """Return the activation ranges, JSON-ready (``{point: [lo, hi]}``), as checkpoints store them."""
         return {k: [float(a), float(b)] for k, (a, b) in self.ranges.items()}
 
     def load_state(self, state: dict | None) -> None:
+        """Take the activation ranges of :meth:`state` (None: none, they are observed again)."""
         self.ranges = {k: (float(v[0]), float(v[1])) for k, v in (state or {}).items()}
 
     def remove(self) -> None:
+        """Remove the hooks: the model computes in float again."""
         for h in self._handles:
             h.remove()
         self._handles = []

@@ -22,7 +22,7 @@ def _fidelity_path(student_dir: Path) -> Path:
 
 
 def distill_report(student_dir: Pathlike) -> dict[str, Any]:
-    """The summary of a finished distillation.
+    """Read the summary of a finished distillation.
 
     Parameters
     ----------
@@ -46,7 +46,7 @@ def distill_report(student_dir: Pathlike) -> dict[str, Any]:
 
 
 def report_text(student_dir: Pathlike) -> str:
-    """The fidelity of a finished student as ``sea distill`` prints it.
+    """Render the fidelity of a finished student as ``sea distill`` prints it.
 
     Parameters
     ----------

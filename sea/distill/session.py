@@ -18,6 +18,7 @@ import logging
 import shutil
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,7 @@ def train(plan: Plan, world: World, *, overwrite: bool) -> None:
     state, resumed = _resume(trainer, plan, overwrite=overwrite)
     trainer.net = _wrap_ddp(trainer.model, world)
     tb = _tensorboard(plan.out, purge_step=state.step if resumed else None) if world.main else None
-    totals = {"t_session": time.perf_counter(), "resumed_from": int(state.epoch) if resumed else 0}
-    totals.update(wait=0.0, loop=0.0, n_windows=0)
+    totals = _Totals(t_start=time.perf_counter(), resumed_from=int(state.epoch) if resumed else 0)
     vbatches = val_batches(trainer.val_rows, batch_size=max(plan.config.batch_size, 256), rank=world.rank,
                            world=world.size)  # fmt: skip
     try:
@@ -67,9 +67,7 @@ def train(plan: Plan, world: World, *, overwrite: bool) -> None:
             if state.stopped:
                 break
             result = run_epoch(trainer, state, epoch, vbatches, tb)
-            totals["wait"] += result.wait_s
-            totals["loop"] += result.loop_s
-            totals["n_windows"] += result.n_windows
+            totals.add(result)
             if world.main:
                 _save_epoch(trainer, plan, state, epoch, result, tb)
             world.barrier()
@@ -77,6 +75,22 @@ def train(plan: Plan, world: World, *, overwrite: bool) -> None:
         if tb is not None:
             tb.close()
     _finish(trainer, plan, state, totals)
+
+
+@dataclass
+class _Totals:
+    """This session's speed figures, for the stage's counts."""
+
+    t_start: float
+    resumed_from: int  # the epoch this session started after (0: a fresh start)
+    wait_s: float = 0.0  # seconds the training steps waited for data
+    loop_s: float = 0.0  # seconds of training steps
+    n_windows: int = 0  # windows this rank trained on
+
+    def add(self, result: EpochResult) -> None:
+        self.wait_s += result.wait_s
+        self.loop_s += result.loop_s
+        self.n_windows += result.n_windows
 
 
 def _wrap_ddp(model: torch.nn.Module, world: World) -> torch.nn.Module:
@@ -92,7 +106,7 @@ def _wrap_ddp(model: torch.nn.Module, world: World) -> torch.nn.Module:
 
 
 def _setup(plan: Plan, world: World) -> Trainer:
-    """The data, split, model, front-end, loss and optimiser, and the header every checkpoint of the run carries."""
+    """Build the data, split, model, front-end, loss and optimiser, and the header every checkpoint carries."""
     from ..students.frontend import StudentFrontend, frontend_params
     from ..targets import open_targets
     from .losses import DistillLoss
@@ -152,7 +166,7 @@ def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, 
 
 
 def _model(plan: Plan, dim: int, device: str) -> tuple[torch.nn.Module, Any]:
-    """The student with its initial weights (a function of the seed alone, or ``init_from``'s), and its QAT hooks."""
+    """Build the student with its initial weights (from the seed alone, or ``init_from``'s) and its QAT hooks."""
     from .. import students
 
     config = plan.config
@@ -183,7 +197,7 @@ def _model(plan: Plan, dim: int, device: str) -> tuple[torch.nn.Module, Any]:
 
 
 def _teacher_record(reader: Any) -> dict[str, Any]:
-    """The teacher the targets came from, as the checkpoints record it."""
+    """Describe the teacher the targets came from, as the checkpoints record it."""
     store_meta = reader.store.meta or {}
     teacher = {
         **(store_meta.get("teacher") if isinstance(store_meta.get("teacher"), dict) else {}),
@@ -194,7 +208,7 @@ def _teacher_record(reader: Any) -> dict[str, Any]:
 
 
 def _fidelity_rows(config: DistillConfig, train_rows: np.ndarray, val_rows: np.ndarray) -> np.ndarray:
-    """The rows fidelity.json scores: held-out rows (training rows without any), at most ``fidelity_max_frames``."""
+    """Pick the rows fidelity.json scores: held-out ones (else training ones), at most ``fidelity_max_frames``."""
     rows = val_rows if val_rows.size > 0 else train_rows
     if rows.size > config.fidelity_max_frames:
         pick = np.random.default_rng([config.seed, 2]).choice(rows.size, config.fidelity_max_frames, replace=False)
@@ -252,7 +266,7 @@ def _resume(trainer: Trainer, plan: Plan, *, overwrite: bool) -> tuple[TrainStat
 
 
 def _outputs(plan: Plan) -> list[Path]:
-    """The files a run writes in its student directory (stage.json aside)."""
+    """Return the files a run writes in its student directory (stage.json aside)."""
     run, name = plan.run, plan.name
     return [run.last_checkpoint(name), run.checkpoint(name), plan.out / LOG_NAME, run.fidelity(name)]
 
@@ -277,8 +291,8 @@ def _save_epoch(trainer: Trainer, plan: Plan, state: TrainState, epoch: int, res
     sd = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
     qat_ranges = fq.state() if fq is not None else None
     if result.improved:  # best.pt first: a kill in between repeats this epoch and rewrites it identically
-        save_checkpoint(plan.run.checkpoint(plan.name), {**base, "state_dict": sd, "epoch": epoch + 1, "step": state.step,
-                                      "val_loss": float(result.monitor), "qat_ranges": qat_ranges})  # fmt: skip
+        best = {"state_dict": sd, "epoch": epoch + 1, "step": state.step, "val_loss": float(result.monitor)}
+        save_checkpoint(plan.run.checkpoint(plan.name), {**base, **best, "qat_ranges": qat_ranges})
     save_checkpoint(
         plan.run.last_checkpoint(plan.name),
         {
@@ -329,7 +343,7 @@ def _tensorboard(out: Path, purge_step: int | None) -> Any:
 # -- the end ---------------------------------------------------------------------------------------------------------
 
 
-def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: dict[str, Any]) -> None:
+def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: _Totals) -> None:
     """Check the ranks agree; on rank 0 score the best weights (fidelity.json) and fill the stage's counts."""
     world = trainer.world
     in_sync = _in_sync(world, trainer.model)
@@ -339,7 +353,7 @@ def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: dict[str, A
         return
     report = _final_fidelity(trainer, plan, state)
     write_json(plan.run.fidelity(plan.name), report)
-    loop_s = totals["loop"]
+    loop_s = totals.loop_s
     plan.stage.counts.update(
         n_train_frames=int(trainer.train_rows.size),
         n_val_frames=int(trainer.val_rows.size),
@@ -348,20 +362,20 @@ def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: dict[str, A
         best_epoch=int(state.best_epoch) + 1,
         best_val_loss=float(state.best_val_loss),
         stopped_early=bool(state.stopped),
-        resumed_from_epoch=totals["resumed_from"],
+        resumed_from_epoch=totals.resumed_from,
         world_size=world.size,
         device=str(trainer.device),
         ranks_in_sync=bool(in_sync),
-        windows_per_s=round(totals["n_windows"] * world.size / loop_s, 2) if loop_s > 0 else None,
-        data_wait_fraction=round(totals["wait"] / loop_s, 4) if loop_s > 0 else None,
-        session_seconds=round(time.perf_counter() - totals["t_session"], 3),
+        windows_per_s=round(totals.n_windows * world.size / loop_s, 2) if loop_s > 0 else None,
+        data_wait_fraction=round(totals.wait_s / loop_s, 4) if loop_s > 0 else None,
+        session_seconds=round(time.perf_counter() - totals.t_start, 3),
     )
     plan.stage.extra["fidelity"] = {k: report.get(k) for k in ("r2_mean", "r2_weighted", "cosine_mean", "mse")}
     plan.stage.extra["teacher"] = trainer.header["base"]["teacher"]
 
 
 def _in_sync(world: World, model: torch.nn.Module) -> bool:
-    """True when every rank holds the same weights and buffers (compared by a float64 checksum)."""
+    """Tell whether every rank holds the same weights and buffers (compared by a float64 checksum)."""
     if world.size <= 1:
         return True
     checksum = sum(
@@ -374,7 +388,7 @@ def _in_sync(world: World, model: torch.nn.Module) -> bool:
 
 
 def _final_fidelity(trainer: Trainer, plan: Plan, state: TrainState) -> dict[str, Any]:
-    """fidelity.json: the best weights (float and int8-simulated) against the initial ones."""
+    """Score the best weights, in float and int8-simulated, next to the initial ones (fidelity.json)."""
     model, fq, device = trainer.model, trainer.fq, trainer.device
     best_path = plan.run.checkpoint(plan.name)
     if best_path.is_file():
