@@ -117,23 +117,17 @@ def _nhwc(shape: tuple, what: str, path: str) -> tuple[int, int, int]:
 
 
 def _pack_weights(w2: np.ndarray, w16: bool) -> tuple[np.ndarray, int]:
-    """Pack ``w2`` [OC, K] int8 into the uint32 words of ``sea_conv_s8`` (see sea_kernels.h / sea_conv.h).
+    """Pack ``w2`` [OC, K] int8 into the uint32 words ``sea_conv_s8`` reads (see sea_conv.h).
 
-    Rows are padded to an even count and K to a multiple of 8 with zeros; rows go in pairs (A, B). Per group of 4
-    taps: int16 words (A0, A2) (A1, A3) (B0, B2) (B1, B3), or int8 words A0 A1 A2 A3 and B0 B1 B2 B3 (which SXTB16
-    and SXTB16 ROR 8 expand to the same pairs). Returns ``(words, k_pad)``.
+    K is padded to a multiple of 8 with zeros. Per output channel and group of 4 taps: the int16 pairs (w0, w2) and
+    (w1, w3) (two words), or one word with the bytes w0 w1 w2 w3. Returns ``(words, k_pad)``.
     """
     oc, k = w2.shape
     k_pad = max(8, -(-k // 8) * 8)
-    oc2 = oc + (oc & 1)
-    w = np.zeros((oc2, k_pad), np.int64)
-    w[:oc, :k] = w2
-    g = k_pad // 4
-    w = w.reshape(oc2 // 2, 2, g, 4).transpose(0, 2, 1, 3)  # [pair, group, row A/B, 4 taps]
-    if w16:
-        arr = w[..., [0, 2, 1, 3]].astype("<i2")
-    else:
-        arr = w.astype("<i1")
+    w = np.zeros((oc, k_pad), np.int64)
+    w[:, :k] = w2
+    w = w.reshape(oc, k_pad // 4, 4)
+    arr = w[..., [0, 2, 1, 3]].astype("<i2") if w16 else w.astype("<i1")
     return np.ascontiguousarray(arr).reshape(-1).view("<u4").astype(np.uint32), k_pad
 
 

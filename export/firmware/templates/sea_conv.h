@@ -1,6 +1,13 @@
 /* sea firmware: the int8 convolution (also FULLY_CONNECTED), inlined into each generated layer function so that
  * the compiler sees the layer's shapes as constants. Written by sea; no third-party source.
- * Layouts of the packed weights and of the im2col buffer: see sea_kernels.h. */
+ *
+ * Layouts (the generator packs the weights to match):
+ *   im2col buffer: 4 columns (4 output pixels); group g of 4 taps of column s is the pair (x0, x2) at word 8 g + s
+ *                  and the pair (x1, x3) at word 8 g + 4 + s, int16 halves, low half first (what SXTB16 and
+ *                  SXTB16 ROR 8 make of 4 int8 inputs); 32 * k_pad / 4 bytes;
+ *   int16 weights: per output channel, per group, the words (w0, w2) and (w1, w3);
+ *   int8 weights:  per output channel, per group, one word holding the bytes w0 w1 w2 w3.
+ * K is padded to a multiple of 8 taps (2 groups) with zero weights. */
 #ifndef SEA_CONV_H
 #define SEA_CONV_H
 
@@ -26,6 +33,14 @@ SEA_INLINE int32_t sea_sxtb16_ror8(uint32_t v)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
     return r;
 }
+
+/* SMMULR: (a * b + 2^31) >> 32, the rounded high word of the 64-bit product (DSP extension). */
+SEA_INLINE int32_t sea_smmulr(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 #endif
 
 SEA_INLINE uint32_t sea_pack16(int32_t lo, int32_t hi)
@@ -36,26 +51,6 @@ SEA_INLINE uint32_t sea_pack16(int32_t lo, int32_t hi)
 SEA_INLINE int32_t sea_lo16(uint32_t v) { return (int32_t)(int16_t)(v & 0xFFFFu); }
 SEA_INLINE int32_t sea_hi16(uint32_t v) { return (int32_t)(int16_t)(v >> 16); }
 SEA_INLINE int32_t sea_byte(uint32_t v, int i) { return (int32_t)(int8_t)(v >> (8 * i)); }
-
-/* Two int16-pair dot products a.x (lo*lo + hi*hi) added to acc: SMLAD, or its plain C equivalent. */
-SEA_INLINE int32_t sea_dot2(uint32_t a, uint32_t x, int32_t acc)
-{
-#if SEA_DSP
-    return __smlad((int32_t)a, (int32_t)x, acc);
-#else
-    return acc + sea_lo16(a) * sea_lo16(x) + sea_hi16(a) * sea_hi16(x);
-#endif
-}
-
-#if SEA_DSP
-/* SMMULR: (a * b + 2^31) >> 32, the rounded high word of the 64-bit product (DSP extension). */
-SEA_INLINE int32_t sea_smmulr(int32_t a, int32_t b)
-{
-    int32_t r;
-    __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-    return r;
-}
-#endif
 
 /* Requantise one accumulator to int8, as TFLite's MultiplyByQuantizedMultiplier, + zero point, clamp.
  * single = 0: double rounding (TFLite reference conv / depthwise / TFLite Micro):
@@ -93,9 +88,23 @@ SEA_INLINE int8_t sea_requant(int32_t acc, int32_t m, int32_t shift, const int32
     return sea_clamp_s8(v, lo, hi);
 }
 
-/* One im2col column (slot 0..3) for output pixel (oy, ox): the raw int8 inputs as int16, and in_zp for taps in the
- * padding (the zero point is folded into the bias: bias' = bias - in_zp * sum(w), so a padded tap adds 0 as in TFLite).
- * Each group of 4 taps is stored as the pairs (x0, x2), (x1, x3): what SXTB16 and SXTB16 ROR 8 produce. */
+/* Convert 4 int8 inputs (one word) into the pairs (x0, x2) and (x1, x3). */
+SEA_INLINE void sea_split4(const int8_t *src, uint32_t *even, uint32_t *odd)
+{
+#if SEA_DSP
+    uint32_t v;
+    memcpy(&v, src, 4);
+    *even = (uint32_t)__sxtb16(v);
+    *odd = (uint32_t)sea_sxtb16_ror8(v);
+#else
+    *even = sea_pack16(src[0], src[2]);
+    *odd = sea_pack16(src[1], src[3]);
+#endif
+}
+
+/* One im2col column (slot 0..3) for output pixel (oy, ox): the raw int8 inputs as int16, in_zp for taps in the
+ * padding (the zero point is folded into the bias: bias' = bias - in_zp * sum(w), so a padded tap adds 0 as in
+ * TFLite). */
 SEA_INLINE void sea_im2col(const int8_t *in, int oy, int ox, uint32_t *col, const int in_h, const int in_w,
                            const int in_c, const int k_h, const int k_w, const int s_h, const int s_w, const int d_h,
                            const int d_w, const int pad_t, const int pad_l, const int32_t zp)
@@ -112,54 +121,35 @@ SEA_INLINE void sea_im2col(const int8_t *in, int oy, int ox, uint32_t *col, cons
             if (!row_in) {
                 for (c = 0; c < k_w * in_c; c += 4, d += 8) {
                     d[0] = zz;
-                    d[1] = zz;
+                    d[4] = zz;
                 }
             } else {
                 const int8_t *src = in + ((ptrdiff_t)iy * in_w + ix0) * in_c;
-                for (c = 0; c < k_w * in_c; c += 4, d += 8) {
-                    uint32_t v;
-                    memcpy(&v, src + c, 4);
-#if SEA_DSP
-                    d[0] = (uint32_t)__sxtb16(v);
-                    d[1] = (uint32_t)sea_sxtb16_ror8(v);
-#else
-                    d[0] = sea_pack16(src[c], src[c + 2]);
-                    d[1] = sea_pack16(src[c + 1], src[c + 3]);
-#endif
-                }
+                for (c = 0; c < k_w * in_c; c += 4, d += 8)
+                    sea_split4(src + c, d, d + 4);
             }
             e += k_w * in_c;
             continue;
         }
         for (kx = 0; kx < k_w; ++kx) {
-            const int ix = ox * s_w - pad_l + kx * d_w;
+            const int ix = ix0 + kx * d_w;
             const int inside = row_in && ix >= 0 && ix < in_w;
             const int8_t *src = inside ? in + ((ptrdiff_t)iy * in_w + ix) * in_c : in;
             if ((in_c & 3) == 0) {
-                uint32_t *d = col + 2 * e; /* group e / 4: words 8 (e / 4) + 2 slot */
-                if (!inside) {
-                    for (c = 0; c < in_c; c += 4, d += 8) {
+                uint32_t *d = col + 2 * e;
+                for (c = 0; c < in_c; c += 4, d += 8) {
+                    if (inside) {
+                        sea_split4(src + c, d, d + 4);
+                    } else {
                         d[0] = zz;
-                        d[1] = zz;
-                    }
-                } else {
-                    for (c = 0; c < in_c; c += 4, d += 8) {
-                        uint32_t v;
-                        memcpy(&v, src + c, 4);
-#if SEA_DSP
-                        d[0] = (uint32_t)__sxtb16(v);
-                        d[1] = (uint32_t)sea_sxtb16_ror8(v);
-#else
-                        d[0] = sea_pack16(src[c], src[c + 2]);
-                        d[1] = sea_pack16(src[c + 1], src[c + 3]);
-#endif
+                        d[4] = zz;
                     }
                 }
                 e += in_c;
             } else {
                 for (c = 0; c < in_c; ++c, ++e) {
-                    /* element e: word (e & 1) of its group, high half for e % 4 >= 2 */
-                    uint32_t *d = col + 8 * (e >> 2) + (e & 1);
+                    /* element e: the even word for e % 4 in {0, 2}, odd for {1, 3}; high half for e % 4 >= 2 */
+                    uint32_t *d = col + 2 * (e & ~3) + 4 * (e & 1);
                     const uint32_t v = (uint32_t)(inside ? src[c] : zp) & 0xFFFFu;
                     if (e & 2)
                         *d = (*d & 0xFFFFu) | (v << 16);
@@ -171,101 +161,107 @@ SEA_INLINE void sea_im2col(const int8_t *in, int oy, int ox, uint32_t *col, cons
     }
 }
 
-/* Output channels [0, out_c) of pixels p0..p0+n-1 (n <= 4) from the 4-column buffer. */
-SEA_INLINE void sea_conv_block(const uint32_t *col, int8_t *out, const int n, const uint32_t *w, const int32_t *bias,
-                               const int32_t *mult, const int8_t *shift, const int32_t *rnd, const int out_c,
-                               const int k_pad,
-                               const int32_t out_zp, const int32_t act_min, const int32_t act_max, const int w16,
-                               const int fast, const int single)
+/* acc[0..3] += the dot products of one weight row (n_groups groups) with the 4 columns. */
+SEA_INLINE void sea_dot_row(const uint32_t *wp, const uint32_t *cp, const int n_groups, const int w16, int32_t *acc)
 {
-    const int n_groups = k_pad >> 2;
-    int oc, j;
-    for (oc = 0; oc < out_c; oc += 2) {
-        int32_t a0 = bias[oc], a1 = a0, a2 = a0, a3 = a0;
-        int32_t b0 = bias[oc + 1], b1 = b0, b2 = b0, b3 = b0;
-        const uint32_t *cp = col;
-        const uint32_t *cend = col + 8 * n_groups;
-        if (w16) {
-            const uint32_t *wp = w + (size_t)oc * (size_t)n_groups * 2;
-            do {
-                /* even words of the group with (wa02, wb02), then odd words with (wa13, wb13): 8 accumulators,
-                 * 2 weights and 1 column word live, which fits the 13 core registers */
-                uint32_t wa = wp[0], wb = wp[2];
-                a0 = sea_dot2(wa, cp[0], a0);
-                b0 = sea_dot2(wb, cp[0], b0);
-                a1 = sea_dot2(wa, cp[2], a1);
-                b1 = sea_dot2(wb, cp[2], b1);
-                a2 = sea_dot2(wa, cp[4], a2);
-                b2 = sea_dot2(wb, cp[4], b2);
-                a3 = sea_dot2(wa, cp[6], a3);
-                b3 = sea_dot2(wb, cp[6], b3);
-                wa = wp[1];
-                wb = wp[3];
-                a0 = sea_dot2(wa, cp[1], a0);
-                b0 = sea_dot2(wb, cp[1], b0);
-                a1 = sea_dot2(wa, cp[3], a1);
-                b1 = sea_dot2(wb, cp[3], b1);
-                a2 = sea_dot2(wa, cp[5], a2);
-                b2 = sea_dot2(wb, cp[5], b2);
-                a3 = sea_dot2(wa, cp[7], a3);
-                b3 = sea_dot2(wb, cp[7], b3);
-                wp += 4;
-                cp += 8;
-            } while (cp != cend);
-        } else {
-            const uint32_t *wp = w + (size_t)oc * (size_t)n_groups;
-            do {
-                const uint32_t ra = wp[0], rb = wp[1];
-#if SEA_DSP
-                uint32_t wa = (uint32_t)__sxtb16(ra), wb = (uint32_t)__sxtb16(rb);
-#else
-                uint32_t wa = sea_pack16(sea_byte(ra, 0), sea_byte(ra, 2));
-                uint32_t wb = sea_pack16(sea_byte(rb, 0), sea_byte(rb, 2));
-#endif
-                a0 = sea_dot2(wa, cp[0], a0);
-                b0 = sea_dot2(wb, cp[0], b0);
-                a1 = sea_dot2(wa, cp[2], a1);
-                b1 = sea_dot2(wb, cp[2], b1);
-                a2 = sea_dot2(wa, cp[4], a2);
-                b2 = sea_dot2(wb, cp[4], b2);
-                a3 = sea_dot2(wa, cp[6], a3);
-                b3 = sea_dot2(wb, cp[6], b3);
-#if SEA_DSP
-                wa = (uint32_t)sea_sxtb16_ror8(ra);
-                wb = (uint32_t)sea_sxtb16_ror8(rb);
-#else
-                wa = sea_pack16(sea_byte(ra, 1), sea_byte(ra, 3));
-                wb = sea_pack16(sea_byte(rb, 1), sea_byte(rb, 3));
-#endif
-                a0 = sea_dot2(wa, cp[1], a0);
-                b0 = sea_dot2(wb, cp[1], b0);
-                a1 = sea_dot2(wa, cp[3], a1);
-                b1 = sea_dot2(wb, cp[3], b1);
-                a2 = sea_dot2(wa, cp[5], a2);
-                b2 = sea_dot2(wb, cp[5], b2);
-                a3 = sea_dot2(wa, cp[7], a3);
-                b3 = sea_dot2(wb, cp[7], b3);
-                wp += 2;
-                cp += 8;
-            } while (cp != cend);
-        }
-        {
-            const int32_t ma = mult[oc], sa = shift[oc];
-            const int32_t acc_a[4] = {a0, a1, a2, a3};
-            for (j = 0; j < n; ++j)
-                out[j * out_c + oc] = sea_requant(acc_a[j], ma, sa, rnd, oc, out_zp, act_min, act_max, fast, single);
-        }
-        if (oc + 1 < out_c) {
-            const int32_t mb = mult[oc + 1], sb = shift[oc + 1];
-            const int32_t acc_b[4] = {b0, b1, b2, b3};
-            for (j = 0; j < n; ++j)
-                out[j * out_c + oc + 1] =
-                    sea_requant(acc_b[j], mb, sb, rnd, oc + 1, out_zp, act_min, act_max, fast, single);
-        }
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const uint32_t *cend = cp + 8 * n_groups;
+#if SEA_DSP && defined(__thumb2__)
+    /* Two groups (8 taps) per iteration: LDRD/LDR for the weights, LDM for 4 column words at a time, SMLAD.
+     * The scratch registers are fixed (LDM needs an ascending list); the compiler places the rest. */
+    if (w16) {
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd   r9, r10, [%[w]], #8\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r9, r4, %[a0]\n\t"
+            "smlad  %[a1], r9, r5, %[a1]\n\t"
+            "smlad  %[a2], r9, r6, %[a2]\n\t"
+            "smlad  %[a3], r9, r8, %[a3]\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "ldrd   r9, r10, [%[w]], #8\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r9, r4, %[a0]\n\t"
+            "smlad  %[a1], r9, r5, %[a1]\n\t"
+            "smlad  %[a2], r9, r6, %[a2]\n\t"
+            "smlad  %[a3], r9, r8, %[a3]\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "cmp    %[c], %[e]\n\t"
+            "bne    1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), [c] "+r"(cp)
+            : [e] "r"(cend)
+            : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
+    } else {
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr    r9, [%[w]], #4\n\t"
+            "sxtb16 r10, r9\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "sxtb16 r10, r9, ror #8\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "ldr    r9, [%[w]], #4\n\t"
+            "sxtb16 r10, r9\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "sxtb16 r10, r9, ror #8\n\t"
+            "ldmia  %[c]!, {r4, r5, r6, r8}\n\t"
+            "smlad  %[a0], r10, r4, %[a0]\n\t"
+            "smlad  %[a1], r10, r5, %[a1]\n\t"
+            "smlad  %[a2], r10, r6, %[a2]\n\t"
+            "smlad  %[a3], r10, r8, %[a3]\n\t"
+            "cmp    %[c], %[e]\n\t"
+            "bne    1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(wp), [c] "+r"(cp)
+            : [e] "r"(cend)
+            : "r4", "r5", "r6", "r8", "r9", "r10", "cc", "memory");
     }
+#else
+    do {
+        uint32_t we, wo;
+        int s;
+        if (w16) {
+            we = wp[0];
+            wo = wp[1];
+            wp += 2;
+        } else {
+            const uint32_t r = *wp++;
+            we = sea_pack16(sea_byte(r, 0), sea_byte(r, 2));
+            wo = sea_pack16(sea_byte(r, 1), sea_byte(r, 3));
+        }
+        for (s = 0; s < 4; ++s) {
+            int32_t *a = s == 0 ? &a0 : s == 1 ? &a1 : s == 2 ? &a2 : &a3;
+            *a += sea_lo16(we) * sea_lo16(cp[s]) + sea_hi16(we) * sea_hi16(cp[s]) + sea_lo16(wo) * sea_lo16(cp[4 + s]) +
+                  sea_hi16(wo) * sea_hi16(cp[4 + s]);
+        }
+        cp += 8;
+    } while (cp != cend);
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
 }
 
-/* The whole layer: im2col four output pixels at a time, then the 2 x 4 blocked product.
+/* The whole layer: im2col four output pixels at a time, then each output channel's dot products with them.
  * col: 8 * k_pad bytes of scratch (4-byte aligned). */
 SEA_INLINE void sea_conv_s8(const int8_t *in, int8_t *out, uint32_t *col, const uint32_t *w, const int32_t *bias,
                             const int32_t *mult, const int8_t *shift, const int32_t *rnd, const int in_h,
@@ -276,20 +272,30 @@ SEA_INLINE void sea_conv_s8(const int8_t *in, int8_t *out, uint32_t *col, const 
                             const int fast, const int single)
 {
     const int n_pix = out_h * out_w;
-    int pix, e, s;
+    const int n_groups = k_pad >> 2;
+    const int row_words = w16 ? 2 * n_groups : n_groups;
+    int pix, e, s, oc, j;
     /* column words past K meet zero weights; clear them once so that no uninitialised value is ever read */
     for (e = k_len & ~3; e < k_pad; e += 4)
         memset(col + 2 * e, 0, 32);
     for (pix = 0; pix < n_pix; pix += 4) {
         const int n = n_pix - pix < 4 ? n_pix - pix : 4;
+        int8_t *o = out + (size_t)pix * out_c;
         for (s = 0; s < 4; ++s) {
             /* a partial last block repeats its last pixel in the unused slots (results not stored) */
             const int q = pix + (s < n ? s : n - 1);
-            sea_im2col(in, q / out_w, q % out_w, col + 2 * s, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+            sea_im2col(in, q / out_w, q % out_w, col + s, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
                        pad_l, in_zp);
         }
-        sea_conv_block(col, out + (size_t)pix * out_c, n, w, bias, mult, shift, rnd, out_c, k_pad, out_zp, act_min,
-                       act_max, w16, fast, single);
+        for (oc = 0; oc < out_c; ++oc) {
+            int32_t acc[4];
+            const int32_t m = mult[oc], sh = shift[oc];
+            acc[0] = acc[1] = acc[2] = acc[3] = bias[oc];
+            sea_dot_row(w + (size_t)oc * (size_t)row_words, col, n_groups, w16, acc);
+            for (j = 0; j < 4; ++j)
+                if (j < n)
+                    o[j * out_c + oc] = sea_requant(acc[j], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+        }
     }
 }
 

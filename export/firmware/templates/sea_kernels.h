@@ -26,17 +26,7 @@
 #error "SEA_DSP=1 needs a core with the DSP extension (Cortex-M4/M7/M33 with -mcpu=...); build with SEA_DSP=0"
 #endif
 
-/* Convolution as a matrix product over im2col columns, 2 output channels x 4 output pixels per block.
- * The layer's shapes are compile-time constants (sea_conv_s8 is inlined into each generated layer function).
- *
- * Weights: out_c rounded up to even, K = k_h * k_w * in_c rounded up to k_pad (a multiple of 8), rows in pairs
- * (2r, 2r + 1); for each group g of 4 taps (uint32 words):
- *   w16 = 1: 4 words (wA[4g], wA[4g+1]) (wA[4g+2], wA[4g+3]) (wB[4g], wB[4g+1]) (wB[4g+2], wB[4g+3]),
- *            int16 pairs, low half first;
- *   w16 = 0: 2 words, bytes (wA[4g], wA[4g+2], wA[4g+1], wA[4g+3]) then the same for wB: int8 in the order that
- *            SXTB16 and SXTB16 ROR 8 expand into the pairs (w0, w1) and (w2, w3).
- * Column buffer: 4 im2col columns of (x - in_zp) as int16, group g of column c at words 8 g + 2 c and 8 g + 2 c + 1
- * (pairs (x0, x1), (x2, x3)); 8 * k_pad bytes. */
+/* The convolution (CONV_2D, FULLY_CONNECTED, one-channel DEPTHWISE_CONV_2D) is in sea_conv.h. */
 
 /* Depthwise convolution (channel multiplier depth_mul), direct form. Weights int8 [k_h][k_w][out_c]. */
 typedef struct {
