@@ -239,19 +239,37 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude: tuple[str, ...] = ()) -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type, *, exclude: tuple[str, ...] = (), title: str | None = None
+) -> argparse._ArgumentGroup:
     """Add one ``--flag`` per config field, with the field's help and default.
 
     Flags default to ``None`` so that only values the user typed override the
     YAML file; the dataclass default is shown in the help text (unless the help
-    already says it). A field's ``metadata["choices"]`` becomes the flag's choices.
+    already says it). Field metadata may add ``choices`` (listed, validated),
+    ``flags`` (more option strings, e.g. openl3's ``("--audio-hop-size", "-ah")``)
+    and ``metavar``. Int and float fields are parsed as such, so a bad number is a
+    usage error of the subcommand (exit 2).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+    cls : dataclass type
+    exclude : tuple of str
+        Fields not to expose.
+    title : str, optional
+        Title of the argument group (default: ``"<Config> options (also settable in --config YAML)"``).
+
+    Returns
+    -------
+    group : argparse argument group
     """
     hints = _field_types(cls)
-    group = parser.add_argument_group(f"{cls.__name__} options (also settable in --config YAML)")
+    group = parser.add_argument_group(title or f"{cls.__name__} options (also settable in --config YAML)")
     for f in dataclasses.fields(cls):
         if f.name in exclude:
             continue
-        flag = "--" + f.name.replace("_", "-")
+        flags = ["--" + f.name.replace("_", "-"), *f.metadata.get("flags", ())]
         help_text = f.metadata.get("help", "")
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None
@@ -261,15 +279,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type, *, exclude:
         if "default" not in help_text and shown not in (None, ""):
             help_text = f"{help_text} (default: {shown})"
         choices = f.metadata.get("choices")
+        kw: dict[str, Any] = {"dest": f.name, "default": None, "help": help_text}
         if base is bool:
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            group.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
         elif typing.get_origin(base) is typing.Literal:
-            group.add_argument(flag, dest=f.name, choices=typing.get_args(base), default=None, help=help_text)
+            group.add_argument(*flags, choices=typing.get_args(base), **kw)
         elif choices:
-            group.add_argument(flag, dest=f.name, choices=tuple(choices), default=None, help=help_text)
+            group.add_argument(*flags, choices=tuple(choices), **kw)
         else:
-            metavar = f.name.upper() if typing.get_origin(base) is not tuple else "A,B,..."
-            group.add_argument(flag, dest=f.name, default=None, metavar=metavar, help=help_text)
+            metavar = f.metadata.get("metavar") or (f.name.upper() if typing.get_origin(base) is not tuple else "A,B,...")
+            numeric = {int: int, float: float}.get(base)
+            group.add_argument(*flags, metavar=metavar, type=numeric, **kw)
+    return group
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace, *, extra: dict[str, Any] | None = None) -> C:

@@ -24,6 +24,9 @@ VALID_CONTENT_TYPES = ("env", "music")
 VALID_EMBEDDING_SIZES = (512, 6144)
 #: sea's implementations of the teacher's spectrogram front-end.
 VALID_FRONTENDS = ("kapre", "librosa", "legacy")
+#: Compute precisions of the teacher's CNN (autocast dtype) and storage dtypes of its frame store.
+VALID_PRECISIONS = ("float32", "bfloat16", "float16")
+VALID_DTYPES = ("float16", "float32")
 #: Resamplers: ``kaiser_best`` is openl3's and edgel3's; soxr is faster.
 VALID_RES_TYPES = ("soxr_vhq", "soxr_hq", "kaiser_best")
 #: Dataset splits a manifest record may carry.

@@ -16,18 +16,16 @@ from typing import Literal
 from ..constants import (
     TEACHER_SR,
     VALID_CONTENT_TYPES,
+    VALID_DTYPES,
     VALID_EMBEDDING_SIZES,
     VALID_FRONTENDS,
     VALID_INPUT_REPRS,
+    VALID_PRECISIONS,
 )
 from ..errors import ConfigError
 
 __all__ = ["VALID_DTYPES", "VALID_PRECISIONS", "EmbedConfig", "ExtractConfig", "variant_name"]
 
-#: On-disk dtypes of a frame store.
-VALID_DTYPES = ("float16", "float32")
-#: Compute precisions of the teacher's CNN (autocast dtypes; float32 is openl3-exact).
-VALID_PRECISIONS = ("float32", "bfloat16", "float16")
 #: torch device types a config may name.
 _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
 
