@@ -8,6 +8,7 @@ from ..config import add_config_arguments, config_from_args
 
 
 def register(subparsers, name: str, help_text: str) -> None:
+    """Add the ``sea evaluate`` command (flags from :class:`sea.evaluate.EvalConfig`)."""
     from ..evaluate import EvalConfig
 
     p = subparsers.add_parser(

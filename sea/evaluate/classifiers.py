@@ -35,7 +35,29 @@ CLASSIFIERS = ("mlp", "logreg", "svm")
 
 @dataclass(frozen=True)
 class ClassifierSettings:
-    """Training settings of the downstream classifiers (a view of :class:`sea.evaluate.EvalConfig`)."""
+    """Training settings of the downstream classifiers (a view of :class:`sea.evaluate.EvalConfig`).
+
+    Attributes
+    ----------
+    hidden : tuple of int
+        Hidden sizes of the MLP.
+    l2, lr : float
+        L2 on the MLP kernels and the Adam learning rate.
+    epochs, batch_size, patience : int
+        Epoch cap, frames per batch and early-stopping patience of the MLP.
+    bag_hidden : tuple of int
+        Hidden sizes of the AutoPool frame MLP.
+    bag_batch_size : int
+        Clips per AutoPool batch.
+    max_frames : int
+        Training frames of logreg/svm (a seeded random subset when there are more).
+    logreg_c, svm_c : float
+        Inverse regularisation of the logistic regression, C of the SVM.
+    device : str
+        Torch device of the MLPs (resolved, not ``auto``).
+    seed : int
+        Seed of subsets and initialisation.
+    """
 
     hidden: tuple = (512, 128)
     l2: float = 1e-5
@@ -59,8 +81,9 @@ class FrameData:
     Attributes
     ----------
     features : np.ndarray [shape=(N, D), dtype=float32]
-    clip_index : np.ndarray [shape=(N,), dtype=int]  position of the frame's clip in the dataset,
-        non-decreasing (the frames of a clip are contiguous)
+        One embedding per frame.
+    clip_index : np.ndarray [shape=(N,), dtype=int]
+        Position of the frame's clip in the dataset, non-decreasing (the frames of a clip are contiguous).
     """
 
     features: np.ndarray
@@ -75,6 +98,7 @@ class FrameData:
         return np.concatenate([np.arange(a, b) for a, b in zip(lo, hi)]).astype(np.int64)
 
     def bounds(self, clips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and one-past-last frame row of each of the given clip positions."""
         return (
             np.searchsorted(self.clip_index, clips, side="left"),
             np.searchsorted(self.clip_index, clips, side="right"),
@@ -320,7 +344,7 @@ class _AutoPoolNet:
             self.alpha.copy_(st["alpha"])
 
     def __call__(self, xb, mask):
-        """xb [B, T, D], mask [B, T] bool -> clip probabilities [B, C]."""
+        """Clip probabilities [B, C] of frames ``xb`` [B, T, D] under ``mask`` [B, T] bool."""
         torch = _torch()
         p = torch.sigmoid(self.frame(xb))  # [B, T, C]
         logits = self.alpha * p

@@ -188,7 +188,7 @@ class EvalConfig:
             raise bad("device", "must be auto, cpu, cuda or cuda:N")
 
     def settings(self) -> ClassifierSettings:
-        """The classifier settings of this config (``device`` resolved: ``auto`` -> cuda or cpu).
+        """Return the classifier settings of this config (``device`` resolved: ``auto`` -> cuda or cpu).
 
         Returns
         -------

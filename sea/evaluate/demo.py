@@ -36,8 +36,25 @@ def _torch():
 
 
 def StandinTeacher(dim: int = 32, n_bands: int = 48, seed: int = 0):  # noqa: N802 (a module factory)
-    """``[B, 48000] -> [B, dim]``: log energies of ``n_bands`` log-spaced bands (1024-point frames,
-    averaged over the window) through a fixed random linear map. Deterministic for a seed."""
+    """Build a cheap, informative stand-in teacher, deterministic for a seed.
+
+    Log energies of ``n_bands`` log-spaced bands (1024-point frames, averaged over the window)
+    through a fixed random linear map.
+
+    Parameters
+    ----------
+    dim : int
+        Embedding size.
+    n_bands : int
+        Bands between 50 Hz and 20 kHz.
+    seed : int
+        Seed of the projection.
+
+    Returns
+    -------
+    teacher : torch.nn.Module
+        ``[B, 48000] -> [B, dim]``, in eval mode.
+    """
     torch = _torch()
 
     class _Standin(torch.nn.Module):
@@ -68,7 +85,23 @@ def StandinTeacher(dim: int = 32, n_bands: int = 48, seed: int = 0):  # noqa: N8
 def broken_student(
     name: str = "broken", student: str = "sea_student_3_lin", out_dim: int | None = 8, device: str = "cpu"
 ):
-    """An :class:`~sea.evaluate.EmbeddingModel` of a student whose weights are re-randomised on every call."""
+    """Build a student whose weights are re-randomised on every call (its embedding carries no information).
+
+    Parameters
+    ----------
+    name : str
+        Report name.
+    student : str
+        Registry name of the architecture.
+    out_dim : int or None
+        Embedding size; None keeps the architecture's default.
+    device : str
+        Torch device.
+
+    Returns
+    -------
+    model : EmbeddingModel
+    """
     torch = _torch()
     from ..students import create
     from ..students.frontend import StudentFrontend
@@ -112,7 +145,7 @@ def _clip(c: int, duration: float, sr: int, rng: np.random.Generator, i: int) ->
 def _write_clips(
     layout: RunLayout, n_clips: int, n_classes: int, n_folds: int, duration: float, rng: np.random.Generator
 ) -> list:
-    """Clips, their audio caches at the teacher's and the students' rate, and the manifest."""
+    """Write the clips' audio caches at the teacher's and the students' rate, and the manifest."""
     from ..audio import resample
     from ..cache import CacheWriter
     from ..manifest import ClipRecord, write_manifest
@@ -146,7 +179,7 @@ def _write_clips(
 def _write_teacher_store(
     layout: RunLayout, records: list, teacher_dim: int, hop_size: float, seed: int
 ) -> tuple[np.ndarray, dict]:
-    """The stand-in teacher's frame store, framed exactly like ``sea teacher extract``; returns (frames, meta)."""
+    """Write the stand-in teacher's frame store, framed exactly like ``sea teacher extract``; return (frames, meta)."""
     torch = _torch()
     from ..cache import AudioCache
     from ..framing import frame_starts
@@ -176,7 +209,7 @@ def _write_teacher_store(
 def _write_students(
     layout: RunLayout, students: dict[str, tuple[str, int]], specs: dict[int, dict], teacher: dict, seed: int
 ) -> None:
-    """Randomly initialised student checkpoints whose targets are ``targets/pca<d>``."""
+    """Write randomly initialised student checkpoints whose targets are ``targets/pca<d>``."""
     torch = _torch()
     from ..checkpoint import save_checkpoint
     from ..students import create

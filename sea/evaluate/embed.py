@@ -74,6 +74,9 @@ class EmbeddingModel:
     reducer : object or None
         For students: the reducer of their distillation targets (fidelity reference).
     info : dict
+        Reported as is (checkpoint, variant, target set...).
+    cost_fn : callable or None
+        Computes ``cost`` on first use (:meth:`get_cost`).
     """
 
     name: str
@@ -89,6 +92,7 @@ class EmbeddingModel:
     cost_fn: Callable | None = None
 
     def get_cost(self) -> dict | None:
+        """Return the model's cost, computed once by ``cost_fn``; None when it fails (logged, never fatal)."""
         if self.cost is None and self.cost_fn is not None:
             try:
                 self.cost = self.cost_fn()
@@ -101,7 +105,25 @@ class EmbeddingModel:
 
 @dataclass
 class EmbeddingSet:
-    """Per-frame embeddings of a dataset (see the module docstring for the fields)."""
+    """Per-frame embeddings of a dataset.
+
+    Attributes
+    ----------
+    features : np.ndarray [shape=(N, D), dtype=float32]
+        One embedding per frame.
+    clip_index : np.ndarray [shape=(N,), dtype=int64]
+        Position of the frame's clip in ``clip_ids``.
+    clip_ids : np.ndarray [shape=(n_clips,), dtype=str]
+        The embedded clips.
+    frames : np.ndarray [shape=(N,), dtype=int64]
+        Frame number within the clip.
+    timestamps : np.ndarray [shape=(N,), dtype=float64]
+        Frame start in seconds.
+    source : str
+        ``cache``, ``store`` (teacher frames reused) or ``model``.
+    seconds : float
+        Time taken to embed (0 when read from the cache).
+    """
 
     features: np.ndarray
     clip_index: np.ndarray
@@ -113,17 +135,19 @@ class EmbeddingSet:
 
     @property
     def dim(self) -> int:
+        """Embedding size D."""
         return int(self.features.shape[1])
 
     def __len__(self) -> int:
+        """Return the number of frames N."""
         return int(self.features.shape[0])
 
 
-# -- model construction --------------------------------------------------------------
+# -- stand-ins -------------------------------------------------------------------------
 
 
 def as_numpy(y: Any) -> np.ndarray:
-    """A model's output as a float32 numpy array (torch tensors detached and moved to the CPU)."""
+    """Convert a model's output to a float32 numpy array (torch tensors detached and moved to the CPU)."""
     if hasattr(y, "detach"):
         y = y.detach().float().cpu().numpy()
     return np.asarray(y, dtype=np.float32)
@@ -131,18 +155,45 @@ def as_numpy(y: Any) -> np.ndarray:
 
 def model_from_callable(
     name: str,
-    fn,
+    fn: Callable,
     *,
     sr: int,
     kind: str = "custom",
     fingerprint: str | None = None,
     cost: dict | None = None,
-    reducer=None,
+    reducer: Any = None,
     device: str = "cpu",
 ) -> EmbeddingModel:
     """Wrap a function or ``nn.Module`` mapping ``[B, sr]`` audio to ``[B, D]`` (stand-ins, tests).
 
-    ``nn.Module`` stand-ins get their cost computed with ``model_cost(module, (sr,))``.
+    Parameters
+    ----------
+    name : str
+        Report name.
+    fn : callable or torch.nn.Module
+        ``[B, sr] float32 -> [B, D]`` (numpy in, numpy or tensor out); a module runs under
+        ``no_grad`` on ``device``.
+    sr : int
+        Rate of the windows it takes.
+    kind : str
+        ``teacher``, ``teacher_pca``, ``student`` or ``custom``.
+    fingerprint : str, optional
+        Cache identity; default: a hash of a module's weights, else ``callable:<name>``.
+    cost : dict, optional
+        Its cost; ``nn.Module`` stand-ins without one get ``model_cost(module, (sr,))``.
+    reducer : object, optional
+        The reducer of its targets (fidelity of students).
+    device : str
+        Torch device of a module.
+
+    Returns
+    -------
+    model : EmbeddingModel
+
+    Raises
+    ------
+    ParameterError
+        ``fn`` is not callable.
     """
     import torch
 
@@ -201,7 +252,18 @@ def _cache_key(model: EmbeddingModel, dataset_dir: Path, hop_size: float, center
 
 
 def load_embeddings(path: Pathlike) -> EmbeddingSet:
-    """Read a cached ``emb/<model>.npz``."""
+    """Read a cached ``emb/<model>.npz``.
+
+    Parameters
+    ----------
+    path : path
+        The cache file.
+
+    Returns
+    -------
+    embeddings : EmbeddingSet
+        With ``source="cache"``.
+    """
     with np.load(path, allow_pickle=False) as z:
         return EmbeddingSet(
             features=z["features"],
@@ -286,11 +348,30 @@ def embed_dataset(
     batch_size: int = 64,
     overwrite: bool = False,
 ) -> EmbeddingSet:
-    """Per-frame embeddings of ``clip_ids`` (cached in ``cache_path`` when given).
+    """Per-frame embeddings of ``clip_ids``, cached in ``cache_path`` when given.
+
+    Parameters
+    ----------
+    model : EmbeddingModel
+        The model; its store frames are reused when it has a store holding every clip.
+    dataset_dir : path
+        The prepared dataset (its audio cache at ``model.sr``).
+    clip_ids : list of str
+        The clips to embed, in order.
+    cache_path : path, optional
+        ``emb/<model>.npz``: read when its key matches, written otherwise.
+    hop_size : float
+        Hop between 1-s frames in seconds.
+    center : bool
+        Centre the frames (openl3's ``center``).
+    batch_size : int
+        Windows per forward pass.
+    overwrite : bool
+        Recompute even when the cache matches.
 
     Returns
     -------
-    EmbeddingSet
+    embeddings : EmbeddingSet
         ``source`` is ``cache``, ``store`` (teacher frames reused) or ``model``.
     """
     dataset_dir = Path(dataset_dir)

@@ -18,7 +18,10 @@ Fidelity
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ParameterError
 
@@ -39,23 +42,58 @@ __all__ = [
 # -- classification ---------------------------------------------------------------------
 
 
-def fold_summary(values) -> dict:
-    """Mean and population std (ddof=0) of per-fold scores, plus the list itself."""
+def fold_summary(values: Iterable[float]) -> dict:
+    """Summarise per-fold scores: mean, population std (ddof=0) and the list itself.
+
+    Parameters
+    ----------
+    values : iterable of float
+        One score per fold.
+
+    Returns
+    -------
+    summary : dict
+        ``mean``, ``std`` (None without folds) and ``per_fold``.
+    """
     v = np.asarray(list(values), dtype=np.float64)
     if v.size == 0:
         return {"mean": None, "std": None, "per_fold": []}
     return {"mean": float(v.mean()), "std": float(v.std()), "per_fold": [float(x) for x in v]}
 
 
-def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
-    """Counts [true, predicted], shape (n_classes, n_classes), int64."""
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int) -> np.ndarray:
+    """Count (true, predicted) class pairs.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of int [shape=(n,)]
+        Class ids in ``[0, n_classes)``.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    counts : np.ndarray [shape=(n_classes, n_classes), dtype=int64]
+        Rows: true class; columns: predicted class.
+    """
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(cm, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
     return cm
 
 
-def agreement(pred_a, pred_b) -> float:
-    """Fraction of equal predictions (top-1 labels, or multi-label decisions element-wise)."""
+def agreement(pred_a: ArrayLike, pred_b: ArrayLike) -> float:
+    """Fraction of equal predictions (top-1 labels, or multi-label decisions element-wise).
+
+    Parameters
+    ----------
+    pred_a, pred_b : array [shape=(n,) or (n, n_classes)]
+        Predictions of two models on the same clips.
+
+    Returns
+    -------
+    agreement : float in [0, 1]
+        NaN for empty inputs.
+    """
     a, b = np.asarray(pred_a), np.asarray(pred_b)
     if a.shape != b.shape:
         raise ParameterError(f"agreement needs predictions of the same shape, got {a.shape} and {b.shape}")
@@ -99,7 +137,7 @@ def _dcase_area(y: np.ndarray, s: np.ndarray, min_threshold: float) -> float:
     return float(abs(np.trapezoid(precisions, recalls)))
 
 
-def auprc_dcase(y_true, scores, *, average: str = "micro", min_threshold: float = 0.01) -> float:
+def auprc_dcase(y_true: ArrayLike, scores: ArrayLike, *, average: str = "micro", min_threshold: float = 0.01) -> float:
     """DCASE Task 5 AUPRC (trapezoidal area of the swept P-R curve).
 
     Parameters
@@ -111,6 +149,11 @@ def auprc_dcase(y_true, scores, *, average: str = "micro", min_threshold: float 
         uniformly (classes without positives are skipped, as their recall is undefined).
     min_threshold : float
         Scores below it are not used as thresholds (0.01 in the challenge code; 0 uses all).
+
+    Returns
+    -------
+    auprc : float in [0, 1]
+        NaN for ``macro`` when no class has a positive.
     """
     y, s = _check_tagging(y_true, scores)
     if average == "micro":
@@ -131,11 +174,21 @@ def _ap(y: np.ndarray, s: np.ndarray) -> float:
     return float(np.sum(np.diff(np.concatenate([[0.0], recall])) * precision))
 
 
-def average_precision(y_true, scores, *, average: str = "micro") -> float:
+def average_precision(y_true: ArrayLike, scores: ArrayLike, *, average: str = "micro") -> float:
     """Step-wise average precision, equal to ``sklearn.metrics.average_precision_score``.
 
-    ``macro`` averages over classes with at least one positive (sklearn warns and yields nan
-    for a class without positives in recent versions; we skip it).
+    Parameters
+    ----------
+    y_true : array [shape=(n_clips, n_classes)] of 0/1
+    scores : array [shape=(n_clips, n_classes)]
+    average : {"micro", "macro"}
+        ``macro`` averages over classes with at least one positive (sklearn warns and yields nan
+        for a class without positives in recent versions; we skip it).
+
+    Returns
+    -------
+    ap : float in [0, 1]
+        NaN without positives.
     """
     y, s = _check_tagging(y_true, scores)
     if average == "micro":
@@ -146,8 +199,21 @@ def average_precision(y_true, scores, *, average: str = "micro") -> float:
     raise ParameterError(f"average={average!r} must be 'micro' or 'macro'")
 
 
-def micro_f1(y_true, scores, *, threshold: float = 0.5) -> float:
-    """Micro-F1 of the decisions ``scores >= threshold`` over all clip x class pairs."""
+def micro_f1(y_true: ArrayLike, scores: ArrayLike, *, threshold: float = 0.5) -> float:
+    """Micro-F1 of the decisions ``scores >= threshold`` over all clip x class pairs.
+
+    Parameters
+    ----------
+    y_true : array [shape=(n_clips, n_classes)] of 0/1
+    scores : array [shape=(n_clips, n_classes)]
+    threshold : float
+        Decision threshold (0.5 in DCASE).
+
+    Returns
+    -------
+    f1 : float in [0, 1]
+        0 when there are no positives and no positive decisions.
+    """
     y, s = _check_tagging(y_true, scores)
     pred = s >= threshold
     tp = float(np.sum(pred & y))
@@ -156,8 +222,26 @@ def micro_f1(y_true, scores, *, threshold: float = 0.5) -> float:
     return 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) > 0 else 0.0
 
 
-def tagging_metrics(y_true, scores, *, min_threshold: float = 0.01, f1_threshold: float = 0.5) -> dict:
-    """All multi-label metrics of one evaluation: DCASE AUPRCs, sklearn-style APs, micro-F1, per-class AUPRC."""
+def tagging_metrics(
+    y_true: ArrayLike, scores: ArrayLike, *, min_threshold: float = 0.01, f1_threshold: float = 0.5
+) -> dict:
+    """Compute every multi-label metric of one evaluation.
+
+    Parameters
+    ----------
+    y_true : array [shape=(n_clips, n_classes)] of 0/1
+    scores : array [shape=(n_clips, n_classes)] in [0, 1]
+    min_threshold : float
+        Lowest AUPRC threshold (:func:`auprc_dcase`).
+    f1_threshold : float
+        Decision threshold of :func:`micro_f1`.
+
+    Returns
+    -------
+    metrics : dict
+        ``micro_auprc``, ``macro_auprc`` (DCASE), ``micro_ap``, ``macro_ap`` (sklearn-style),
+        ``micro_f1`` and ``per_class_auprc`` (a list, None for classes without positives).
+    """
     y, s = _check_tagging(y_true, scores)
     return {
         "micro_auprc": auprc_dcase(y, s, average="micro", min_threshold=min_threshold),
@@ -182,8 +266,18 @@ def _pair(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def frame_cosine(pred, target) -> float:
-    """Mean per-frame cosine similarity of two [N, D] arrays (same D)."""
+def frame_cosine(pred: ArrayLike, target: ArrayLike) -> float:
+    """Mean per-frame cosine similarity of two arrays of frames.
+
+    Parameters
+    ----------
+    pred, target : array [shape=(N, D)]
+        The same frames, embedded twice.
+
+    Returns
+    -------
+    cosine : float in [-1, 1]
+    """
     x, y = _pair(pred, target)
     if x.shape != y.shape:
         raise ParameterError(f"cosine needs equal shapes, got {x.shape} and {y.shape}")
@@ -192,8 +286,19 @@ def frame_cosine(pred, target) -> float:
     return float(np.mean(num / np.maximum(den, 1e-12)))
 
 
-def r2_score(pred, target) -> float:
-    """Variance-weighted R^2: ``1 - sum (t - p)^2 / sum (t - mean(t))^2`` over all frames and dims."""
+def r2_score(pred: ArrayLike, target: ArrayLike) -> float:
+    """Variance-weighted R^2: ``1 - sum (t - p)^2 / sum (t - mean(t))^2`` over all frames and dims.
+
+    Parameters
+    ----------
+    pred, target : array [shape=(N, D)]
+        Predicted and target frames.
+
+    Returns
+    -------
+    r2 : float <= 1
+        NaN when ``target`` is constant.
+    """
     x, y = _pair(pred, target)
     if x.shape != y.shape:
         raise ParameterError(f"R^2 needs equal shapes, got {x.shape} and {y.shape}")
@@ -202,12 +307,22 @@ def r2_score(pred, target) -> float:
     return float(1.0 - sse / sst) if sst > 0 else float("nan")
 
 
-def linear_cka(x, y) -> float:
-    """Linear CKA between two representations of the same frames, [N, D1] and [N, D2].
+def linear_cka(x: ArrayLike, y: ArrayLike) -> float:
+    """Linear CKA between two representations of the same frames.
 
     ``||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)`` with column-centred X, Y. Invariant to
     orthogonal transforms and isotropic scaling of either side; 1 for identical inputs.
     Memory is O(D1 * D2), independent of N beyond the inputs.
+
+    Parameters
+    ----------
+    x : array [shape=(N, D1)]
+    y : array [shape=(N, D2)]
+
+    Returns
+    -------
+    cka : float in [0, 1]
+        NaN when either side is constant.
     """
     x, y = _pair(x, y)
     x = x - x.mean(axis=0)

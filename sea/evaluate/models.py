@@ -54,8 +54,11 @@ def _teacher_dir(run: RunLayout, teacher: str) -> Path | None:
 
 
 def _teacher_cost_fn(module) -> Callable:
-    """Cost of the teacher's CNN on its log-mel input, e.g. (1, 256, 199) for mel256 (front-end excluded,
-    like the students' (1, 64, 50)); falls back to the whole module on (48000,) audio."""
+    """Return a function computing the cost of the teacher's CNN on its log-mel input.
+
+    E.g. (1, 256, 199) for mel256, front-end excluded like the students' (1, 64, 50); it falls
+    back to the whole module on (48000,) audio.
+    """
 
     def cost():
         import torch
@@ -156,7 +159,7 @@ def _store_matches(store: FrameStore, config: EvalConfig) -> bool:
 
 
 def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, device: str = "cpu") -> EmbeddingModel:
-    """The ``teacher`` model; it reuses the run's frame store when the dataset is the run.
+    """Build the ``teacher`` model; it reuses the run's frame store when the dataset is the run.
 
     Parameters
     ----------
@@ -197,7 +200,7 @@ def _target_names(run: RunLayout) -> list[str]:
 
 
 def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | None, spec: str) -> EmbeddingModel:
-    """``teacher_pca[:NAME]``: the teacher followed by a fitted reducer.
+    """Build ``teacher_pca[:NAME]``: the teacher followed by a fitted reducer.
 
     Parameters
     ----------
@@ -285,7 +288,7 @@ def _checkpoint_path(run: RunLayout, spec: str) -> Path:
 
 
 def student_name(path: Path) -> str:
-    """The report name of a student checkpoint.
+    """Return the report name of a student checkpoint.
 
     Parameters
     ----------
@@ -316,7 +319,7 @@ def _student_reducer(run: RunLayout, ckpt: dict):
 
 
 def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> EmbeddingModel:
-    """A distilled student from its checkpoint: front-end and network on 8 kHz windows.
+    """Load a distilled student from its checkpoint: front-end and network on 8 kHz windows.
 
     Parameters
     ----------

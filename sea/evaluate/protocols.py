@@ -54,14 +54,23 @@ class Dataset:
     Attributes
     ----------
     run_dir : Path
+        The prepared directory.
     name : str
-    clip_ids : list[str]  (manifest order)
+        The dataset's name (``RUN/eval/<name>``).
+    clip_ids : list of str
+        Labelled clips in manifest order.
     multilabel : bool
-    y : np.ndarray  [n_clips] int (single-label) or [n_clips, n_classes] int8 (multi-label)
-    class_names : list[str]
-    folds : np.ndarray [n_clips] object (int or None)
-    splits : np.ndarray [n_clips] object (str or None)
-    dataset_kind : str or None  (``data_report.json``'s dataset)
+        Whether a clip may carry several labels.
+    y : np.ndarray [shape=(n_clips,), dtype=int64] or [shape=(n_clips, n_classes), dtype=int8]
+        Class ids (single-label) or multi-hot labels (multi-label).
+    class_names : list of str
+        Name of each class id.
+    folds : np.ndarray [shape=(n_clips,), dtype=object]
+        Fold per clip (int or None).
+    splits : np.ndarray [shape=(n_clips,), dtype=object]
+        Split per clip (str or None).
+    dataset_kind : str or None
+        ``data_report.json``'s dataset name.
     """
 
     run_dir: Path
@@ -76,15 +85,27 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
+        """Number of classes."""
         return len(self.class_names)
 
     def __len__(self) -> int:
+        """Return the number of labelled clips."""
         return len(self.clip_ids)
 
 
 @dataclass
 class Split:
-    """One train / validate / test assignment (clip positions)."""
+    """One train / validate / test assignment.
+
+    Attributes
+    ----------
+    name : str
+        ``fold<k>`` or ``test``.
+    test_fold : int or str
+        The fold (or split) tested.
+    train, val, test : np.ndarray of int
+        Clip positions in :attr:`Dataset.clip_ids` (``val`` may be empty).
+    """
 
     name: str
     test_fold: int | str
@@ -199,7 +220,25 @@ def load_dataset(run_dir: str | Path, *, label_level: str = "coarse", name: str 
 
 
 def resolve_protocol(ds: Dataset, protocol: str = "auto") -> str:
-    """The concrete protocol for ``ds`` (see the module docstring)."""
+    """Resolve ``auto`` to the concrete protocol of ``ds`` (see the module docstring).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    protocol : str
+        One of :data:`PROTOCOLS`.
+
+    Returns
+    -------
+    protocol : str
+        ``protocol`` itself unless it is ``auto``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown protocol.
+    """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol={protocol!r} is not known; choose one of {', '.join(PROTOCOLS)}")
     if protocol != "auto":
@@ -226,7 +265,22 @@ def _stratify_key(ds: Dataset) -> np.ndarray:
 
 
 def kfold_assignment(ds: Dataset, n_folds: int, seed: int) -> np.ndarray:
-    """Fold number 1..n_folds per clip, stratified by class, independent of manifest order."""
+    """Assign a fold to every clip, stratified by class, independent of manifest order.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset (multi-label sets stratify on their rarest present class).
+    n_folds : int >= 2
+        Number of folds.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    folds : np.ndarray [shape=(n_clips,), dtype=int64]
+        Fold number 1..n_folds per clip.
+    """
     from sklearn.model_selection import StratifiedKFold
 
     if n_folds < 2:
@@ -265,6 +319,24 @@ def make_splits(
     ds: Dataset, protocol: str, *, n_folds: int = 5, seed: int = 0, val_fraction: float = 0.1
 ) -> list[Split]:
     """Train / validation / test clip positions of every run of ``protocol``.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    protocol : str
+        One of :data:`PROTOCOLS` (``auto`` is resolved).
+    n_folds : int
+        Folds of ``kfold``.
+    seed : int
+        Seed of ``kfold`` and of the validation share drawn when a split set has no ``validate`` clips.
+    val_fraction : float
+        That validation share of the training clips.
+
+    Returns
+    -------
+    splits : list of Split
+        One per cross-validation fold, or one for a split protocol.
 
     Raises
     ------

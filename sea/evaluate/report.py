@@ -214,7 +214,7 @@ def _overview_lines(report: dict) -> list[str]:
 
 
 def _tagging_lines(report: dict) -> list[str]:
-    """The multi-label section: every tagging metric of every (model, classifier)."""
+    """Render the multi-label section: every tagging metric of every (model, classifier)."""
     keys = ("micro_auprc", "macro_auprc", "micro_f1", "micro_ap", "macro_ap")
     rows = [
         [f"`{name}`", clf, *[_pm(res["scores"].get(k)) for k in keys]]
@@ -307,7 +307,7 @@ def summary_markdown(reports: list[dict]) -> str:
 
 
 def score_lines(report: dict) -> str:
-    """One line per model: the primary classifier's primary metric (``sea evaluate``'s output).
+    r"""Render one line per model: the primary classifier's primary metric (``sea evaluate``'s output).
 
     Parameters
     ----------
@@ -364,10 +364,24 @@ def write_run_summary(run_dir: Pathlike) -> Path:
 
 
 def pareto_front(rows: list[dict], x: str, y: str, *, minimize_x: bool = True, maximize_y: bool = True) -> list[int]:
-    """Indices of the rows not dominated in (``x``, ``y``), sorted by ``x``.
+    """Find the rows not dominated in (``x``, ``y``).
 
     A row dominates another when it is at least as good on both keys and strictly better on one
     (smaller ``x`` and larger ``y`` by default). Rows missing either value are ignored.
+
+    Parameters
+    ----------
+    rows : list of dict
+        E.g. :func:`sea.evaluate.report_rows`.
+    x, y : str
+        The two keys compared.
+    minimize_x, maximize_y : bool
+        Which direction is better on each key.
+
+    Returns
+    -------
+    front : list of int
+        Indices into ``rows`` of the non-dominated rows, sorted by ``x``.
     """
     pts = [(i, r[x], r[y]) for i, r in enumerate(rows) if r.get(x) is not None and r.get(y) is not None]
     sx = 1 if minimize_x else -1
@@ -407,7 +421,23 @@ def _rows(report_or_rows) -> list[dict]:
 def plot_score_vs_cost(
     report_or_rows, cost: str = "weight_bytes_int8", *, classifier: str | None = None, logx: bool = True
 ):
-    """Score against a cost key (``weight_bytes_fp32/int8``, ``macs``, ``peak_activation_bytes_*``), one point per model."""
+    """Plot the score against a cost key, one point per model.
+
+    Parameters
+    ----------
+    report_or_rows : dict or list of dict
+        A report, several reports, or their :func:`sea.evaluate.report_rows`.
+    cost : str
+        ``weight_bytes_fp32``, ``weight_bytes_int8``, ``macs``, ``params`` or ``peak_activation_bytes_*``.
+    classifier : str, optional
+        Rows of one classifier only; default: a report's primary classifier, else every row.
+    logx : bool
+        Logarithmic cost axis.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
     rows = _rows(report_or_rows)
     if classifier is None and isinstance(report_or_rows, dict):
         classifier = report_or_rows["primary"]["classifier"]
@@ -438,7 +468,24 @@ def plot_score_vs_cost(
 
 
 def plot_confusion(report: dict, model: str, classifier: str | None = None, *, normalize: bool = True):
-    """Per-class confusion matrix (rows: true, columns: predicted) of one model's pooled test predictions."""
+    """Plot one model's confusion matrix over its pooled test predictions (per-class AUPRC if multi-label).
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+    model : str
+        The model's report name.
+    classifier : str, optional
+        Default: the primary classifier.
+    normalize : bool
+        Colour by the fraction of each true class (the cells show counts).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Rows: true class; columns: predicted class.
+    """
     import numpy as np
 
     classifier = classifier or report["primary"]["classifier"]
@@ -480,7 +527,19 @@ def plot_confusion(report: dict, model: str, classifier: str | None = None, *, n
 
 
 def plot_per_fold(report: dict, classifier: str | None = None, metric: str | None = None):
-    """Per-fold score of every model (one line per model over the test folds)."""
+    """Plot the per-fold score of every model (one line per model over the test folds).
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+    classifier, metric : str, optional
+        Default: the primary classifier and metric.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
     classifier = classifier or report["primary"]["classifier"]
     metric = metric or report["primary"]["metric"]
     folds = [str(s["test_fold"]) for s in report["dataset"]["splits"]]
@@ -500,7 +559,19 @@ def plot_per_fold(report: dict, classifier: str | None = None, metric: str | Non
 
 
 def plot_classifier_comparison(report: dict, metric: str | None = None):
-    """Grouped bars: models x classifiers, with ± std over folds."""
+    """Plot grouped bars: models x classifiers, with ± std over folds.
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+    metric : str, optional
+        Default: the primary metric.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
     import numpy as np
 
     metric = metric or report["primary"]["metric"]
@@ -524,7 +595,23 @@ def plot_classifier_comparison(report: dict, metric: str | None = None):
 def plot_pareto(
     rows: list[dict], x: str = "weight_bytes_int8", y: str = "score", *, logx: bool = True, label: str = "model"
 ):
-    """Scatter of ``rows`` in (``x``, ``y``) with the Pareto front (smaller x, larger y) drawn as a step line."""
+    """Scatter ``rows`` in (``x``, ``y``) with the Pareto front (smaller x, larger y) drawn as a step line.
+
+    Parameters
+    ----------
+    rows : list of dict
+        E.g. :func:`sea.evaluate.report_rows`.
+    x, y : str
+        Keys of the two axes.
+    logx : bool
+        Logarithmic ``x`` axis.
+    label : str
+        Key annotating each point.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
     fig = _figure()
     ax = fig.subplots()
     pts = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
@@ -551,8 +638,21 @@ def _figure_names(report: dict) -> list[str]:
     return names
 
 
-def write_plots(out_dir: str | Path, report: dict) -> list[Path]:
-    """Write every PNG of one evaluation into ``out_dir``; returns their paths."""
+def write_plots(out_dir: Pathlike, report: dict) -> list[Path]:
+    """Write every PNG of one evaluation.
+
+    Parameters
+    ----------
+    out_dir : path
+        ``RUN/eval/<dataset>``.
+    report : dict
+        Its ``report.json``.
+
+    Returns
+    -------
+    paths : list of Path
+        Score vs weight bytes and vs MACs, per fold, classifiers, and one confusion plot per model.
+    """
     out_dir = Path(out_dir)
     figs: list[tuple[str, Any]] = [
         ("score_vs_weight_bytes.png", plot_score_vs_cost(report, "weight_bytes_int8")),
@@ -570,7 +670,13 @@ def write_plots(out_dir: str | Path, report: dict) -> list[Path]:
 
 
 def show(fig) -> None:
-    """Display a figure in a notebook (PNG), independent of the kernel's matplotlib backend."""
+    """Display a figure in a notebook (PNG), independent of the kernel's matplotlib backend.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A figure of this module.
+    """
     import io
 
     from IPython.display import Image, display

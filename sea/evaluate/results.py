@@ -47,7 +47,7 @@ COST_KEYS = (
 
 
 def eval_dir(run_dir: Pathlike, dataset_name: str) -> Path:
-    """The folder of one evaluated dataset.
+    """Return the folder of one evaluated dataset.
 
     Parameters
     ----------
@@ -65,7 +65,7 @@ def eval_dir(run_dir: Pathlike, dataset_name: str) -> Path:
 
 
 def json_safe(obj: Any) -> Any:
-    """A JSON-safe copy of ``obj``: numpy scalars and arrays to Python, NaN and inf to None.
+    """Copy ``obj`` into JSON-safe values: numpy scalars and arrays to Python, NaN and inf to None.
 
     Parameters
     ----------

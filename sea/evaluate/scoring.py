@@ -25,7 +25,7 @@ TAGGING_METRICS = ("micro_auprc", "macro_auprc", "micro_ap", "macro_ap", "micro_
 
 
 def classifier_jobs(config: EvalConfig, multilabel: bool) -> list[tuple[str, str, str]]:
-    """The classifier runs of one model, in report order.
+    """List the classifier runs of one model, in report order.
 
     Parameters
     ----------
@@ -48,7 +48,7 @@ def classifier_jobs(config: EvalConfig, multilabel: bool) -> list[tuple[str, str
 
 
 def _fold_row(sp: Split, info: dict, scores: np.ndarray, ds: Dataset, min_threshold: float) -> dict[str, Any]:
-    """The report row of one fold: sizes, the classifier's info and the fold's scores."""
+    """Build the report row of one fold: sizes, the classifier's info and the fold's scores."""
     row = {
         "fold": sp.test_fold,
         "n_train": int(sp.train.size),

@@ -58,7 +58,7 @@ def _is_teacher_spec(spec: str) -> bool:
 
 
 def _stage_inputs(layout: RunLayout, dataset_dir: Path, config: EvalConfig) -> dict[str, Path]:
-    """What a finished evaluation depends on: the manifest, checkpoints, reducers and teacher stores."""
+    """List what a finished evaluation depends on: the manifest, checkpoints, reducers and teacher stores."""
     inputs: dict[str, Path] = {"clips": RunLayout(dataset_dir).manifest}
     for spec in config.models:
         p = Path(spec)
@@ -158,7 +158,7 @@ class _Evaluation:
     teacher: EmbeddingModel | None = None
 
     def resolve(self, spec: str, teacher: EmbeddingModel | None = None) -> EmbeddingModel:
-        """The model of one ``--models`` spec (stand-ins first)."""
+        """Resolve the model of one ``--models`` spec (stand-ins first)."""
         return resolve_model(
             spec,
             self.layout.root,
@@ -170,7 +170,7 @@ class _Evaluation:
         )
 
     def embed(self, model: EmbeddingModel, cache_name: str | None = None) -> EmbeddingSet:
-        """The model's embeddings of the dataset, cached as ``emb/<cache_name or model.name>.npz``."""
+        """Embed the dataset with ``model``, cached as ``emb/<cache_name or model.name>.npz``."""
         return embed_dataset(
             model,
             self.dataset_dir,
@@ -261,7 +261,7 @@ def _evaluate_model(
 def _teacher_reference(
     ev: _Evaluation, others: list[EmbeddingModel], model_reports: dict[str, dict]
 ) -> EmbeddingSet | None:
-    """The teacher's embeddings when it is not among the models; None (and a note per model) if it fails."""
+    """Embed the dataset with the teacher when it is not among the models; None (and a note per model) if it fails."""
     try:
         return ev.embed(ev.teacher or ev.resolve("teacher"), "teacher")
     except Exception as exc:  # fidelity is optional: say why it is missing
