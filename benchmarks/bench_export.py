@@ -93,15 +93,20 @@ def main(argv=None) -> int:
     rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y), repeats=args.repeats)["median_ms"]))
     t_ms = teacher_latency_ms(repeats=5)
     print(f"\nlatency per 1-s window, batch 1, one thread ({args.student}; shared CPU, noisy)\n")
-    print(f"{'model':<22}{'runtime':<30}{'ms':>10}{'teacher/this':>14}")
-    if t_ms is not None:
-        print(f"{'teacher fp32':<22}{'torch':<30}{t_ms:>10.2f}{1.0:>14.1f}")
-    else:
-        print(f"{'teacher fp32':<22}{'torch':<30}{'n/a':>10}  (sea.teacher not importable)")
-    for who, rt, ms in rows:
-        ratio = f"{t_ms / ms:>14.1f}" if t_ms else f"{'-':>14}"
-        print(f"{who:<22}{rt:<30}{ms:>10.3f}{ratio}")
+    print(latency_table(rows, t_ms))
     return 0
+
+
+def latency_table(rows: list[tuple[str, str, float]], t_ms: float | None) -> str:
+    """The latency table: one row per (model, runtime, ms), the teacher first, with the teacher/this ratio."""
+    from sea.tables import render_table
+
+    table = [["teacher fp32", "torch", f"{t_ms:.2f}" if t_ms is not None else "n/a", "1.0" if t_ms else "-"]]
+    table += [[who, rt, f"{ms:.3f}", f"{t_ms / ms:.1f}" if t_ms else "-"] for who, rt, ms in rows]
+    # minimum widths keep the columns of the earlier fixed-width layout (benchmarks/RESULTS.md)
+    header = ["model".ljust(20), "runtime".ljust(28), "ms".rjust(10), "teacher/this".rjust(12)]
+    text = render_table(header, table, style="text", align="<<>>")
+    return text if t_ms is not None else text + "\n(teacher: sea.teacher not importable)"
 
 
 if __name__ == "__main__":

@@ -46,6 +46,22 @@ def build_run(run_dir: Path, n_clips: int, seed: int) -> None:
         os.unlink(fh.name)
 
 
+def tradeoff_table(rows: list[dict]) -> str:
+    """One row per student: params, MACs, int8 activation and weight KB, held-out R2 and cosine."""
+    from sea.tables import render_table
+
+    cells = [
+        [r["student"], f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}M", f"{r['act'] / 1024:.1f}KB",
+         f"{r['weights'] / 1024:.1f}KB", f"{r['r2']:.3f}", f"{r['cosine']:.3f}"]
+        for r in rows
+    ]  # fmt: skip
+    # minimum widths keep the columns of the earlier fixed-width layout (benchmarks/RESULTS.md)
+    widths = (18, 10, 7, 8, 8, 6, 6)
+    names = ("student", "params", "MACs", "act int8", "w int8", "R2 (w)", "cosine")
+    header = [names[0].ljust(widths[0])] + [n.rjust(w) for n, w in zip(names[1:], widths[1:])]
+    return render_table(header, cells, style="text", align="<>>>>>>")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run-dir", default=None, help="run with teacher frames and targets (default: build one)")
@@ -62,6 +78,7 @@ def main() -> int:
 
     from sea import students as registry
     from sea.distill import DistillConfig, distill
+    from sea.layout import RunLayout
     from sea.students.cost import model_cost
     from sea.utils import read_json
 
@@ -77,7 +94,7 @@ def main() -> int:
     rows = []
     for name in [s for s in args.students.split(",") if s]:
         out_dim = registry.create(name).embedding_dim
-        tdim = int(read_json(run_dir / "targets" / args.targets / "report.json").get("dim", out_dim))
+        tdim = int(read_json(RunLayout(run_dir).targets(args.targets) / "report.json").get("dim", out_dim))
         student_args = {"out_dim": tdim} if out_dim != tdim else None
         cfg = DistillConfig(
             student=name,
@@ -108,12 +125,7 @@ def main() -> int:
         print(f"distilled {name} in {rows[-1]['seconds']:.0f} s", flush=True)
 
     print(f"\nrun {run_dir}, targets {args.targets}, {args.epochs} epochs, lr {args.lr}, seed {args.seed}")
-    print(f"{'student':<20}{'params':>10}{'MACs':>9}{'act int8':>10}{'w int8':>10}{'R2 (w)':>8}{'cosine':>8}")
-    for r in rows:
-        print(
-            f"{r['student']:<20}{r['params']:>10,}{r['macs'] / 1e6:>8.1f}M{r['act'] / 1024:>8.1f}KB"
-            f"{r['weights'] / 1024:>8.1f}KB{r['r2']:>8.3f}{r['cosine']:>8.3f}"
-        )
+    print(tradeoff_table(rows))
     ref = next((r for r in rows if r["student"] == "sea_student_3"), None)
     if ref:
         for r in rows:

@@ -44,6 +44,7 @@ class Windows:
     labels: np.ndarray
 
     def __len__(self) -> int:
+        """Return the number of windows."""
         return int(self.logmel.shape[0])
 
 
@@ -159,7 +160,7 @@ def load_windows(
 
 
 def _open_cache(source: Path):
-    """The run's 8 kHz cache and its non-empty clips."""
+    """Open the run's 8 kHz cache; return it with its non-empty clips."""
     from sea.cache import AudioCache
 
     if not source.is_dir():

@@ -14,9 +14,58 @@ __all__ = ["VALID_CALIBRATE_METHODS", "VALID_FORMATS", "ExportConfig"]
 class ExportConfig:
     """Everything ``sea export`` needs besides the checkpoint and the output folder.
 
-    Each field's ``help`` metadata is its ``sea export --flag`` help; see the field list below.
-    ``student`` names the student of a run for :func:`export.stage.run` (``sea run``); it is not a
-    setting of the export itself, so it is left out of the export's ``stage.json`` fingerprint.
+    Every field has a default and a help text (``sea export --help``); :meth:`validate`
+    checks the values.
+
+    Parameters
+    ----------
+    student : str
+        The run's student to export (``RUN/students/<student>/best.pt``), for :func:`export.stage.run`
+        and ``sea run``; ``sea export CHECKPOINT`` ignores it. It is not a setting of the export, so it
+        is left out of the export's ``stage.json`` fingerprint.
+    formats : tuple of "onnx", "tflite", "mcu", "pi"
+        Artifacts to build (``mcu`` needs ``int8``; ``mcu`` and ``pi`` need TFLite, built with them).
+    int8 : bool
+        Also build full-int8 models, calibrated on real windows.
+    calibration : path or None
+        Run directory with the 8 kHz audio cache, or a ``.npy``/``.npz`` of log-mel ``[N, 1, 64, 50]``
+        or audio ``[N, 8000]`` windows; None: the run the checkpoint lives in.
+    n_calibration : int >= 1
+        Calibration windows.
+    n_parity : int >= 1
+        Held-out windows for the parity report (from clips distinct from calibration).
+    n_parity_tflm : int >= 0
+        Of those, windows also run in tflite-micro (its reference kernels are slow).
+    holdout_fraction : float in (0, 1)
+        Share of clips held out of calibration for parity.
+    window_hop_size : float > 0
+        Hop (s) between the 1-s windows cut from the run's clips.
+    with_frontend : bool
+        Models take raw 8 kHz audio ``[B, 8000]`` with the Conv1d-DFT front-end inside.
+    per_channel : bool
+        Per-channel int8 weights.
+    onnx_reduce_range : bool
+        7-bit ONNX int8 weights (no int16 saturation in onnxruntime on x86 CPUs without VNNI).
+    calibrate_method : "minmax", "entropy" or "percentile"
+        onnxruntime calibration method.
+    fp32_cosine, int8_cosine : float in [-1, 1]
+        Parity: minimum mean cosine of fp32 and int8 artifacts against PyTorch.
+    strict : bool
+        Raise :class:`~sea.errors.ParityError` when an artifact misses its tolerance.
+    latency : bool
+        Measure host latency (batch 1, one thread).
+    latency_repeats : int >= 1
+        Timed invokes per runtime.
+    teacher_latency : bool
+        Also time the OpenL3 teacher (untrained weights) for speed-up ratios.
+    arena_margin : float >= 0
+        MCU arena margin over the measured TFLM arena (fraction).
+    classifier : path or None
+        ``.npz`` with a linear head ``W`` [D, C], ``b`` [C] (``labels`` optional) for downstream parity.
+    overwrite : bool
+        Replace an existing export (an action: not part of the export's fingerprint).
+    seed : int
+        Seed of the window selection.
     """
 
     student: str = field(

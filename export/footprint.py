@@ -282,7 +282,7 @@ def teacher_latency_ms(repeats: int = 5) -> float | None:
 def footprint_report(
     net: ExportNet, example, artifacts: dict[str, Path], config: ExportConfig, model_name: str
 ) -> dict:
-    """The ``footprint.json`` document: size, memory and speed of every artifact, and which devices it fits.
+    """Build the ``footprint.json`` document: size, memory and speed of every artifact, and the devices it fits.
 
     Parameters
     ----------
@@ -382,7 +382,7 @@ def _latencies(net: ExportNet, example, artifacts: dict[str, Path], repeats: int
 
 
 def _device_budget(arts: dict[str, dict], net: ExportNet, arena_margin: float) -> tuple[dict, dict]:
-    """The MCU memory budget and every device's fit.
+    """Compute the MCU memory budget and every device's fit.
 
     MCU: the int8 model in flash; RAM = TFLM arena (+ margin) + the front-end's buffers.
     Pi: the fp32 TFLite model and its peak activations in RAM, every artifact on the SD card.

@@ -77,7 +77,7 @@ def quantize_onnx_int8(
     method: str = "minmax",
     reduce_range: bool = True,
 ) -> Path:
-    """Static QDQ int8 (s8 activations and weights) calibrated on ``calib`` windows.
+    """Quantize to static QDQ int8 (s8 activations and weights), calibrated on ``calib`` windows.
 
     ``reduce_range`` keeps weights in 7 bits. onnxruntime's x86 kernels for CPUs without
     VNNI (AVX2 ``vpmaddubsw``) add pairs of u8 x s8 products in int16, which saturates
@@ -118,6 +118,7 @@ def quantize_onnx_int8(
 
 
 def onnx_session(path: str | Path, *, threads: int = 1):
+    """Open an onnxruntime CPU session with ``threads`` intra-op threads and quiet logs."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -128,6 +129,7 @@ def onnx_session(path: str | Path, *, threads: int = 1):
 
 
 def run_onnx(path_or_session, x: np.ndarray, *, batch: int = 32) -> np.ndarray:
+    """Run an ONNX model (path or session) on ``x`` [n, ...] in batches; return float32 outputs [n, D]."""
     sess = onnx_session(path_or_session) if isinstance(path_or_session, (str, Path)) else path_or_session
     name = sess.get_inputs()[0].name
     outs = [

@@ -46,7 +46,7 @@ def _suggest(op: str) -> str:
 
 
 def graph_ops(model, example) -> set[str]:
-    """The aten op names (``adaptive_max_pool2d``...) of ``model`` traced on ``example``."""
+    """Return the aten op names (``adaptive_max_pool2d``...) of ``model`` traced on ``example``."""
     import torch
 
     ep = torch.export.export(model, (example,))

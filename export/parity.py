@@ -269,7 +269,7 @@ def parity_report(
     config: ExportConfig,
     downstream_report: dict | None = None,
 ) -> dict:
-    """The ``parity.json`` document.
+    """Build the ``parity.json`` document.
 
     Parameters
     ----------

@@ -173,6 +173,7 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
 
 
 def litert_interpreter(path: str | Path, *, threads: int = 1):
+    """Open a .tflite in ai-edge-litert with tensors allocated."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(path), num_threads=threads)
@@ -236,6 +237,7 @@ def _no_stderr():
 
 
 def tflm_interpreter(path: str | Path, arena_size: int):
+    """Open a .tflite in TFLite Micro with an arena of ``arena_size`` bytes (raises when it does not fit)."""
     from tflite_micro.python.tflite_micro import runtime
 
     return runtime.Interpreter.from_file(str(path), arena_size=int(arena_size))

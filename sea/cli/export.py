@@ -6,6 +6,7 @@ import argparse
 
 
 def register(subparsers, name: str, help_text: str) -> None:
+    """Add the ``sea export`` command to ``subparsers``."""
     # The export package is imported only here, inside the group, never at `import sea` time;
     # ExportConfig is light (a dataclass), the toolchains load inside export_student.
     from export.config import ExportConfig

@@ -37,11 +37,12 @@ def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
 
     from sea import students
     from sea.checkpoint import save_checkpoint
+    from sea.layout import RunLayout
     from sea.students.frontend import frontend_params
 
     torch.manual_seed(seed)
     m = random_bn(students.create(name).eval(), seed)
-    path = run / "students" / name / "best.pt"
+    path = RunLayout(run).checkpoint(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
         path,
@@ -86,9 +87,10 @@ def mcu_export(export_run) -> dict:
     if not HAVE_EXPORT:
         pytest.skip("needs the export extra")
     from export import export_student
+    from sea.layout import RunLayout
 
     ckpt = make_checkpoint(export_run, "sea_mcu_xs")
-    out = export_run / "export" / "sea_mcu_xs"
+    out = RunLayout(export_run).export("sea_mcu_xs")
     res = export_student(ckpt, out, small_config(calibration=str(export_run)))
     res["checkpoint"] = ckpt
     return res

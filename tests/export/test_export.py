@@ -122,8 +122,9 @@ def test_rerun_is_a_noop(mcu_export, export_run):
 
 def test_cli_export_onnx(export_run, tmp_path, capsys):
     from sea.cli import main
+    from sea.layout import RunLayout
 
-    ckpt = export_run / "students" / "sea_mcu_xs" / "best.pt"
+    ckpt = RunLayout(export_run).checkpoint("sea_mcu_xs")
     if not ckpt.is_file():
         make_checkpoint(export_run, "sea_mcu_xs")
     out = tmp_path / "cli_out"
@@ -149,6 +150,26 @@ def test_cli_export_onnx(export_run, tmp_path, capsys):
     assert (out / "model_int8.onnx").is_file() and not (out / "model_fp32.tflite").exists()
     assert "model_int8.onnx" in capsys.readouterr().out
     assert json.loads((out / "parity.json").read_text())["windows"]["source"] == str(export_run.resolve())
+
+
+def test_stage_run_exports_a_student_of_the_run(export_run):
+    from export import ExportConfig
+    from export.stage import run
+    from sea.errors import ConfigError
+    from sea.layout import RunLayout
+
+    make_checkpoint(export_run, "sea_mcu_s", seed=1)
+    cfg = ExportConfig(student="sea_mcu_s", formats=("onnx",), n_parity=4, latency=False)
+    out = run(export_run, cfg)
+    assert out == RunLayout(export_run).export("sea_mcu_s")
+    assert (out / "model_fp32.onnx").is_file() and not (out / "model_int8.onnx").exists()
+    parity = json.loads((out / "parity.json").read_text())
+    assert parity["windows"]["source"] == str(export_run.resolve()) and not parity["windows"]["synthetic"]
+    stage = json.loads((out / "stage.json").read_text())
+    assert stage["input_paths"]["checkpoint"] == str(RunLayout(export_run).checkpoint("sea_mcu_s"))
+    assert "student" not in stage["config"]  # the checkpoint names the student; sea run and sea export agree
+    with pytest.raises(ConfigError, match="student is empty"):
+        run(export_run, ExportConfig())
 
 
 def test_cli_errors(tmp_path, capsys):

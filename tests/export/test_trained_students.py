@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from sea.layout import RunLayout
 from sea.utils import read_json
 from tests.export.conftest import needs_export
 
@@ -39,7 +40,7 @@ def test_trained_students_pass_int8_parity_everywhere(tmp_path, monkeypatch):
     with pytest.warns(Warning):  # the untrained-teacher warning
         run_pipeline(load_run_config(path))  # strict: raises ParityError on any miss
     for name in ("sea_student_3", "sea_mcu_xs"):
-        exp = tmp_path / "run" / "export" / name
+        exp = RunLayout(tmp_path / "run").export(name)
         for art in ("model_fp32.onnx", "model_int8.onnx", "model_fp32.tflite", "model_int8.tflite"):
             assert (exp / art).is_file(), (name, art)
         assert (exp / "mcu" / "model_int8.h").is_file() and (exp / "pi" / "sea_edge.py").is_file()
