@@ -19,7 +19,7 @@ import torch
 
 from sea.checkpoint import load_checkpoint, load_student
 from sea.cli import main
-from sea.distill import DistillConfig, distill
+from sea.distill import DistillConfig, distill, report_text
 from sea.distill.data import WindowSource, epoch_batches, group_labels, split_rows
 from sea.distill.losses import DistillLoss, cosine_loss, mse_loss, relational_loss
 from sea.errors import ConfigError, ManifestError
@@ -195,6 +195,10 @@ def test_split_by_group_and_epoch_order(run):
         assert not set(clip_ids[tr]) & set(clip_ids[va])
         tr2, va2 = split_rows(groups, 0.25, seed=3)
         np.testing.assert_array_equal(va, va2)
+        # the held-out groups are the first of default_rng([seed, 0])'s permutation: runs keep their split
+        uniq = np.unique(groups)
+        held = np.random.default_rng([3, 0]).permutation(uniq)[: int(round(0.25 * uniq.size))]
+        assert set(groups[va]) == set(held)
     with pytest.raises(ConfigError, match="val_by='colour'.*choose 'clip' or one of.*fold"):
         group_labels(run, clip_ids, "colour")
 
@@ -330,7 +334,9 @@ def test_cli(run, capsys):
     out = capsys.readouterr().out
     assert "r2_mean" in out and str(run / "students" / "cli") in out
     assert load_checkpoint(run / "students" / "cli" / "best.pt")["config"]["seed"] == 5
-    assert main([*argv, "--report"]) == 0 and "cosine_mean" in capsys.readouterr().out
+    assert main([*argv, "--report"]) == 0
+    printed = capsys.readouterr().out
+    assert "cosine_mean" in printed and printed == report_text(run / "students" / "cli") + "\n"
     assert main(["distill", str(run), "--student", "nope"]) == 1
     assert "unknown student 'nope'" in capsys.readouterr().err
     assert main(["distill", str(run), "--targets", "pca8", "--mse", "0"]) == 1
