@@ -81,8 +81,9 @@ class FrontendSpec:
 
     @property
     def scratch_floats(self) -> int:
-        """Floats of scratch the C front-end needs: FFT buffer, power spectrum (+1 pad), log-mel window."""
-        return self.n_dft + self.n_dft // 2 + 2 + self.n_mels * self.n_frames
+        """Floats of scratch the C front-end needs: FFT buffer, power spectrum (+1 pad), log-mel window and a
+        zero-padded int16 copy of an edge frame."""
+        return self.n_dft + self.n_dft // 2 + 2 + self.n_mels * self.n_frames + self.n_dft // 2
 
     def tables(self) -> dict:
         """The C tables: window, twiddles, bit reversal and the sparse mel filterbank.

@@ -236,22 +236,24 @@ SEA_INLINE void sea_dot_row(const uint32_t *wp, const uint32_t *cp, const int n_
     }
 #else
     do {
-        uint32_t we, wo;
-        int s;
+        int32_t e0, e1, o0, o1;
         if (w16) {
-            we = wp[0];
-            wo = wp[1];
+            e0 = sea_lo16(wp[0]);
+            e1 = sea_hi16(wp[0]);
+            o0 = sea_lo16(wp[1]);
+            o1 = sea_hi16(wp[1]);
             wp += 2;
         } else {
             const uint32_t r = *wp++;
-            we = sea_pack16(sea_byte(r, 0), sea_byte(r, 2));
-            wo = sea_pack16(sea_byte(r, 1), sea_byte(r, 3));
+            e0 = sea_byte(r, 0);
+            o0 = sea_byte(r, 1);
+            e1 = sea_byte(r, 2);
+            o1 = sea_byte(r, 3);
         }
-        for (s = 0; s < 4; ++s) {
-            int32_t *a = s == 0 ? &a0 : s == 1 ? &a1 : s == 2 ? &a2 : &a3;
-            *a += sea_lo16(we) * sea_lo16(cp[s]) + sea_hi16(we) * sea_hi16(cp[s]) + sea_lo16(wo) * sea_lo16(cp[4 + s]) +
-                  sea_hi16(wo) * sea_hi16(cp[4 + s]);
-        }
+        a0 += e0 * sea_lo16(cp[0]) + e1 * sea_hi16(cp[0]) + o0 * sea_lo16(cp[4]) + o1 * sea_hi16(cp[4]);
+        a1 += e0 * sea_lo16(cp[1]) + e1 * sea_hi16(cp[1]) + o0 * sea_lo16(cp[5]) + o1 * sea_hi16(cp[5]);
+        a2 += e0 * sea_lo16(cp[2]) + e1 * sea_hi16(cp[2]) + o0 * sea_lo16(cp[6]) + o1 * sea_hi16(cp[6]);
+        a3 += e0 * sea_lo16(cp[3]) + e1 * sea_hi16(cp[3]) + o0 * sea_lo16(cp[7]) + o1 * sea_hi16(cp[7]);
         cp += 8;
     } while (cp != cend);
 #endif

@@ -1,15 +1,17 @@
 /* sea firmware: the student log-mel front-end in float32 C, a twin of sea.frontend.logmel_numpy.
- * Written by sea; no third-party source; no libm (its own log keeps host and Cortex-M bit-identical).
+ * Written by sea; no third-party source. Its own log and explicit fmaf keep host and Cortex-M bit-identical.
  *
  * For each frame t (SEA_FE_N_FRAMES of them, hop SEA_FE_HOP, zero padding SEA_FE_PAD_LEFT before the window):
  *   1. the SEA_FE_N_DFT samples times the periodic Hann window (scaled by 2^-16: int16 PCM / 32768, and 1/2
  *      for the real-FFT split below), packed as SEA_FE_N_DFT / 2 complex values in bit-reversed order;
- *   2. a radix-4/2 complex FFT of SEA_FE_N_DFT / 2 points, then the real-FFT split to the power |X[k]|^2 of
- *      bins 0 .. SEA_FE_N_DFT / 2;
+ *   2. a radix-2/4 complex FFT of SEA_FE_N_DFT / 2 points, then the real-FFT split to the power |X[k]|^2 of
+ *      bins 0 .. SEA_FE_N_DFT / 2 (frames over the window's edge are zero-padded copies);
  *   3. the sparse mel filterbank (float32 weights of sea.frontend.mel_filterbank_numpy);
  * then over the whole window: D = db_scale / ln 10 * max(power_melgram / 2 * ln(M), ln(amin)),
  * D -= max(D), D = max(D, -top_db), and q = clamp(round_half_even(D / scale) + zero_point, -128, 127). */
 #include "sea_frontend.h"
+
+#include <math.h>
 
 #include "sea_frontend_tables.h"
 
@@ -59,54 +61,94 @@ static int32_t sea_round_even(float x)
     return x < 0.0f ? -n : n;
 }
 
-/* In-place complex FFT of SEA_FE_M = SEA_FE_N_DFT / 2 points, input in bit-reversed order (re, im interleaved).
- * Twiddles W^k = exp(-2 pi i k / SEA_FE_N_DFT) come from sea_fe_twiddle; the M-point FFT uses every second one. */
-static void sea_fft(float *z)
+/* a * b + c rounded once (C99 fmaf: one VFMA on Cortex-M4F/M7, libm's correctly rounded fmaf on a host), so that
+ * every target computes the same bits. */
+#define SEA_FMA(a, b, c) fmaf((a), (b), (c))
+
+/* Window one frame (SEA_FE_N_DFT int16 samples x), pack it as SEA_FE_M complex values in bit-reversed order and
+ * apply the first radix-2 stage (twiddle 1), in one pass: complex inputs bitrev[2k] and bitrev[2k + 1] =
+ * bitrev[2k] + M / 2 are the real sample pairs (n, n + 1) and (n + M, n + M + 1). */
+static void sea_fft_load(const int16_t *x, float *z)
 {
-    int half, j, k;
-#if (SEA_FE_LOG2M & 1) == 1
-    /* odd log2(M): one radix-2 stage (twiddle 1) first */
-    for (k = 0; k < SEA_FE_M; k += 2) {
-        float *a = z + 2 * k, *b = a + 2;
-        const float ar = a[0], ai = a[1], br = b[0], bi = b[1];
-        a[0] = ar + br;
-        a[1] = ai + bi;
-        b[0] = ar - br;
-        b[1] = ai - bi;
+    int k;
+    for (k = 0; k < SEA_FE_M / 2; ++k) {
+        const int n = 2 * (int)sea_fe_bitrev[2 * k];
+        const float ar = (float)x[n] * sea_fe_window[n], ai = (float)x[n + 1] * sea_fe_window[n + 1];
+        const float br = (float)x[n + SEA_FE_M] * sea_fe_window[n + SEA_FE_M];
+        const float bi = (float)x[n + SEA_FE_M + 1] * sea_fe_window[n + SEA_FE_M + 1];
+        float *o = z + 4 * k;
+        o[0] = ar + br;
+        o[1] = ai + bi;
+        o[2] = ar - br;
+        o[3] = ai - bi;
     }
-    half = 2;
-#else
-    half = 1;
+}
+
+/* The remaining stages of the in-place SEA_FE_M-point complex FFT (input in bit-reversed order, after
+ * sea_fft_load's first stage). Twiddles W^k = exp(-2 pi i k / SEA_FE_N_DFT) come from sea_fe_twiddle. */
+static void sea_fft_stages(float *z)
+{
+    int half = 2, j, k;
+#if (SEA_FE_LOG2M & 1) == 0
+    /* even log2(M): one more radix-2 stage (half 2: twiddles 1 and -i) so that radix-4 stages finish the job */
+    for (k = 0; k < SEA_FE_M; k += 4) {
+        float *p = z + 2 * k;
+        const float ar = p[0], ai = p[1], br = p[4], bi = p[5];
+        const float cr = p[2], ci = p[3], dr = p[7], di = -p[6]; /* -i * (p[6] + i p[7]) */
+        p[0] = ar + br;
+        p[1] = ai + bi;
+        p[4] = ar - br;
+        p[5] = ai - bi;
+        p[2] = cr + dr;
+        p[3] = ci + di;
+        p[6] = cr - dr;
+        p[7] = ci - di;
+    }
+    half = 4;
 #endif
-    /* radix-4 stages: combine four sub-FFTs of length `half` into one of length 4 half */
+    /* radix-4 stages: two radix-2 stages (halves h and 2h) at once. With W = W_{4h}^j, the h-stage pairs (p0, p1)
+     * and (p2, p3) use W^2 and the 2h-stage pairs (p0, p2) and (p1, p3) use W and -i W: multiply p1, p2, p3 by
+     * W^2, W, W^3, then a twiddle-free 4-point butterfly. */
     for (; half < SEA_FE_M; half *= 4) {
-        const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{4 half}^j = W_{N_DFT}^{j step} */
+        const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{N_DFT}^{j step} */
         for (j = 0; j < half; ++j) {
-            const float w1r = sea_fe_twiddle[2 * (j * step)], w1i = sea_fe_twiddle[2 * (j * step) + 1];
-            const float w2r = sea_fe_twiddle[2 * (2 * j * step)], w2i = sea_fe_twiddle[2 * (2 * j * step) + 1];
+            const int i1 = j * step, i2 = 2 * j * step, i3 = 3 * j * step;
+            const float w1r = sea_fe_twiddle[2 * i1], w1i = sea_fe_twiddle[2 * i1 + 1];
+            const float w2r = sea_fe_twiddle[2 * i2], w2i = sea_fe_twiddle[2 * i2 + 1];
             /* W^{3j} may pass the end of the half-circle table: W^{k + N/2} = -W^k */
-            const int i3 = 3 * j * step;
             const float w3r = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M)];
             const float w3i = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3 + 1] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M) + 1];
             for (k = j; k < SEA_FE_M; k += 4 * half) {
                 float *p0 = z + 2 * k, *p1 = p0 + 2 * half, *p2 = p1 + 2 * half, *p3 = p2 + 2 * half;
-                /* two radix-2 stages (halves h and 2h) at once: the h-stage pairs (p0, p1) and (p2, p3) with
-                 * W^2, the 2h-stage pairs (p0, p2) with W and (p1, p3) with -i W, hence W^2, W, W^3 below */
-                const float a0r = p0[0], a0i = p0[1];
-                const float a1r = p1[0] * w2r - p1[1] * w2i, a1i = p1[0] * w2i + p1[1] * w2r;
-                const float a2r = p2[0] * w1r - p2[1] * w1i, a2i = p2[0] * w1i + p2[1] * w1r;
-                const float a3r = p3[0] * w3r - p3[1] * w3i, a3i = p3[0] * w3i + p3[1] * w3r;
-                const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
-                const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
-                p0[0] = s0r + s1r;
-                p0[1] = s0i + s1i;
-                p2[0] = s0r - s1r;
-                p2[1] = s0i - s1i;
-                /* -i * d1 */
-                p1[0] = d0r + d1i;
-                p1[1] = d0i - d1r;
-                p3[0] = d0r - d1i;
-                p3[1] = d0i + d1r;
+                float a1r, a1i, a2r, a2i, a3r, a3i;
+                if (j == 0) {
+                    a1r = p1[0];
+                    a1i = p1[1];
+                    a2r = p2[0];
+                    a2i = p2[1];
+                    a3r = p3[0];
+                    a3i = p3[1];
+                } else {
+                    a1r = SEA_FMA(-p1[1], w2i, p1[0] * w2r);
+                    a1i = SEA_FMA(p1[0], w2i, p1[1] * w2r);
+                    a2r = SEA_FMA(-p2[1], w1i, p2[0] * w1r);
+                    a2i = SEA_FMA(p2[0], w1i, p2[1] * w1r);
+                    a3r = SEA_FMA(-p3[1], w3i, p3[0] * w3r);
+                    a3i = SEA_FMA(p3[0], w3i, p3[1] * w3r);
+                }
+                {
+                    const float a0r = p0[0], a0i = p0[1];
+                    const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+                    const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+                    p0[0] = s0r + s1r;
+                    p0[1] = s0i + s1i;
+                    p2[0] = s0r - s1r;
+                    p2[1] = s0i - s1i;
+                    p1[0] = d0r + d1i; /* d0 - i d1 */
+                    p1[1] = d0i - d1r;
+                    p3[0] = d0r - d1i; /* d0 + i d1 */
+                    p3[1] = d0i + d1r;
+                }
             }
         }
     }
@@ -114,9 +156,10 @@ static void sea_fft(float *z)
 
 int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, float *scratch)
 {
-    float *z = scratch;                        /* SEA_FE_N_DFT floats */
-    float *power = z + SEA_FE_N_DFT;           /* SEA_FE_M + 1 floats */
-    float *logmel = power + SEA_FE_M + 2;      /* SEA_FE_N_MELS * SEA_FE_N_FRAMES floats, [mel][frame] */
+    float *z = scratch;                                  /* SEA_FE_N_DFT floats */
+    float *power = z + SEA_FE_N_DFT;                     /* SEA_FE_M + 1 floats (+1 keeps 8-byte alignment) */
+    float *logmel = power + SEA_FE_M + 2;                /* SEA_FE_N_MELS * SEA_FE_N_FRAMES floats, [mel][frame] */
+    int16_t *edge = (int16_t *)(logmel + SEA_FE_N_MELS * SEA_FE_N_FRAMES); /* SEA_FE_N_DFT samples */
     const int32_t n = (int32_t)n_samples;
     float dmax = -3.0e38f;
     int t, k, m;
@@ -124,41 +167,43 @@ int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, flo
         return -1;
     for (t = 0; t < SEA_FE_N_FRAMES; ++t) {
         const int32_t start = t * SEA_FE_HOP - SEA_FE_PAD_LEFT;
-        /* 1. window and pack in bit-reversed order */
-        for (k = 0; k < SEA_FE_M; ++k) {
-            const int32_t i = 2 * (int32_t)sea_fe_bitrev[k];
-            const int32_t s = start + i;
-            z[2 * k] = (s >= 0 && s < n) ? (float)pcm[s] * sea_fe_window[i] : 0.0f;
-            z[2 * k + 1] = (s + 1 >= 0 && s + 1 < n) ? (float)pcm[s + 1] * sea_fe_window[i + 1] : 0.0f;
+        const int16_t *x = pcm + start;
+        if (start < 0 || start + SEA_FE_N_DFT > n) {
+            /* a frame over the window's edge: a zero-padded copy */
+            for (k = 0; k < SEA_FE_N_DFT; ++k)
+                edge[k] = (start + k >= 0 && start + k < n) ? pcm[start + k] : 0;
+            x = edge;
         }
-        /* 2. FFT and real split: X[k] = E + W^k O, X[M - k] = conj(E - W^k O) with
-         * E = Z[k] + conj(Z[M - k]), O = -i (Z[k] - conj(Z[M - k])) (the 1/2 factors are in the window) */
-        sea_fft(z);
+        /* 1-2. window, bit-reversed packing, FFT */
+        sea_fft_load(x, z);
+        sea_fft_stages(z);
+        /* 3. real split: X[k] = E + W^k O, X[M - k] = conj(E - W^k O) with E = Z[k] + conj(Z[M - k]) and
+         * O = -i (Z[k] - conj(Z[M - k])) (the 1/2 factors are in the window); power |X|^2 */
         power[0] = (z[0] + z[1]) * (z[0] + z[1]);
         power[SEA_FE_M] = (z[0] - z[1]) * (z[0] - z[1]);
         for (k = 1; k <= SEA_FE_M / 2; ++k) {
             const float zr = z[2 * k], zi = z[2 * k + 1];
             const float cr = z[2 * (SEA_FE_M - k)], ci = -z[2 * (SEA_FE_M - k) + 1];
             const float er = zr + cr, ei = zi + ci;
-            const float or_ = zi - ci, oi = -(zr - cr);
+            const float or_ = zi - ci, oi = cr - zr;
             const float wr = sea_fe_twiddle[2 * k], wi = sea_fe_twiddle[2 * k + 1];
-            const float tr = wr * or_ - wi * oi, ti = wr * oi + wi * or_;
+            const float tr = SEA_FMA(-wi, oi, wr * or_), ti = SEA_FMA(wi, or_, wr * oi);
             const float xr = er + tr, xi = ei + ti, yr = er - tr, yi = ei - ti;
-            power[k] = xr * xr + xi * xi;
-            power[SEA_FE_M - k] = yr * yr + yi * yi;
+            power[k] = SEA_FMA(xr, xr, xi * xi);
+            power[SEA_FE_M - k] = SEA_FMA(yr, yr, yi * yi);
         }
-        /* 3. mel bands (sparse rows) */
+        /* 4. mel bands (sparse rows) */
         for (m = 0; m < SEA_FE_N_MELS; ++m) {
             const float *w = sea_fe_mel_weights + sea_fe_mel_offset[m];
             const float *p = power + sea_fe_mel_start[m];
             const int len = sea_fe_mel_length[m];
             float acc = 0.0f;
             for (k = 0; k < len; ++k)
-                acc += w[k] * p[k];
+                acc = SEA_FMA(w[k], p[k], acc);
             logmel[m * SEA_FE_N_FRAMES + t] = acc;
         }
     }
-    /* 4. dB, window maximum */
+    /* 5. dB, window maximum */
     for (k = 0; k < SEA_FE_N_MELS * SEA_FE_N_FRAMES; ++k) {
         const float mp = logmel[k];
         float h = mp > 0.0f ? SEA_FE_HALF_POWER * sea_logf(mp) : SEA_FE_LN_AMIN;
@@ -169,7 +214,7 @@ int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, flo
         if (h > dmax)
             dmax = h;
     }
-    /* 5. normalise, floor, quantise */
+    /* 6. normalise, floor, quantise */
     for (k = 0; k < SEA_FE_N_MELS * SEA_FE_N_FRAMES; ++k) {
         float d = logmel[k] - dmax;
         int32_t q;
