@@ -362,6 +362,29 @@ def _bag_index(data: FrameData, clips: np.ndarray) -> np.ndarray:
     return idx
 
 
+def _bag_loss(model, batch, which: str, y, loss_fn, device, chunk: int = 256) -> float:
+    """Mean loss over the bags of ``which`` (``y`` holds their targets, in order)."""
+    torch = _torch()
+    total = 0.0
+    for a in range(0, y.shape[0], chunk):
+        sel = torch.arange(a, min(a + chunk, y.shape[0]))
+        xb, mask = batch(which, sel)
+        total += float(loss_fn(model(xb, mask), y[sel].to(device))) * sel.numel()
+    return total / y.shape[0]
+
+
+def _bag_predict(model, batch, which: str, n: int, n_classes: int, chunk: int = 256) -> np.ndarray:
+    """Clip scores [n, n_classes] float64 of the ``n`` bags of ``which``."""
+    torch = _torch()
+    out = []
+    with torch.no_grad():
+        for a in range(0, n, chunk):
+            sel = torch.arange(a, min(a + chunk, n))
+            xb, mask = batch(which, sel)
+            out.append(model(xb, mask).double().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, n_classes))
+
+
 def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSettings):
     torch = _torch()
     device = resolve_device(s.device)
@@ -397,12 +420,7 @@ def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSett
         epochs_run += 1
         if val.size:
             with torch.no_grad():
-                vl = 0.0
-                for a in range(0, val.size, 256):
-                    sel = torch.arange(a, min(a + 256, val.size))
-                    xb, mask = batch("val", sel)
-                    vl += float(bce(model(xb, mask), Y[val][sel].to(device))) * sel.numel()
-                vl = vl / val.size + float(_l2(model.frame, s.l2))
+                vl = _bag_loss(model, batch, "val", Y[val], bce, device) + float(_l2(model.frame, s.l2))
             if vl < stopper_best - 1e-7:
                 stopper_best, bad, best_state = vl, 0, model.state()
             else:
@@ -411,13 +429,7 @@ def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSett
                     break
     if val.size:
         model.load(best_state)
-    out = []
-    with torch.no_grad():
-        for a in range(0, test.size, 256):
-            sel = torch.arange(a, min(a + 256, test.size))
-            xb, mask = batch("test", sel)
-            out.append(model(xb, mask).double().cpu().numpy())
-    scores = np.concatenate(out) if out else np.zeros((0, n_classes))
+    scores = _bag_predict(model, batch, "test", test.size, n_classes)
     info = {
         "n_train_clips": int(train.size),
         "epochs": epochs_run,
