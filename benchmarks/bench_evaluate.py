@@ -37,8 +37,10 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from sea.constants import TEACHER_SR
     from sea.evaluate import EvalConfig, evaluate, load_report, model_from_callable
     from sea.evaluate.demo import StandinTeacher, make_demo_run
+    from sea.layout import RunLayout
 
     if args.quick:
         n_clips, duration, hop, epochs, patience = 60, 2.0, 0.5, 5, 5
@@ -64,13 +66,13 @@ def main(argv=None) -> int:
         elif args.model == "teacher":
             injected = {
                 "teacher": model_from_callable(
-                    "teacher", StandinTeacher(32), sr=48000, kind="teacher", device=args.device
+                    "teacher", StandinTeacher(32), sr=TEACHER_SR, kind="teacher", device=args.device
                 )
             }
         else:
             import shutil
 
-            shutil.rmtree(run / "teacher")
+            shutil.rmtree(RunLayout(run).teacher_root)
             spec, extra = "teacher", {"untrained_teacher": True, "input_repr": "mel128", "embedding_size": 512}
         cfg = EvalConfig(
             models=(spec,),
