@@ -43,8 +43,10 @@ def save_checkpoint(path: str | Path, ckpt: dict[str, Any]) -> Path:
     for key in ("model_name", "model_args", "state_dict"):
         if key not in ckpt:
             raise ValueError(f"checkpoint is missing {key!r}")
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(ckpt, tmp)
+    with atomic_path(path, suffix=".pt") as tmp, open(tmp, "wb") as f:
+        # through a file object torch names the zip's records "archive/...", not after the random temporary
+        # file, so identical checkpoints are identical bytes (their hashes chain the stages)
+        torch.save(ckpt, f)
     return Path(path)
 
 
