@@ -92,6 +92,8 @@ class FrontendSpec:
         -------
         dict
             ``window`` [n_dft] float32 (periodic Hann times 2**-16: PCM / 32768 and the real-FFT 1/2),
+            ``window_perm`` [n_dft] float32 and ``load_idx`` [n_dft // 4] uint16 (the order of the fused
+            window + bit-reversal + first FFT stage),
             ``twiddle`` [n_dft // 2, 2] float32 (cos, -sin of 2 pi k / n_dft), ``bitrev`` [n_dft // 2] uint16,
             ``mel_start``/``mel_length``/``mel_offset`` [n_mels] int and ``mel_weights`` [nnz] float32.
         """
@@ -123,8 +125,15 @@ class FrontendSpec:
             lengths.append(e - s)
             offsets.append(len(weights))
             weights.extend(row[s:e].tolist())
+        # the fused load of sea_fft_load: complex inputs bitrev[2k] and bitrev[2k] + m/2 are the sample pairs
+        # (n, n + 1) and (n + m, n + m + 1), n = 2 bitrev[2k]
+        load_idx = (2 * bitrev[0::2].astype(np.int64)).astype(np.uint16)
+        n_ = load_idx.astype(np.int64)
+        window_perm = np.stack([window[n_], window[n_ + 1], window[n_ + m], window[n_ + m + 1]], axis=1).reshape(-1)
         return {
             "window": window,
+            "window_perm": window_perm.astype(np.float32),
+            "load_idx": load_idx,
             "twiddle": twiddle,
             "bitrev": bitrev,
             "mel_start": np.array(starts, np.int64),

@@ -65,32 +65,89 @@ static int32_t sea_round_even(float x)
  * every target computes the same bits. */
 #define SEA_FMA(a, b, c) fmaf((a), (b), (c))
 
+#if defined(__GNUC__)
+#define SEA_FE_INLINE static inline __attribute__((always_inline))
+#else
+#define SEA_FE_INLINE static inline
+#endif
+
 /* Window one frame (SEA_FE_N_DFT int16 samples x), pack it as SEA_FE_M complex values in bit-reversed order and
  * apply the first radix-2 stage (twiddle 1), in one pass: complex inputs bitrev[2k] and bitrev[2k + 1] =
- * bitrev[2k] + M / 2 are the real sample pairs (n, n + 1) and (n + M, n + M + 1). */
+ * bitrev[2k] + M / 2 are the real sample pairs (n, n + 1) and (n + M, n + M + 1), n = sea_fe_load_idx[k];
+ * sea_fe_window_perm holds the four window values in that order. */
 static void sea_fft_load(const int16_t *x, float *z)
 {
+    const float *w = sea_fe_window_perm;
     int k;
-    for (k = 0; k < SEA_FE_M / 2; ++k) {
-        const int n = 2 * (int)sea_fe_bitrev[2 * k];
-        const float ar = (float)x[n] * sea_fe_window[n], ai = (float)x[n + 1] * sea_fe_window[n + 1];
-        const float br = (float)x[n + SEA_FE_M] * sea_fe_window[n + SEA_FE_M];
-        const float bi = (float)x[n + SEA_FE_M + 1] * sea_fe_window[n + SEA_FE_M + 1];
-        float *o = z + 4 * k;
-        o[0] = ar + br;
-        o[1] = ai + bi;
-        o[2] = ar - br;
-        o[3] = ai - bi;
+    for (k = 0; k < SEA_FE_M / 2; ++k, w += 4, z += 4) {
+        const int n = sea_fe_load_idx[k];
+        const float ar = (float)x[n] * w[0], ai = (float)x[n + 1] * w[1];
+        const float br = (float)x[n + SEA_FE_M] * w[2], bi = (float)x[n + SEA_FE_M + 1] * w[3];
+        z[0] = ar + br;
+        z[1] = ai + bi;
+        z[2] = ar - br;
+        z[3] = ai - bi;
     }
 }
 
-/* The remaining stages of the in-place SEA_FE_M-point complex FFT (input in bit-reversed order, after
- * sea_fft_load's first stage). Twiddles W^k = exp(-2 pi i k / SEA_FE_N_DFT) come from sea_fe_twiddle. */
+/* One radix-4 stage (two radix-2 stages, halves h and 2h, at once) of the in-place FFT on bit-reversed input.
+ * With W = W_{4h}^j, the h-stage pairs (p0, p1) and (p2, p3) use W^2 and the 2h-stage pairs (p0, p2), (p1, p3)
+ * use W and -i W: multiply p1, p2, p3 by W^2, W, W^3, then a twiddle-free 4-point butterfly. `half` is a constant
+ * at every call, so the offsets of p1..p3 are immediates. */
+SEA_FE_INLINE void sea_fft_r4(float *z, const int half)
+{
+    const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{N_DFT}^{j step} */
+    int j, k;
+    for (k = 0; k < SEA_FE_M; k += 4 * half) { /* j = 0: no twiddles */
+        float *p = z + 2 * k;
+        const float a0r = p[0], a0i = p[1], a1r = p[2 * half], a1i = p[2 * half + 1];
+        const float a2r = p[4 * half], a2i = p[4 * half + 1], a3r = p[6 * half], a3i = p[6 * half + 1];
+        const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+        const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+        p[0] = s0r + s1r;
+        p[1] = s0i + s1i;
+        p[4 * half] = s0r - s1r;
+        p[4 * half + 1] = s0i - s1i;
+        p[2 * half] = d0r + d1i; /* d0 - i d1 */
+        p[2 * half + 1] = d0i - d1r;
+        p[6 * half] = d0r - d1i; /* d0 + i d1 */
+        p[6 * half + 1] = d0i + d1r;
+    }
+    for (j = 1; j < half; ++j) {
+        const int i1 = j * step, i2 = 2 * j * step, i3 = 3 * j * step;
+        const float w1r = sea_fe_twiddle[2 * i1], w1i = sea_fe_twiddle[2 * i1 + 1];
+        const float w2r = sea_fe_twiddle[2 * i2], w2i = sea_fe_twiddle[2 * i2 + 1];
+        /* W^{3j} may pass the end of the half-circle table: W^{k + N/2} = -W^k */
+        const float w3r = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M)];
+        const float w3i = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3 + 1] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M) + 1];
+        for (k = j; k < SEA_FE_M; k += 4 * half) {
+            float *p = z + 2 * k;
+            const float b1r = p[2 * half], b1i = p[2 * half + 1], b2r = p[4 * half], b2i = p[4 * half + 1];
+            const float b3r = p[6 * half], b3i = p[6 * half + 1];
+            const float a0r = p[0], a0i = p[1];
+            const float a1r = SEA_FMA(-b1i, w2i, b1r * w2r), a1i = SEA_FMA(b1r, w2i, b1i * w2r);
+            const float a2r = SEA_FMA(-b2i, w1i, b2r * w1r), a2i = SEA_FMA(b2r, w1i, b2i * w1r);
+            const float a3r = SEA_FMA(-b3i, w3i, b3r * w3r), a3i = SEA_FMA(b3r, w3i, b3i * w3r);
+            const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+            const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+            p[0] = s0r + s1r;
+            p[1] = s0i + s1i;
+            p[4 * half] = s0r - s1r;
+            p[4 * half + 1] = s0i - s1i;
+            p[2 * half] = d0r + d1i;
+            p[2 * half + 1] = d0i - d1r;
+            p[6 * half] = d0r - d1i;
+            p[6 * half + 1] = d0i + d1r;
+        }
+    }
+}
+
+/* The stages after sea_fft_load: for even log2(M) one radix-2 stage (half 2: twiddles 1 and -i) first, then the
+ * radix-4 stages listed by SEA_FE_RADIX4_STAGES (generated with the tables). */
 static void sea_fft_stages(float *z)
 {
-    int half = 2, j, k;
 #if (SEA_FE_LOG2M & 1) == 0
-    /* even log2(M): one more radix-2 stage (half 2: twiddles 1 and -i) so that radix-4 stages finish the job */
+    int k;
     for (k = 0; k < SEA_FE_M; k += 4) {
         float *p = z + 2 * k;
         const float ar = p[0], ai = p[1], br = p[4], bi = p[5];
@@ -104,54 +161,10 @@ static void sea_fft_stages(float *z)
         p[6] = cr - dr;
         p[7] = ci - di;
     }
-    half = 4;
 #endif
-    /* radix-4 stages: two radix-2 stages (halves h and 2h) at once. With W = W_{4h}^j, the h-stage pairs (p0, p1)
-     * and (p2, p3) use W^2 and the 2h-stage pairs (p0, p2) and (p1, p3) use W and -i W: multiply p1, p2, p3 by
-     * W^2, W, W^3, then a twiddle-free 4-point butterfly. */
-    for (; half < SEA_FE_M; half *= 4) {
-        const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{N_DFT}^{j step} */
-        for (j = 0; j < half; ++j) {
-            const int i1 = j * step, i2 = 2 * j * step, i3 = 3 * j * step;
-            const float w1r = sea_fe_twiddle[2 * i1], w1i = sea_fe_twiddle[2 * i1 + 1];
-            const float w2r = sea_fe_twiddle[2 * i2], w2i = sea_fe_twiddle[2 * i2 + 1];
-            /* W^{3j} may pass the end of the half-circle table: W^{k + N/2} = -W^k */
-            const float w3r = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M)];
-            const float w3i = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3 + 1] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M) + 1];
-            for (k = j; k < SEA_FE_M; k += 4 * half) {
-                float *p0 = z + 2 * k, *p1 = p0 + 2 * half, *p2 = p1 + 2 * half, *p3 = p2 + 2 * half;
-                float a1r, a1i, a2r, a2i, a3r, a3i;
-                if (j == 0) {
-                    a1r = p1[0];
-                    a1i = p1[1];
-                    a2r = p2[0];
-                    a2i = p2[1];
-                    a3r = p3[0];
-                    a3i = p3[1];
-                } else {
-                    a1r = SEA_FMA(-p1[1], w2i, p1[0] * w2r);
-                    a1i = SEA_FMA(p1[0], w2i, p1[1] * w2r);
-                    a2r = SEA_FMA(-p2[1], w1i, p2[0] * w1r);
-                    a2i = SEA_FMA(p2[0], w1i, p2[1] * w1r);
-                    a3r = SEA_FMA(-p3[1], w3i, p3[0] * w3r);
-                    a3i = SEA_FMA(p3[0], w3i, p3[1] * w3r);
-                }
-                {
-                    const float a0r = p0[0], a0i = p0[1];
-                    const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
-                    const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
-                    p0[0] = s0r + s1r;
-                    p0[1] = s0i + s1i;
-                    p2[0] = s0r - s1r;
-                    p2[1] = s0i - s1i;
-                    p1[0] = d0r + d1i; /* d0 - i d1 */
-                    p1[1] = d0i - d1r;
-                    p3[0] = d0r - d1i; /* d0 + i d1 */
-                    p3[1] = d0i + d1r;
-                }
-            }
-        }
-    }
+#define SEA_FE_R4(h) sea_fft_r4(z, (h));
+    SEA_FE_RADIX4_STAGES(SEA_FE_R4)
+#undef SEA_FE_R4
 }
 
 int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, float *scratch)
