@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..layout import RunLayout, safe_name
-from ..tables import fmt_bytes, fmt_count, render_table
+from ..tables import fmt_bytes, fmt_count, fmt_float, render_table
 from ..utils import Pathlike, write_json
 from .results import REPORT_FILE, collect_reports, json_safe, report_rows
 
@@ -77,10 +77,6 @@ def _pm(s: dict | None) -> str:
     return f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
-def _f(v, nd: int = 3) -> str:
-    return "-" if v is None else f"{v:.{nd}f}"
-
-
 # -- tables ---------------------------------------------------------------------------
 
 
@@ -132,10 +128,10 @@ def results_table(report: dict) -> str:
                 fmt_bytes(c.get("weight_bytes_int8")),
                 fmt_bytes(c.get("peak_activation_bytes_fp32")),
                 fmt_bytes(c.get("peak_activation_bytes_int8")),
-                _f(fid.get("cka")),
-                _f(fid.get("cosine")),
-                _f(fid.get("r2")),
-                _f((fid.get("agreement") or {}).get(primary)),
+                fmt_float(fid.get("cka")),
+                fmt_float(fid.get("cosine")),
+                fmt_float(fid.get("r2")),
+                fmt_float((fid.get("agreement") or {}).get(primary)),
             ]
         )
     return render_table(header, rows)
@@ -178,7 +174,7 @@ def _per_fold_table(report: dict) -> str:
     rows = []
     for name, m in report["models"].items():
         vals = m["classifiers"][clf]["scores"][metric]["per_fold"]
-        rows.append([f"`{name}`", *[_f(v) for v in vals]])
+        rows.append([f"`{name}`", *[fmt_float(v) for v in vals]])
     return render_table(["model", *folds], rows)
 
 
