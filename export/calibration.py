@@ -77,7 +77,17 @@ def synthetic_windows(n: int, seed: int) -> Windows:
 
 
 def logmel_from_audio(audio: np.ndarray) -> np.ndarray:
-    """Student log-mel of audio windows [n, 8000] -> [n, 1, 64, 50] with sea's torch front-end."""
+    """Student log-mel of audio windows with sea's torch front-end.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n, 8000)]
+        8 kHz windows.
+
+    Returns
+    -------
+    logmel : np.ndarray [shape=(n, 1, 64, 50), dtype=float32]
+    """
     import torch
 
     from sea.students.frontend import StudentFrontend
@@ -127,6 +137,22 @@ def load_windows(
         A run directory with ``audio/8000`` (and ``clips.jsonl`` for labels), or a
         ``.npy`` / ``.npz`` (key ``windows``) of log-mel ``[N, 1, 64, 50]`` or audio
         ``[N, 8000]`` windows (split by index, the last share held out).
+    n_calibration, n_holdout : int
+        Most windows of each kind (a seeded random subset when the clips give more).
+    holdout_fraction : float in (0, 1)
+        Share of the run's clips held out (:func:`sea.splits.hashed_holdout`: a clip keeps
+        its side when clips are added), or of the array's windows.
+    hop_size : float > 0
+        Seconds between the centred 1-s windows cut from each clip.
+    seed : int
+        Seed of the window subsets.
+    input_shape : tuple of int
+        The student's input shape without the batch axis; calibration windows must match it.
+
+    Returns
+    -------
+    calib, held : Windows
+        Calibration windows and held-out windows, from disjoint clips.
 
     Raises
     ------
