@@ -76,8 +76,7 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
     p = fe.params
     m = fe.n_dft // 2
     log2m = int(math.log2(m))
-    first = 2 if log2m % 2 else 4  # half of the first radix-4 stage
-    r4_halves = [first * 4**i for i in range((log2m - (1 if log2m % 2 else 2)) // 2)]
+    r4 = " ".join(f"F({h}, {o})" for h, o in zip(t["stage_halves"], t["stage_offsets"]))
     ln10 = math.log(10.0)
     h = _HEADER.format(name=name) + f"""/* Front-end constants and tables from {Path(fe.path).name} (sea.students.frontend.logmel_numpy parameters). */
 #ifndef SEA_FRONTEND_TABLES_H
@@ -104,11 +103,12 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
 #define SEA_FE_INPUT_ZERO_POINT ({fe.input_zero_point})
 
 /* radix-4 FFT stages after the fused first radix-2 stage (and one more radix-2 stage when log2(M) is even) */
-#define SEA_FE_RADIX4_STAGES(F) {" ".join(f"F({h})" for h in r4_halves)}
+#define SEA_FE_RADIX4_STAGES(F) {r4}
 
 extern const float sea_fe_window_perm[{fe.n_dft}];
 extern const uint16_t sea_fe_load_idx[{fe.n_dft // 4}];
-extern const float sea_fe_twiddle[{2 * m}];
+extern const float sea_fe_twiddle[{t["twiddle"].size}];
+extern const float sea_fe_stage_twiddle[{t["stage_twiddle"].size}];
 extern const uint16_t sea_fe_mel_start[{fe.n_mels}];
 extern const uint16_t sea_fe_mel_length[{fe.n_mels}];
 extern const uint32_t sea_fe_mel_offset[{fe.n_mels}];
@@ -121,8 +121,10 @@ extern const float sea_fe_mel_weights[{t["mel_weights"].size}];
     c += _array("float", "sea_fe_window_perm", t["window_perm"], _c_float, 6, static=False)
     c += "\n/* sample index n of the k-th fused load: pairs (n, n + 1) and (n + N_DFT / 2, n + N_DFT / 2 + 1) */\n"
     c += _array("uint16_t", "sea_fe_load_idx", t["load_idx"], str, 16, static=False)
-    c += "\n/* exp(-2 pi i k / N_DFT) for k < N_DFT / 2 as (cos, -sin) pairs */\n"
+    c += "\n/* exp(-2 pi i k / N_DFT) for k <= N_DFT / 4 as (cos, -sin) pairs: the real-FFT split */\n"
     c += _array("float", "sea_fe_twiddle", t["twiddle"], _c_float, 6, static=False)
+    c += "\n/* radix-4 stages (SEA_FE_RADIX4_STAGES offsets): (W, W^2, W^3) for each butterfly column j >= 1 */\n"
+    c += _array("float", "sea_fe_stage_twiddle", t["stage_twiddle"], _c_float, 6, static=False)
     c += "\n/* sparse mel filterbank: band m covers power bins [start, start + length) */\n"
     c += _array("uint16_t", "sea_fe_mel_start", t["mel_start"], str, 16, static=False)
     c += _array("uint16_t", "sea_fe_mel_length", t["mel_length"], str, 16, static=False)

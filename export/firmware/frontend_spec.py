@@ -94,7 +94,9 @@ class FrontendSpec:
             ``window`` [n_dft] float32 (periodic Hann times 2**-16: PCM / 32768 and the real-FFT 1/2),
             ``window_perm`` [n_dft] float32 and ``load_idx`` [n_dft // 4] uint16 (the order of the fused
             window + bit-reversal + first FFT stage),
-            ``twiddle`` [n_dft // 2, 2] float32 (cos, -sin of 2 pi k / n_dft), ``bitrev`` [n_dft // 2] uint16,
+            ``twiddle`` [n_dft // 4 + 1, 2] float32 (cos, -sin of 2 pi k / n_dft, the real-FFT split),
+            ``stage_twiddle`` float32 with ``stage_halves`` / ``stage_offsets`` (W, W^2, W^3 per radix-4 butterfly
+            column), ``bitrev`` [n_dft // 2] uint16,
             ``mel_start``/``mel_length``/``mel_offset`` [n_mels] int and ``mel_weights`` [nnz] float32.
         """
         from ._compat import frontend_numpy
@@ -104,8 +106,23 @@ class FrontendSpec:
         n = self.n_dft
         m = n // 2
         window = (fn.hann_periodic(n) * 2.0**-16).astype(np.float32)
-        k = np.arange(m)
-        twiddle = np.stack([np.cos(2 * np.pi * k / n), -np.sin(2 * np.pi * k / n)], axis=1).astype(np.float32)
+        def w(idx):  # exp(-2 pi i idx / n) as (cos, -sin) in float64
+            idx = np.asarray(idx, np.float64)
+            return np.stack([np.cos(2 * np.pi * idx / n), -np.sin(2 * np.pi * idx / n)], axis=-1)
+
+        # the real-FFT split uses W^k for k <= m / 2
+        twiddle = w(np.arange(m // 2 + 1)).astype(np.float32)
+        # radix-4 stages: for each half h, j = 1 .. h - 1, (W, W^2, W^3) with W = W_{4h}^j = W_n^{j n / (4h)}
+        log2m = int(math.log2(m))
+        first = 2 if log2m % 2 else 4
+        halves = [first * 4**i for i in range((log2m - (1 if log2m % 2 else 2)) // 2)]
+        stage, stage_off = [], []
+        for h in halves:
+            stage_off.append(sum(len(s_) for s_ in stage))
+            j = np.arange(1, h)
+            step = n // (4 * h)
+            stage.append(np.concatenate([w(j * step), w(2 * j * step), w(3 * j * step)], axis=1).reshape(-1))
+        stage_twiddle = np.concatenate(stage).astype(np.float32) if stage else np.zeros(1, np.float32)
         bits = int(math.log2(m))
         bitrev = np.array([int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(m)], np.uint16)
         mel = fn.mel_filterbank_numpy(
@@ -135,6 +152,9 @@ class FrontendSpec:
             "window_perm": window_perm.astype(np.float32),
             "load_idx": load_idx,
             "twiddle": twiddle,
+            "stage_twiddle": stage_twiddle,
+            "stage_halves": halves,
+            "stage_offsets": stage_off,
             "bitrev": bitrev,
             "mel_start": np.array(starts, np.int64),
             "mel_length": np.array(lengths, np.int64),

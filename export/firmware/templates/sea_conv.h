@@ -294,9 +294,16 @@ SEA_INLINE void sea_conv_s8(const int8_t *in, int8_t *out, uint32_t *col, const 
             const int32_t m = mult[oc], sh = shift[oc];
             acc[0] = acc[1] = acc[2] = acc[3] = bias[oc];
             sea_dot_row(w + (size_t)oc * (size_t)row_words, col, n_groups, w16, acc);
-            for (j = 0; j < 4; ++j)
-                if (j < n)
+            if (n == 4) {
+                /* constant indices let the compiler keep acc[] in registers */
+                o[oc] = sea_requant(acc[0], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+                o[out_c + oc] = sea_requant(acc[1], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+                o[2 * out_c + oc] = sea_requant(acc[2], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+                o[3 * out_c + oc] = sea_requant(acc[3], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+            } else {
+                for (j = 0; j < n; ++j)
                     o[j * out_c + oc] = sea_requant(acc[j], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
+            }
         }
     }
 }

@@ -93,10 +93,9 @@ static void sea_fft_load(const int16_t *x, float *z)
 /* One radix-4 stage (two radix-2 stages, halves h and 2h, at once) of the in-place FFT on bit-reversed input.
  * With W = W_{4h}^j, the h-stage pairs (p0, p1) and (p2, p3) use W^2 and the 2h-stage pairs (p0, p2), (p1, p3)
  * use W and -i W: multiply p1, p2, p3 by W^2, W, W^3, then a twiddle-free 4-point butterfly. `half` is a constant
- * at every call, so the offsets of p1..p3 are immediates. */
-SEA_FE_INLINE void sea_fft_r4(float *z, const int half)
+ * at every call, so the offsets of p1..p3 are immediates; tw holds (W, W^2, W^3) for j = 1 .. half - 1. */
+SEA_FE_INLINE void sea_fft_r4(float *z, const int half, const float *tw)
 {
-    const int step = SEA_FE_N_DFT / (4 * half); /* table stride: W = W_{N_DFT}^{j step} */
     int j, k;
     for (k = 0; k < SEA_FE_M; k += 4 * half) { /* j = 0: no twiddles */
         float *p = z + 2 * k;
@@ -113,13 +112,8 @@ SEA_FE_INLINE void sea_fft_r4(float *z, const int half)
         p[6 * half] = d0r - d1i; /* d0 + i d1 */
         p[6 * half + 1] = d0i + d1r;
     }
-    for (j = 1; j < half; ++j) {
-        const int i1 = j * step, i2 = 2 * j * step, i3 = 3 * j * step;
-        const float w1r = sea_fe_twiddle[2 * i1], w1i = sea_fe_twiddle[2 * i1 + 1];
-        const float w2r = sea_fe_twiddle[2 * i2], w2i = sea_fe_twiddle[2 * i2 + 1];
-        /* W^{3j} may pass the end of the half-circle table: W^{k + N/2} = -W^k */
-        const float w3r = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M)];
-        const float w3i = i3 < SEA_FE_M ? sea_fe_twiddle[2 * i3 + 1] : -sea_fe_twiddle[2 * (i3 - SEA_FE_M) + 1];
+    for (j = 1; j < half; ++j, tw += 6) {
+        const float w1r = tw[0], w1i = tw[1], w2r = tw[2], w2i = tw[3], w3r = tw[4], w3i = tw[5];
         for (k = j; k < SEA_FE_M; k += 4 * half) {
             float *p = z + 2 * k;
             const float b1r = p[2 * half], b1i = p[2 * half + 1], b2r = p[4 * half], b2i = p[4 * half + 1];
@@ -162,7 +156,7 @@ static void sea_fft_stages(float *z)
         p[7] = ci - di;
     }
 #endif
-#define SEA_FE_R4(h) sea_fft_r4(z, (h));
+#define SEA_FE_R4(h, offset) sea_fft_r4(z, (h), sea_fe_stage_twiddle + (offset));
     SEA_FE_RADIX4_STAGES(SEA_FE_R4)
 #undef SEA_FE_R4
 }
@@ -211,7 +205,9 @@ int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, flo
             const float *p = power + sea_fe_mel_start[m];
             const int len = sea_fe_mel_length[m];
             float acc = 0.0f;
-            for (k = 0; k < len; ++k)
+            for (k = 0; k + 1 < len; k += 2) /* in order, two per iteration */
+                acc = SEA_FMA(w[k + 1], p[k + 1], SEA_FMA(w[k], p[k], acc));
+            if (k < len)
                 acc = SEA_FMA(w[k], p[k], acc);
             logmel[m * SEA_FE_N_FRAMES + t] = acc;
         }
