@@ -99,7 +99,7 @@ def verify_stage(stage_dir: str | Path, record: dict[str, Any] | None = None, *,
         One line naming the first damaged file and the fix.
     """
     record = read_stage(stage_dir) if record is None else record
-    for rel, rec in ((record or {}).get("artifacts") or {}).items():
+    for rel, rec in ((record or {}).get("files") or {}).items():
         integrity.check(Path(stage_dir) / rel, rec, fix=fix)
 
 
@@ -227,7 +227,7 @@ class Stage:
             **self.extra,
         )
         if self.artifacts:
-            record["artifacts"] = {_relative(p, self.out_dir): integrity.record(p) for p in self.artifacts}
+            record["files"] = {_relative(p, self.out_dir): integrity.record(p) for p in self.artifacts}
         write_json(self.path, record)
 
 

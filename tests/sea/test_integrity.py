@@ -62,7 +62,7 @@ def test_stage_records_artifacts_and_reruns_when_one_is_damaged(tmp_path):
     with stage.running():
         f = _write(out / "shard.npy", 50_000)
         stage.track(f)
-    assert "shard.npy" in read_stage(out)["artifacts"]
+    assert "shard.npy" in read_stage(out)["files"]
     assert Stage(out, "demo", {"k": 1}).is_done()
     f.write_bytes(f.read_bytes()[:1000])
     assert not Stage(out, "demo", {"k": 1}).is_done()  # "up to date" looks at the files
