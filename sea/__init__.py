@@ -13,7 +13,7 @@ from ._version import __version__
 
 _SUBMODULES = {
     "audio", "cache", "config", "constants", "distributed", "errors", "layout", "manifest", "progress", "runs",
-    "splits", "store", "tables", "students", "targets", "teacher", "distill", "evaluate", "pipeline", "utils",
+    "splits", "store", "summary", "tables", "students", "targets", "teacher", "distill", "evaluate", "pipeline", "utils",
 }  # fmt: skip
 # modules that moved into the stage that owns them (sea.frontend -> sea.students.frontend, ...)
 _MOVED = {"frontend": "students.frontend", "report": "evaluate.report", "dpp": "targets.dpp", "losses": "distill.losses"}

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -41,19 +40,21 @@ from pathlib import Path
 from typing import Any
 
 from .config import config_from_dict, config_to_dict, read_yaml
+from .constants import STAGES
+from .distributed import World
 from .errors import ConfigError, ParityError, SeaError, UntrainedTeacherWarning, WeightsError
+from .layout import RunLayout, safe_name
 from .utils import read_json, write_json
 
 log = logging.getLogger("sea.pipeline")
 
-__all__ = ["STAGES", "RunPlan", "load_run_config", "run_pipeline", "summary_rows"]
+__all__ = ["STAGES", "RunPlan", "load_run_config", "plan_to_dict", "run_pipeline"]
 
-STAGES = ("prepare", "teacher", "targets", "distill", "evaluate", "export")
 TOP_KEYS = ("run_dir", "seed", "data", "teacher", "targets", "students", "distill", "evaluate", "export")
-# generation keys of the synthetic set; everything else in ``data`` is a PrepareConfig key
+# generation keys of the synthetic set (PrepareConfig fields that only dataset 'synthetic' reads)
 SYNTH_KEYS = ("n_clips", "duration", "synth_seed")
 # keys sea run sets itself, per section (a user value would be overwritten, so it is refused)
-_MANAGED = {"evaluate": ("models",), "distill": ("student",)}
+_MANAGED = {"evaluate": ("models",), "distill": ("student",), "export": ("student",)}
 
 
 @dataclass(frozen=True)
@@ -63,18 +64,31 @@ class RunPlan:
     path: str
     run_dir: Path
     seed: int
-    prepare: Any  # data_prep.common.PrepareConfig
-    synth: dict[str, Any]
+    prepare: Any  # data_prep.config.PrepareConfig
     untrained: str  # "auto", "true" or "false"
-    teacher: Any  # sea.teacher.extract.ExtractConfig
-    targets: tuple[Any, ...]  # sea.targets.TargetsConfig
-    students: tuple[Any, ...]  # sea.distill.DistillConfig, one per student
-    evaluate: Any | None  # sea.evaluate.EvalConfig (models filled in at run time)
+    teacher: Any  # sea.teacher.config.ExtractConfig
+    targets: tuple[Any, ...]  # sea.targets.config.TargetsConfig
+    students: tuple[Any, ...]  # sea.distill.config.DistillConfig, one per student
+    evaluate: Any | None  # sea.evaluate.config.EvalConfig (models filled in at run time)
     export: Any | None  # export.config.ExportConfig
     export_students: tuple[str, ...] = field(default=())
 
+    @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.run_dir)
+
     def student_names(self) -> list[str]:
         return [c.output_name() for c in self.students]
+
+    def target_names(self) -> list[str]:
+        return [t.default_name(self.teacher.embedding_size) for t in self.targets]
+
+    def eval_name(self) -> str | None:
+        """The ``RUN/eval/<name>`` folder the evaluate stage of this plan writes."""
+        if self.evaluate is None:
+            return None
+        ds_dir = Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
+        return safe_name(self.evaluate.dataset_name or ds_dir.resolve().name)
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -86,16 +100,14 @@ def _section(cls, values: Any, section: str, *, extra_keys: tuple[str, ...] = ()
         values = {}
     if not isinstance(values, dict):
         raise ConfigError(f"section {section!r} must be a mapping of {cls.__name__} keys, got {values!r}")
-    for key in _MANAGED.get(section, ()):
+    for key in _MANAGED.get(section.split("[")[0], ()):
         if key in values:
-            raise ConfigError(
-                f"section {section!r}: key {key!r} is set by 'sea run' itself; "
-                + (
-                    "list students under 'students:'"
-                    if section == "distill"
-                    else "it evaluates the teacher, its PCA and every student"
-                )
-            )
+            fix = {
+                "distill": "list students under 'students:'",
+                "evaluate": "it evaluates the teacher, its PCA and every student",
+                "export": "list the students to export under 'export: {students: [...]}'",
+            }[section.split("[")[0]]
+            raise ConfigError(f"section {section!r}: key {key!r} is set by 'sea run' itself; {fix}")
     try:
         return config_from_dict(cls, values)
     except ConfigError as exc:
@@ -103,6 +115,14 @@ def _section(cls, values: Any, section: str, *, extra_keys: tuple[str, ...] = ()
         if extra_keys and "valid keys are:" in msg:
             msg += ", " + ", ".join(extra_keys)
         raise ConfigError(f"in section {section!r} of the run config: {msg}") from None
+
+
+def _seeded(values: dict | None, cls, seed: int) -> dict:
+    """The section's values with the run's seed for every stage that does not set its own."""
+    values = dict(values or {})
+    if "seed" in {f.name for f in dataclasses.fields(cls)}:
+        values.setdefault("seed", seed)
+    return values
 
 
 def _bool_or_auto(value: Any, key: str) -> str:
@@ -135,91 +155,54 @@ def _check_student_dim(cfg, target_dim: int, i: int) -> None:
         )
 
 
-def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed: int | None = None) -> RunPlan:
-    """Read and validate a ``sea run`` YAML file, every section up front.
+def _load_data(raw: dict, seed: int):
+    from data_prep.config import PrepareConfig
 
-    Parameters
-    ----------
-    path : path
-        The YAML file.
-    run_dir : path, optional
-        Overrides the file's ``run_dir`` (relative paths in the file are relative to the current
-        directory, like every sea command).
-    seed : int, optional
-        Overrides the file's ``seed``; it seeds every stage that does not set its own.
-
-    Raises
-    ------
-    ConfigError
-        Unknown key (the message lists the valid ones), bad value, or an impossible combination.
-    """
-    from data_prep.common import PrepareConfig
-
-    from .distill import DistillConfig
-    from .evaluate import EvalConfig
-    from .targets import TargetsConfig
-    from .teacher.extract import ExtractConfig
-
-    raw = read_yaml(path)
-    unknown = sorted(set(raw) - set(TOP_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown top-level key(s) {', '.join(map(repr, unknown))} in {str(path)!r}; valid keys are: "
-            + ", ".join(TOP_KEYS)
-        )
-    rd = run_dir if run_dir is not None else raw.get("run_dir")
-    if not rd:
-        raise ConfigError(f"{str(path)!r} sets no run_dir; add 'run_dir: runs/NAME' or pass --run-dir")
-    top_seed = int(seed if seed is not None else raw.get("seed", 0) or 0)
-
-    def seeded(section: dict | None, cls) -> dict:
-        values = dict(section or {})
-        if "seed" in {f.name for f in dataclasses.fields(cls)}:
-            values.setdefault("seed", top_seed)
-        return values
-
-    # data
-    data = dict(raw.get("data") or {})
     if not isinstance(raw.get("data") or {}, dict):
         raise ConfigError("section 'data' must be a mapping of data keys (dataset, raw_dir, ...)")
-    synth = {k: data.pop(k) for k in SYNTH_KEYS if k in data}
+    data = dict(raw.get("data") or {})
     data.setdefault("dataset", "synthetic")
-    prepare = _section(PrepareConfig, data, "data", extra_keys=SYNTH_KEYS)
-    if synth and prepare.dataset != "synthetic":
+    synth = [k for k in SYNTH_KEYS if k in data]
+    if synth and data["dataset"] != "synthetic":
         raise ConfigError(
-            f"data keys {', '.join(synth)} only apply to dataset 'synthetic', not {prepare.dataset!r}; remove them"
+            f"data keys {', '.join(synth)} only apply to dataset 'synthetic', not {data['dataset']!r}; remove them"
         )
-    if prepare.dataset == "synthetic":
-        synth.setdefault("synth_seed", top_seed)
+    if data["dataset"] == "synthetic":
+        data.setdefault("synth_seed", seed)
+    return _section(PrepareConfig, data, "data")
 
-    # teacher
-    tvals = seeded(raw.get("teacher"), ExtractConfig)
-    untrained = _bool_or_auto(tvals.pop("untrained_teacher", "auto"), "untrained_teacher")
-    teacher = _section(ExtractConfig, {**tvals, "untrained_teacher": untrained == "true"}, "teacher")
 
-    # targets: one mapping or a list
-    tsec = raw.get("targets")
-    tlist = tsec if isinstance(tsec, list) else [tsec or {}]
-    targets = tuple(_section(TargetsConfig, seeded(t, TargetsConfig), f"targets[{i}]") for i, t in enumerate(tlist))
-    for t in targets:
-        if t.sampler == "all":
-            raise ConfigError(
-                "targets: sampler 'all' is for 'sea targets fit'; in a run config list one entry per sampler"
-            )
-    target_names = [t.default_name(teacher.embedding_size) for t in targets]
-    if len(set(target_names)) != len(target_names):
-        raise ConfigError(f"targets: two entries resolve to the same name ({target_names}); give each a 'name'")
+def _load_teacher(raw: dict, seed: int):
+    from .teacher.config import ExtractConfig
 
-    # students (+ the shared distill section)
-    dsec = raw.get("distill") or {}
-    if not isinstance(dsec, dict):
-        raise ConfigError("section 'distill' must be a mapping of DistillConfig keys")
+    values = _seeded(raw.get("teacher"), ExtractConfig, seed)
+    untrained = _bool_or_auto(values.pop("untrained_teacher", "auto"), "untrained_teacher")
+    return _section(ExtractConfig, {**values, "untrained_teacher": untrained == "true"}, "teacher"), untrained
+
+
+def _load_targets(raw: dict, seed: int, teacher) -> tuple:
+    from .targets.config import TargetsConfig
+
+    section = raw.get("targets")
+    entries = section if isinstance(section, list) else [section or {}]
+    targets = tuple(
+        _section(TargetsConfig, _seeded(t, TargetsConfig, seed), f"targets[{i}]") for i, t in enumerate(entries)
+    )
+    if any(t.sampler == "all" for t in targets):
+        raise ConfigError("targets: sampler 'all' is for 'sea targets fit'; in a run config list one entry per sampler")
+    names = [t.default_name(teacher.embedding_size) for t in targets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"targets: two entries resolve to the same name ({names}); give each a 'name'")
+    return targets
+
+
+def _student_entries(raw: dict) -> list[dict]:
     entries = raw.get("students")
     if entries is None:
         entries = ["sea_student_3_lin"]
     if isinstance(entries, (str, dict)):
         entries = [entries]
-    students = []
+    out = []
     for i, e in enumerate(entries):
         if isinstance(e, str):
             e = {"student": e}
@@ -227,7 +210,20 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
             raise ConfigError(
                 f"students[{i}]={e!r}: give a registry name (e.g. sea_student_3_lin) or a mapping with a 'student' key"
             )
-        values = seeded({**dsec, **e}, DistillConfig)
+        out.append(e)
+    return out
+
+
+def _load_students(raw: dict, seed: int, teacher, targets: tuple) -> tuple:
+    from .distill.config import DistillConfig
+
+    shared = raw.get("distill") or {}
+    if not isinstance(shared, dict):
+        raise ConfigError("section 'distill' must be a mapping of DistillConfig keys")
+    target_names = [t.default_name(teacher.embedding_size) for t in targets]
+    students = []
+    for i, e in enumerate(_student_entries(raw)):
+        values = _seeded({**shared, **e}, DistillConfig, seed)
         values.setdefault("targets", target_names[0])
         if values["targets"] not in target_names:
             raise ConfigError(
@@ -241,77 +237,122 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
     names = [s.output_name() for s in students]
     if len(set(names)) != len(names):
         raise ConfigError(f"students: two entries write to the same directory ({names}); give each a 'name'")
+    return tuple(students)
 
-    # evaluate / export (null disables them)
-    evaluate = None
-    if "evaluate" not in raw or raw["evaluate"] is not None:
-        evaluate = _section(EvalConfig, seeded(raw.get("evaluate"), EvalConfig), "evaluate")
-    export = None
-    export_students: tuple[str, ...] = tuple(names)
-    if "export" not in raw or raw["export"] is not None:
-        from export.config import ExportConfig
 
-        esec = dict(raw.get("export") or {})
-        only = esec.pop("students", None)
-        if only is not None:
-            only = [only] if isinstance(only, str) else list(only)
-            bad = [s for s in only if s not in names]
-            if bad:
-                raise ConfigError(f"export.students names {bad}, which are not students of this run ({names})")
-            export_students = tuple(only)
-        export = _section(ExportConfig, seeded(esec, ExportConfig), "export", extra_keys=("students",))
+def _load_evaluate(raw: dict, seed: int):
+    from .evaluate.config import EvalConfig
+
+    if "evaluate" in raw and raw["evaluate"] is None:  # null disables the stage
+        return None
+    return _section(EvalConfig, _seeded(raw.get("evaluate"), EvalConfig, seed), "evaluate")
+
+
+def _load_export(raw: dict, seed: int, names: list[str]) -> tuple[Any, tuple[str, ...]]:
+    if "export" in raw and raw["export"] is None:
+        return None, tuple(names)
+    from export.config import ExportConfig
+
+    section = dict(raw.get("export") or {})
+    only = section.pop("students", None)
+    chosen = tuple(names)
+    if only is not None:
+        only = [only] if isinstance(only, str) else list(only)
+        bad = [s for s in only if s not in names]
+        if bad:
+            raise ConfigError(f"export.students names {bad}, which are not students of this run ({names})")
+        chosen = tuple(only)
+    return _section(ExportConfig, _seeded(section, ExportConfig, seed), "export", extra_keys=("students",)), chosen
+
+
+def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed: int | None = None) -> RunPlan:
+    """Read and validate a ``sea run`` YAML file, every section up front.
+
+    Parameters
+    ----------
+    path : path
+        The YAML file.
+    run_dir : path, optional
+        Overrides the file's ``run_dir`` (relative paths in the file are relative to the current
+        directory, like every sea command).
+    seed : int, optional
+        Overrides the file's ``seed``; it seeds every stage that does not set its own.
+
+    Returns
+    -------
+    plan : RunPlan
+        One resolved config per stage.
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (the message lists the valid ones), bad value, or an impossible combination.
+    """
+    raw = read_yaml(path)
+    unknown = sorted(set(raw) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown top-level key(s) {', '.join(map(repr, unknown))} in {str(path)!r}; valid keys are: "
+            + ", ".join(TOP_KEYS)
+        )
+    rd = run_dir if run_dir is not None else raw.get("run_dir")
+    if not rd:
+        raise ConfigError(f"{str(path)!r} sets no run_dir; add 'run_dir: runs/NAME' or pass --run-dir")
+    top_seed = int(seed if seed is not None else raw.get("seed", 0) or 0)
+    prepare = _load_data(raw, top_seed)
+    teacher, untrained = _load_teacher(raw, top_seed)
+    targets = _load_targets(raw, top_seed, teacher)
+    students = _load_students(raw, top_seed, teacher, targets)
+    export, export_students = _load_export(raw, top_seed, [s.output_name() for s in students])
     return RunPlan(
         path=str(path),
         run_dir=Path(rd),
         seed=top_seed,
         prepare=prepare,
-        synth=synth,
         untrained=untrained,
         teacher=teacher,
         targets=targets,
-        students=tuple(students),
-        evaluate=evaluate,
+        students=students,
+        evaluate=_load_evaluate(raw, top_seed),
         export=export,
         export_students=export_students,
     )
 
 
+def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
+    """The resolved plan as plain JSON (``RUN/run_config.json``, ``sea run --check``)."""
+
+    def d(c):
+        return None if c is None else config_to_dict(c)
+
+    return {
+        "config_file": plan.path,
+        "run_dir": str(plan.run_dir),
+        "seed": plan.seed,
+        "data": d(plan.prepare),
+        "teacher": {**d(plan.teacher), "untrained_teacher": plan.untrained},
+        "targets": [d(t) for t in plan.targets],
+        "students": [d(s) for s in plan.students],
+        "evaluate": d(plan.evaluate),
+        "export": None
+        if plan.export is None
+        else {**{k: v for k, v in d(plan.export).items() if k != "student"}, "students": list(plan.export_students)},
+    }
+
+
 # -- stages --------------------------------------------------------------------------------------
-
-
-class _World:
-    """Rank bookkeeping under torchrun: sharded stages run everywhere, the rest on rank 0."""
-
-    def __init__(self):
-        self.size = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.size <= 1:
-            return
-        import datetime as _dt
-
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group(backend="gloo", timeout=_dt.timedelta(hours=12))
-        dist.barrier()
 
 
 def _resolve_teacher(plan: RunPlan):
     """The teacher config with ``untrained_teacher: auto`` decided (loudly)."""
     cfg = plan.teacher
     if plan.untrained != "auto":
-        return cfg, None
+        return cfg
     from .teacher.weights import resolve_weights
 
     try:
-        path = resolve_weights(cfg.input_repr, cfg.content_type, cfg.weights)
-        return cfg, str(path)
+        resolve_weights(cfg.input_repr, cfg.content_type, cfg.weights)
+        return cfg
     except WeightsError as exc:
         banner = (
             "\n" + "!" * 78 + "\n"
@@ -327,40 +368,178 @@ def _resolve_teacher(plan: RunPlan):
             UntrainedTeacherWarning,
             stacklevel=2,
         )
-        return dataclasses.replace(cfg, untrained_teacher=True), None
-
-
-def _prepare(plan: RunPlan, overwrite: bool) -> Path:
-    import data_prep
-
-    extra = {}
-    if plan.prepare.dataset == "synthetic":
-        s = plan.synth
-        extra = {"n_clips": s.get("n_clips", 200), "seed": s.get("synth_seed", plan.seed)}
-        if s.get("duration") is not None:
-            extra["duration"] = s["duration"]
-    return data_prep.prepare_from_config(plan.prepare, plan.run_dir, overwrite=overwrite, **extra)
-
-
-def _eval_models(plan: RunPlan) -> tuple[str, ...]:
-    models = ["teacher"]
-    for t in plan.targets:
-        name = t.default_name(plan.teacher.embedding_size)
-        if t.method != "identity":
-            models.append(f"teacher_pca:{name}")
-    for n in plan.student_names():
-        models.append(str(plan.run_dir / "students" / n / "best.pt"))
-    return tuple(models)
-
-
-def _stage_status(out_dir: Path, t0: float, before: Any) -> str:
-    after = _stage_end(out_dir)
-    return "up to date" if before is not None and before == after else f"done in {time.perf_counter() - t0:.1f} s"
+        return dataclasses.replace(cfg, untrained_teacher=True)
 
 
 def _stage_end(out_dir: Path) -> Any:
-    p = Path(out_dir) / "stage.json"
+    p = RunLayout.stage_file(out_dir)
     return read_json(p).get("finished") if p.is_file() else None
+
+
+class _Runner:
+    """Runs the stages of one plan, recording what each did for the summary."""
+
+    def __init__(self, plan: RunPlan, todo: tuple[str, ...], overwrite: tuple[str, ...]):
+        self.plan, self.todo, self.overwrite = plan, todo, overwrite
+        self.run = plan.layout
+        self.world = World(_device(plan))
+        self.stages: dict[str, str] = {}
+        self.parity_failures: list[str] = []
+        self.teacher = plan.teacher
+        if "teacher" in todo or "evaluate" in todo:
+            self.teacher = _resolve_teacher(plan)
+
+    def ow(self, stage: str) -> bool:
+        return "all" in self.overwrite or stage in self.overwrite
+
+    def banner(self, k: int, stage: str, what: str) -> None:
+        if self.world.main:
+            log.info("[%d/%d] %s: %s", k, len(self.todo), stage, what)
+
+    def timed(self, out_dir: Path, fn) -> str:
+        """Run ``fn`` and say whether it did work ("done in ...") or found the stage in ``out_dir`` finished."""
+        before, t0 = _stage_end(out_dir), time.perf_counter()
+        fn()
+        after = _stage_end(out_dir)
+        return "up to date" if before is not None and before == after else f"done in {time.perf_counter() - t0:.1f} s"
+
+    def teacher_variant(self) -> str:
+        from .teacher.config import variant_name
+
+        return variant_name(self.teacher)
+
+    # one method per stage, named as in STAGES
+    def prepare(self, k: int) -> str:
+        from data_prep.stage import run
+
+        self.banner(k, "prepare", f"{self.plan.prepare.dataset} -> {self.run.root}")
+        status = None
+        if self.world.main:
+            status = self.timed(
+                self.run.root, lambda: run(self.run.root, self.plan.prepare, overwrite=self.ow("prepare"))
+            )
+        self.world.barrier()
+        return status
+
+    def teacher_stage(self, k: int) -> str:
+        from .teacher.stage import run
+
+        variant = self.teacher_variant()
+        self.banner(k, "teacher", f"OpenL3 {variant}" + (" (UNTRAINED)" if self.teacher.untrained_teacher else ""))
+        # every rank extracts its shards
+        status = self.timed(
+            self.run.teacher(variant), lambda: run(self.run.root, self.teacher, overwrite=self.ow("teacher"))
+        )
+        self.world.barrier()
+        return status
+
+    def targets(self, k: int) -> str:
+        from .targets.stage import run
+
+        done = []
+        if self.world.main:
+            for t, name in zip(self.plan.targets, self.plan.target_names()):
+                self.banner(k, "targets", name)
+                cfg = dataclasses.replace(t, teacher=self.teacher_variant())
+                status = self.timed(
+                    self.run.targets(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("targets"))
+                )
+                done.append(f"{name}: {status}")
+        self.world.barrier()
+        return "; ".join(done)
+
+    def distill(self, k: int) -> str:
+        from .distill.stage import run
+
+        done = []
+        for cfg in self.plan.students:
+            name = cfg.output_name()
+            self.banner(k, "distill", f"{name} onto {cfg.targets}")
+            # DDP under torchrun: every rank trains
+            status = self.timed(
+                self.run.student(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("distill"))
+            )
+            done.append(f"{name}: {status}")
+            self.world.barrier()
+        return "; ".join(done)
+
+    def evaluate(self, k: int) -> str:
+        from .evaluate.stage import run
+
+        plan, status = self.plan, None
+        if self.world.main:
+            models = [
+                "teacher",
+                *(f"teacher_pca:{n}" for t, n in zip(plan.targets, plan.target_names()) if t.method != "identity"),
+            ]
+            models += [str(self.run.checkpoint(n)) for n in plan.student_names()]
+            cfg = dataclasses.replace(
+                plan.evaluate,
+                models=tuple(models),
+                untrained_teacher=bool(self.teacher.untrained_teacher),
+                teacher=self.teacher_variant(),
+            )
+            self.banner(k, "evaluate", f"{len(cfg.models)} models, protocol {cfg.protocol}")
+            status = self.timed(
+                self.run.eval(plan.eval_name()), lambda: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
+            )
+        self.world.barrier()
+        return status
+
+    def export(self, k: int) -> str:
+        done = []
+        if self.world.main:
+            for name in self.plan.export_students:
+                self.banner(k, "export", name + (" (int8)" if self.plan.export.int8 else ""))
+                done.append(f"{name}: {self._export_one(name)}")
+        self.world.barrier()
+        return "; ".join(done)
+
+    def _export_one(self, name: str) -> str:
+        from export.stage import run
+
+        cfg = dataclasses.replace(self.plan.export, student=name, overwrite=self.ow("export"))
+        head = None if cfg.classifier else _linear_head(self.plan, name)
+        if head is not None:
+            cfg = dataclasses.replace(cfg, classifier=str(head))
+        try:
+            return self.timed(self.run.export(name), lambda: run(self.run.root, cfg, overwrite=self.ow("export")))
+        except ParityError as exc:
+            # the artifacts and parity.json are on disk: finish the other students and the summary (which
+            # marks this one FAIL), then raise once at the end
+            self.parity_failures.append(f"{name}: {exc}")
+            return "PARITY FAILED"
+
+    def run_stage(self, k: int, stage: str) -> None:
+        disabled = (stage == "evaluate" and self.plan.evaluate is None) or (
+            stage == "export" and self.plan.export is None
+        )
+        if disabled:
+            self.stages[stage] = "disabled in the config"
+            return
+        method = {"teacher": self.teacher_stage}.get(stage) or getattr(self, stage)
+        status = method(k)
+        if status is not None:
+            self.stages[stage] = status
+
+
+def _device(plan: RunPlan) -> str:
+    """The device of the run's GPU stages: a torchrun job's process group must cover it."""
+    devices = [getattr(plan.teacher, "device", "cpu"), *(getattr(s, "device", "cpu") for s in plan.students)]
+    return next((d for d in devices if str(d).startswith("cuda")), "cpu")
+
+
+def _stage_slice(start: str, stop: str, overwrite: tuple[str, ...]) -> tuple[str, ...]:
+    for name, value in (("--from", start), ("--to", stop)):
+        if value not in STAGES:
+            raise ConfigError(f"{name} {value!r} is not a stage; choose one of {', '.join(STAGES)}")
+    bad = [s for s in overwrite if s not in STAGES and s != "all"]
+    if bad:
+        raise ConfigError(f"--overwrite {', '.join(bad)}: not a stage; choose from {', '.join(STAGES)} or all")
+    i0, i1 = STAGES.index(start), STAGES.index(stop)
+    if i0 > i1:
+        raise ConfigError(f"--from {start} comes after --to {stop}; stages run in the order {' -> '.join(STAGES)}")
+    return STAGES[i0 : i1 + 1]
 
 
 def run_pipeline(
@@ -386,166 +565,37 @@ def run_pipeline(
     summary : dict
         ``rows`` (one per model: accuracy, fidelity, bytes, MACs, latency), ``paths`` and
         ``stages`` (what each stage did); also written to ``RUN/summary.json`` and ``summary.md``.
+        Empty on ranks other than 0 under torchrun.
     """
-    for name, value in (("--from", start), ("--to", stop)):
-        if value not in STAGES:
-            raise ConfigError(f"{name} {value!r} is not a stage; choose one of {', '.join(STAGES)}")
-    bad = [s for s in overwrite if s not in STAGES and s != "all"]
-    if bad:
-        raise ConfigError(f"--overwrite {', '.join(bad)}: not a stage; choose from {', '.join(STAGES)} or all")
-    i0, i1 = STAGES.index(start), STAGES.index(stop)
-    if i0 > i1:
-        raise ConfigError(f"--from {start} comes after --to {stop}; stages run in the order {' -> '.join(STAGES)}")
-    todo = STAGES[i0 : i1 + 1]
+    from .summary import build_summary
 
-    def ow(stage: str) -> bool:
-        return "all" in overwrite or stage in overwrite
-
-    world = _World()
-    run_dir = plan.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if world.main:
-        write_json(run_dir / "run_config.json", _plan_to_dict(plan))
-    stages: dict[str, str] = {}
-    parity_failures: list[str] = []
-    teacher_cfg, weights_path = (plan.teacher, None)
-    if "teacher" in todo or "evaluate" in todo:
-        teacher_cfg, weights_path = _resolve_teacher(plan)
-    n = len(todo)
-
-    def banner(k: int, stage: str, what: str) -> None:
-        if world.main:
-            log.info("[%d/%d] %s: %s", k, n, stage, what)
-
+    todo = _stage_slice(start, stop, overwrite)
+    plan.run_dir.mkdir(parents=True, exist_ok=True)
+    runner = _Runner(plan, todo, overwrite)
+    if runner.world.main:
+        write_json(plan.layout.run_config, plan_to_dict(plan))
     for k, stage in enumerate(todo, 1):
-        t0 = time.perf_counter()
-        if stage == "prepare":
-            banner(k, stage, f"{plan.prepare.dataset} -> {run_dir}")
-            if world.main:
-                before = _stage_end(run_dir)
-                _prepare(plan, ow(stage))
-                stages[stage] = _stage_status(run_dir, t0, before)
-            world.barrier()
-        elif stage == "teacher":
-            from .teacher.extract import extract, variant_name
-
-            banner(
-                k,
-                stage,
-                f"OpenL3 {variant_name(teacher_cfg)}" + (" (UNTRAINED)" if teacher_cfg.untrained_teacher else ""),
-            )
-            before = _stage_end(run_dir / "teacher" / variant_name(teacher_cfg))
-            out = extract(run_dir, teacher_cfg, overwrite=ow(stage))  # sharded by rank under torchrun
-            stages[stage] = _stage_status(out, t0, before)
-            world.barrier()
-        elif stage == "targets":
-            from .targets import fit_targets
-
-            if world.main:
-                done = []
-                for t in plan.targets:
-                    name = t.default_name(teacher_cfg.embedding_size)
-                    banner(k, stage, f"{name}")
-                    before, t_item = _stage_end(run_dir / "targets" / name), time.perf_counter()
-                    out = fit_targets(
-                        run_dir, dataclasses.replace(t, teacher=_teacher_dirname(teacher_cfg)), overwrite=ow(stage)
-                    )
-                    done.append(f"{name}: {_stage_status(out, t_item, before)}")
-                stages[stage] = "; ".join(done)
-            world.barrier()
-        elif stage == "distill":
-            from .distill import distill
-
-            done = []
-            for cfg in plan.students:
-                name = cfg.output_name()
-                banner(k, stage, f"{name} onto {cfg.targets}")
-                before, t_item = _stage_end(run_dir / "students" / name), time.perf_counter()
-                out = distill(run_dir, cfg, overwrite=ow(stage))  # DDP under torchrun
-                done.append(f"{name}: {_stage_status(out, t_item, before)}")
-                world.barrier()
-            stages[stage] = "; ".join(done)
-        elif stage == "evaluate" and plan.evaluate is not None:
-            from .evaluate import evaluate
-
-            if world.main:
-                cfg = dataclasses.replace(
-                    plan.evaluate,
-                    models=_eval_models(plan),
-                    untrained_teacher=bool(teacher_cfg.untrained_teacher),
-                    teacher=_teacher_dirname(teacher_cfg),
-                )
-                banner(k, stage, f"{len(cfg.models)} models, protocol {cfg.protocol}")
-                from .evaluate.stage import eval_dir
-
-                before = _stage_end(eval_dir(run_dir, _eval_name(plan)))
-                out = evaluate(run_dir, cfg, overwrite=ow(stage))
-                stages[stage] = _stage_status(out, t0, before)
-            world.barrier()
-        elif stage == "export" and plan.export is not None:
-            from export.api import export_student
-
-            if world.main:
-                done = []
-                for name in plan.export_students:
-                    banner(k, stage, f"{name}" + (" (int8)" if plan.export.int8 else ""))
-                    ckpt = run_dir / "students" / name / "best.pt"
-                    out = run_dir / "export" / name
-                    before, t_item = _stage_end(out), time.perf_counter()
-                    ecfg = dataclasses.replace(plan.export, overwrite=ow(stage))
-                    head = _linear_head(plan, name) if not ecfg.classifier else None
-                    if head is not None:
-                        ecfg = dataclasses.replace(ecfg, classifier=str(head))
-                    try:
-                        export_student(ckpt, out, ecfg)
-                    except ParityError as exc:
-                        # the artifacts and parity.json are on disk: finish the other students and the
-                        # summary (which marks this one FAIL), then raise once at the end
-                        parity_failures.append(f"{name}: {exc}")
-                        done.append(f"{name}: PARITY FAILED")
-                        continue
-                    done.append(f"{name}: {_stage_status(out, t_item, before)}")
-                stages[stage] = "; ".join(done)
-            world.barrier()
-        else:
-            stages[stage] = "disabled in the config"
-    summary = build_summary(plan, stages) if world.main else {}
-    if parity_failures:
-        summary["parity_failures"] = parity_failures
+        runner.run_stage(k, stage)
+    summary = {}
+    if runner.world.main:
+        summary = build_summary(
+            plan.run_dir,
+            config_file=plan.path,
+            students=plan.student_names(),
+            export_students=plan.export_students,
+            eval_name=plan.eval_name(),
+            stages=runner.stages,
+        )
+    if runner.parity_failures:
+        summary["parity_failures"] = runner.parity_failures
         err = ParityError(
             "export parity failed (see the summary above and each export's parity.json):\n"
-            + "\n".join(parity_failures)
+            + "\n".join(runner.parity_failures)
             + "\nset 'strict: false' in the export section to record such failures as warnings"
         )
         err.summary = summary  # the CLI still prints the table
         raise err
     return summary
-
-
-def _teacher_dirname(cfg) -> str:
-    from .teacher.extract import variant_name
-
-    return variant_name(cfg)
-
-
-def _plan_to_dict(plan: RunPlan) -> dict[str, Any]:
-    def d(c):
-        return None if c is None else config_to_dict(c)
-
-    return {
-        "config_file": plan.path,
-        "run_dir": str(plan.run_dir),
-        "seed": plan.seed,
-        "data": {**d(plan.prepare), **plan.synth},
-        "teacher": {**d(plan.teacher), "untrained_teacher": plan.untrained},
-        "targets": [d(t) for t in plan.targets],
-        "students": [d(s) for s in plan.students],
-        "evaluate": d(plan.evaluate),
-        "export": None if plan.export is None else {**d(plan.export), "students": list(plan.export_students)},
-    }
-
-
-# -- summary -------------------------------------------------------------------------------------
 
 
 def _linear_head(plan: RunPlan, student: str) -> Path | None:
@@ -554,245 +604,20 @@ def _linear_head(plan: RunPlan, student: str) -> Path | None:
     Only when the evaluated dataset is the run's own (the export's held-out windows carry the same
     label ids) and its embeddings are cached; refitted only when the evaluation is newer.
     """
-    name = _eval_name(plan)
+    name = plan.eval_name()
     if name is None or (plan.evaluate.dataset and Path(plan.evaluate.dataset).resolve() != plan.run_dir.resolve()):
         return None
-    edir = plan.run_dir / "eval" / name
-    if not (edir / "stage.json").is_file():
+    run = plan.layout
+    stage_file = RunLayout.stage_file(run.eval(name))
+    if not stage_file.is_file():
         return None
     from .evaluate.head import fit_linear_head
 
-    path = edir / "heads" / f"{student}.npz"
-    if path.is_file() and path.stat().st_mtime >= (edir / "stage.json").stat().st_mtime:
+    path = run.eval_head(name, student)
+    if path.is_file() and path.stat().st_mtime >= stage_file.stat().st_mtime:
         return path
     try:
         return fit_linear_head(plan.run_dir, student, path, eval_name=name, seed=plan.seed)
     except SeaError as exc:
         log.warning("no classifier head for %s: %s", student, exc)
         return None
-
-
-def _eval_name(plan: RunPlan) -> str | None:
-    """The ``RUN/eval/<name>`` folder the evaluate stage of this plan writes."""
-    if plan.evaluate is None:
-        return None
-    from .evaluate.stage import safe_name
-
-    ds_dir = Path(plan.evaluate.dataset) if plan.evaluate.dataset else plan.run_dir
-    return safe_name(plan.evaluate.dataset_name or ds_dir.resolve().name)
-
-
-def summary_rows(
-    run_dir: str | Path, students: list[str] | None = None, eval_name: str | None = None
-) -> list[dict[str, Any]]:
-    """One row per evaluated model of a run: accuracy, fidelity, footprint and latency.
-
-    Keys: ``model, kind, metric, score, std, fidelity_r2, fidelity_cosine, distill_r2, params, macs,
-    weight_bytes, weight_kind, arena_bytes, latency_ms, latency_runtime, int8_cosine, parity_passed``
-    (None where unknown). ``int8_cosine`` is the worst mean cosine of the int8 artifacts against fp32.
-    """
-    run_dir = Path(run_dir)
-    rows: list[dict[str, Any]] = []
-    report = None
-    eval_root = run_dir / "eval"
-    if eval_name is not None and (eval_root / eval_name / "report.json").is_file():
-        report = read_json(eval_root / eval_name / "report.json")
-    elif eval_name is None and eval_root.is_dir():
-        reps = sorted(p for p in eval_root.iterdir() if (p / "report.json").is_file())
-        if reps:
-            report = read_json(reps[0] / "report.json")
-    models: dict[str, dict] = dict(report["models"]) if report else {}
-    for n in students or []:
-        models.setdefault(n, {"kind": "student", "classifiers": {}})
-    primary = report["primary"] if report else {"classifier": None, "metric": None}
-    for name, m in models.items():
-        clf = m.get("classifiers", {}).get(primary["classifier"]) or {}
-        score = (clf.get("scores") or {}).get(primary["metric"]) or {}
-        fid = m.get("fidelity") or {}
-        cost = m.get("cost") or {}
-        row: dict[str, Any] = {
-            "model": name,
-            "kind": m.get("kind"),
-            "metric": primary["metric"],
-            "classifier": primary["classifier"],
-            "score": score.get("mean"),
-            "std": score.get("std"),
-            "fidelity_r2": fid.get("r2"),
-            "fidelity_cosine": fid.get("cosine"),
-            "distill_r2": None,
-            "params": cost.get("params"),
-            "macs": cost.get("macs"),
-            "weight_bytes": cost.get("weight_bytes_fp32"),
-            "weight_kind": "fp32" if cost.get("weight_bytes_fp32") else None,
-            "arena_bytes": None,
-            "latency_ms": None,
-            "latency_runtime": None,
-            "export_dir": None,
-            "int8_cosine": None,
-            "parity_passed": None,
-        }
-        sdir = run_dir / "students" / name
-        if (sdir / "fidelity.json").is_file():
-            f = read_json(sdir / "fidelity.json")
-            # variance-weighted R2: dims with little held-out variance make the plain mean erratic
-            row["distill_r2"] = _first(f, ("r2_weighted", "r2_mean", "r2", "mean_r2"))
-        edir = run_dir / "export" / name
-        if (edir / "footprint.json").is_file():
-            fp = read_json(edir / "footprint.json")
-            row["export_dir"] = str(edir)
-            row["params"] = fp.get("params", row["params"])
-            row["macs"] = fp.get("macs", row["macs"])
-            arts = fp.get("artifacts") or {}
-            for art, kind in (
-                ("model_int8.tflite", "int8"),
-                ("model_fp32.tflite", "fp32"),
-                ("model_fp32.onnx", "fp32"),
-            ):
-                if art in arts:
-                    row["weight_bytes"] = arts[art].get("file_bytes")
-                    row["weight_kind"] = f"{kind} {art.rsplit('.', 1)[1]}"
-                    lat = fp.get("latency_ms") or {}
-                    key = next((k for k in lat if k.startswith(art + "|")), None)
-                    if key:
-                        row["latency_ms"], row["latency_runtime"] = lat[key], key.split("|", 1)[1]
-                    break
-            row["arena_bytes"] = (fp.get("mcu") or {}).get("arena_bytes")
-        if (edir / "parity.json").is_file():
-            par = read_json(edir / "parity.json")
-            cos = [
-                r["mean_cosine"]
-                for k, r in (par.get("results") or {}).items()
-                if "int8" in k and isinstance(r, dict) and r.get("mean_cosine") is not None
-            ]
-            row["int8_cosine"] = min(cos) if cos else None
-            row["parity_passed"] = par.get("passed")
-        rows.append(row)
-    return rows
-
-
-def _first(d: dict, keys) -> Any:
-    for k in keys:
-        if d.get(k) is not None:
-            return d[k]
-    return None
-
-
-def _fmt_bytes(n: Any) -> str:
-    if n is None:
-        return "-"
-    n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return "-"
-
-
-def _fmt(v: Any, spec: str) -> str:
-    return "-" if v is None else format(v, spec)
-
-
-def summary_table(rows: list[dict[str, Any]]) -> str:
-    """The summary rows as a Markdown table (also readable in a terminal)."""
-    metric = next((r["metric"] for r in rows if r.get("metric")), "score")
-    head = [
-        "model",
-        metric,
-        "fidelity R2",
-        "cosine",
-        "distill R2",
-        "int8 cos",
-        "weights",
-        "arena",
-        "MACs/window",
-        "latency",
-    ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for r in rows:
-        score = "-" if r["score"] is None else f"{r['score']:.3f} ± {r['std'] or 0:.3f}"
-        macs = "-" if r["macs"] is None else f"{r['macs'] / 1e6:.1f} M"
-        weights = _fmt_bytes(r["weight_bytes"]) + (f" ({r['weight_kind']})" if r.get("weight_kind") else "")
-        lat = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.2f} ms ({r['latency_runtime']})"
-        cells = [
-            r["model"],
-            score,
-            _fmt(r["fidelity_r2"], ".3f"),
-            _fmt(r["fidelity_cosine"], ".3f"),
-            _fmt(r["distill_r2"], ".3f"),
-            _fmt(r.get("int8_cosine"), ".4f") + (" FAIL" if r.get("parity_passed") is False else ""),
-            weights,
-            _fmt_bytes(r["arena_bytes"]),
-            macs,
-            lat,
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def build_summary(plan: RunPlan, stages: dict[str, str]) -> dict[str, Any]:
-    """Collect the run's reports into ``RUN/summary.json`` and ``RUN/summary.md``."""
-    run_dir = plan.run_dir
-    eval_name = _eval_name(plan)
-    rows = summary_rows(run_dir, plan.student_names(), eval_name=eval_name)
-    paths: dict[str, Any] = {"run_dir": str(run_dir)}
-    edir = run_dir / "eval" / eval_name if eval_name else None
-    if edir is not None and (edir / "report.md").is_file():
-        paths["report"] = str(edir / "report.md")
-        paths["plots"] = [str(x) for x in sorted(edir.glob("*.png"))]
-    for name in plan.export_students:
-        e = run_dir / "export" / name
-        if e.is_dir():
-            paths[f"export:{name}"] = str(e)
-            for sub in ("pi", "mcu"):
-                if (e / sub).is_dir():
-                    paths[f"{sub}:{name}"] = str(e / sub)
-    teacher_untrained = None
-    tdir = run_dir / "teacher"
-    if tdir.is_dir():
-        for d in tdir.iterdir():
-            s = d / "stage.json"
-            if s.is_file():
-                meta = read_json(s)
-                teacher_untrained = bool(_deep_get(meta, "untrained") or _deep_get(meta, "untrained_teacher"))
-    summary = {
-        "format": "sea-run-summary",
-        "config_file": plan.path,
-        "teacher_untrained": teacher_untrained,
-        "stages": stages,
-        "rows": rows,
-        "paths": paths,
-    }
-    write_json(run_dir / "summary.json", summary)
-    md = [f"# sea run summary: {run_dir}", ""]
-    if teacher_untrained:
-        md += ["**Teacher: UNTRAINED OpenL3 (random weights): figures show the pipeline, not SEA's accuracy.**", ""]
-    md += [summary_table(rows), "", "## Stages", ""]
-    md += [f"- {k}: {v}" for k, v in stages.items()]
-    md += ["", "## Paths", ""]
-    for k, v in paths.items():
-        if isinstance(v, list):
-            md += [f"- {k}:"] + [f"  - {x}" for x in v]
-        else:
-            md.append(f"- {k}: {v}")
-    (run_dir / "summary.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    summary["markdown"] = "\n".join(md)
-    return summary
-
-
-def _deep_get(d: Any, key: str) -> Any:
-    if isinstance(d, dict):
-        if key in d and not isinstance(d[key], dict):
-            return d[key]
-        for v in d.values():
-            r = _deep_get(v, key)
-            if r is not None:
-                return r
-    return None
-
-
-def check_plan(plan: RunPlan) -> None:
-    """Cheap checks that need no stage to have run (the run directory is writable, ...)."""
-    try:
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SeaError(f"run_dir {str(plan.run_dir)!r} cannot be created ({exc}); choose a writable path") from None

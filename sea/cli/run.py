@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-STAGES = ("prepare", "teacher", "targets", "distill", "evaluate", "export")
+from ..constants import STAGES
 
 
 def register(subparsers, name: str, help_text: str) -> None:
@@ -45,19 +45,18 @@ def register(subparsers, name: str, help_text: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     import json
 
-    from ..pipeline import _plan_to_dict, load_run_config, run_pipeline
+    from ..errors import ParityError
+    from ..pipeline import load_run_config, plan_to_dict, run_pipeline
 
     plan = load_run_config(args.config, run_dir=args.run_dir, seed=args.seed)
     if args.check:
-        print(json.dumps(_plan_to_dict(plan), indent=2, default=str))
+        print(json.dumps(plan_to_dict(plan), indent=2, default=str))
         return 0
     overwrite = tuple(s.strip() for item in args.overwrite for s in item.split(",") if s.strip())
-    from ..errors import ParityError
-
     try:
         summary = run_pipeline(plan, start=args.start, stop=args.stop, overwrite=overwrite)
     except ParityError as exc:
-        if getattr(exc, "summary", None):
+        if getattr(exc, "summary", None):  # the table still shows which export failed
             print(exc.summary["markdown"])
         raise
     if summary:

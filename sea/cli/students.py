@@ -45,26 +45,12 @@ def _run_show(args: argparse.Namespace) -> int:
     from .. import students
 
     model = students.create(args.name, **_parse_kwargs(args.arg))
-    cost = students.model_cost(model, model.input_shape)
-    rows = students.layer_summary(model, model.input_shape)
     if args.json:
+        cost = students.model_cost(model, model.input_shape)
+        rows = students.layer_summary(model, model.input_shape)
         print(json.dumps({"name": args.name, "model_args": model.model_args, "cost": cost, "layers": rows}, indent=2))
-        return 0
-    print(f"{args.name}: {students.student_description(args.name)}")
-    if model.model_args:
-        print(f"model_args: {json.dumps(model.model_args)}")
-    w = max(len(r["name"]) for r in rows)
-    print(f"{'layer':<{w}}  {'type':<12}  {'output shape':<16}  {'params':>10}  {'MACs':>13}")
-    for r in rows:
-        shape = "x".join(map(str, r["output_shape"][1:]))
-        print(f"{r['name']:<{w}}  {r['type']:<12}  {shape:<16}  {r['params']:>10,}  {r['macs']:>13,}")
-    print(
-        f"total: {cost['params']:,} params ({cost['trainable_params']:,} trainable), {cost['macs']:,} MACs, "
-        f"input {'x'.join(map(str, cost['input_shape']))}, output {cost['output_dim']}\n"
-        f"weights: {cost['weight_bytes_fp32']:,} B fp32, ~{cost['weight_bytes_int8']:,} B int8; "
-        f"peak activations: {cost['peak_activation_bytes_fp32']:,} B fp32, {cost['peak_activation_bytes_int8']:,} B int8; "
-        f"largest tensor {cost['largest_activation_bytes']:,} B fp32"
-    )
+    else:
+        print(students.format_layer_summary(args.name, students.student_description(args.name), model))
     return 0
 
 

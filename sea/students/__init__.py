@@ -13,7 +13,7 @@ Every student has ``.input_shape == (1, 64, 50)``, ``.embedding_dim``, ``.model_
 from __future__ import annotations
 
 from . import mcu, paper  # noqa: F401  (registers the students)
-from .cost import format_cost_table, layer_summary, model_cost
+from .cost import format_cost_table, format_layer_summary, layer_summary, model_cost
 from .mcu import MCU_BUDGET, McuStudent
 from .paper import PAPER_FILTERS, SeaStudent
 from .registry import create, get_factory, list_students, register_student, student_description
@@ -25,6 +25,7 @@ __all__ = [
     "SeaStudent",
     "create",
     "format_cost_table",
+    "format_layer_summary",
     "get_factory",
     "layer_summary",
     "list_students",

@@ -32,7 +32,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["format_cost_table", "layer_summary", "model_cost"]
+__all__ = ["format_cost_table", "format_layer_summary", "layer_summary", "model_cost"]
 
 _CONV_OPS = {"convolution", "_convolution", "conv2d", "conv1d", "conv3d", "mkldnn_convolution"}
 _MM_OPS = {"addmm", "mm", "bmm", "baddbmm", "matmul", "linear"}
@@ -317,22 +317,71 @@ def layer_summary(model: nn.Module, input_shape=(1, 64, 50)) -> list[dict[str, A
 
 
 def format_cost_table(rows: list[dict[str, Any]]) -> str:
-    """Fixed-width table of ``model_cost`` dicts that carry a ``name`` key."""
+    """Fixed-width table of ``model_cost`` dicts that carry a ``name`` key.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`model_cost` results with ``name`` added.
+
+    Returns
+    -------
+    table : str
+    """
+    from ..tables import render_table
+
     header = ("name", "params", "MACs", "peak act int8 B", "peak act fp32 B", "int8 weights B", "input", "out")
-    lines = []
-    for r in rows:
-        lines.append(
-            (
-                r["name"],
-                f"{r['params']:,}",
-                f"{r['macs'] / 1e6:,.1f} M",
-                f"{r['peak_activation_bytes_int8']:,}",
-                f"{r['peak_activation_bytes_fp32']:,}",
-                f"{r['weight_bytes_int8']:,}",
-                "x".join(map(str, r["input_shape"])),
-                str(r["output_dim"]),
-            )
+    cells = [
+        (
+            r["name"],
+            f"{r['params']:,}",
+            f"{r['macs'] / 1e6:,.1f} M",
+            f"{r['peak_activation_bytes_int8']:,}",
+            f"{r['peak_activation_bytes_fp32']:,}",
+            f"{r['weight_bytes_int8']:,}",
+            "x".join(map(str, r["input_shape"])),
+            str(r["output_dim"]),
         )
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:<{w}}}" if i in (0, 6) else f"{{:>{w}}}" for i, w in enumerate(widths))
-    return "\n".join([fmt.format(*header)] + [fmt.format(*line) for line in lines])
+        for r in rows
+    ]
+    return render_table(header, cells, style="text", align="<>>>>><>")
+
+
+def format_layer_summary(name: str, description: str, model: nn.Module) -> str:
+    """Layer-by-layer text summary of one student: shapes, params and MACs, then the totals.
+
+    Parameters
+    ----------
+    name : str
+        The registry name.
+    description : str
+        Its one-line description.
+    model : nn.Module
+        The student (its ``input_shape`` and ``model_args`` are used).
+
+    Returns
+    -------
+    text : str
+    """
+    import json
+
+    from ..tables import render_table
+
+    cost = model_cost(model, model.input_shape)
+    rows = layer_summary(model, model.input_shape)
+    lines = [f"{name}: {description}"]
+    if getattr(model, "model_args", None):
+        lines.append(f"model_args: {json.dumps(model.model_args)}")
+    cells = [
+        (r["name"], r["type"], "x".join(map(str, r["output_shape"][1:])), f"{r['params']:,}", f"{r['macs']:,}")
+        for r in rows
+    ]
+    lines.append(render_table(("layer", "type", "output shape", "params", "MACs"), cells, style="text", align="<<<>>"))
+    lines.append(
+        f"total: {cost['params']:,} params ({cost['trainable_params']:,} trainable), {cost['macs']:,} MACs, "
+        f"input {'x'.join(map(str, cost['input_shape']))}, output {cost['output_dim']}\n"
+        f"weights: {cost['weight_bytes_fp32']:,} B fp32, ~{cost['weight_bytes_int8']:,} B int8; "
+        f"peak activations: {cost['peak_activation_bytes_fp32']:,} B fp32, {cost['peak_activation_bytes_int8']:,} B int8; "
+        f"largest tensor {cost['largest_activation_bytes']:,} B fp32"
+    )
+    return "\n".join(lines)

@@ -371,13 +371,6 @@ def test_cli_glue(tiny_run, tmp_path, capsys, monkeypatch):
         args.func(args)
 
 
-def test_old_import_path_is_the_stage():
-    import sea.teacher.extract as old
-
-    assert old.extract is stage.run and old.ExtractConfig is ExtractConfig and old.variant_name is variant_name
-    assert old.store_dir("RUN", ExtractConfig(frontend="legacy")) == Path("RUN/teacher/mel256_music_512_legacy")
-
-
 # -- the real teacher ------------------------------------------------------------------
 
 
