@@ -76,7 +76,7 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
     p = fe.params
     m = fe.n_dft // 2
     log2m = int(math.log2(m))
-    r4 = " ".join(f"F({h}, {o})" for h, o in zip(t["stage_halves"], t["stage_offsets"]))
+    stages = " ".join(f"F{radix}({h}, {o})" for radix, h, o in t["stages"])
     ln10 = math.log(10.0)
     h = _HEADER.format(name=name) + f"""/* Front-end constants and tables from {Path(fe.path).name} (sea.students.frontend.logmel_numpy parameters). */
 #ifndef SEA_FRONTEND_TABLES_H
@@ -88,7 +88,6 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
 #define SEA_FE_WINDOW_LENGTH {fe.window_length}
 #define SEA_FE_N_DFT {fe.n_dft}
 #define SEA_FE_M {m}
-#define SEA_FE_LOG2M {log2m}
 #define SEA_FE_HOP {int(p["hop_length"])}
 #define SEA_FE_PAD_LEFT {int(p["pad_left"])}
 #define SEA_FE_N_FRAMES {fe.n_frames}
@@ -102,11 +101,11 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
 #define SEA_FE_INPUT_SCALE {_c_float(fe.input_scale)}
 #define SEA_FE_INPUT_ZERO_POINT ({fe.input_zero_point})
 
-/* radix-4 FFT stages after the fused first radix-2 stage (and one more radix-2 stage when log2(M) is even) */
-#define SEA_FE_RADIX4_STAGES(F) {r4}
+/* FFT stages after the fused load + first radix-8 stage: F<radix>(half, offset into sea_fe_stage_twiddle) */
+#define SEA_FE_FFT_STAGES(F8, F4, F2) {stages}
 
 extern const float sea_fe_window_perm[{fe.n_dft}];
-extern const uint16_t sea_fe_load_idx[{fe.n_dft // 4}];
+extern const uint16_t sea_fe_load_idx[{fe.n_dft // 16}];
 extern const float sea_fe_twiddle[{t["twiddle"].size}];
 extern const float sea_fe_stage_twiddle[{t["stage_twiddle"].size}];
 extern const uint16_t sea_fe_mel_start[{fe.n_mels}];
@@ -119,11 +118,11 @@ extern const float sea_fe_mel_weights[{t["mel_weights"].size}];
     c = _HEADER.format(name=name) + '#include "sea_frontend_tables.h"\n\n'
     c += "/* periodic Hann window x 2^-16 (int16 PCM / 32768 and the 1/2 of the real-FFT split), in load order */\n"
     c += _array("float", "sea_fe_window_perm", t["window_perm"], _c_float, 6, static=False)
-    c += "\n/* sample index n of the k-th fused load: pairs (n, n + 1) and (n + N_DFT / 2, n + N_DFT / 2 + 1) */\n"
+    c += "\n/* first sample n of the g-th fused load group (see sea_fft_load8) */\n"
     c += _array("uint16_t", "sea_fe_load_idx", t["load_idx"], str, 16, static=False)
     c += "\n/* exp(-2 pi i k / N_DFT) for k <= N_DFT / 4 as (cos, -sin) pairs: the real-FFT split */\n"
     c += _array("float", "sea_fe_twiddle", t["twiddle"], _c_float, 6, static=False)
-    c += "\n/* radix-4 stages (SEA_FE_RADIX4_STAGES offsets): (W, W^2, W^3) for each butterfly column j >= 1 */\n"
+    c += "\n/* twiddles of the later FFT stages (SEA_FE_FFT_STAGES offsets), per butterfly column j >= 1 */\n"
     c += _array("float", "sea_fe_stage_twiddle", t["stage_twiddle"], _c_float, 6, static=False)
     c += "\n/* sparse mel filterbank: band m covers power bins [start, start + length) */\n"
     c += _array("uint16_t", "sea_fe_mel_start", t["mel_start"], str, 16, static=False)

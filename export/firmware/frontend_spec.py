@@ -24,7 +24,7 @@ _FIX = "re-export with `sea export --int8` so that frontend.json and model_int8.
 _KEYS = {
     "sr": ("pos_int", "a positive integer sample rate in Hz"),
     "window_length": ("pos_int", "a positive integer number of samples"),
-    "n_dft": ("pos_int", "a power of two >= 8"),
+    "n_dft": ("pos_int", "a power of two >= 16"),
     "hop_length": ("pos_int", "a positive integer number of samples"),
     "n_frames": ("pos_int", "a positive integer"),
     "pad_left": ("nonneg_int", "an integer >= 0"),
@@ -92,11 +92,11 @@ class FrontendSpec:
         -------
         dict
             ``window`` [n_dft] float32 (periodic Hann times 2**-16: PCM / 32768 and the real-FFT 1/2),
-            ``window_perm`` [n_dft] float32 and ``load_idx`` [n_dft // 4] uint16 (the order of the fused
-            window + bit-reversal + first FFT stage),
+            ``window_perm`` [n_dft] float32 and ``load_idx`` [n_dft // 16] uint16 (the order of the fused
+            window + bit-reversal + first radix-8 FFT stage),
             ``twiddle`` [n_dft // 4 + 1, 2] float32 (cos, -sin of 2 pi k / n_dft, the real-FFT split),
-            ``stage_twiddle`` float32 with ``stage_halves`` / ``stage_offsets`` (W, W^2, W^3 per radix-4 butterfly
-            column), ``bitrev`` [n_dft // 2] uint16,
+            ``stage_twiddle`` float32 and ``stages`` [(radix, half, offset)] for the FFT stages after the first,
+            ``bitrev`` [n_dft // 2] uint16,
             ``mel_start``/``mel_length``/``mel_offset`` [n_mels] int and ``mel_weights`` [nnz] float32.
         """
         from ._compat import frontend_numpy
@@ -112,16 +112,24 @@ class FrontendSpec:
 
         # the real-FFT split uses W^k for k <= m / 2
         twiddle = w(np.arange(m // 2 + 1)).astype(np.float32)
-        # radix-4 stages: for each half h, j = 1 .. h - 1, (W, W^2, W^3) with W = W_{4h}^j = W_n^{j n / (4h)}
+        # later stages: radix 8 while >= 3 radix-2 stages remain, then one radix-4 or radix-2 stage; per column
+        # j >= 1 the twiddles of W = W_{R h}^j = W_n^{j n / (R h)}: (W^4, W^2, W^6, W, W^5, W^3, W^7) for r = 1..7
+        # (radix 8), (W, W^2, W^3) (radix 4), W (radix 2)
+        br3 = np.array([0, 4, 2, 6, 1, 5, 3, 7])  # 3-bit reversal
         log2m = int(math.log2(m))
-        first = 2 if log2m % 2 else 4
-        halves = [first * 4**i for i in range((log2m - (1 if log2m % 2 else 2)) // 2)]
+        plan, h, rem = [], 8, log2m - 3
+        while rem >= 3:
+            plan.append((8, h))
+            h, rem = h * 8, rem - 3
+        if rem:
+            plan.append((2**rem, h))
         stage, stage_off = [], []
-        for h in halves:
+        for radix, h in plan:
             stage_off.append(sum(len(s_) for s_ in stage))
             j = np.arange(1, h)
-            step = n // (4 * h)
-            stage.append(np.concatenate([w(j * step), w(2 * j * step), w(3 * j * step)], axis=1).reshape(-1))
+            base = j * (n // (radix * h))
+            powers = {8: br3[1:], 4: np.array([1, 2, 3]), 2: np.array([1])}[radix]
+            stage.append(np.concatenate([w(p_ * base) for p_ in powers], axis=1).reshape(-1))
         stage_twiddle = np.concatenate(stage).astype(np.float32) if stage else np.zeros(1, np.float32)
         bits = int(math.log2(m))
         bitrev = np.array([int(format(i, f"0{bits}b")[::-1], 2) if bits else 0 for i in range(m)], np.uint16)
@@ -142,19 +150,18 @@ class FrontendSpec:
             lengths.append(e - s)
             offsets.append(len(weights))
             weights.extend(row[s:e].tolist())
-        # the fused load of sea_fft_load: complex inputs bitrev[2k] and bitrev[2k] + m/2 are the sample pairs
-        # (n, n + 1) and (n + m, n + m + 1), n = 2 bitrev[2k]
-        load_idx = (2 * bitrev[0::2].astype(np.int64)).astype(np.uint16)
-        n_ = load_idx.astype(np.int64)
-        window_perm = np.stack([window[n_], window[n_ + 1], window[n_ + m], window[n_ + m + 1]], axis=1).reshape(-1)
+        # the fused load + first radix-8 stage of sea_fft_load8: group g holds the sample pairs
+        # (n + br3(r) m / 4, ... + 1), r = 0..7, n = 2 bitrev[8 g]
+        load_idx = (2 * bitrev[0::8].astype(np.int64)).astype(np.uint16)
+        samples = load_idx.astype(np.int64)[:, None] + br3[None, :] * (m // 4)  # [m / 8, 8]
+        window_perm = np.stack([window[samples], window[samples + 1]], axis=2).reshape(-1)
         return {
             "window": window,
             "window_perm": window_perm.astype(np.float32),
             "load_idx": load_idx,
             "twiddle": twiddle,
             "stage_twiddle": stage_twiddle,
-            "stage_halves": halves,
-            "stage_offsets": stage_off,
+            "stages": [(radix, h, off) for (radix, h), off in zip(plan, stage_off)],
             "bitrev": bitrev,
             "mel_start": np.array(starts, np.int64),
             "mel_length": np.array(lengths, np.int64),
@@ -221,8 +228,8 @@ def load_frontend(path: str | Path, model_input_shape, input_scale: float, input
             raise ExportError(f"{path}: key 'frontend.{key}' is missing (it must be {rule}); {_FIX}")
         _check_value(path, key, fe[key], kind, rule)
     n_dft, hop, win = int(fe["n_dft"]), int(fe["hop_length"]), int(fe["window_length"])
-    if n_dft < 8 or n_dft & (n_dft - 1):
-        raise _err(path, "frontend.n_dft", n_dft, "a power of two >= 8 (the C real FFT is radix-4/2)")
+    if n_dft < 16 or n_dft & (n_dft - 1):
+        raise _err(path, "frontend.n_dft", n_dft, "a power of two >= 16 (the C real FFT is radix 8/4/2)")
     if n_dft > 65536:
         raise _err(path, "frontend.n_dft", n_dft, "at most 65536")
     if "win_length" in fe and fe["win_length"] not in (None, n_dft):

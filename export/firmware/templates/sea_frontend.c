@@ -71,94 +71,179 @@ static int32_t sea_round_even(float x)
 #define SEA_FE_INLINE static inline
 #endif
 
+/* Complex multiply (ar + i ai) * (wr + i wi), each part rounded once after a product and an FMA. */
+#define SEA_CMUL(re, im, ar, ai, wr, wi) \
+    do {                                 \
+        const float ar_ = (ar), ai_ = (ai); \
+        (re) = SEA_FMA(-ai_, (wi), ar_ * (wr)); \
+        (im) = SEA_FMA(ar_, (wi), ai_ * (wr)); \
+    } while (0)
+
+/* 8-point DFT of a0..a7 (bit-reversed order) stored in natural order at o[r * stride] (re, im): the three
+ * radix-2 DIT stages with their internal twiddles 1, -i and W_8 = (1 - i) / sqrt(2). Scalars in, stores out, so
+ * that everything stays in the 32 single-precision registers. */
+SEA_FE_INLINE void sea_dft8(float *o, const int stride, float a0r, float a0i, float a1r, float a1i, float a2r,
+                            float a2i, float a3r, float a3i, float a4r, float a4i, float a5r, float a5i, float a6r,
+                            float a6i, float a7r, float a7i)
+{
+    const float c = 0.70710678118654752f;
+    const float b0r = a0r + a1r, b0i = a0i + a1i, b1r = a0r - a1r, b1i = a0i - a1i;
+    const float b2r = a2r + a3r, b2i = a2i + a3i, b3r = a2r - a3r, b3i = a2i - a3i;
+    const float b4r = a4r + a5r, b4i = a4i + a5i, b5r = a4r - a5r, b5i = a4i - a5i;
+    const float b6r = a6r + a7r, b6i = a6i + a7i, b7r = a6r - a7r, b7i = a6i - a7i;
+    /* pairs (0, 2), (1, 3) and (4, 6), (5, 7) with 1 and -i */
+    const float c0r = b0r + b2r, c0i = b0i + b2i, c2r = b0r - b2r, c2i = b0i - b2i;
+    const float c1r = b1r + b3i, c1i = b1i - b3r, c3r = b1r - b3i, c3i = b1i + b3r;
+    const float c4r = b4r + b6r, c4i = b4i + b6i, c6r = b4r - b6r, c6i = b4i - b6i;
+    const float c5r = b5r + b7i, c5i = b5i - b7r, c7r = b5r - b7i, c7i = b5i + b7r;
+    /* W_8 c5 = c (c5r + c5i) + i c (c5i - c5r); W_8^3 c7 = c (c7i - c7r) - i c (c7r + c7i) */
+    const float s5 = c5r + c5i, t5 = c5i - c5r, s7 = c7i - c7r, t7 = c7r + c7i;
+    o[0] = c0r + c4r;
+    o[1] = c0i + c4i;
+    o[4 * stride] = c0r - c4r;
+    o[4 * stride + 1] = c0i - c4i;
+    o[stride] = SEA_FMA(c, s5, c1r);
+    o[stride + 1] = SEA_FMA(c, t5, c1i);
+    o[5 * stride] = SEA_FMA(-c, s5, c1r);
+    o[5 * stride + 1] = SEA_FMA(-c, t5, c1i);
+    o[2 * stride] = c2r + c6i; /* c2 - i c6 */
+    o[2 * stride + 1] = c2i - c6r;
+    o[6 * stride] = c2r - c6i;
+    o[6 * stride + 1] = c2i + c6r;
+    o[3 * stride] = SEA_FMA(c, s7, c3r);
+    o[3 * stride + 1] = SEA_FMA(-c, t7, c3i);
+    o[7 * stride] = SEA_FMA(-c, s7, c3r);
+    o[7 * stride + 1] = SEA_FMA(c, t7, c3i);
+}
+
 /* Window one frame (SEA_FE_N_DFT int16 samples x), pack it as SEA_FE_M complex values in bit-reversed order and
- * apply the first radix-2 stage (twiddle 1), in one pass: complex inputs bitrev[2k] and bitrev[2k + 1] =
- * bitrev[2k] + M / 2 are the real sample pairs (n, n + 1) and (n + M, n + M + 1), n = sea_fe_load_idx[k];
- * sea_fe_window_perm holds the four window values in that order. */
-static void sea_fft_load(const int16_t *x, float *z)
+ * apply the first radix-8 stage, in one pass. Group g holds the complex inputs base + br3(r) M / 8 (r = 0..7,
+ * br3 = 0 4 2 6 1 5 3 7 the 3-bit reversal), i.e. the real sample pairs (n + br3(r) Q, n + br3(r) Q + 1) with
+ * Q = M / 4 and n = sea_fe_load_idx[g]; sea_fe_window_perm holds the 16 window values in that order. */
+static void sea_fft_load8(const int16_t *x, float *z)
 {
     const float *w = sea_fe_window_perm;
-    int k;
-    for (k = 0; k < SEA_FE_M / 2; ++k, w += 4, z += 4) {
-        const int n = sea_fe_load_idx[k];
-        const float ar = (float)x[n] * w[0], ai = (float)x[n + 1] * w[1];
-        const float br = (float)x[n + SEA_FE_M] * w[2], bi = (float)x[n + SEA_FE_M + 1] * w[3];
-        z[0] = ar + br;
-        z[1] = ai + bi;
-        z[2] = ar - br;
-        z[3] = ai - bi;
+    int g;
+    for (g = 0; g < SEA_FE_M / 8; ++g, w += 16, z += 16) {
+        const int16_t *xs = x + sea_fe_load_idx[g];
+#define SEA_Q (SEA_FE_M / 4)
+#define SEA_X(k, i) ((float)xs[(k) * SEA_Q + (i)] * w[i])
+        sea_dft8(z, 2, SEA_X(0, 0), SEA_X(0, 1), (float)xs[4 * SEA_Q] * w[2], (float)xs[4 * SEA_Q + 1] * w[3],
+                 (float)xs[2 * SEA_Q] * w[4], (float)xs[2 * SEA_Q + 1] * w[5], (float)xs[6 * SEA_Q] * w[6],
+                 (float)xs[6 * SEA_Q + 1] * w[7], (float)xs[1 * SEA_Q] * w[8], (float)xs[1 * SEA_Q + 1] * w[9],
+                 (float)xs[5 * SEA_Q] * w[10], (float)xs[5 * SEA_Q + 1] * w[11], (float)xs[3 * SEA_Q] * w[12],
+                 (float)xs[3 * SEA_Q + 1] * w[13], (float)xs[7 * SEA_Q] * w[14], (float)xs[7 * SEA_Q + 1] * w[15]);
+#undef SEA_X
+#undef SEA_Q
     }
 }
 
-/* One radix-4 stage (two radix-2 stages, halves h and 2h, at once) of the in-place FFT on bit-reversed input.
- * With W = W_{4h}^j, the h-stage pairs (p0, p1) and (p2, p3) use W^2 and the 2h-stage pairs (p0, p2), (p1, p3)
- * use W and -i W: multiply p1, p2, p3 by W^2, W, W^3, then a twiddle-free 4-point butterfly. `half` is a constant
- * at every call, so the offsets of p1..p3 are immediates; tw holds (W, W^2, W^3) for j = 1 .. half - 1. */
-SEA_FE_INLINE void sea_fft_r4(float *z, const int half, const float *tw)
+/* A radix-8 stage (three radix-2 stages, halves h, 2h, 4h) of the in-place FFT on bit-reversed input: with
+ * W = W_{8h}^j, multiply p_r (r = 1..7) by W^{br3(r)}, then the twiddle-free 8-point DFT. tw: 7 (re, im) twiddles
+ * per column j = 1 .. h - 1, in the order r = 1..7. `half` is a constant at every call. */
+SEA_FE_INLINE void sea_fft_r8(float *z, const int half, const float *tw)
 {
+    const int st = 2 * half; /* floats between p_r and p_{r+1} */
     int j, k;
-    for (k = 0; k < SEA_FE_M; k += 4 * half) { /* j = 0: no twiddles */
+    for (k = 0; k < SEA_FE_M; k += 8 * half) { /* j = 0: no twiddles */
         float *p = z + 2 * k;
-        const float a0r = p[0], a0i = p[1], a1r = p[2 * half], a1i = p[2 * half + 1];
-        const float a2r = p[4 * half], a2i = p[4 * half + 1], a3r = p[6 * half], a3i = p[6 * half + 1];
-        const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
-        const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
-        p[0] = s0r + s1r;
-        p[1] = s0i + s1i;
-        p[4 * half] = s0r - s1r;
-        p[4 * half + 1] = s0i - s1i;
-        p[2 * half] = d0r + d1i; /* d0 - i d1 */
-        p[2 * half + 1] = d0i - d1r;
-        p[6 * half] = d0r - d1i; /* d0 + i d1 */
-        p[6 * half + 1] = d0i + d1r;
+        sea_dft8(p, st, p[0], p[1], p[st], p[st + 1], p[2 * st], p[2 * st + 1], p[3 * st], p[3 * st + 1], p[4 * st],
+                 p[4 * st + 1], p[5 * st], p[5 * st + 1], p[6 * st], p[6 * st + 1], p[7 * st], p[7 * st + 1]);
     }
-    for (j = 1; j < half; ++j, tw += 6) {
-        const float w1r = tw[0], w1i = tw[1], w2r = tw[2], w2i = tw[3], w3r = tw[4], w3i = tw[5];
-        for (k = j; k < SEA_FE_M; k += 4 * half) {
+    for (j = 1; j < half; ++j, tw += 14) {
+        for (k = j; k < SEA_FE_M; k += 8 * half) {
             float *p = z + 2 * k;
-            const float b1r = p[2 * half], b1i = p[2 * half + 1], b2r = p[4 * half], b2i = p[4 * half + 1];
-            const float b3r = p[6 * half], b3i = p[6 * half + 1];
-            const float a0r = p[0], a0i = p[1];
-            const float a1r = SEA_FMA(-b1i, w2i, b1r * w2r), a1i = SEA_FMA(b1r, w2i, b1i * w2r);
-            const float a2r = SEA_FMA(-b2i, w1i, b2r * w1r), a2i = SEA_FMA(b2r, w1i, b2i * w1r);
-            const float a3r = SEA_FMA(-b3i, w3i, b3r * w3r), a3i = SEA_FMA(b3r, w3i, b3i * w3r);
-            const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
-            const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
-            p[0] = s0r + s1r;
-            p[1] = s0i + s1i;
-            p[4 * half] = s0r - s1r;
-            p[4 * half + 1] = s0i - s1i;
-            p[2 * half] = d0r + d1i;
-            p[2 * half + 1] = d0i - d1r;
-            p[6 * half] = d0r - d1i;
-            p[6 * half + 1] = d0i + d1r;
+            float v1r, v1i, v2r, v2i, v3r, v3i, v4r, v4i, v5r, v5i, v6r, v6i, v7r, v7i;
+            SEA_CMUL(v1r, v1i, p[st], p[st + 1], tw[0], tw[1]);
+            SEA_CMUL(v2r, v2i, p[2 * st], p[2 * st + 1], tw[2], tw[3]);
+            SEA_CMUL(v3r, v3i, p[3 * st], p[3 * st + 1], tw[4], tw[5]);
+            SEA_CMUL(v4r, v4i, p[4 * st], p[4 * st + 1], tw[6], tw[7]);
+            SEA_CMUL(v5r, v5i, p[5 * st], p[5 * st + 1], tw[8], tw[9]);
+            SEA_CMUL(v6r, v6i, p[6 * st], p[6 * st + 1], tw[10], tw[11]);
+            SEA_CMUL(v7r, v7i, p[7 * st], p[7 * st + 1], tw[12], tw[13]);
+            sea_dft8(p, st, p[0], p[1], v1r, v1i, v2r, v2i, v3r, v3i, v4r, v4i, v5r, v5i, v6r, v6i, v7r, v7i);
         }
     }
 }
 
-/* The stages after sea_fft_load: for even log2(M) one radix-2 stage (half 2: twiddles 1 and -i) first, then the
- * radix-4 stages listed by SEA_FE_RADIX4_STAGES (generated with the tables). */
-static void sea_fft_stages(float *z)
+/* A radix-4 stage (halves h and 2h): multiply p1, p2, p3 by W^2, W, W^3 (W = W_{4h}^j), then a 4-point
+ * butterfly. tw: (W, W^2, W^3) per column j = 1 .. h - 1. */
+SEA_FE_INLINE void sea_fft_r4(float *z, const int half, const float *tw)
 {
-#if (SEA_FE_LOG2M & 1) == 0
-    int k;
-    for (k = 0; k < SEA_FE_M; k += 4) {
-        float *p = z + 2 * k;
-        const float ar = p[0], ai = p[1], br = p[4], bi = p[5];
-        const float cr = p[2], ci = p[3], dr = p[7], di = -p[6]; /* -i * (p[6] + i p[7]) */
-        p[0] = ar + br;
-        p[1] = ai + bi;
-        p[4] = ar - br;
-        p[5] = ai - bi;
-        p[2] = cr + dr;
-        p[3] = ci + di;
-        p[6] = cr - dr;
-        p[7] = ci - di;
+    int j, k;
+    for (j = 0; j < half; ++j) {
+        float w1r = 1.0f, w1i = 0.0f, w2r = 1.0f, w2i = 0.0f, w3r = 1.0f, w3i = 0.0f;
+        if (j > 0) {
+            w1r = tw[0];
+            w1i = tw[1];
+            w2r = tw[2];
+            w2i = tw[3];
+            w3r = tw[4];
+            w3i = tw[5];
+            tw += 6;
+        }
+        for (k = j; k < SEA_FE_M; k += 4 * half) {
+            float *p = z + 2 * k;
+            float a1r, a1i, a2r, a2i, a3r, a3i;
+            if (j > 0) {
+                SEA_CMUL(a1r, a1i, p[2 * half], p[2 * half + 1], w2r, w2i);
+                SEA_CMUL(a2r, a2i, p[4 * half], p[4 * half + 1], w1r, w1i);
+                SEA_CMUL(a3r, a3i, p[6 * half], p[6 * half + 1], w3r, w3i);
+            } else {
+                a1r = p[2 * half];
+                a1i = p[2 * half + 1];
+                a2r = p[4 * half];
+                a2i = p[4 * half + 1];
+                a3r = p[6 * half];
+                a3i = p[6 * half + 1];
+            }
+            {
+                const float a0r = p[0], a0i = p[1];
+                const float s0r = a0r + a1r, s0i = a0i + a1i, d0r = a0r - a1r, d0i = a0i - a1i;
+                const float s1r = a2r + a3r, s1i = a2i + a3i, d1r = a2r - a3r, d1i = a2i - a3i;
+                p[0] = s0r + s1r;
+                p[1] = s0i + s1i;
+                p[4 * half] = s0r - s1r;
+                p[4 * half + 1] = s0i - s1i;
+                p[2 * half] = d0r + d1i; /* d0 - i d1 */
+                p[2 * half + 1] = d0i - d1r;
+                p[6 * half] = d0r - d1i; /* d0 + i d1 */
+                p[6 * half + 1] = d0i + d1r;
+            }
+        }
     }
-#endif
+}
+
+/* A radix-2 stage (half h): p1 *= W_{2h}^j, then (p0 + p1, p0 - p1). tw: W per column j = 1 .. h - 1. */
+SEA_FE_INLINE void sea_fft_r2(float *z, const int half, const float *tw)
+{
+    int j, k;
+    for (j = 0; j < half; ++j) {
+        const float wr = j > 0 ? tw[2 * j - 2] : 1.0f, wi = j > 0 ? tw[2 * j - 1] : 0.0f;
+        for (k = j; k < SEA_FE_M; k += 2 * half) {
+            float *p = z + 2 * k;
+            float br, bi;
+            SEA_CMUL(br, bi, p[2 * half], p[2 * half + 1], wr, wi);
+            p[2 * half] = p[0] - br;
+            p[2 * half + 1] = p[1] - bi;
+            p[0] += br;
+            p[1] += bi;
+        }
+    }
+}
+
+/* The FFT of one frame: the fused load + first radix-8 stage, then the stages SEA_FE_FFT_STAGES lists
+ * (generated with the tables: radix 8 while three or more radix-2 stages remain, then one radix-4 or radix-2). */
+static void sea_fft(const int16_t *x, float *z)
+{
+    sea_fft_load8(x, z);
+#define SEA_FE_R8(h, offset) sea_fft_r8(z, (h), sea_fe_stage_twiddle + (offset));
 #define SEA_FE_R4(h, offset) sea_fft_r4(z, (h), sea_fe_stage_twiddle + (offset));
-    SEA_FE_RADIX4_STAGES(SEA_FE_R4)
+#define SEA_FE_R2(h, offset) sea_fft_r2(z, (h), sea_fe_stage_twiddle + (offset));
+    SEA_FE_FFT_STAGES(SEA_FE_R8, SEA_FE_R4, SEA_FE_R2)
+#undef SEA_FE_R8
 #undef SEA_FE_R4
+#undef SEA_FE_R2
 }
 
 int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, float *scratch)
@@ -182,8 +267,7 @@ int sea_frontend_run(const int16_t *pcm, size_t n_samples, int8_t *features, flo
             x = edge;
         }
         /* 1-2. window, bit-reversed packing, FFT */
-        sea_fft_load(x, z);
-        sea_fft_stages(z);
+        sea_fft(x, z);
         /* 3. real split: X[k] = E + W^k O, X[M - k] = conj(E - W^k O) with E = Z[k] + conj(Z[M - k]) and
          * O = -i (Z[k] - conj(Z[M - k])) (the 1/2 factors are in the window); power |X|^2 */
         power[0] = (z[0] + z[1]) * (z[0] + z[1]);
