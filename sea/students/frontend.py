@@ -119,9 +119,11 @@ class StudentFrontend(torch.nn.Module):
 
     @property
     def compute_dtype(self):
+        """The dtype the DFT and mel stages compute in (that of the buffers)."""
         return self.dft_kernel.dtype
 
     def extra_repr(self) -> str:
+        """Mode, compute dtype, DFT size and hop, for ``print(module)``."""
         return f"mode={self.mode!r}, dtype={self.compute_dtype}, n_dft={self.n_dft}, hop={self.hop_length}"
 
     def power_spectrogram(self, y):

@@ -131,7 +131,7 @@ def mel_filterbank_numpy(
 
 
 def dft_kernels_numpy(n_dft: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """kapre DFT kernels ``(real, imag)``, each ``[1 + n_dft // 2, n_dft]`` float64, windowed by periodic Hann.
+    """The kapre DFT kernels ``(real, imag)``, each ``[1 + n_dft // 2, n_dft]`` float64, windowed by periodic Hann.
 
     ``real[k, n] = cos(2 pi k n / n_dft) w[n]``, ``imag[k, n] = -sin(2 pi k n / n_dft) w[n]``.
     The phase ``k n mod n_dft`` is reduced exactly in integers before the trig call.
@@ -144,6 +144,7 @@ def dft_kernels_numpy(n_dft: int = 1024) -> tuple[np.ndarray, np.ndarray]:
 
 
 def frontend_mel_basis(params: dict) -> np.ndarray:
+    """The mel filterbank ``[n_mels, 1 + n_dft // 2]`` (float64) of a front-end's params (``frontend.json``)."""
     return mel_filterbank_numpy(
         sr=params["sr"],
         n_fft=params["n_dft"],

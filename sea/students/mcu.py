@@ -142,6 +142,7 @@ class McuStudent(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Kaiming-normal convs, Xavier head, fresh BatchNorm (the init distillation starts from)."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -152,9 +153,11 @@ class McuStudent(nn.Module):
                 m.reset_parameters()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, 64, T]`` log-mel -> the last conv stage's map ``[B, C, H, W]``."""
         return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, 64, T]`` log-mel -> ``[B, embedding_dim]`` (global max-pool, then the linear head if any)."""
         x = torch.amax(self.features(x), dim=(2, 3))
         if self.head is not None:
             x = self.head(x)

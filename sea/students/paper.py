@@ -107,6 +107,7 @@ class SeaStudent(nn.Module):
         return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, 64, 50]`` log-mel -> ``[B, embedding_dim]``."""
         x = torch.amax(self.features(x), dim=(2, 3))  # global max-pool; exportable (no adaptive pooling)
         if self.head is not None:
             x = self.head(x)
