@@ -152,15 +152,9 @@ def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
     if layer.kind == "conv":
         oc = p["out_c"]
         data += _array("uint32_t", f"sea_w{i:02d}", p["words"], _u32, 8, static=False)
-        data += _array("int32_t", f"sea_b{i:02d}", p["bias_folded"], _i32, 12, static=False)
-        data += _array("int32_t", f"sea_m{i:02d}", p["mult"], _i32, 8, static=False)
-        data += _array("int8_t", f"sea_s{i:02d}", p["shift"], str, 16, static=False)
-        data += _array("int32_t", f"sea_r{i:02d}", p["rnd"], _i32, 8, static=False)
-        decl = (
-            f"extern const uint32_t sea_w{i:02d}[];\nextern const int32_t sea_b{i:02d}[];\n"
-            f"extern const int32_t sea_m{i:02d}[];\nextern const int8_t sea_s{i:02d}[];\n"
-            f"extern const int32_t sea_r{i:02d}[];\n"
-        )
+        data += "/* per output channel: bias, multiplier, shift, rounding word(s) */\n"
+        data += _array("int32_t", f"sea_q{i:02d}", p["q"], _i32, p["q"].shape[1] * 2, static=False)
+        decl = f"extern const uint32_t sea_w{i:02d}[];\nextern const int32_t sea_q{i:02d}[];\n"
         args = ", ".join(
             str(int(p[k]))
             for k in (
@@ -169,8 +163,8 @@ def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
             )
         )
         body = (
-            f"    sea_conv_s8({src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}), sea_w{i:02d}, sea_b{i:02d},\n"
-            f"                sea_m{i:02d}, sea_s{i:02d}, sea_r{i:02d}, {args});\n"
+            f"    sea_conv_s8({src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}), sea_w{i:02d}, sea_q{i:02d},\n"
+            f"                {p['q'].shape[1]}, {args});\n"
         )
         return data, decl + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
     if layer.kind == "dwconv":

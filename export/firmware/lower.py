@@ -139,24 +139,19 @@ def _fast_requant(p: dict) -> tuple[bool, np.ndarray]:
     2^(r-1) + zp 2^r per channel (double) or the low and high words of 2^(30+r) + zp 2^(31+r) (single).
     """
     sh = p["shift"].astype(np.int64)
-    n = len(p["bias"])  # channels rounded up to even
+    n = len(sh)
     bound = p["k_len"] * 255 * 128 + int(np.abs(p["bias"]).max(initial=0))
     r = -np.minimum(sh, -1)
     r_max = int(r.max(initial=1))
     zp = int(p["out_zp"])
     if p["single"]:
         ok = bool(np.all(sh <= -1)) and bound * 2**31 + 2 ** (30 + r_max) + 128 * 2 ** (31 + r_max) < 2**62
-        c64 = [(1 << (30 + int(v))) + zp * (1 << (31 + int(v))) for v in r] if ok else [0] * len(r)
-        c64 += [0] * (n - len(c64))
-        words = []
-        for v in c64:
-            u = v & 0xFFFFFFFFFFFFFFFF
-            words += [u & 0xFFFFFFFF, u >> 32]
-        arr = np.array([w - (1 << 32) if w >= 1 << 31 else w for w in words], np.int64)
-        return ok, arr
+        c64 = [(1 << (30 + int(v))) + zp * (1 << (31 + int(v))) for v in r] if ok else [0] * n
+        words = np.array([[u & 0xFFFFFFFF, u >> 32] for u in (v & 0xFFFFFFFFFFFFFFFF for v in c64)], np.int64)
+        return ok, np.where(words >= 1 << 31, words - (1 << 32), words).reshape(n, 2)
     ok = bool(np.all(sh <= -1)) and bound + 2 ** (r_max - 1) + 128 * 2**r_max < 2**30
-    rnd = (np.int64(1) << (r - 1)) + zp * (np.int64(1) << r) if ok else np.zeros(len(r), np.int64)
-    return ok, np.concatenate([rnd, np.zeros(n - len(rnd), np.int64)])
+    rnd = (np.int64(1) << (r - 1)) + zp * (np.int64(1) << r) if ok else np.zeros(n, np.int64)
+    return ok, rnd.reshape(n, 1)
 
 
 class _Lowering:
@@ -480,7 +475,8 @@ class _Lowering:
         budget = self.int16_budget
         for layer in sorted(convs, key=lambda la: -(la.params["out_h"] * la.params["out_w"])):
             extra = layer.params["w2"].size  # int8 -> int16 doubles the weight bytes
-            if extra <= budget:
+            # each weight is reused once per output pixel: below a few pixels the saving is noise
+            if extra <= budget and layer.params["out_h"] * layer.params["out_w"] >= 8:
                 layer.params["w16"] = True
                 budget -= extra
         for layer in convs:
@@ -498,7 +494,12 @@ class _Lowering:
                     f"{self.path}: {layer.op} layer {layer.index}: int32 accumulators could overflow "
                     f"(|bias| + K * 128 * 128 = {worst}); the bias is out of the int8 spec's range"
                 )
-            p["fast"], p["rnd"] = _fast_requant(p)
+            p["fast"], rnd = _fast_requant(p)
+            # per output channel: bias (zero point folded in), multiplier, shift, rounding word(s)
+            oc = p["w2"].shape[0]
+            p["q"] = np.concatenate(
+                [p["bias_folded"][:oc, None], p["mult"][:, None], p["shift"][:, None].astype(np.int64), rnd], axis=1
+            )
             col = self.new_buffer(f"col{layer.index}", 8 * k_pad, kind="scratch")
             layer.scratch = col
             self.touch(col, layer.index)

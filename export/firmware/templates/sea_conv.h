@@ -53,18 +53,21 @@ SEA_INLINE int32_t sea_hi16(uint32_t v) { return (int32_t)(int16_t)(v >> 16); }
 SEA_INLINE int32_t sea_byte(uint32_t v, int i) { return (int32_t)(int8_t)(v >> (8 * i)); }
 
 /* Requantise one accumulator to int8, as TFLite's MultiplyByQuantizedMultiplier, + zero point, clamp.
+ * q is the output channel's record: q[0] bias (zero point folded in), q[1] multiplier m, q[2] shift, q[3..4]
+ * rounding constants.
  * single = 0: double rounding (TFLite reference conv / depthwise / TFLite Micro):
  *   RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(acc, m), r);
  * single = 1: single rounding, floor((acc m + 2^(30 + r)) / 2^(31 + r)) (LiteRT's reference FULLY_CONNECTED).
  * fast = 1 when the generator proved r >= 1 and no overflow (see lower.py); then, with the same results,
  *   double: SaturatingRoundingDoublingHighMul(acc, m) = floor((2 acc m + 2^31) / 2^32) (one SMMULR) and
- *           RoundingDivideByPOT(h, r) + zp = (h + rnd[c] - (h < 0)) >> r with rnd[c] = 2^(r-1) + zp 2^r;
- *   single: (acc m + rnd64[c]) >> (31 + r) with rnd64[c] = 2^(30+r) + zp 2^(31+r) (one SMLAL), stored as
- *           the words rnd[2c] (low) and rnd[2c + 1] (high).
+ *           RoundingDivideByPOT(h, r) + zp = (h + q[3] - (h < 0)) >> r with q[3] = 2^(r-1) + zp 2^r;
+ *   single: (acc m + k) >> (31 + r) with k = 2^(30+r) + zp 2^(31+r) (one SMLAL), q[3] its low and q[4] its
+ *           high word.
  * The int8 clamp is one SSAT when the activation range is the full int8 range. */
-SEA_INLINE int8_t sea_requant(int32_t acc, int32_t m, int32_t shift, const int32_t *rnd, int c, int32_t out_zp,
-                              int32_t lo, int32_t hi, int fast, int single)
+SEA_INLINE int8_t sea_requant(int32_t acc, const int32_t *q, int32_t out_zp, int32_t lo, int32_t hi, int fast,
+                              int single)
 {
+    const int32_t m = q[1], shift = q[2];
     int32_t v;
     if (fast && !single) {
 #if SEA_DSP
@@ -72,9 +75,9 @@ SEA_INLINE int8_t sea_requant(int32_t acc, int32_t m, int32_t shift, const int32
 #else
         const int32_t h = (int32_t)(((int64_t)(acc * 2) * m + (int64_t)0x80000000u) >> 32);
 #endif
-        v = (h + rnd[c] + (h >> 31)) >> -shift;
+        v = (h + q[3] + (h >> 31)) >> -shift;
     } else if (fast) {
-        const int64_t k = (int64_t)(((uint64_t)(uint32_t)rnd[2 * c + 1] << 32) | (uint32_t)rnd[2 * c]);
+        const int64_t k = (int64_t)(((uint64_t)(uint32_t)q[4] << 32) | (uint32_t)q[3]);
         v = (int32_t)(((int64_t)acc * m + k) >> 32) >> (-shift - 1);
     } else if (single) {
         v = (int32_t)(((int64_t)acc * m + ((int64_t)1 << (30 - shift))) >> (31 - shift)) + out_zp;
@@ -264,46 +267,51 @@ SEA_INLINE void sea_dot_row(const uint32_t *wp, const uint32_t *cp, const int n_
 }
 
 /* The whole layer: im2col four output pixels at a time, then each output channel's dot products with them.
- * col: 8 * k_pad bytes of scratch (4-byte aligned). */
-SEA_INLINE void sea_conv_s8(const int8_t *in, int8_t *out, uint32_t *col, const uint32_t *w, const int32_t *bias,
-                            const int32_t *mult, const int8_t *shift, const int32_t *rnd, const int in_h,
-                            const int in_w, const int in_c, const int out_h, const int out_w, const int out_c,
-                            const int k_h, const int k_w, const int s_h, const int s_w, const int d_h, const int d_w,
-                            const int pad_t, const int pad_l, const int k_len, const int k_pad, const int32_t in_zp,
-                            const int32_t out_zp, const int32_t act_min, const int32_t act_max, const int w16,
-                            const int fast, const int single)
+ * col: 8 * k_pad bytes of scratch (4-byte aligned); q: per output channel a record of q_len int32 (see
+ * sea_requant). */
+SEA_INLINE void sea_conv_s8(const int8_t *in, int8_t *out, uint32_t *col, const uint32_t *w, const int32_t *q,
+                            const int q_len, const int in_h, const int in_w, const int in_c, const int out_h,
+                            const int out_w, const int out_c, const int k_h, const int k_w, const int s_h,
+                            const int s_w, const int d_h, const int d_w, const int pad_t, const int pad_l,
+                            const int k_len, const int k_pad, const int32_t in_zp, const int32_t out_zp,
+                            const int32_t act_min, const int32_t act_max, const int w16, const int fast,
+                            const int single)
 {
     const int n_pix = out_h * out_w;
     const int n_groups = k_pad >> 2;
     const int row_words = w16 ? 2 * n_groups : n_groups;
-    int pix, e, s, oc, j;
+    int pix, e, s, oc;
     /* column words past K meet zero weights; clear them once so that no uninitialised value is ever read */
     for (e = k_len & ~3; e < k_pad; e += 4)
         memset(col + 2 * e, 0, 32);
     for (pix = 0; pix < n_pix; pix += 4) {
         const int n = n_pix - pix < 4 ? n_pix - pix : 4;
         int8_t *o = out + (size_t)pix * out_c;
+        const uint32_t *wr = w;
+        const int32_t *qc = q;
         for (s = 0; s < 4; ++s) {
             /* a partial last block repeats its last pixel in the unused slots (results not stored) */
-            const int q = pix + (s < n ? s : n - 1);
-            sea_im2col(in, q / out_w, q % out_w, col + s, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
+            const int p = pix + (s < n ? s : n - 1);
+            sea_im2col(in, p / out_w, p % out_w, col + s, in_h, in_w, in_c, k_h, k_w, s_h, s_w, d_h, d_w, pad_t,
                        pad_l, in_zp);
         }
-        for (oc = 0; oc < out_c; ++oc) {
+        for (oc = 0; oc < out_c; ++oc, wr += row_words, qc += q_len, ++o) {
             int32_t acc[4];
-            const int32_t m = mult[oc], sh = shift[oc];
-            acc[0] = acc[1] = acc[2] = acc[3] = bias[oc];
-            sea_dot_row(w + (size_t)oc * (size_t)row_words, col, n_groups, w16, acc);
-            if (n == 4) {
-                /* constant indices let the compiler keep acc[] in registers */
-                o[oc] = sea_requant(acc[0], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
-                o[out_c + oc] = sea_requant(acc[1], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
-                o[2 * out_c + oc] = sea_requant(acc[2], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
-                o[3 * out_c + oc] = sea_requant(acc[3], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
-            } else {
-                for (j = 0; j < n; ++j)
-                    o[j * out_c + oc] = sea_requant(acc[j], m, sh, rnd, oc, out_zp, act_min, act_max, fast, single);
-            }
+            int8_t r0, r1, r2, r3;
+            acc[0] = acc[1] = acc[2] = acc[3] = qc[0];
+            sea_dot_row(wr, col, n_groups, w16, acc);
+            /* constant indices keep acc[] in registers; stores past a partial block's end are skipped */
+            r0 = sea_requant(acc[0], qc, out_zp, act_min, act_max, fast, single);
+            r1 = sea_requant(acc[1], qc, out_zp, act_min, act_max, fast, single);
+            r2 = sea_requant(acc[2], qc, out_zp, act_min, act_max, fast, single);
+            r3 = sea_requant(acc[3], qc, out_zp, act_min, act_max, fast, single);
+            o[0] = r0;
+            if (n > 1)
+                o[out_c] = r1;
+            if (n > 2)
+                o[2 * out_c] = r2;
+            if (n > 3)
+                o[3 * out_c] = r3;
         }
     }
 }
