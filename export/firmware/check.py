@@ -1,0 +1,350 @@
+"""``check_firmware``: build the generated C, run it on the host and on an emulated Cortex-M4, compare with TFLite.
+
+What is compared (per target, over every window of every audio file):
+
+- ``bit_exact``: the firmware's int8 embeddings equal ai-edge-litert's reference kernels run on the *same* int8
+  network input (the features the C front-end produced);
+- ``max_abs_diff_lsb``: the largest int8 difference to ai-edge-litert run on sea's numpy front-end
+  (:func:`logmel_numpy`), i.e. end to end; ``input_steps`` says how many inputs the float32 C front-end moved by a
+  quantisation step against the float64 numpy one.
+
+The reference audio is the int16 PCM the firmware receives (``pcm / 32768``), cut into windows with sea's centred
+framing, as the Pi runner does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sea.errors import ExportError
+from sea.utils import write_json
+
+from . import toolchain as tc
+from .generate import FIRMWARE_JSON, resolve_inputs, write_firmware
+
+__all__ = ["CHECK_JSON", "check_firmware"]
+
+CHECK_JSON = "check.json"
+CLOCK_HZ = 80e6  # the issue's reference clock for "ms per window"
+
+
+def _interpreter(path: Path, resolver: str):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=str(path), experimental_op_resolver_type=getattr(OpResolverType, resolver), num_threads=1)
+    it.allocate_tensors()
+    return it
+
+
+def _run_int8(it, x: np.ndarray) -> np.ndarray:
+    """int8 inputs [N, input_size] -> int8 outputs [N, D], one window at a time."""
+    di, do = it.get_input_details()[0], it.get_output_details()[0]
+    out = []
+    for row in x:
+        it.set_tensor(di["index"], np.ascontiguousarray(row.reshape(di["shape"]), dtype=np.int8))
+        it.invoke()
+        out.append(it.get_tensor(do["index"]).reshape(-1).copy())
+    return np.asarray(out, np.int8).reshape(len(x), -1)
+
+
+def _load_pcm(path, sr: int) -> np.ndarray:
+    """Mono int16 PCM at ``sr`` (sea's decoder and resampler), clipped to the int16 range."""
+    from sea.audio import load
+
+    y, _ = load(path, sr=sr, mono=True, dtype="float64")
+    return np.clip(np.round(y * 32768.0), -32768, 32767).astype("<i2")
+
+
+def _reference_features(pcm: np.ndarray, sr: int, hop_size: float, fe_params: dict, scale: float, zp: int):
+    """(windows [T, W] float32, int8 features [T, n_mels * n_frames]) with sea's numpy front-end."""
+    from sea.framing import windows
+
+    from ._compat import frontend_numpy
+
+    w = windows(pcm.astype(np.float32) / np.float32(32768.0), sr, hop_size=hop_size, center=True)
+    lm = frontend_numpy().logmel_numpy(w, fe_params).reshape(len(w), -1)
+    # as export.tflite.run_litert quantises: float32 x / scale, numpy round-half-even, clip
+    q = np.clip(np.round(lm / np.float32(scale)) + zp, -128, 127).astype(np.int8)
+    return w, q
+
+
+def _compare(emb: np.ndarray, feats: np.ndarray, q_ref: np.ndarray, y_ref: np.ndarray, it_ref, it_default) -> dict:
+    y_same_input = _run_int8(it_ref, feats)
+    steps = feats.astype(np.int64) - q_ref.astype(np.int64)
+    e = emb.astype(np.int64)
+    res = {
+        "windows": int(len(emb)),
+        "bit_exact": bool(np.array_equal(y_same_input, emb)),
+        "network_mismatches": int((y_same_input != emb).sum()),
+        "max_abs_diff_lsb": int(np.abs(e - y_ref.astype(np.int64)).max(initial=0)),
+        "mean_abs_diff_lsb": float(np.abs(e - y_ref.astype(np.int64)).mean()) if e.size else 0.0,
+        "input_steps": {
+            "inputs": int(steps.size),
+            "moved": int((steps != 0).sum()),
+            "max_steps": int(np.abs(steps).max(initial=0)),
+            "fraction": float((steps != 0).mean()) if steps.size else 0.0,
+        },
+    }
+    if it_default is not None:
+        y_def = _run_int8(it_default, q_ref)
+        res["max_abs_diff_lsb_vs_litert_default"] = int(np.abs(e - y_def.astype(np.int64)).max(initial=0))
+    return res
+
+
+def _merge(parts: list[dict]) -> dict:
+    out = {
+        "windows": sum(p["windows"] for p in parts),
+        "bit_exact": all(p["bit_exact"] for p in parts),
+        "network_mismatches": sum(p["network_mismatches"] for p in parts),
+        "max_abs_diff_lsb": max((p["max_abs_diff_lsb"] for p in parts), default=0),
+        "input_steps": {
+            "inputs": sum(p["input_steps"]["inputs"] for p in parts),
+            "moved": sum(p["input_steps"]["moved"] for p in parts),
+            "max_steps": max((p["input_steps"]["max_steps"] for p in parts), default=0),
+        },
+    }
+    n = out["input_steps"]["inputs"]
+    out["input_steps"]["fraction"] = out["input_steps"]["moved"] / n if n else 0.0
+    if parts and "max_abs_diff_lsb_vs_litert_default" in parts[0]:
+        out["max_abs_diff_lsb_vs_litert_default"] = max(p["max_abs_diff_lsb_vs_litert_default"] for p in parts)
+    return out
+
+
+def _m4_figures(stats: dict, meta: dict) -> dict:
+    """Per-window instruction counts from the SEA_STATS line (ticks x calibrated instructions per tick)."""
+    per_tick = stats["calib_instructions"] / max(stats["calib_ticks"], 1)
+    n = max(stats["windows"], 1)
+    fe = stats["frontend_ticks"] * per_tick / n
+    layers = [stats.get(f"layer{i:03d}", 0) * per_tick / n for i in range(len(meta["layers"]))]
+    net = float(sum(layers))
+    macs = meta["macs_per_window"]
+    return {
+        "instructions_per_window": int(round(fe + net)),
+        "frontend_instructions_per_window": int(round(fe)),
+        "network_instructions_per_window": int(round(net)),
+        "instructions_per_mac": net / macs if macs else None,
+        "ms_per_window_at_80mhz": (fe + net) / CLOCK_HZ * 1e3,
+        "instructions_per_tick": per_tick,
+        "layers": [
+            {
+                "index": la["index"],
+                "kind": la["kind"],
+                "op": la["op"],
+                "instructions": int(round(v)),
+                "instructions_per_mac": (v / la["macs"]) if la["macs"] else None,
+            }
+            for la, v in zip(meta["layers"], layers)
+        ],
+    }
+
+
+def _sizes(elf: Path, stack_used: int | None, meta: dict) -> dict:
+    s = tc.elf_sizes(elf)
+    syms = tc.symbol_sizes(elf)
+    weights = sum(size for name, (_, size) in syms.items() if name.startswith(("sea_w", "sea_q", "sea_lut")))
+    tables = sum(size for name, (_, size) in syms.items() if name.startswith("sea_fe_"))
+    app = sum(size for name, (kind, size) in syms.items() if kind in ("b", "d") and name.split(".")[0] in ("window", "feat", "cmd", "line"))
+    out = {
+        "flash_bytes": s["flash_bytes"],
+        "ram_bytes": s["static_ram_bytes"] + (stack_used or 0),
+        "static_ram_bytes": s["static_ram_bytes"],
+        "stack_bytes": stack_used,
+        "sections": s["sections"],
+        "breakdown": {
+            "arena_bytes": meta["memory"]["arena_bytes"],
+            "example_buffers_bytes": int(app),
+            "weights_and_requant_bytes": int(weights),
+            "frontend_tables_bytes": int(tables),
+        },
+    }
+    return out
+
+
+def _tflm_arena(export_dir: Path, tflite: Path):
+    fp = export_dir / "footprint.json"
+    try:
+        if fp.is_file():
+            arts = json.loads(fp.read_text(encoding="utf-8")).get("artifacts", {})
+            v = arts.get("model_int8.tflite", {}).get("tflm_arena_bytes")
+            if v:
+                return int(v)
+        from export.footprint import measure_arena
+
+        return int(measure_arena(tflite))
+    except Exception:  # tflite-micro absent or export reorganised: the figure is optional
+        return None
+
+
+def check_firmware(
+    export_dir,
+    audio_paths,
+    *,
+    targets=("host", "cortex-m4"),
+    out_dir=None,
+    hop_size: float = 1.0,
+    firmware_dir=None,
+    plain_c: bool = True,
+    timeout: float = 900.0,
+) -> dict:
+    """Build the firmware, run it on ``audio_paths`` and compare it with the int8 TFLite model.
+
+    Parameters
+    ----------
+    export_dir : path
+        An export folder (``model_int8.tflite``, ``frontend.json``); its ``firmware/`` is generated when missing or
+        made from another model.
+    audio_paths : sequence of paths
+        Audio files (any rate sea reads; resampled to the front-end's rate).
+    targets : sequence of {"host", "cortex-m4", "cortex-m7"}
+        ``cortex-m4`` runs under QEMU ``mps2-an386``; ``cortex-m7`` is built (sizes) but not run.
+    out_dir : path, optional
+        Where ``<stem>.npy`` (dequantised float32 ``(T, D)``) and ``<stem>_timestamps.npy`` go, as the Pi runner's
+        ``--out`` writes them; from the first run target. Default: ``<firmware>/check``.
+    hop_size : float
+        Seconds between windows (centred framing).
+    firmware_dir : path, optional
+        Default ``<export_dir>/firmware``.
+    plain_c : bool
+        Also build the Cortex-M4 image without DSP instructions and count its instructions (first file only).
+    timeout : float
+        Seconds per build or emulator run.
+
+    Returns
+    -------
+    dict
+        The content of ``<firmware>/check.json``: ``macs_per_window`` and ``targets`` with, per target,
+        ``bit_exact``, ``max_abs_diff_lsb``, ``input_steps``, ``flash_bytes``, ``ram_bytes``,
+        ``instructions_per_window`` and ``instructions_per_mac`` (None where a target does not measure them).
+
+    Raises
+    ------
+    FirmwareToolchainError
+        A compiler or QEMU is missing (the message says what to apt-get install).
+    ExportError
+        No int8 model, a bad frontend.json, a failed build or run.
+    """
+    targets = tuple(dict.fromkeys(targets))
+    tc.check_toolchain(targets)
+    export_dir = Path(export_dir)
+    tfl, fe_json = resolve_inputs(export_dir, None)
+    fw = Path(firmware_dir) if firmware_dir is not None else tfl.parent / "firmware"
+    meta_path = fw / FIRMWARE_JSON
+    sha = hashlib.sha256(tfl.read_bytes()).hexdigest()
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    if meta is None or meta.get("tflite_sha256") != sha:
+        write_firmware(tfl, fe_json, fw)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    audio_paths = [Path(p) for p in ([audio_paths] if isinstance(audio_paths, (str, Path)) else audio_paths)]
+    if not audio_paths:
+        raise ExportError("check_firmware needs at least one audio file")
+    out = Path(out_dir) if out_dir is not None else fw / "check"
+    out.mkdir(parents=True, exist_ok=True)
+
+    fe_doc = json.loads(fe_json.read_text(encoding="utf-8"))
+    fe_params = fe_doc["frontend"]
+    sr, scale, zp = int(meta["sample_rate"]), float(meta["input"]["scale"]), int(meta["input"]["zero_point"])
+    hop = int(hop_size * sr)
+    if hop < 1:
+        raise ExportError(f"hop_size={hop_size} s is shorter than one sample at {sr} Hz")
+    it_ref = _interpreter(tfl, "BUILTIN_REF")
+    it_def = _interpreter(tfl, "AUTO")
+    o_scale, o_zp = float(meta["output"]["scale"]), int(meta["output"]["zero_point"])
+
+    files = []
+    with tempfile.TemporaryDirectory(prefix="sea_fw_") as tmp:
+        tmp = Path(tmp)
+        for i, path in enumerate(audio_paths):
+            pcm = _load_pcm(path, sr)
+            pcm_path = tmp / f"in{i}.pcm"
+            pcm.tofile(pcm_path)
+            _, q_ref = _reference_features(pcm, sr, hop_size, fe_params, scale, zp)
+            files.append({"path": path, "pcm": pcm_path, "q_ref": q_ref, "y_ref": _run_int8(it_ref, q_ref)})
+
+        results: dict = {}
+        emb_by_target: dict = {}
+        for target in targets:
+            if target == "cortex-m7":
+                elf = tc.build(fw, "cortex-m7", dsp=meta["dsp_default"], timeout=timeout)
+                results[target] = {"built": True, "run": False, **_sizes(elf, None, meta)}
+                results[target]["note"] = "built only: RAM excludes the stack (QEMU's mps2-an386 is a Cortex-M4)"
+                continue
+            exe = tc.build(fw, target, dsp=None if target == "host" else meta["dsp_default"], timeout=timeout)
+            parts, embs, stats_all = [], [], []
+            for i, f in enumerate(files):
+                emb_p, feat_p = tmp / f"{target}{i}.emb", tmp / f"{target}{i}.feat"
+                if target == "host":
+                    tc.run_host(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout)
+                else:
+                    stats_all.append(tc.run_qemu(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout))
+                emb = np.fromfile(emb_p, np.int8).reshape(-1, meta["embedding_dim"])
+                feats = np.fromfile(feat_p, np.int8).reshape(len(emb), -1)
+                if len(emb) != len(f["q_ref"]):
+                    raise ExportError(
+                        f"{f['path']}: the {target} firmware produced {len(emb)} windows, sea's framing {len(f['q_ref'])}"
+                    )
+                parts.append(_compare(emb, feats, f["q_ref"], f["y_ref"], it_ref, it_def))
+                embs.append(emb)
+            res = _merge(parts)
+            res["files"] = [{"path": str(f["path"]), **p} for f, p in zip(files, parts)]
+            if target == "host":
+                res.update({"flash_bytes": None, "ram_bytes": None, "instructions_per_window": None, "instructions_per_mac": None})
+            else:
+                total = {k: sum(s[k] for s in stats_all) for k in stats_all[0] if k != "stack_bytes"}
+                res.update(_m4_figures(total, meta))
+                res.update(_sizes(exe, max(s["stack_bytes"] for s in stats_all), meta))
+                res["dsp"] = bool(meta["dsp_default"])
+                if plain_c:
+                    elf0 = tc.build(fw, target, dsp=False, timeout=timeout)
+                    f = files[0]
+                    st = tc.run_qemu(elf0, f["pcm"], tmp / "plain.emb", tmp / "plain.feat", hop, timeout=timeout)
+                    e0 = np.fromfile(tmp / "plain.emb", np.int8).reshape(-1, meta["embedding_dim"])
+                    f0 = np.fromfile(tmp / "plain.feat", np.int8).reshape(len(e0), -1)
+                    fig = _m4_figures(st, meta)
+                    res["plain_c"] = {
+                        "bit_exact": bool(np.array_equal(_run_int8(it_ref, f0), e0)),
+                        "windows": int(len(e0)),
+                        **{k: fig[k] for k in ("instructions_per_window", "network_instructions_per_window",
+                                                "instructions_per_mac", "ms_per_window_at_80mhz")},
+                    }
+            results[target] = res
+            emb_by_target[target] = embs
+
+    ran = [t for t in targets if t in emb_by_target]
+    written = []
+    if ran:
+        first = ran[0]
+        stems: dict = {}
+        for f, emb in zip(files, emb_by_target[first]):
+            stem = f["path"].stem
+            stems[stem] = stems.get(stem, 0) + 1
+            name = stem if stems[stem] == 1 else f"{stem}_{stems[stem]}"
+            np.save(out / f"{name}.npy", ((emb.astype(np.float32) - o_zp) * np.float32(o_scale)).astype(np.float32))
+            np.save(out / f"{name}_timestamps.npy", np.arange(len(emb)) * float(hop_size))
+            written.append(str(out / f"{name}.npy"))
+        if len(ran) > 1:
+            same = all(
+                all(np.array_equal(a, b) for a, b in zip(emb_by_target[first], emb_by_target[t])) for t in ran[1:]
+            )
+            for t in ran:
+                results[t]["identical_across_targets"] = bool(same)
+
+    doc = {
+        "format": "sea-firmware-check",
+        "model_name": meta["model_name"],
+        "macs_per_window": int(meta["macs_per_window"]),
+        "reference": "ai-edge-litert reference kernels (OpResolverType.BUILTIN_REF) on model_int8.tflite",
+        "rounding": meta.get("rounding", "litert"),
+        "hop_size": float(hop_size),
+        "audio": [str(p) for p in audio_paths],
+        "outputs": written,
+        "tflm_arena_bytes": _tflm_arena(export_dir, tfl),
+        "arena_bytes": meta["memory"]["arena_bytes"],
+        "targets": results,
+    }
+    write_json(fw / CHECK_JSON, doc)
+    return doc
