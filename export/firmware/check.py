@@ -36,7 +36,9 @@ CLOCK_HZ = 80e6  # the issue's reference clock for "ms per window"
 def _interpreter(path: Path, resolver: str):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(model_path=str(path), experimental_op_resolver_type=getattr(OpResolverType, resolver), num_threads=1)
+    it = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=getattr(OpResolverType, resolver), num_threads=1
+    )
     it.allocate_tensors()
     return it
 
@@ -148,7 +150,11 @@ def _sizes(elf: Path, stack_used: int | None, meta: dict) -> dict:
     syms = tc.symbol_sizes(elf)
     weights = sum(size for name, (_, size) in syms.items() if name.startswith(("sea_w", "sea_q", "sea_lut")))
     tables = sum(size for name, (_, size) in syms.items() if name.startswith("sea_fe_"))
-    app = sum(size for name, (kind, size) in syms.items() if kind in ("b", "d") and name.split(".")[0] in ("window", "feat", "cmd", "line"))
+    app = sum(
+        size
+        for name, (kind, size) in syms.items()
+        if kind in ("b", "d") and name.split(".")[0] in ("window", "feat", "cmd", "line")
+    )
     out = {
         "flash_bytes": s["flash_bytes"],
         "ram_bytes": s["static_ram_bytes"] + (stack_used or 0),
@@ -292,7 +298,14 @@ def check_firmware(
             res = _merge(parts)
             res["files"] = [{"path": str(f["path"]), **p} for f, p in zip(files, parts)]
             if target == "host":
-                res.update({"flash_bytes": None, "ram_bytes": None, "instructions_per_window": None, "instructions_per_mac": None})
+                res.update(
+                    {
+                        "flash_bytes": None,
+                        "ram_bytes": None,
+                        "instructions_per_window": None,
+                        "instructions_per_mac": None,
+                    }
+                )
             else:
                 total = {k: sum(s[k] for s in stats_all) for k in stats_all[0] if k != "stack_bytes"}
                 res.update(_m4_figures(total, meta))
@@ -308,8 +321,15 @@ def check_firmware(
                     res["plain_c"] = {
                         "bit_exact": bool(np.array_equal(_run_int8(it_ref, f0), e0)),
                         "windows": int(len(e0)),
-                        **{k: fig[k] for k in ("instructions_per_window", "network_instructions_per_window",
-                                                "instructions_per_mac", "ms_per_window_at_80mhz")},
+                        **{
+                            k: fig[k]
+                            for k in (
+                                "instructions_per_window",
+                                "network_instructions_per_window",
+                                "instructions_per_mac",
+                                "ms_per_window_at_80mhz",
+                            )
+                        },
                     }
             results[target] = res
             emb_by_target[target] = embs

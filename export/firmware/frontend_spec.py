@@ -33,7 +33,7 @@ _KEYS = {
     "fmin": ("nonneg_num", "a finite number >= 0 (Hz)"),
     "fmax": ("pos_num", "a finite number > 0 (Hz)"),
     "htk": ("bool", "true or false"),
-    "norm": ("norm", "\"slaney\" or null"),
+    "norm": ("norm", '"slaney" or null'),
     "power_melgram": ("pos_num", "a finite number > 0"),
     "db_scale": ("pos_num", "a finite number > 0"),
     "amin": ("pos_num", "a finite number > 0"),
@@ -61,28 +61,36 @@ class FrontendSpec:
 
     @property
     def n_dft(self) -> int:
+        """DFT length (a power of two)."""
         return int(self.params["n_dft"])
 
     @property
     def n_mels(self) -> int:
+        """Mel bands."""
         return int(self.params["n_mels"])
 
     @property
     def n_frames(self) -> int:
+        """Frames per window."""
         return int(self.params["n_frames"])
 
     @property
     def window_length(self) -> int:
+        """Samples per window."""
         return int(self.params["window_length"])
 
     @property
     def sr(self) -> int:
+        """Sample rate in Hz."""
         return int(self.params["sr"])
 
     @property
     def scratch_floats(self) -> int:
-        """Floats of scratch the C front-end needs: FFT buffer, power spectrum (+1 pad), log-mel window and a
-        zero-padded int16 copy of an edge frame."""
+        """Floats of scratch the C front-end needs.
+
+        The FFT buffer, the power spectrum (+1 pad), the log-mel window and a zero-padded int16 copy of an edge
+        frame.
+        """
         return self.n_dft + self.n_dft // 2 + 2 + self.n_mels * self.n_frames + self.n_dft // 2
 
     def tables(self) -> dict:
@@ -106,6 +114,7 @@ class FrontendSpec:
         n = self.n_dft
         m = n // 2
         window = (fn.hann_periodic(n) * 2.0**-16).astype(np.float32)
+
         def w(idx):  # exp(-2 pi i idx / n) as (cos, -sin) in float64
             idx = np.asarray(idx, np.float64)
             return np.stack([np.cos(2 * np.pi * idx / n), -np.sin(2 * np.pi * idx / n)], axis=-1)
@@ -233,7 +242,9 @@ def load_frontend(path: str | Path, model_input_shape, input_scale: float, input
     if n_dft > 65536:
         raise _err(path, "frontend.n_dft", n_dft, "at most 65536")
     if "win_length" in fe and fe["win_length"] not in (None, n_dft):
-        raise _err(path, "frontend.win_length", fe["win_length"], f"equal to n_dft ({n_dft}): the Hann window spans the frame")
+        raise _err(
+            path, "frontend.win_length", fe["win_length"], f"equal to n_dft ({n_dft}): the Hann window spans the frame"
+        )
     if "window" in fe and fe["window"] != "hann_periodic":
         raise _err(path, "frontend.window", fe["window"], '"hann_periodic"')
     if fe.get("ref", "window_max") != "window_max":

@@ -14,7 +14,7 @@ from .frontend_spec import load_frontend
 from .graph import read_tflite
 from .lower import lower_graph, plan_memory
 
-__all__ = ["FIRMWARE_JSON", "resolve_inputs", "write_firmware"]
+__all__ = ["FIRMWARE_JSON", "resolve_inputs", "write_firmware", "write_network"]
 
 FIRMWARE_JSON = "firmware.json"
 GENERATOR_VERSION = 1
@@ -93,7 +93,7 @@ def write_firmware(
     model_name = "".join(c if c.isalnum() or c in "._-" else "_" for c in model_name)
     prog = lower_graph(graph, int16_weight_budget=int16_weight_budget, rounding=rounding)
     plan = plan_memory(prog, 4 * fe.scratch_floats)
-    files = emit_project(out, prog, plan, fe, model_name, dsp=dsp, meta={})
+    files = emit_project(out, prog, plan, fe, model_name, dsp=dsp)
     layers = []
     for la in prog.layers:
         entry = {"index": la.index, "kind": la.kind, "op": la.op, "note": la.note, "macs": int(la.macs)}
@@ -130,4 +130,23 @@ def write_firmware(
     }
     write_json(out / FIRMWARE_JSON, meta)
     (out / FIRMWARE_JSON).chmod(0o644)
+    return out
+
+
+def write_network(tflite, out_dir, *, int16_weight_budget: int = 48 * 1024, rounding: str = "litert") -> Path:
+    """Write only the network's C (``sea.h`` with ``sea_network``, model, data and kernels) for ``tflite``.
+
+    No front-end and no examples: for per-layer tests and for projects that compute their own input features.
+    Any int8 model with one input and one output works (no frontend.json needed).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out = Path(out_dir)
+    graph = read_tflite(tflite)
+    prog = lower_graph(graph, int16_weight_budget=int16_weight_budget, rounding=rounding)
+    plan = plan_memory(prog, 0)
+    emit_project(out, prog, plan, None, Path(tflite).stem, dsp=False)
     return out

@@ -67,14 +67,17 @@ class Tensor:
 
     @property
     def size(self) -> int:
+        """Number of elements."""
         return int(np.prod(self.shape)) if self.shape else 1
 
     @property
     def nbytes(self) -> int:
+        """Bytes of the tensor's data."""
         return self.size * np.dtype(self.dtype).itemsize
 
     @property
     def is_const(self) -> bool:
+        """Whether the tensor holds constant data (weights, biases, shapes)."""
         return self.data is not None
 
     @property
@@ -86,6 +89,7 @@ class Tensor:
 
     @property
     def qzero(self) -> int:
+        """The per-tensor zero point (the first one; 0 when unquantised)."""
         return int(self.zero_point[0]) if self.zero_point is not None and self.zero_point.size else 0
 
 
@@ -102,6 +106,8 @@ class Op:
 
 @dataclass
 class Graph:
+    """Subgraph 0 of a ``.tflite``: tensors, ops in execution order, and the graph's input/output tensor indices."""
+
     tensors: list
     ops: list
     inputs: list
@@ -109,6 +115,7 @@ class Graph:
     path: str = ""
 
     def t(self, i: int) -> Tensor:
+        """Tensor ``i``."""
         return self.tensors[i]
 
 
@@ -156,7 +163,9 @@ def read_tflite(path: str | Path) -> Graph:
     for i, t in enumerate(sg.tensors):
         shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
         if t.shapeSignature is not None and any(int(d) < 0 for d in t.shapeSignature[1:]):
-            raise ExportError(f"{path}: tensor {t.name!r} has a dynamic shape {list(t.shapeSignature)}; export with fixed shapes")
+            raise ExportError(
+                f"{path}: tensor {t.name!r} has a dynamic shape {list(t.shapeSignature)}; export with fixed shapes"
+            )
         dtype = _DTYPES.get(int(t.type))
         if dtype is None:
             raise ExportError(f"{path}: tensor {t.name!r} has TFLite type {t.type}, which the firmware does not handle")

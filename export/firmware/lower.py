@@ -64,6 +64,8 @@ class Layer:
 
 @dataclass
 class Program:
+    """The lowered network: layers in order, buffers by name, the input/output buffers and tensors, MACs."""
+
     layers: list
     buffers: dict
     input_buffer: str
@@ -276,9 +278,13 @@ class _Lowering:
         if ws.scale is None:
             raise ExportError(f"{self.path}: {op.kind} op {op.index} has unquantised weights; export a full-int8 model")
         if np.any(ws.zero_point != 0):
-            raise ExportError(f"{self.path}: {op.kind} op {op.index} has weight zero points != 0 (not TFLite int8 spec)")
+            raise ExportError(
+                f"{self.path}: {op.kind} op {op.index} has weight zero points != 0 (not TFLite int8 spec)"
+            )
         if ws.scale.size not in (1, oc):
-            raise ExportError(f"{self.path}: {op.kind} op {op.index} has {ws.scale.size} weight scales for {oc} channels")
+            raise ExportError(
+                f"{self.path}: {op.kind} op {op.index} has {ws.scale.size} weight scales for {oc} channels"
+            )
         if fc and ws.scale.size == 1:
             # per-tensor FULLY_CONNECTED: GetQuantizedConvolutionMultipler multiplies the scales in float32
             m0, s0 = quant.quantize_multiplier(
@@ -328,7 +334,9 @@ class _Lowering:
         if ic != in_c:
             raise ExportError(f"{self.path}: CONV_2D op {op.index} is grouped ({in_c} channels, filter depth {ic})")
         geom = self.geometry(op, in_h, in_w, in_c, kh, kw, oc, o)
-        return self.conv_common(op, x, w.data.reshape(oc, -1), bias, out, geom, int(o.get("fusedActivationFunction", 0)), False)
+        return self.conv_common(
+            op, x, w.data.reshape(oc, -1), bias, out, geom, int(o.get("fusedActivationFunction", 0)), False
+        )
 
     def op_depthwise_conv_2d(self, op: Op):
         o = op.options
@@ -376,7 +384,13 @@ class _Lowering:
         n_out = geom["out_h"] * geom["out_w"] * oc
         self.add(
             Layer(
-                0, "dwconv", op.kind, src.buffer, dst.buffer, params, macs=n_out * kh * kw,
+                0,
+                "dwconv",
+                op.kind,
+                src.buffer,
+                dst.buffer,
+                params,
+                macs=n_out * kh * kw,
                 note=f"{in_h}x{in_w}x{in_c} -> {geom['out_h']}x{geom['out_w']}x{oc}, kernel {kh}x{kw}",
             )
         )
@@ -389,13 +403,29 @@ class _Lowering:
             raise ExportError(f"{self.path}: FULLY_CONNECTED op {op.index} uses shuffled weights")
         m, n = (int(d) for d in w.shape)
         if x.size % n:
-            raise ExportError(f"{self.path}: FULLY_CONNECTED op {op.index}: input size {x.size} is not a multiple of {n}")
+            raise ExportError(
+                f"{self.path}: FULLY_CONNECTED op {op.index}: input size {x.size} is not a multiple of {n}"
+            )
         rows = x.size // n
         geom = dict(
-            in_h=1, in_w=rows, in_c=n, out_h=1, out_w=rows, out_c=m, k_h=1, k_w=1, s_h=1, s_w=1, d_h=1, d_w=1,
-            pad_t=0, pad_l=0,
+            in_h=1,
+            in_w=rows,
+            in_c=n,
+            out_h=1,
+            out_w=rows,
+            out_c=m,
+            k_h=1,
+            k_w=1,
+            s_h=1,
+            s_w=1,
+            d_h=1,
+            d_w=1,
+            pad_t=0,
+            pad_l=0,
         )
-        return self.conv_common(op, x, w.data.reshape(m, n), bias, out, geom, int(op.options.get("fusedActivationFunction", 0)), True)
+        return self.conv_common(
+            op, x, w.data.reshape(m, n), bias, out, geom, int(op.options.get("fusedActivationFunction", 0)), True
+        )
 
     def geometry(self, op: Op, in_h, in_w, in_c, kh, kw, oc, o) -> dict:
         out = self.g.t(op.outputs[0])
@@ -410,15 +440,29 @@ class _Lowering:
                 f"({out_h}x{out_w}x{oc})"
             )
         return dict(
-            in_h=in_h, in_w=in_w, in_c=in_c, out_h=out_h, out_w=out_w, out_c=oc, k_h=kh, k_w=kw, s_h=sh, s_w=sw,
-            d_h=dh, d_w=dw, pad_t=pad_t, pad_l=pad_l,
+            in_h=in_h,
+            in_w=in_w,
+            in_c=in_c,
+            out_h=out_h,
+            out_w=out_w,
+            out_c=oc,
+            k_h=kh,
+            k_w=kw,
+            s_h=sh,
+            s_w=sw,
+            d_h=dh,
+            d_w=dw,
+            pad_t=pad_t,
+            pad_l=pad_l,
         )
 
     def pool(self, op: Op, kind: str):
         o = op.options
         x, out = self.g.t(op.inputs[0]), self.g.t(op.outputs[0])
         if not _same_quant(x, out):
-            raise ExportError(f"{self.path}: {op.kind} op {op.index} changes quantisation, which TFLite int8 pooling does not do")
+            raise ExportError(
+                f"{self.path}: {op.kind} op {op.index} changes quantisation, which TFLite int8 pooling does not do"
+            )
         in_h, in_w, c = _nhwc(x.shape, f"{op.kind} op {op.index} input", self.path)
         fh, fw = int(o["filterHeight"]), int(o["filterWidth"])
         sh, sw = int(o.get("strideH", 1)), int(o.get("strideW", 1))
@@ -429,9 +473,31 @@ class _Lowering:
         lo, hi = quant.act_range(int(o.get("fusedActivationFunction", 0)), out.qscale, out.qzero)
         src = self.contiguous(op.inputs[0])
         dst = self.out_view(out)
-        params = dict(in_h=in_h, in_w=in_w, c=c, out_h=out_h, out_w=out_w, f_h=fh, f_w=fw, s_h=sh, s_w=sw, pad_t=pad_t, pad_l=pad_l, act_min=lo, act_max=hi)
+        params = dict(
+            in_h=in_h,
+            in_w=in_w,
+            c=c,
+            out_h=out_h,
+            out_w=out_w,
+            f_h=fh,
+            f_w=fw,
+            s_h=sh,
+            s_w=sw,
+            pad_t=pad_t,
+            pad_l=pad_l,
+            act_min=lo,
+            act_max=hi,
+        )
         self.add(
-            Layer(0, kind, op.kind, src.buffer, dst.buffer, params, note=f"{in_h}x{in_w}x{c} -> {out_h}x{out_w}x{c}, window {fh}x{fw} stride {sh}x{sw}")
+            Layer(
+                0,
+                kind,
+                op.kind,
+                src.buffer,
+                dst.buffer,
+                params,
+                note=f"{in_h}x{in_w}x{c} -> {out_h}x{out_w}x{c}, window {fh}x{fw} stride {sh}x{sw}",
+            )
         )
 
     def op_max_pool_2d(self, op: Op):
@@ -452,7 +518,9 @@ class _Lowering:
         axes = sorted({int(a) % rank for a in axes_t.data.reshape(-1)})
         dst = self.out_view(out)
         params = {"shape": v.shape, "strides": v.strides(), "axes": axes}
-        self.add(Layer(0, "reduce_max", op.kind, v.buffer, dst.buffer, params, note=f"{list(v.shape)} over axes {axes}"))
+        self.add(
+            Layer(0, "reduce_max", op.kind, v.buffer, dst.buffer, params, note=f"{list(v.shape)} over axes {axes}")
+        )
 
     def op_pad(self, op: Op):
         x, out = self.g.t(op.inputs[0]), self.g.t(op.outputs[0])
@@ -467,7 +535,9 @@ class _Lowering:
             raise ExportError(f"{self.path}: PAD op {op.index} has paddings {pads} for shape {list(src.shape)}")
         dst = self.out_view(out)
         params = {"in_shape": src.shape, "out_shape": tuple(out.shape), "pads": pads, "value": out.qzero}
-        self.add(Layer(0, "pad", op.kind, src.buffer, dst.buffer, params, note=f"{list(src.shape)} -> {list(out.shape)}"))
+        self.add(
+            Layer(0, "pad", op.kind, src.buffer, dst.buffer, params, note=f"{list(src.shape)} -> {list(out.shape)}")
+        )
 
     # -- weight format ------------------------------------------------------------------------------------------
     def choose_weight_formats(self, convs: list):
@@ -545,9 +615,7 @@ def plan_memory(prog: Program, frontend_bytes: int, align: int = 8) -> dict:
     for b in order:
         if b.first > b.last:  # never used
             b.first = b.last = -1
-        live = sorted(
-            (p for p in placed if not (p.last < b.first or b.last < p.first)), key=lambda p: p.offset
-        )
+        live = sorted((p for p in placed if not (p.last < b.first or b.last < p.first)), key=lambda p: p.offset)
         off = 0
         for p in live:
             if off + b.nbytes <= p.offset:

@@ -59,7 +59,7 @@ def conv_multipliers(input_scale: float, filter_scales, output_scale: float) -> 
 
 
 def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
-    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int32 values (int64 arrays in and out)."""
+    """Gemmlowp's ``SaturatingRoundingDoublingHighMul`` on int32 values (int64 arrays in and out)."""
     a = np.asarray(a, np.int64)
     b = np.asarray(b, np.int64)
     ab = a * b
@@ -71,7 +71,7 @@ def saturating_rounding_doubling_high_mul(a, b) -> np.ndarray:
 
 
 def rounding_divide_by_pot(x, exponent) -> np.ndarray:
-    """gemmlowp ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded half away from zero."""
+    """Gemmlowp's ``RoundingDivideByPOT``: ``x / 2**exponent`` rounded half away from zero."""
     x = np.asarray(x, np.int64)
     e = np.asarray(exponent, np.int64)
     mask = (np.int64(1) << e) - 1

@@ -59,9 +59,17 @@ def check_toolchain(targets) -> None:
     if any(t in ("cortex-m4", "cortex-m7") for t in targets) and shutil.which(_tool("arm-none-eabi-gcc")):
         # the compiler without newlib links nothing: ask it where libc_nano.a is
         r = subprocess.run(
-            [_tool("arm-none-eabi-gcc"), "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-             "-print-file-name=libc_nano.a"],
-            capture_output=True, text=True, check=False,
+            [
+                _tool("arm-none-eabi-gcc"),
+                "-mcpu=cortex-m4",
+                "-mthumb",
+                "-mfloat-abi=hard",
+                "-mfpu=fpv4-sp-d16",
+                "-print-file-name=libc_nano.a",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if not Path(r.stdout.strip()).is_file():
             missing.append("newlib")
@@ -86,8 +94,17 @@ def build(fw_dir: Path, target: str, *, dsp: bool | None = None, out: str = "bui
     ExportError
         The build fails (the compiler's last lines are in the message).
     """
-    cmd = ["make", "-s", "-C", str(fw_dir), target, f"OUT={out}", f"HOST_CC={_tool('gcc')}",
-           f"ARM_CC={_tool('arm-none-eabi-gcc')}", f"ARM_SIZE={_tool('arm-none-eabi-size')}"]
+    cmd = [
+        "make",
+        "-s",
+        "-C",
+        str(fw_dir),
+        target,
+        f"OUT={out}",
+        f"HOST_CC={_tool('gcc')}",
+        f"ARM_CC={_tool('arm-none-eabi-gcc')}",
+        f"ARM_SIZE={_tool('arm-none-eabi-size')}",
+    ]
     if dsp is not None:
         cmd.append(f"DSP={1 if dsp else 0}")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -110,7 +127,10 @@ def run_host(exe: Path, pcm: Path, emb: Path, feats: Path, hop: int, *, timeout:
     """Run the host example: ``sea_host -H hop -x feats pcm emb``."""
     r = subprocess.run(
         [str(exe), "-H", str(int(hop)), "-x", str(feats), str(pcm), str(emb)],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if r.returncode != 0:
         raise ExportError(f"{exe} failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
@@ -126,9 +146,20 @@ def run_qemu(elf: Path, pcm: Path, emb: Path, feats: Path | None, hop: int, *, t
         if re.search(r"[\s,]", a):
             raise ExportError(f"semihosting path {a!r} contains a space or a comma; use a plain temporary folder")
     cmd = [
-        _tool("qemu-system-arm"), "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
-        "-icount", "shift=0", "-semihosting-config", "enable=on,target=native," + ",".join(f"arg={a}" for a in args),
-        "-kernel", str(elf),
+        _tool("qemu-system-arm"),
+        "-M",
+        "mps2-an386",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "none",
+        "-icount",
+        "shift=0",
+        "-semihosting-config",
+        "enable=on,target=native," + ",".join(f"arg={a}" for a in args),
+        "-kernel",
+        str(elf),
     ]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
@@ -142,8 +173,11 @@ def run_qemu(elf: Path, pcm: Path, emb: Path, feats: Path | None, hop: int, *, t
 
 
 def elf_sizes(elf: Path) -> dict:
-    """Section sizes of an ELF image (``arm-none-eabi-size -A -d``): flash = vectors + code + const + .data image,
-    static RAM = .data + .bss (the reserved stack region is reported separately)."""
+    """Section sizes of an ELF image (``arm-none-eabi-size -A -d``).
+
+    Flash = vectors + code + const data + the .data load image; static RAM = .data + .bss (the reserved stack
+    region is reported separately).
+    """
     r = subprocess.run([_tool("arm-none-eabi-size"), "-A", "-d", str(elf)], capture_output=True, text=True, check=True)
     sec = {}
     for line in r.stdout.splitlines():
@@ -161,8 +195,9 @@ def elf_sizes(elf: Path) -> dict:
 
 def symbol_sizes(elf: Path) -> dict:
     """Sizes of the firmware's own symbols (``arm-none-eabi-nm -S``), for the RAM/flash breakdown."""
-    r = subprocess.run([_tool("arm-none-eabi-nm"), "-S", "--size-sort", str(elf)], capture_output=True, text=True,
-                       check=False)
+    r = subprocess.run(
+        [_tool("arm-none-eabi-nm"), "-S", "--size-sort", str(elf)], capture_output=True, text=True, check=False
+    )
     out = {}
     for line in r.stdout.splitlines():
         parts = line.split()
