@@ -32,7 +32,7 @@ VALID_RES_TYPES = ("soxr_vhq", "soxr_hq", "kaiser_best")
 #: Dataset splits a manifest record may carry.
 VALID_SPLITS = ("train", "validate", "test")
 #: Export formats of ``sea export``.
-VALID_FORMATS = ("onnx", "tflite", "mcu", "pi")
+VALID_FORMATS = ("onnx", "tflite", "mcu", "firmware", "pi")
 #: Calibration methods of the int8 exporters.
 VALID_CALIBRATE_METHODS = ("minmax", "entropy", "percentile")
 

@@ -14,7 +14,8 @@ spells its paths::
       targets/<name>/        reducer.npz, sample indices, report    (targets)
       students/<name>/       ckpt.pt, best.pt, log.csv, tb/, fidelity.json (distill)
       eval/<name>/           report.json, report.md, *.png, emb/, heads/   (evaluate)
-      export/<name>/         model_*.onnx|tflite, frontend.json, parity.json, footprint.json, mcu/, pi/
+      export/<name>/         model_*.onnx|tflite, frontend.json, parity.json, footprint.json, mcu/, firmware/, pi/
+      datasets/<name>/       an evaluation dataset, prepared as a run of its own (clips.jsonl, audio/<sr>/)
       run_config.json        the resolved ``sea run`` plan
       summary.json, summary.md
 
@@ -73,9 +74,13 @@ class RunLayout:
         """Where ``sea run`` writes the synthetic set's raw audio."""
         return self.root / "raw"
 
+    @property
+    def audio_root(self) -> Path:
+        return self.root / "audio"
+
     def audio(self, sr: int) -> Path:
         """``audio/<sr>``: the packed audio cache at rate ``sr``."""
-        return self.root / "audio" / str(int(sr))
+        return self.audio_root / str(int(sr))
 
     # -- teacher -----------------------------------------------------------------------------------
     @property
@@ -106,16 +111,21 @@ class RunLayout:
     def student(self, name: str) -> Path:
         return self.students_root / name
 
+    #: File names inside ``students/<name>/``.
+    CHECKPOINT_NAME = "best.pt"
+    LAST_CHECKPOINT_NAME = "ckpt.pt"
+    FIDELITY_NAME = "fidelity.json"
+
     def checkpoint(self, name: str) -> Path:
         """``students/<name>/best.pt``: the weights of the best validation epoch."""
-        return self.student(name) / "best.pt"
+        return self.student(name) / self.CHECKPOINT_NAME
 
     def last_checkpoint(self, name: str) -> Path:
         """``students/<name>/ckpt.pt``: the resumable state after the last finished epoch."""
-        return self.student(name) / "ckpt.pt"
+        return self.student(name) / self.LAST_CHECKPOINT_NAME
 
     def fidelity(self, name: str) -> Path:
-        return self.student(name) / "fidelity.json"
+        return self.student(name) / self.FIDELITY_NAME
 
     def student_names(self) -> list[str]:
         """Students of this run that have a best checkpoint, sorted."""
@@ -131,6 +141,15 @@ class RunLayout:
         """``eval/<name>``: the reports of one downstream dataset."""
         return self.eval_root / safe_name(name)
 
+    @property
+    def eval_summary_json(self) -> Path:
+        """``eval/report.json``: every evaluation of the run in one file."""
+        return self.eval_root / "report.json"
+
+    @property
+    def eval_summary_md(self) -> Path:
+        return self.eval_root / "report.md"
+
     def eval_embeddings(self, name: str, model: str) -> Path:
         return self.eval(name) / "emb" / f"{safe_name(model)}.npz"
 
@@ -144,6 +163,15 @@ class RunLayout:
 
     def export(self, name: str) -> Path:
         return self.export_root / name
+
+    # -- evaluation datasets -----------------------------------------------------------------------
+    @property
+    def datasets_root(self) -> Path:
+        return self.root / "datasets"
+
+    def dataset(self, name: str) -> Path:
+        """``datasets/<name>``: an evaluation dataset of ``sea run``, prepared as a run of its own."""
+        return self.datasets_root / safe_name(name)
 
     # -- run ---------------------------------------------------------------------------------------
     @property
@@ -175,7 +203,7 @@ class RunLayout:
         calibration audio given explicitly.
         """
         path = Path(checkpoint)
-        student_dir = path if path.is_dir() else path.parent
+        student_dir = path if path.is_dir() or not path.suffix else path.parent
         if student_dir.parent.name != "students":
             return None
         run = cls(student_dir.parent.parent)

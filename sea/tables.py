@@ -22,15 +22,15 @@ __all__ = ["fmt_bytes", "fmt_count", "fmt_float", "render_table"]
 
 
 def fmt_bytes(n: float | None) -> str:
-    """Bytes in binary units (1 KB here is 1024 B), or ``-`` for None."""
+    """Bytes in binary units (KiB = 1024 B, MiB, GiB), or ``-`` for None; sea's one unit convention."""
     if n is None:
         return "-"
     n = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return f"{n:.1f} GB"
+    return f"{n:.1f} GiB"
 
 
 def fmt_count(n: float | None) -> str:

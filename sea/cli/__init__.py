@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import warnings
 
 from .._version import __version__
-from ..errors import SeaError
+from ..errors import SeaError, SeaWarning
 
 GROUPS = (
     ("data", "prepare target-domain datasets (synthetic, UrbanSound8K, SONYC-UST, ESC-50, folders)"),
@@ -44,11 +45,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=None, help="global random seed (default: stage config seed)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging; tracebacks on error")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only warnings and errors")
+    parser.add_argument(
+        "--verify", action="store_true", help="check every input file against its full sha256, not only size and samples"
+    )
     sub = parser.add_subparsers(dest="group", metavar="GROUP", title="groups")
     for name, help_text in GROUPS:
         module = importlib.import_module(f".{name}", __name__)
         module.register(sub, name, help_text)
+    _remember_parsers(parser)
     return parser
+
+
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Let every (sub)command know its own parser, so a usage error shows that command's usage."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(command_parser=sub)
+                _remember_parsers(sub)
+
+
+_OWN_PACKAGES = ("sea", "data_prep", "export")
+
+
+class _OwnLoggersOnly(logging.Filter):
+    """Third-party libraries (absl, JAX, the converters) log chatter through their own and the root logger;
+    a sea command shows their errors only (everything with -v)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.split(".")[0] in _OWN_PACKAGES
+        return own or record.levelno >= logging.ERROR
+
+
+def _quiet_third_parties() -> None:
+    # set before TensorFlow-based converters and absl import (they read these at import time)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    os.environ.setdefault("GLOG_minloglevel", "2")
 
 
 def _configure(args: argparse.Namespace) -> None:
@@ -57,6 +90,14 @@ def _configure(args: argparse.Namespace) -> None:
     # only our own packages speak at INFO, everything else from WARNING (all of it at -vv)
     root_level = logging.DEBUG if args.verbose > 1 else max(level, logging.WARNING)
     logging.basicConfig(level=root_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        _quiet_third_parties()
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_OwnLoggersOnly())
+    if args.verify:
+        from ..integrity import set_full_verify
+
+        set_full_verify(True)
     for name in ("sea", "data_prep", "export"):
         logging.getLogger(name).setLevel(level)
     from .. import progress
@@ -68,16 +109,25 @@ def _configure(args: argparse.Namespace) -> None:
         seed_everything(args.seed)
 
     def _showwarning(message, category, filename, lineno, file=None, line=None):
-        print(f"warning: {message}", file=sys.stderr)
+        # sea's own warnings as one line; third-party deprecation chatter only with -v
+        if issubclass(category, SeaWarning) or _is_own_file(filename):
+            print(f"warning: {message}", file=sys.stderr)
 
     if not args.verbose:
         warnings.showwarning = _showwarning
 
 
+def _is_own_file(filename: str) -> bool:
+    parts = os.path.normpath(filename).split(os.sep)
+    return any(p in _OWN_PACKAGES for p in parts[-4:-1]) and "site-packages" not in parts
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sea`` console script; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # report it on the command the user typed, with that command's usage (exit 2)
+        (getattr(args, "command_parser", None) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         # A group without a command prints its own help, like git.
         target = getattr(args, "group_parser", None) or parser
