@@ -3,11 +3,11 @@
 Classification
     :func:`fold_summary` (mean, std over folds), :func:`confusion_matrix`.
 Multi-label tagging (SONYC-UST, DCASE 2019/2020 Task 5)
-    :func:`auprc_dcase` -- the challenge's AUPRC: sweep the threshold over the unique scores
-    (>= ``min_threshold``, 0.01 in the DCASE code), count TP/FP/FN over all clip x class decisions
-    (micro) or per class (macro), precision ``TP / max(TP + FP, 0.5)``, recall
-    ``TP / max(TP + FN, 0.5)``, add the end points (R=1, P=0) and (R=0, P=1) and take the
-    **trapezoidal** area. :func:`average_precision` -- the step-wise sum ``sum_n (R_n - R_{n-1}) P_n``,
+    :func:`auprc_dcase` -- the official DCASE-UST scorer's AUPRC: thresholds are the distinct scores
+    >= ``min_threshold`` (0.01) plus 1.0, TP/FP/FN are counted over all clip x class decisions
+    (micro) or per class (macro, every class, a class without positives scoring 0), precision
+    ``TP / max(TP + FP, 0.5)``, recall ``TP / max(TP + FN, 0.5)``, points ordered by recall (ties:
+    threshold descending) between (R=0, P=1) and (R=1, P=0), **trapezoidal** area. :func:`average_precision` -- the step-wise sum ``sum_n (R_n - R_{n-1}) P_n``,
     equal to ``sklearn.metrics.average_precision_score(average='micro'|'macro')``. The two differ
     (trapezoid vs step, the end points): report both, compare the paper's numbers with the DCASE one.
     :func:`micro_f1` -- micro-F1 at a fixed threshold (0.5 in DCASE).
@@ -126,40 +126,66 @@ def _counts_at_thresholds(y: np.ndarray, s: np.ndarray, thresholds: np.ndarray) 
 
 
 def _dcase_area(y: np.ndarray, s: np.ndarray, min_threshold: float) -> float:
-    thresholds = np.unique(s)
-    thresholds = thresholds[thresholds >= min_threshold]
+    """The official DCASE-UST area of one pool of decisions (``y``, ``s`` flat).
+
+    Thresholds are the distinct scores ``>= min_threshold`` plus 1.0; the points (R, P) are ordered
+    by recall ascending, ties by threshold descending; (R=0, P=1) is prepended, (R=1, P=0) appended,
+    and the area is the trapezoid sum (``sklearn.metrics.auc``).
+    """
+    s = np.clip(s, 0.0, 1.0)  # the SEA scorer clips scores to [0, 1]
+    thresholds = np.unique(np.concatenate([s[s >= min_threshold], [1.0]]))
     tp, fp, fn = _counts_at_thresholds(y, s, thresholds)
     p = tp / np.maximum(tp + fp, 0.5)
     r = tp / np.maximum(tp + fn, 0.5)
-    # thresholds ascend, so recall descends: start at (R=1, P=0), end at (R=0, P=1) as in the DCASE code
-    recalls = np.concatenate([[1.0], r, [0.0]])
-    precisions = np.concatenate([[0.0], p, [1.0]])
-    return float(abs(np.trapezoid(precisions, recalls)))
+    order = np.lexsort((-thresholds, r))  # recall ascending, then threshold descending
+    recalls = np.concatenate([[0.0], r[order], [1.0]])
+    precisions = np.concatenate([[1.0], p[order], [0.0]])
+    return float(np.sum(np.diff(recalls) * (precisions[1:] + precisions[:-1]) / 2))
 
 
-def auprc_dcase(y_true: ArrayLike, scores: ArrayLike, *, average: str = "micro", min_threshold: float = 0.01) -> float:
-    """DCASE Task 5 AUPRC (trapezoidal area of the swept P-R curve).
+def auprc_dcase(
+    y_true: ArrayLike,
+    scores: ArrayLike,
+    *,
+    average: str = "micro",
+    min_threshold: float = 0.01,
+    empty: str = "zero",
+) -> float:
+    """AUPRC as the official DCASE-UST scorer (SONYC-UST, DCASE 2019/2020 Task 5) computes it.
+
+    For one pool of (clip, class) decisions: the thresholds are the distinct scores
+    ``>= min_threshold`` plus 1.0; at each threshold t a decision is positive when ``s >= t``,
+    ``P = TP / max(TP + FP, 0.5)`` and ``R = TP / max(TP + FN, 0.5)``; the points are ordered by R
+    ascending (ties: t descending), (R=0, P=1) is prepended and (R=1, P=0) appended, and the area is
+    the trapezoid sum. Scores are clipped to [0, 1] first (as SEA's copy of the scorer does).
 
     Parameters
     ----------
     y_true : array [shape=(n_clips, n_classes)] of 0/1
     scores : array [shape=(n_clips, n_classes)] in [0, 1]
     average : {"micro", "macro"}
-        ``micro`` pools every clip x class decision; ``macro`` averages the per-class areas
-        uniformly (classes without positives are skipped, as their recall is undefined).
+        ``micro`` pools every clip x class decision; ``macro`` is the unweighted mean of the
+        per-class areas over **all** classes.
     min_threshold : float
-        Scores below it are not used as thresholds (0.01 in the challenge code; 0 uses all).
+        Scores below it are not thresholds (0.01 in the challenge code; 0 uses all of them). A
+        positive scored below it stays a false negative at every threshold.
+    empty : {"zero", "skip"}
+        Macro only: a class without positives scores 0 and counts in the mean (``zero``, SEA's
+        scorer; the DCASE 2020 baseline's scorer raises instead), or is left out (``skip``).
 
     Returns
     -------
     auprc : float in [0, 1]
-        NaN for ``macro`` when no class has a positive.
+        NaN for ``macro`` with ``empty="skip"`` when no class has a positive.
     """
     y, s = _check_tagging(y_true, scores)
+    if empty not in ("zero", "skip"):
+        raise ParameterError(f"empty={empty!r} must be 'zero' or 'skip'")
     if average == "micro":
         return _dcase_area(y.ravel(), s.ravel(), min_threshold)
     if average == "macro":
-        vals = [_dcase_area(y[:, k], s[:, k], min_threshold) for k in range(y.shape[1]) if y[:, k].any()]
+        classes = [k for k in range(y.shape[1]) if empty == "zero" or y[:, k].any()]
+        vals = [_dcase_area(y[:, k], s[:, k], min_threshold) for k in classes]
         return float(np.mean(vals)) if vals else float("nan")
     raise ParameterError(f"average={average!r} must be 'micro' or 'macro'")
 
@@ -240,7 +266,8 @@ def tagging_metrics(
     -------
     metrics : dict
         ``micro_auprc``, ``macro_auprc`` (DCASE), ``micro_ap``, ``macro_ap`` (sklearn-style),
-        ``micro_f1`` and ``per_class_auprc`` (a list, None for classes without positives).
+        ``micro_f1``, ``per_class_auprc`` (a list over every class; 0 for a class without
+        positives) and ``classes_without_positives`` (their indices).
     """
     y, s = _check_tagging(y_true, scores)
     return {
@@ -249,9 +276,8 @@ def tagging_metrics(
         "micro_ap": average_precision(y, s, average="micro"),
         "macro_ap": average_precision(y, s, average="macro"),
         "micro_f1": micro_f1(y, s, threshold=f1_threshold),
-        "per_class_auprc": [
-            _dcase_area(y[:, k], s[:, k], min_threshold) if y[:, k].any() else None for k in range(y.shape[1])
-        ],
+        "per_class_auprc": [_dcase_area(y[:, k], s[:, k], min_threshold) for k in range(y.shape[1])],
+        "classes_without_positives": [k for k in range(y.shape[1]) if not y[:, k].any()],
     }
 
 

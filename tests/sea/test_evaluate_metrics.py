@@ -20,10 +20,11 @@ def test_ap_equals_sklearn_average_precision_micro_and_macro():
 
 
 def test_dcase_auprc_hand_computed_and_differs_from_ap():
-    # y=[1,0,1,0], s=[.9,.8,.7,.1]; curve (R,P): (1,0) (1,.5) (1,2/3) (.5,.5) (.5,1) (0,1)
+    # y=[1,0,1,0], s=[.9,.8,.7,.1], thresholds {1,.9,.8,.7,.1}: (R,P) = (0,0) (.5,1) (.5,.5) (1,2/3) (1,.5)
+    # curve (0,1) (0,0) (.5,1) (.5,.5) (1,2/3) (1,.5) (1,0): the official scorer's (0,0) point at t=1.0
     y = np.array([[1], [0], [1], [0]])
     s = np.array([[0.9], [0.8], [0.7], [0.1]])
-    trapezoid = 0.5 * (2 / 3 + 0.5) / 2 + 0.5 * (1 + 1) / 2
+    trapezoid = 0.5 * (0 + 1) / 2 + 0.5 * (0.5 + 2 / 3) / 2
     step = 0.5 * 1 + 0.5 * (2 / 3)
     assert M.auprc_dcase(y, s, min_threshold=0.0) == pytest.approx(trapezoid)
     assert M.average_precision(y, s) == pytest.approx(step)
@@ -32,17 +33,17 @@ def test_dcase_auprc_hand_computed_and_differs_from_ap():
 
 
 def _dcase_reference(y, s, min_threshold):
-    """Independent loop implementation of the DCASE 2019 metrics.py recipe."""
+    """Independent loop implementation of the DCASE-UST scorer's rules (thresholds + 1.0, (R asc, t desc))."""
     y, s = y.ravel().astype(bool), s.ravel()
-    th = np.unique(s)
-    th = th[th >= min_threshold]
+    th = np.unique(np.r_[s[s >= min_threshold], 1.0])[::-1]
     P, R = [], []
     for t in th:
         pred = s >= t
         tp, fp, fn = np.sum(pred & y), np.sum(pred & ~y), np.sum(~pred & y)
         P.append(tp / max(tp + fp, 0.5))
         R.append(tp / max(tp + fn, 0.5))
-    return auc(np.array([1.0, *R, 0.0]), np.array([0.0, *P, 1.0]))
+    order = np.argsort(R, kind="stable")
+    return auc(np.r_[0.0, np.asarray(R)[order], 1.0], np.r_[1.0, np.asarray(P)[order], 0.0])
 
 
 @pytest.mark.parametrize("min_threshold", [0.0, 0.01, 0.35])
@@ -54,10 +55,11 @@ def test_dcase_micro_and_macro_match_loop_reference(min_threshold):
     assert M.auprc_dcase(Y, S, average="macro", min_threshold=min_threshold) == pytest.approx(np.mean(per_class))
 
 
-def test_perfect_ranking_scores_one_and_f1():
+def test_perfect_ranking_and_f1():
     y = np.array([[1, 0], [0, 1], [1, 0]])
     s = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3]])
-    assert M.auprc_dcase(y, s) == pytest.approx(1.0)
+    # the scorer's (0,0) point at t=1.0 halves the first segment: 1 - (1/3)/2 for 3 positives
+    assert M.auprc_dcase(y, s) == pytest.approx(5 / 6)
     assert M.average_precision(y, s) == pytest.approx(1.0)
     assert M.micro_f1(y, s) == pytest.approx(1.0)
     # one false positive at 0.5: tp=3, fp=1, fn=0 -> 6/7
