@@ -100,7 +100,7 @@ def test_worked_examples_exact(name):
 
 def test_old_sea_code_fails_the_examples():
     """The defects the fix removes: +r1/2 when the top score is a positive (no t=1.0), empty classes skipped."""
-    for name, (y, s, micro, macro) in EXAMPLES.items():
+    for name, (y, s, micro, _macro) in EXAMPLES.items():
         if name in ("B", "E"):
             assert _old_sea_auprc(y, s) != pytest.approx(float(micro), abs=1e-6), name
             assert M.auprc_dcase(y, s) != pytest.approx(_old_sea_auprc(y, s), abs=1e-6), name
