@@ -35,7 +35,17 @@ from .metrics import (
     tagging_metrics,
 )
 from .models import resolve_model
-from .protocols import PROTOCOLS, Dataset, Split, kfold_assignment, load_dataset, make_splits, resolve_protocol
+from .protocols import (
+    PROTOCOLS,
+    Dataset,
+    ProtocolPlan,
+    Split,
+    kfold_assignment,
+    load_dataset,
+    make_splits,
+    plan_splits,
+    resolve_protocol,
+)
 from .report import write_run_summary
 from .results import collect_reports, eval_dir, load_report, report_rows
 from .stage import evaluate, run
@@ -43,6 +53,7 @@ from .stage import evaluate, run
 __all__ = [
     "CLASSIFIERS",
     "PROTOCOLS",
+    "ProtocolPlan",
     "ClassifierSettings",
     "Dataset",
     "EmbeddingModel",
@@ -68,6 +79,7 @@ __all__ = [
     "make_splits",
     "micro_f1",
     "model_from_callable",
+    "plan_splits",
     "r2_score",
     "report_rows",
     "resolve_model",

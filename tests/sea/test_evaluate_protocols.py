@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sea.errors import ConfigError, DatasetError
-from sea.evaluate import kfold_assignment, load_dataset, make_splits, resolve_protocol
+from sea.evaluate import kfold_assignment, load_dataset, make_splits, plan_splits, resolve_protocol
 from sea.manifest import read_manifest, write_manifest
 from tests.conftest import make_run
 
@@ -63,18 +64,142 @@ def test_fold_structure_survives_shuffled_manifest(tmp_path):
     assert a1 == a2
 
 
-def test_expected_fold_counts_enforced(tmp_path):
-    run = make_run(tmp_path / "r", n_clips=12, n_classes=3, duration=0.5, n_folds=3, srs=(8000,))
-    ds = load_dataset(run)
-    with pytest.raises(DatasetError, match="expects 10 predefined folds"):
-        make_splits(ds, "us8k")
-    with pytest.raises(DatasetError, match="expects 5"):
-        make_splits(ds, "esc50")
+def _write(run_dir, rows, dataset=None):
+    """A manifest without audio (protocols read labels, folds, splits and meta only)."""
+    from sea.manifest import ClipRecord
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    recs = [ClipRecord(path=f"{r['clip_id']}.wav", duration=1.0, sr=8000, channels=1, **r) for r in rows]
+    write_manifest(recs, run_dir / "clips.jsonl")
+    if dataset:
+        (run_dir / "data_report.json").write_text(json.dumps({"dataset": dataset}))
+    return run_dir
+
+
+def _us8k_rows(n_rec, slices, folds, n_classes=4, meta=True):
+    """US8K-style clips: recording r has ``slices`` slices named ``fsID-classID-0-k``, class r % n_classes."""
+    rows = []
+    for r in range(n_rec):
+        c = r % n_classes
+        for k in range(slices):
+            cid = f"{1000 + r}-{c}-0-{k}"
+            rows.append(
+                dict(
+                    clip_id=cid,
+                    label=f"class{c}",
+                    label_id=c,
+                    fold=folds[r % len(folds)],
+                    meta={"fsID": str(1000 + r)} if meta else {},
+                )
+            )
+    return rows
+
+
+def _no_group_on_two_sides(ds, splits):
+    g = ds.group_array
+    for s in splits:
+        tr, va, te = set(g[s.train]), set(g[s.val]), set(g[s.test])
+        assert not tr & te and not tr & va and not va & te, s.name
+
+
+def test_folds_present_leave_one_out_previous_present_fold(tmp_path):
+    """3 of US8K's 10 folds present: leave-one-fold-out over them, the previous PRESENT fold validates."""
+    ds = load_dataset(_write(tmp_path / "r", _us8k_rows(12, 2, [2, 5, 9]), "urbansound8k"))
+    assert resolve_protocol(ds, "auto") == "us8k"
+    plan = plan_splits(ds, "us8k")
+    assert plan.scheme == "predefined_folds" and [s.test_fold for s in plan.splits] == [2, 5, 9]
+    folds = np.asarray([int(f) for f in ds.folds])
+    for s, prev in zip(plan.splits, (9, 2, 5)):
+        assert set(folds[s.test]) == {s.test_fold} and set(folds[s.val]) == {prev}
+    assert any("3 of the dataset's 10 folds" in n for n in plan.notes)
+    assert any("noisy CV" in n for n in plan.notes)  # 12 recordings only
     with pytest.raises(ConfigError):
         resolve_protocol(ds, "bogus")
-    # three folds: previous-fold validation still holds
+    # three folds: previous-fold validation holds for the plain 'folds' protocol too
     for s in make_splits(ds, "folds"):
-        assert len(s.val) == 4
+        assert len(s.val) == 8
+
+
+@pytest.mark.parametrize("folds", [[10], [3, 4]])
+def test_under_three_folds_grouped_kfold_by_recording(tmp_path, folds):
+    """One or two folds present: grouped 5-fold by fsID; no recording on two sides; each clip tested once."""
+    ds = load_dataset(_write(tmp_path / "r", _us8k_rows(30, 3, folds), "urbansound8k"))
+    assert ds.group_key == "fsID" and ds.n_groups == 30
+    plan = plan_splits(ds, "us8k", n_folds=5, seed=0)
+    assert plan.scheme == "grouped_kfold" and len(plan.splits) == 5
+    assert "grouped 5-fold by recording (fsID" in plan.description
+    _no_group_on_two_sides(ds, plan.splits)
+    tested = np.concatenate([s.test for s in plan.splits])
+    assert sorted(tested.tolist()) == list(range(len(ds)))
+    assert all(s.val.size for s in plan.splits)  # the previous fold validates
+    # a random clip k-fold WOULD split recordings: the grouping is what prevents it
+    plain = make_splits(ds, "kfold", n_folds=5, seed=0)  # kfold groups too when clips share recordings
+    _no_group_on_two_sides(ds, plain)
+    with pytest.raises(DatasetError, match="recordings"):
+        plan_splits(ds, "us8k", n_folds=31)
+
+
+def test_groups_from_file_name_and_esc50_src_file(tmp_path):
+    # no meta.fsID: the US8K file name [fsID]-[classID]-[occurrenceID]-[sliceID] gives the recording
+    ds = load_dataset(_write(tmp_path / "u", _us8k_rows(10, 2, [1], meta=False), "urbansound8k"))
+    assert ds.group_key == "fsID" and ds.n_groups == 10
+    rows = [
+        dict(
+            clip_id=f"{f}-{1000 + i}-A-{t}", label=f"c{i % 2}", label_id=i % 2, fold=f, meta={"src_file": str(1000 + i)}
+        )
+        for f in (1, 2)
+        for i in range(f * 10, f * 10 + 6)
+        for t in range(2)
+    ]
+    ds = load_dataset(_write(tmp_path / "e", rows, "esc50"))
+    assert ds.group_key == "src_file" and ds.n_groups == 12
+    plan = plan_splits(ds, "esc50", n_folds=3)
+    assert plan.scheme == "grouped_kfold"
+    _no_group_on_two_sides(ds, plan.splits)
+
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "us8k_fold10_sample" / "UrbanSound8K"
+
+
+def test_real_us8k_sample_splits_keep_recordings_apart(tmp_path):
+    """The shared real sample (fold 10 only, 65 recordings): grouped k-fold, no fsID on two sides."""
+    if not (SHARED / "metadata" / "UrbanSound8K.csv").is_file():
+        pytest.skip("../shared/data/us8k_fold10_sample is absent (a user's clone has no ../shared)")
+    from data_prep.config import PrepareConfig
+    from data_prep.urbansound8k import find_clips
+
+    clips = find_clips(SHARED, PrepareConfig(dataset="urbansound8k"), tmp_path)
+    rows = [
+        dict(clip_id=c.clip_id, label=c.label, label_id=c.label_id, fold=c.fold, meta=c.meta) for c in clips.candidates
+    ]
+    ds = load_dataset(_write(tmp_path / "r", rows, "urbansound8k"))
+    assert len(ds) == 384 and ds.n_groups == 65 and set(ds.folds) == {10}
+    plan = plan_splits(ds, "auto", n_folds=5, seed=0)
+    assert plan.protocol == "us8k" and plan.scheme == "grouped_kfold" and len(plan.splits) == 5
+    _no_group_on_two_sides(ds, plan.splits)
+    assert sorted(np.concatenate([s.test for s in plan.splits]).tolist()) == list(range(384))
+    # the report will say that one fold / 65 recordings gives noisy CV
+    assert any("noisy CV" in n and "65 recordings" in n and "1 predefined fold" in n for n in plan.notes)
+
+
+def test_sonyc_scores_verified_labels_only(tmp_path):
+    rows = []
+    for i in range(24):
+        split = ("train", "validate", "test")[i % 3]
+        source = "verified" if split == "train" or i % 2 == 0 else "volunteers"
+        rows.append(
+            dict(clip_id=f"c{i:02d}", label=["engine"], label_id=[0], split=split, meta={"label_source": source})
+        )
+    ds = load_dataset(_write(tmp_path / "s", rows, "sonyc_ust"))
+    plan = plan_splits(ds, "auto")
+    (s,) = plan.splits
+    src = np.asarray([r["meta"]["label_source"] for r in rows])
+    assert set(src[s.test]) == {"verified"} and set(src[s.val]) == {"verified"}
+    assert plan.excluded == {"unverified": 8} and any("annotator_id == 0" in n for n in plan.notes)
+    sea_plan = plan_splits(ds, "sonyc_sea")
+    (s2,) = sea_plan.splits
+    assert np.array_equal(s2.val, s2.test) and set(np.asarray(ds.splits)[s2.test]) == {"validate"}
+    assert any("optimistic" in n for n in sea_plan.notes)
 
 
 def test_kfold_stratified_without_fold_column(tmp_path):
