@@ -48,7 +48,7 @@ from .utils import read_json, write_json
 
 log = logging.getLogger("sea.pipeline")
 
-__all__ = ["STAGES", "RunPlan", "load_run_config", "plan_to_dict", "run_pipeline"]
+__all__ = ["STAGES", "EvalDataset", "RunPlan", "check_overlap", "load_run_config", "plan_to_dict", "run_pipeline"]
 
 TOP_KEYS = ("run_dir", "seed", "data", "teacher", "targets", "students", "distill", "evaluate", "export")
 # generation keys of the synthetic set (PrepareConfig fields that only dataset 'synthetic' reads)
@@ -72,6 +72,8 @@ class RunPlan:
     evaluate: Any | None  # sea.evaluate.config.EvalConfig (models filled in at run time)
     export: Any | None  # export.config.ExportConfig
     export_students: tuple[str, ...] = field(default=())
+    eval_datasets: tuple[EvalDataset, ...] = field(default=())  # evaluate.datasets; empty: evaluate on `data`
+    allow_overlap: bool = False
 
     @property
     def layout(self) -> RunLayout:
@@ -83,12 +85,35 @@ class RunPlan:
     def target_names(self) -> list[str]:
         return [t.default_name(self.teacher.embedding_size) for t in self.targets]
 
-    def eval_name(self) -> str | None:
-        """The ``RUN/eval/<name>`` folder the evaluate stage of this plan writes."""
+    def eval_names(self) -> list[str]:
+        """The ``RUN/eval/<name>`` folders the evaluate stage of this plan writes, the primary one first."""
         if self.evaluate is None:
-            return None
+            return []
+        if self.eval_datasets:
+            return [d.name for d in self.eval_datasets]
         ds_dir = Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
-        return safe_name(self.evaluate.dataset_name or ds_dir.resolve().name)
+        return [safe_name(self.evaluate.dataset_name or ds_dir.resolve().name)]
+
+    def eval_name(self) -> str | None:
+        """The primary evaluation (the summary's rows and the deployable head come from it)."""
+        names = self.eval_names()
+        return names[0] if names else None
+
+    def eval_dataset_dir(self, name: str) -> Path:
+        """The prepared dataset that evaluation ``name`` reads."""
+        if self.eval_datasets:
+            return self.layout.dataset(name)
+        return Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
+
+
+@dataclass(frozen=True)
+class EvalDataset:
+    """One entry of ``evaluate.datasets``: a downstream dataset prepared into ``RUN/datasets/<name>``."""
+
+    name: str
+    prepare: Any  # data_prep.config.PrepareConfig
+    protocol: str = "auto"
+    overrides: tuple[tuple[str, Any], ...] = ()  # per-dataset EvalConfig keys (label_level, n_folds...)
 
 
 # -- config --------------------------------------------------------------------------------------
@@ -240,12 +265,46 @@ def _load_students(raw: dict, seed: int, teacher, targets: tuple) -> tuple:
     return tuple(students)
 
 
-def _load_evaluate(raw: dict, seed: int):
+# keys of an evaluate.datasets entry that configure its evaluation (the others prepare it)
+_EVAL_DATASET_KEYS = ("name", "protocol", "label_level", "n_folds")
+
+
+def _load_eval_dataset(entry: Any, i: int, seed: int) -> EvalDataset:
+    from data_prep.config import PrepareConfig
+
+    where = f"evaluate.datasets[{i}]"
+    if not isinstance(entry, dict) or "dataset" not in entry:
+        raise ConfigError(
+            f"{where}={entry!r}: give a mapping with 'dataset' and 'raw_dir', e.g. "
+            "{dataset: urbansound8k, raw_dir: PATH, protocol: us8k}"
+        )
+    prep = {k: v for k, v in entry.items() if k not in _EVAL_DATASET_KEYS}
+    cfg = _section(PrepareConfig, _seeded(prep, PrepareConfig, seed), where, extra_keys=_EVAL_DATASET_KEYS)
+    name = safe_name(str(entry.get("name") or entry["dataset"]))
+    extra = tuple((k, entry[k]) for k in ("label_level", "n_folds") if k in entry)
+    return EvalDataset(name=name, prepare=cfg, protocol=str(entry.get("protocol", "auto")), overrides=extra)
+
+
+def _load_evaluate(raw: dict, seed: int) -> tuple[Any, tuple[EvalDataset, ...], bool]:
     from .evaluate.config import EvalConfig
 
     if "evaluate" in raw and raw["evaluate"] is None:  # null disables the stage
-        return None
-    return _section(EvalConfig, _seeded(raw.get("evaluate"), EvalConfig, seed), "evaluate")
+        return None, (), False
+    section = dict(raw.get("evaluate") or {})
+    entries = section.pop("datasets", None) or []
+    allow = section.pop("allow_overlap", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(f"evaluate.allow_overlap={allow!r} must be true or false")
+    if not isinstance(entries, list):
+        raise ConfigError("evaluate.datasets must be a list of mappings ({dataset, raw_dir, protocol, name})")
+    if entries and section.get("dataset"):
+        raise ConfigError("evaluate: give either 'dataset' (a prepared folder) or 'datasets' (prepared by sea run)")
+    datasets = tuple(_load_eval_dataset(e, i, seed) for i, e in enumerate(entries))
+    names = [d.name for d in datasets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"evaluate.datasets: two entries share the name {names}; give each a 'name'")
+    cfg = _section(EvalConfig, _seeded(section, EvalConfig, seed), "evaluate", extra_keys=("datasets", "allow_overlap"))
+    return cfg, datasets, allow
 
 
 def _load_export(raw: dict, seed: int, names: list[str]) -> tuple[Any, tuple[str, ...]]:
@@ -304,6 +363,7 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
     targets = _load_targets(raw, top_seed, teacher)
     students = _load_students(raw, top_seed, teacher, targets)
     export, export_students = _load_export(raw, top_seed, [s.output_name() for s in students])
+    evaluate, eval_datasets, allow_overlap = _load_evaluate(raw, top_seed)
     return RunPlan(
         path=str(path),
         run_dir=Path(rd),
@@ -313,9 +373,11 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
         teacher=teacher,
         targets=targets,
         students=students,
-        evaluate=_load_evaluate(raw, top_seed),
+        evaluate=evaluate,
         export=export,
         export_students=export_students,
+        eval_datasets=eval_datasets,
+        allow_overlap=allow_overlap,
     )
 
 
@@ -333,7 +395,16 @@ def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
         "teacher": {**d(plan.teacher), "untrained_teacher": plan.untrained},
         "targets": [d(t) for t in plan.targets],
         "students": [d(s) for s in plan.students],
-        "evaluate": d(plan.evaluate),
+        "evaluate": None
+        if plan.evaluate is None
+        else {
+            **d(plan.evaluate),
+            "datasets": [
+                {"name": e.name, "protocol": e.protocol, **d(e.prepare), **dict(e.overrides)}
+                for e in plan.eval_datasets
+            ],
+            "allow_overlap": plan.allow_overlap,
+        },
         "export": None
         if plan.export is None
         else {**{k: v for k, v in d(plan.export).items() if k != "student"}, "students": list(plan.export_students)},
@@ -412,14 +483,19 @@ class _Runner:
     def prepare(self, k: int) -> str:
         from data_prep.stage import run
 
-        self.banner(k, "prepare", f"{self.plan.prepare.dataset} -> {self.run.root}")
-        status = None
+        plan, done = self.plan, []
         if self.world.main:
-            status = self.timed(
-                self.run.root, lambda: run(self.run.root, self.plan.prepare, overwrite=self.ow("prepare"))
-            )
+            self.banner(k, "prepare", f"{plan.prepare.dataset} -> {self.run.root}")
+            ow = self.ow("prepare")
+            done.append(self.timed(self.run.root, lambda: run(self.run.root, plan.prepare, overwrite=ow)))
+            for d in plan.eval_datasets:
+                out = self.run.dataset(d.name)
+                self.banner(k, "prepare", f"evaluation dataset {d.name}: {d.prepare.dataset} -> {out}")
+                cfg = dataclasses.replace(d.prepare, cache_srs=self.plan.prepare.cache_srs)
+                done.append(f"{d.name}: " + self.timed(out, lambda out=out, cfg=cfg: run(out, cfg, overwrite=ow)))
+            check_overlap(plan)  # before any teacher frame is computed
         self.world.barrier()
-        return status
+        return "; ".join(done)
 
     def teacher_stage(self, k: int) -> str:
         from .teacher.stage import run
@@ -466,25 +542,29 @@ class _Runner:
     def evaluate(self, k: int) -> str:
         from .evaluate.stage import run
 
-        plan, status = self.plan, None
+        plan, done = self.plan, []
         if self.world.main:
             models = [
                 "teacher",
                 *(f"teacher_pca:{n}" for t, n in zip(plan.targets, plan.target_names()) if t.method != "identity"),
             ]
             models += [str(self.run.checkpoint(n)) for n in plan.student_names()]
-            cfg = dataclasses.replace(
+            base = dataclasses.replace(
                 plan.evaluate,
                 models=tuple(models),
                 untrained_teacher=bool(self.teacher.untrained_teacher),
                 teacher=self.teacher_variant(),
             )
-            self.banner(k, "evaluate", f"{len(cfg.models)} models, protocol {cfg.protocol}")
-            status = self.timed(
-                self.run.eval(plan.eval_name()), lambda: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
-            )
+            if hasattr(base, "allow_overlap"):
+                base = dataclasses.replace(base, allow_overlap=plan.allow_overlap)
+            for cfg, name in _eval_configs(plan, base):
+                self.banner(k, "evaluate", f"{name}: {len(cfg.models)} models, protocol {cfg.protocol}")
+                status = self.timed(
+                    self.run.eval(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
+                )
+                done.append(f"{name}: {status}" if plan.eval_datasets else status)
         self.world.barrier()
-        return status
+        return "; ".join(done)
 
     def export(self, k: int) -> str:
         done = []
@@ -521,6 +601,71 @@ class _Runner:
         status = method(k)
         if status is not None:
             self.stages[stage] = status
+
+
+def _eval_configs(plan: RunPlan, base) -> list[tuple[Any, str]]:
+    """One EvalConfig per evaluation of the plan (one per ``evaluate.datasets`` entry, else the run's own data)."""
+    if not plan.eval_datasets:
+        return [(base, plan.eval_name())]
+    out = []
+    for d in plan.eval_datasets:
+        cfg = dataclasses.replace(
+            base,
+            dataset=str(plan.layout.dataset(d.name)),
+            dataset_name=d.name,
+            protocol=d.protocol,
+            **dict(d.overrides),
+        )
+        out.append((cfg, d.name))
+    return out
+
+
+def check_overlap(plan: RunPlan) -> dict[str, int]:
+    """Refuse a plan whose evaluation audio is also in the distillation corpus (by md5), unless allowed.
+
+    Students and PCA fitted on their own test audio score what they memorised: the paper specialises on one
+    corpus and evaluates on others. Without ``evaluate.datasets`` the evaluation reads ``data`` itself, which
+    overlaps completely.
+
+    Parameters
+    ----------
+    plan : RunPlan
+        A plan whose prepare stage has run (the manifests exist).
+
+    Returns
+    -------
+    overlaps : dict of str -> int
+        Evaluation name -> clips whose audio is in the distillation corpus (also when allowed).
+
+    Raises
+    ------
+    ConfigError
+        One line with the overlap count, one example and the fix.
+    """
+    from .manifest import read_manifest
+
+    if plan.evaluate is None:
+        return {}
+    corpus = {r.md5: r for r in read_manifest(plan.layout.manifest) if r.md5}
+    overlaps = {}
+    for name in plan.eval_names():
+        clips = read_manifest(plan.eval_dataset_dir(name))
+        shared = [r for r in clips if r.md5 and r.md5 in corpus]
+        overlaps[name] = len(shared)
+        if shared and not plan.allow_overlap:
+            ex = shared[0]
+            raise ConfigError(
+                f"evaluation dataset {name!r} shares the audio of {len(shared)} of its {len(clips)} clips with the "
+                f"distillation corpus (by md5; e.g. {ex.path} is {corpus[ex.md5].path} of 'data'): the students and "
+                "the PCA would be fitted on their own test audio. Evaluate on another corpus (evaluate.datasets: "
+                "[{dataset: ..., raw_dir: ...}]), or set 'evaluate: {allow_overlap: true}' for a transductive run "
+                "(every report then says so)"
+            )
+        if shared:
+            log.warning(
+                "evaluation %s: %d clips overlap the distillation corpus (allow_overlap: true)", name, len(shared)
+            )
+    return overlaps
 
 
 def _device(plan: RunPlan) -> str:
@@ -583,8 +728,9 @@ def run_pipeline(
             config_file=plan.path,
             students=plan.student_names(),
             export_students=plan.export_students,
-            eval_name=plan.eval_name(),
+            eval_names=plan.eval_names(),
             stages=runner.stages,
+            allow_overlap=plan.allow_overlap,
         )
     if runner.parity_failures:
         summary["parity_failures"] = runner.parity_failures
@@ -601,11 +747,11 @@ def run_pipeline(
 def _linear_head(plan: RunPlan, student: str) -> Path | None:
     """``RUN/eval/<name>/heads/<student>.npz``: a deployable linear head for the export and the Pi bundle.
 
-    Only when the evaluated dataset is the run's own (the export's held-out windows carry the same
-    label ids) and its embeddings are cached; refitted only when the evaluation is newer.
+    Fitted on the primary evaluation's cached embeddings and labels (the device then prints that dataset's
+    labels); refitted only when the evaluation is newer.
     """
     name = plan.eval_name()
-    if name is None or (plan.evaluate.dataset and Path(plan.evaluate.dataset).resolve() != plan.run_dir.resolve()):
+    if name is None:
         return None
     run = plan.layout
     stage_file = RunLayout.stage_file(run.eval(name))
@@ -617,7 +763,9 @@ def _linear_head(plan: RunPlan, student: str) -> Path | None:
     if path.is_file() and path.stat().st_mtime >= stage_file.stat().st_mtime:
         return path
     try:
-        return fit_linear_head(plan.run_dir, student, path, eval_name=name, seed=plan.seed)
+        return fit_linear_head(
+            plan.run_dir, student, path, eval_name=name, dataset_dir=plan.eval_dataset_dir(name), seed=plan.seed
+        )
     except SeaError as exc:
         log.warning("no classifier head for %s: %s", student, exc)
         return None

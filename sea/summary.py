@@ -180,12 +180,14 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     return render_table(head, cells)
 
 
-def _paths(run: RunLayout, eval_name: str | None, export_students) -> dict[str, Any]:
+def _paths(run: RunLayout, eval_names: list[str], export_students) -> dict[str, Any]:
     paths: dict[str, Any] = {"run_dir": str(run.root)}
-    edir = run.eval(eval_name) if eval_name else None
-    if edir is not None and (edir / "report.md").is_file():
-        paths["report"] = str(edir / "report.md")
-        paths["plots"] = [str(x) for x in sorted(edir.glob("*.png"))]
+    for i, name in enumerate(eval_names):
+        edir = run.eval(name)
+        if (edir / "report.md").is_file():
+            tag = "" if i == 0 else f":{name}"
+            paths[f"report{tag}"] = str(edir / "report.md")
+            paths[f"plots{tag}"] = [str(x) for x in sorted(edir.glob("*.png"))]
     for name in export_students:
         e = run.export(name)
         if e.is_dir():
@@ -222,7 +224,15 @@ def _markdown(run: RunLayout, summary: dict) -> str:
     md = [f"# sea run summary: {run.root}", ""]
     if summary["teacher_untrained"]:
         md += ["**Teacher: UNTRAINED OpenL3 (random weights): figures show the pipeline, not SEA's accuracy.**", ""]
-    md += [summary_table(summary["rows"]), "", "## Stages", ""]
+    evaluations = summary.get("evaluations") or {}
+    if len(evaluations) > 1:
+        for name, rows in evaluations.items():
+            md += [f"## Evaluation on {name}", "", summary_table(rows), ""]
+    else:
+        md += [summary_table(summary["rows"]), ""]
+    if summary.get("allow_overlap"):
+        md += ["**Transductive run (allow_overlap: true): evaluation audio is also in the distillation corpus.**", ""]
+    md += ["## Stages", ""]
     md += [f"- {k}: {v}" for k, v in summary["stages"].items()]
     md += ["", "## Paths", ""]
     for k, v in summary["paths"].items():
@@ -239,8 +249,9 @@ def build_summary(
     config_file: str,
     students: list[str],
     export_students: tuple[str, ...] | list[str],
-    eval_name: str | None,
+    eval_names: list[str],
     stages: dict[str, str],
+    allow_overlap: bool = False,
 ) -> dict[str, Any]:
     """Collect a run's reports into ``RUN/summary.json`` and ``RUN/summary.md``.
 
@@ -254,24 +265,29 @@ def build_summary(
         Students of the run (rows even when not evaluated).
     export_students : sequence of str
         Students whose export folders are listed under paths.
-    eval_name : str or None
-        The evaluation report the rows come from.
+    eval_names : list of str
+        The evaluations of the run; the summary's rows come from the first (the primary one).
     stages : dict
         What each stage did (``"done in 3.1 s"``, ``"up to date"``...).
+    allow_overlap : bool
+        The run evaluates on audio it was specialised on (said in the summary).
 
     Returns
     -------
     summary : dict
-        ``format, config_file, teacher_untrained, stages, rows, paths, markdown``.
+        ``format, config_file, teacher_untrained, allow_overlap, stages, rows, evaluations, paths, markdown``.
     """
     run = RunLayout(run_dir)
+    evaluations = {n: summary_rows(run.root, students, eval_name=n) for n in eval_names}
     summary = {
         "format": "sea-run-summary",
         "config_file": config_file,
         "teacher_untrained": _teacher_untrained(run),
+        "allow_overlap": bool(allow_overlap),
         "stages": stages,
-        "rows": summary_rows(run.root, students, eval_name=eval_name),
-        "paths": _paths(run, eval_name, export_students),
+        "rows": next(iter(evaluations.values())) if evaluations else summary_rows(run.root, students),
+        "evaluations": evaluations,
+        "paths": _paths(run, eval_names, export_students),
     }
     write_json(run.summary_json, summary)
     markdown = _markdown(run, summary)

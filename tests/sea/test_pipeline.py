@@ -30,7 +30,8 @@ TINY = {
     "targets": {"method": "pca", "dim": 8, "sampler": "random"},
     "students": [{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}}],
     "distill": {"epochs": 3, "patience": 10, "batch_size": 16, "lr": 0.001},
-    "evaluate": {"classifiers": ["logreg"], "hop_size": 1.0, "protocol": "kfold", "n_folds": 2},
+    # evaluates on its own data: a transductive smoke run, so the overlap guard must be told
+    "evaluate": {"classifiers": ["logreg"], "hop_size": 1.0, "protocol": "kfold", "n_folds": 2, "allow_overlap": True},
     "export": {"int8": True, "formats": ["onnx", "tflite", "mcu", "pi"], "n_calibration": 16, "n_parity": 8,
                "n_parity_tflm": 2, "latency_repeats": 3, "teacher_latency": False,
                "int8_cosine": 0.9},  # 16 calibration windows from 20 clips: a held-out outlier clips; quickstart checks 0.99
@@ -112,6 +113,42 @@ def test_bad_values_are_refused_before_anything_runs(tmp_path):
     assert not run.exists()  # validation happens before any stage
 
 
+def test_overlap_guard_refuses_before_any_teacher_frame(tmp_path):
+    """Evaluating on the distillation corpus itself (no evaluate.datasets) is refused unless allow_overlap."""
+    from sea.pipeline import load_run_config
+
+    run = tmp_path / "run"
+    evaluate = {k: v for k, v in TINY["evaluate"].items() if k != "allow_overlap"}
+    plan = load_run_config(write_config(tmp_path / "c.yaml", run, evaluate=evaluate))
+    with pytest.raises(ConfigError, match=r"shares the audio of 20 of its 20 clips.*allow_overlap: true"):
+        _run(plan)
+    assert (run / "clips.jsonl").is_file() and not (run / "teacher").exists()  # refused after prepare, before teacher
+
+    # the same corpus named as an evaluation dataset is caught by md5, under another folder
+    same = {"dataset": "synthetic", "n_clips": 20, "duration": 2.0, "synth_seed": 0, "name": "again"}
+    plan = load_run_config(write_config(tmp_path / "d.yaml", tmp_path / "run2", evaluate={**evaluate, "datasets": [same]}))
+    with pytest.raises(ConfigError, match=r"'again' shares the audio of 20 of its 20 clips"):
+        _run(plan)
+    # another seed is other audio: no overlap
+    other = {**same, "synth_seed": 1, "name": "other"}
+    plan = load_run_config(write_config(tmp_path / "e.yaml", tmp_path / "run3", evaluate={**evaluate, "datasets": [other]}))
+    _run(plan, stop="prepare")
+    from sea.pipeline import check_overlap
+
+    assert check_overlap(plan) == {"other": 0}
+    assert (tmp_path / "run3" / "datasets" / "other" / "clips.jsonl").is_file()
+
+
+def test_eval_datasets_validate_with_their_section_named(tmp_path):
+    from sea.pipeline import load_run_config
+
+    bad = {**TINY["evaluate"], "datasets": [{"dataset": "synthetic", "n_clip": 3}]}
+    with pytest.raises(ConfigError, match=r"evaluate.datasets\[0\].*'n_clip' \(did you mean 'n_clips'\?\)"):
+        load_run_config(write_config(tmp_path / "a.yaml", tmp_path / "run", evaluate=bad))
+    with pytest.raises(ConfigError, match="allow_overlap"):
+        load_run_config(write_config(tmp_path / "b.yaml", tmp_path / "run", evaluate__allow_overlap="maybe"))
+
+
 def test_cli_typo_exit_code_and_one_line(tmp_path):
     cfg = write_config(tmp_path / "c.yaml", tmp_path / "run", distill__epoch=3)
     p = subprocess.run(
@@ -129,7 +166,7 @@ def test_cli_typo_exit_code_and_one_line(tmp_path):
 def test_shipped_configs_validate(tmp_path):
     from sea.pipeline import load_run_config
 
-    for name in ("quickstart.yaml", "us8k_sea.yaml", "sonyc_sea.yaml"):
+    for name in sorted(p.name for p in (ROOT / "configs").glob("*.yaml")):
         plan = load_run_config(ROOT / "configs" / name, run_dir=tmp_path / name)
         assert plan.students and plan.targets
         for s in plan.students:
