@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,16 @@ from sea.config import config_from_dict, config_to_dict
 from sea.constants import DEFAULT_CACHE_SRS, VALID_RES_TYPES
 from sea.errors import ConfigError
 
-__all__ = ["DATASETS", "DOWNLOADABLE", "GENERATION_FIELDS", "PrepareConfig", "make_config"]
+__all__ = ["DATASETS", "DOWNLOADABLE", "GENERATION_FIELDS", "PrepareConfig", "check_generation", "make_config"]
 
 DATASETS = ("urbansound8k", "sonyc_ust", "esc50", "folder", "synthetic")
 DOWNLOADABLE = ("urbansound8k", "sonyc_ust", "esc50")
 #: Options of the synthetic generator. They describe the raw set, whose files are fingerprinted one by
 #: one, so ``stage.json`` records the prepare options without them.
 GENERATION_FIELDS = ("n_clips", "duration", "synth_seed")
+#: Defaults and limits of the synthetic generator's options (checked before anything is written).
+DEFAULT_N_CLIPS = 200
+MIN_DURATION, MAX_DURATION = 0.5, 60.0
 
 
 @dataclass(frozen=True)
@@ -50,15 +54,25 @@ class PrepareConfig:
     )
     strict: bool = field(default=False, metadata={"help": "fail on any skipped (unreadable/empty/NaN/missing) file"})
     res_type: str = field(
-        default="soxr_vhq", metadata={"help": "resampler: soxr_vhq, soxr_hq or kaiser_best", "choices": VALID_RES_TYPES}
+        default="kaiser_best",
+        metadata={
+            "help": "resampler of the caches: kaiser_best (resampy 0.2.2's, as openl3 and edgel3 resample; the "
+            "teacher then sees the samples 'sea teacher embed' sees), or soxr_vhq / soxr_hq (faster, not exact)",
+            "choices": VALID_RES_TYPES,
+        },
     )
     esc10: bool = field(default=False, metadata={"help": "esc50 only: keep the ESC-10 subset (labels re-indexed 0..9)"})
     csv: str | None = field(
         default=None, metadata={"help": "folder only: CSV 'path,label[,fold|split]' (path relative to the folder)"}
     )
-    n_clips: int | None = field(default=None, metadata={"help": "synthetic: number of clips (default: 200)"})
-    duration: float | None = field(default=None, metadata={"help": "synthetic: clip length in s (default: 4)"})
-    synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed (default: 0)"})
+    n_clips: int | None = field(
+        default=None, metadata={"help": f"synthetic: number of clips, >= 1 (default: {DEFAULT_N_CLIPS})"}
+    )
+    duration: float | None = field(
+        default=None,
+        metadata={"help": f"synthetic: clip length in s, {MIN_DURATION:g}-{MAX_DURATION:g} (default: 4)"},
+    )
+    synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed, >= 0 (default: 0)"})
 
     def validate(self) -> None:
         """Check the values together.
@@ -90,6 +104,7 @@ class PrepareConfig:
         if given and self.dataset != "synthetic":
             names = ", ".join(f"{k}=" for k in given)
             raise ConfigError(f"{names} only apply to the synthetic dataset, not {self.dataset!r}")
+        check_generation(self.n_clips, self.duration, self.synth_seed)
 
     def recorded(self) -> dict[str, Any]:
         """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS`.
@@ -100,6 +115,33 @@ class PrepareConfig:
             JSON-ready values, in field order.
         """
         return {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS}
+
+
+def check_generation(n_clips: int | None, duration: float | None, seed: int | None) -> None:
+    """Check the synthetic generator's options (None: the default) before anything is written.
+
+    Parameters
+    ----------
+    n_clips : int or None
+        At least 1.
+    duration : float or None
+        Clip length in seconds, within ``MIN_DURATION``-``MAX_DURATION``.
+    seed : int or None
+        At least 0 (numpy seeds are non-negative).
+
+    Raises
+    ------
+    ConfigError
+        A value out of range, naming it and the valid range.
+    """
+    if n_clips is not None and int(n_clips) < 1:
+        raise ConfigError(f"n_clips={n_clips} must be >= 1 (the number of synthetic clips to generate)")
+    if duration is not None and not (math.isfinite(duration) and MIN_DURATION <= duration <= MAX_DURATION):
+        raise ConfigError(
+            f"duration={duration} s is out of range {MIN_DURATION:g}-{MAX_DURATION:g} s (the synthetic clip length)"
+        )
+    if seed is not None and int(seed) < 0:
+        raise ConfigError(f"synth_seed={seed} must be >= 0 (numpy seeds are non-negative)")
 
 
 def make_config(dataset: str, raw_dir: str | Path, **options: Any) -> PrepareConfig:

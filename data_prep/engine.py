@@ -3,41 +3,56 @@
 Every dataset module reads its raw layout into a :class:`~data_prep.clips.ClipList`
 and hands it to :func:`prepare_clips`, which
 
-1. decodes each file **once** with :func:`sea.audio.load` (native rate, all
-   channels), so memory stays bounded by one clip;
-2. validates it: unreadable, missing, non-audio, empty, NaN/Inf-containing
-   files and sample rates outside 8-96 kHz are **skipped and listed with their
-   reason** in ``data_report.json`` (never silently dropped); ``strict=True``
-   turns any skip into a :class:`~sea.errors.DatasetError` listing them;
-3. downmixes to mono and resamples to every cache rate (default 48 kHz for the
-   teacher and 8 kHz for the students) into :class:`sea.cache.CacheWriter`;
-4. writes ``clips.jsonl``, ``data_report.json`` (counts per class / fold /
-   split, durations, sample rates, subtypes, channels, skipped files, warnings)
-   and ``stage.json`` (stage ``prepare``).
+1. validates before it writes: the run directory must be a writable folder (or creatable), and the
+   config and the raw layout were validated by then, so a bad call leaves nothing behind;
+2. takes the run-directory lock (:func:`sea.lock.run_lock`): a second command on the same run
+   directory is refused, naming the holder's pid;
+3. skips the work when the last prepare had the same config and raw files and its recorded outputs
+   are intact (a truncated cache makes it redo the stage);
+4. decodes each file **once** with :func:`sea.audio.load` (native rate, all channels, float64 as
+   openl3's and edgel3's ``soundfile.read``), so memory stays bounded by one clip;
+5. validates it: unreadable, missing, non-audio, empty, NaN/Inf-containing files, directories named
+   like audio, broken symbolic links and rates outside 8-96 kHz are **skipped and listed with their
+   reason** in ``data_report.json`` (never silently dropped); ``strict=True`` turns any skip into a
+   :class:`~sea.errors.DatasetError` listing them. A WAV holding less than its header declares is kept
+   with a warning naming both lengths;
+6. downmixes to mono (the mean over channels, in float64, as openl3 does) and resamples the whole clip
+   in one shot (float64, ``res_type``, default ``kaiser_best``: resampy 0.2.2's filter) to every cache
+   rate, rounded once to float32 at the end, so the 48 kHz cache holds exactly the samples openl3 and
+   ``sea teacher embed`` feed the teacher, and the 8 kHz cache those edgel3 feeds its students;
+7. writes ``clips.jsonl``, ``data_report.json`` (counts per class / fold / split, durations, sample
+   rates, subtypes, channels, skipped files, warnings) and ``stage.json`` (stage ``prepare``), which
+   records the size and hashes of every file a later stage trusts (``clips.jsonl``,
+   ``data_report.json``, ``audio/<sr>/samples.f32`` and ``index.npz``).
 
-Suspicious but usable clips (short, silent, clipped) are kept, counted in one
+Suspicious but usable clips (short, silent, clipped, truncated) are kept, counted in one
 :class:`~sea.errors.SeaWarning` per kind and listed in the report.
 
-Re-running a finished prepare with the same config and the same raw files is a
-no-op unless ``overwrite=True``.
+A killed prepare leaves ``stage.json`` at ``running`` and only ``*.partial`` caches: no later stage
+trusts them, and the same command redoes the stage into bit-identical outputs. Re-running a
+finished prepare with the same config and the same raw files is a no-op unless ``overwrite=True``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import shutil
+import struct
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sea.audio import info, load, resample, to_mono
-from sea.cache import INDEX_NAME, CacheWriter
-from sea.errors import AudioError, DatasetError
+from sea.cache import INDEX_NAME, SAMPLES_NAME, CacheWriter
+from sea.errors import AudioError, DatasetError, ManifestError
 from sea.layout import RunLayout
+from sea.lock import run_lock
 from sea.manifest import ClipRecord, write_manifest
 from sea.progress import progress
 from sea.runs import Stage, read_stage
@@ -49,7 +64,7 @@ from .report import build_report, warn_summary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["prepare_clips", "prepare_dataset"]
+__all__ = ["check_run_dir", "declared_wav_frames", "not_a_file", "prepare_clips", "prepare_dataset"]
 
 # Thresholds of the "suspicious but usable" warnings.
 SHORT_CLIP_S = 0.5
@@ -118,30 +133,82 @@ def prepare_clips(clips: ClipList, run_dir: str | Path, config: PrepareConfig, *
     ------
     DatasetError
         Duplicate clip ids, no usable clip, or any skipped file with ``strict=True``.
+    ManifestError
+        The run directory is an existing file, cannot be written, or is locked by another command.
     """
     run = RunLayout(run_dir)
     _check_unique_ids(clips.candidates, config.dataset)
+    check_run_dir(run.root)
     fingerprint = _fingerprint([c.path for c in clips.candidates], clips.extra_fingerprint)
     stage = Stage(run.root, "prepare", config.recorded(), inputs=clips.inputs)
-    if not overwrite and _is_up_to_date(stage, run, config, fingerprint):
-        log.info("prepare: %s is up to date (same config and raw files); pass --overwrite to redo it", run.root)
-        return run.manifest
-
-    skipped, warns = list(clips.skipped), list(clips.warnings)
-    _remove_other_caches(run, config.cache_srs)
-    with stage.running():
-        records, facts = _decode_into_caches(clips.candidates, run, config, skipped, warns)
-        write_manifest(records, run.manifest)
-        report = build_report(records, skipped, warns, facts, config=config, notes=clips.notes)
-        write_json(run.data_report, report)
-        stage.counts.update(n_clips=len(records), n_skipped=len(skipped), n_warnings=len(warns))
-        stage.counts["audio_seconds"] = round(report["duration"]["total"], 3)
-        stage.extra["raw_fingerprint"] = fingerprint
+    with run_lock(run.root), _writing(run.root):
+        if not overwrite and _is_up_to_date(stage, run, fingerprint):
+            log.info("prepare: %s is up to date (same config and raw files); pass --overwrite to redo it", run.root)
+            return run.manifest
+        skipped, warns = list(clips.skipped), list(clips.warnings)
+        _remove_other_caches(run, config.cache_srs)
+        with stage.running():
+            records, facts = _decode_into_caches(clips.candidates, run, config, skipped, warns)
+            write_manifest(records, run.manifest)
+            report = build_report(records, skipped, warns, facts, config=config, notes=clips.notes)
+            write_json(run.data_report, report)
+            stage.track(run.manifest, run.data_report)
+            for sr in config.cache_srs:
+                stage.track(run.audio(sr) / SAMPLES_NAME, run.audio(sr) / INDEX_NAME)
+            stage.counts.update(n_clips=len(records), n_skipped=len(skipped), n_warnings=len(warns))
+            stage.counts["audio_seconds"] = round(report["duration"]["total"], 3)
+            stage.extra["raw_fingerprint"] = fingerprint
     if skipped:
         warn_summary([{**s, "kind": f"skipped: {s['reason']}"} for s in skipped], "file(s)", run.data_report)
     if warns:
         warn_summary(warns, "clip(s):", run.data_report)
     return run.manifest
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a run directory that is an existing file or lies where nothing can be written.
+
+    Called before anything is written. The first existing folder on the way up must be a folder
+    the user may write into (a later permission error is still caught and named by the writer).
+
+    Parameters
+    ----------
+    run_dir : Path
+
+    Raises
+    ------
+    ManifestError
+        One line naming the path and the fix.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ManifestError(
+            f"run directory {str(run_dir)!r} is an existing file; give a folder (new or a run directory)"
+        )
+    probe = run_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ManifestError(
+            f"cannot create run directory {str(run_dir)!r}: {str(probe)!r} is a file, not a folder; choose another path"
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ManifestError(
+            f"cannot write run directory {str(run_dir)!r}: {str(probe)!r} is not writable (permissions); "
+            "choose a folder you can write to"
+        )
+
+
+@contextlib.contextmanager
+def _writing(run_dir: Path) -> Iterator[None]:
+    """Turn an OS error while writing the run directory (read-only, disk full...) into one line naming the file."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or run_dir
+        raise ManifestError(
+            f"cannot write {str(where)!r}: {exc.strerror or exc} (the prepare stage is left unfinished); "
+            "check the run directory's permissions and free space, then run the same command again"
+        ) from None
 
 
 # -- the steps of prepare_clips ------------------------------------------------------------------
@@ -166,13 +233,18 @@ def _fingerprint(paths: Iterable[Path], extra: Iterable[Path] = ()) -> str:
     return h.hexdigest()[:16]
 
 
-def _is_up_to_date(stage: Stage, run: RunLayout, config: PrepareConfig, fingerprint: str) -> bool:
-    """Tell whether the last prepare had this config and these raw files, and its outputs are all there."""
+def _is_up_to_date(stage: Stage, run: RunLayout, fingerprint: str) -> bool:
+    """Tell whether the last prepare had this config and these raw files, and its recorded outputs are intact.
+
+    :meth:`Stage.is_done` checks every tracked file (manifest, report, each cache's samples and index)
+    against its recorded size and sampled hash, so a truncated cache makes the stage run again.
+    """
     if not stage.is_done():
         return False
     prev = read_stage(run.root) or {}
-    caches_ok = all((run.audio(sr) / INDEX_NAME).is_file() for sr in config.cache_srs)
-    return prev.get("raw_fingerprint") == fingerprint and run.manifest.is_file() and caches_ok
+    if not prev.get("files"):  # written before outputs were recorded: nothing to check them against
+        return False
+    return prev.get("raw_fingerprint") == fingerprint
 
 
 def _remove_other_caches(run: RunLayout, cache_srs: Sequence[int]) -> None:
@@ -226,11 +298,18 @@ def _add_clip(
         return None
     y, sr, head = decoded
     n_channels = int(y.shape[1])
-    y = to_mono(y)
+    y = to_mono(y)  # float64 mean over channels, openl3's np.mean(audio, axis=1)
     duration = y.shape[0] / sr
     warns.extend(_clip_warnings(c, path, y, sr, duration))
+    declared = declared_wav_frames(path)
+    if declared is not None and declared > y.shape[0]:
+        detail = (
+            f"header declares {declared} samples ({declared / sr:.3f} s), file holds {y.shape[0]} ({duration:.3f} s)"
+        )
+        warns.append(warning_entry(c.clip_id, path, "truncated file (shorter than its header)", detail))
     for target, w in writers.items():
-        w.add(c.clip_id, resample(y, sr, target, res_type=config.res_type))
+        # one shot in float64 (resampy's dtype in openl3/edgel3), rounded to float32 once
+        w.add(c.clip_id, resample(y, sr, target, res_type=config.res_type).astype(np.float32))
     record = ClipRecord(
         clip_id=c.clip_id,
         path=_record_path(path, run.root),
@@ -251,17 +330,74 @@ def _decode(
     c: Candidate, path: Path, config: PrepareConfig, skipped: list[dict]
 ) -> tuple[np.ndarray, int, dict[str, Any]] | None:
     """``(y [shape=(n, channels)], sr, header)`` at the file's own rate, or None (listed in ``skipped``)."""
-    if not path.is_file():
-        skipped.append(skip_entry(c.clip_id, path, "missing file", "no such file"))
+    problem = not_a_file(path)
+    if problem is not None:
+        skipped.append(skip_entry(c.clip_id, path, *problem))
         return None
     try:
         head = info(path)
-        y, sr = load(path, sr=None, mono=False, res_type=config.res_type)
+        y, sr = load(path, sr=None, mono=False, dtype="float64", res_type=config.res_type)
     except AudioError as exc:
         msg = str(exc)
         skipped.append(skip_entry(c.clip_id, path, _skip_reason(msg), msg))
         return None
     return y, sr, head
+
+
+def not_a_file(path: Path) -> tuple[str, str] | None:
+    """``(reason, detail)`` when ``path`` is not a regular file sea can open, else None.
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    problem : tuple of str or None
+        ``("missing file", ...)``, ``("broken symbolic link", ...)`` (dangling or a loop),
+        ``("not a regular file", ...)`` (a directory named like audio, a device...), or None.
+    """
+    if path.is_symlink() and not path.exists():  # exists() follows the link: False for dangling links and loops
+        return "broken symbolic link", f"{path.name} is a symbolic link that leads nowhere (dangling or a loop)"
+    if not path.exists():
+        return "missing file", "no such file"
+    if path.is_dir():
+        return "not a regular file", f"{path.name} is a directory, not an audio file"
+    if not path.is_file():
+        return "not a regular file", f"{path.name} is not a regular file (a device, socket or pipe)"
+    return None
+
+
+def declared_wav_frames(path: Path) -> int | None:
+    """Frames a RIFF/WAVE header declares (its ``data`` chunk size over the block size), or None.
+
+    libsndfile silently reads what a truncated WAV holds; comparing with this length names the
+    truncation. None for other formats, RF64 and streaming headers (size 0 or 0xFFFFFFFF).
+
+    Parameters
+    ----------
+    path : Path
+
+    Returns
+    -------
+    frames : int or None
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return None
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, block = 12, None
+    while pos + 8 <= len(head):
+        cid, size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
+        if cid == b"fmt " and pos + 22 <= len(head):
+            block = struct.unpack("<H", head[pos + 20 : pos + 22])[0]
+        if cid == b"data":
+            return size // block if block and 0 < size < 0xFFFFFFFF else None
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _skip_reason(message: str) -> str:

@@ -23,9 +23,10 @@ from typing import Any
 from sea.config import config_to_dict
 from sea.errors import ConfigError
 from sea.layout import RunLayout
+from sea.lock import run_lock
 
 from .config import DATASETS, DOWNLOADABLE, PrepareConfig, make_config
-from .engine import prepare_clips
+from .engine import check_run_dir, prepare_clips
 
 __all__ = ["dataset_module", "download_dataset", "prepare", "prepare_from_config", "run"]
 
@@ -88,10 +89,12 @@ def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) 
     raw_dir = Path(config.raw_dir) if config.raw_dir else RunLayout(run_dir).raw_dir
     options = {k: v for k, v in config_to_dict(config).items() if k not in ("dataset", "raw_dir")}
     config = make_config(config.dataset, raw_dir, **options)
-    if config.dataset == "synthetic":
+    check_run_dir(Path(run_dir))
+    if config.dataset != "synthetic":  # the raw layout is read (and validated) before anything is written
+        return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
+    with run_lock(run_dir):  # the synthetic set is generated into the run directory: hold it from the start
         module.generate_raw(raw_dir, config, overwrite=overwrite)
-    clips = module.find_clips(raw_dir, config, Path(run_dir))
-    return prepare_clips(clips, run_dir, config, overwrite=overwrite)
+        return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
 
 
 def prepare(dataset: str, raw_dir: str | Path | None, run_dir: str | Path, **kwargs: Any) -> Path:
