@@ -24,6 +24,11 @@ This module reproduces that maths exactly, in float64 by default:
 Output ``[64, 50]`` per window: mel band on the first axis (bin 0 = lowest frequency), frame on the second;
 the torch module returns ``[B, 1, 64, 50]``.
 
+Windows of any length (the teacher's window defines the student's span): ``frontend_params(window_size)`` gives
+``window_length = window_size * 8000`` samples and ``n_frames = ceil(window_length / 160)`` frames with the same
+TensorFlow 'same' padding rule (150 frames for a 3-s BirdNET window); :class:`StudentFrontend` and
+:func:`logmel_numpy` follow the params they are given. The dB normalisation is over the whole window.
+
 Silence: an all-zero window gives ``S = 0`` everywhere, ``D = 10 log10(1e-10) = -100`` everywhere, and after max
 normalisation ``D = 0`` everywhere (the kapre/openl3 semantics of per-window normalisation). The front-end
 reproduces that rather than returning -80.
@@ -46,15 +51,16 @@ import numpy as np
 import torch
 
 from ..errors import ParameterError
+from . import frontend_numpy as _np_frontend
 from .frontend_numpy import (
     FRONTEND_PARAMS,
     N_FRAMES,
     dft_kernels_numpy,
     frontend_mel_basis,
-    frontend_params,
     hann_periodic,
     logmel_numpy,
     mel_filterbank_numpy,
+    params_window_size,
     same_padding,
 )
 
@@ -68,8 +74,35 @@ __all__ = [
     "hann_periodic",
     "logmel_numpy",
     "mel_filterbank_numpy",
+    "params_window_size",
     "same_padding",
 ]
+
+
+def frontend_params(window_size: float = 1.0) -> dict:
+    """The student front-end's constants for windows of ``window_size`` seconds.
+
+    Parameters
+    ----------
+    window_size : float
+        The teacher's window in seconds (1.0 for OpenL3 and edgel3, 3.0 for BirdNET); a whole number of samples
+        at 8 kHz, at least 0.128 s.
+
+    Returns
+    -------
+    params : dict
+        ``window_size``, ``window_length`` (samples), ``n_frames`` (``ceil(window_length / 160)``: 50 for 1 s,
+        150 for 3 s), paddings, mel and dB constants, ``output_shape = [1, 64, n_frames]``; JSON-serialisable.
+
+    Raises
+    ------
+    ParameterError
+        A window that is not a positive whole number of samples, or shorter than one DFT frame.
+    """
+    try:
+        return _np_frontend.frontend_params(window_size)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -78,7 +111,10 @@ __all__ = [
 
 
 class StudentFrontend(torch.nn.Module):
-    """kapre-0.1.4 student log-mel as a torch module: ``[B, 8000] -> [B, 1, 64, 50]``.
+    """kapre-0.1.4 student log-mel as a torch module: ``[B, window_length] -> [B, 1, 64, n_frames]``.
+
+    ``[B, 8000] -> [B, 1, 64, 50]`` for the default 1-s window, ``[B, 24000] -> [B, 1, 64, 150]`` with
+    ``params=frontend_params(3.0)``.
 
     Parameters
     ----------
@@ -92,6 +128,9 @@ class StudentFrontend(torch.nn.Module):
         on any audio. ``torch.float32`` is what an exported model runs; it is exact above roughly -60 dB but its
         round-off floor (~-70 dB re max) replaces true values below it on tonal audio. ``module.float()`` /
         ``module.double()`` switch it (the compute dtype follows the buffers). The output is always float32.
+    params : dict, optional
+        Front-end constants (:func:`frontend_params`, a checkpoint's ``"frontend"``, ``frontend.json``);
+        default: 1-s windows.
     """
 
     def __init__(self, mode: str = "conv", dtype=torch.float64, params: dict | None = None):
@@ -112,9 +151,7 @@ class StudentFrontend(torch.nn.Module):
         kernel = np.concatenate([re, im], axis=0)[:, None, :]
         self.register_buffer("dft_kernel", torch.from_numpy(kernel).to(dtype), persistent=False)
         self.register_buffer("window", torch.from_numpy(hann_periodic(self.n_dft)).to(dtype), persistent=False)
-        self.register_buffer(
-            "mel_basis", torch.from_numpy(frontend_mel_basis(p)).to(dtype), persistent=False
-        )  # [M, F]
+        self.register_buffer("mel_basis", torch.from_numpy(frontend_mel_basis(p)).to(dtype), persistent=False)  # [M, F]
         self.n_bins = n_bins
 
     @property
@@ -140,9 +177,14 @@ class StudentFrontend(torch.nn.Module):
         return re * re + im * im
 
     def forward(self, y):
-        """``y``: [B, 8000] float audio -> [B, 1, 64, 50] float32 dB in [-80, 0]."""
+        """``y``: [B, window_length] float audio -> [B, 1, 64, n_frames] float32 dB in [-80, 0]."""
         if y.dim() == 1:
             y = y.unsqueeze(0)
+        if y.dim() != 2 or y.shape[-1] != self.window_length:
+            raise ParameterError(
+                f"StudentFrontend expects [B, {self.window_length}] samples ({self.params.get('window_size', 1.0)} s at "
+                f"8 kHz), got {tuple(y.shape)}; build it with params=frontend_params(window_size) for other windows"
+            )
         power = self.power_spectrogram(y)
         mel = torch.matmul(self.mel_basis, power)  # [B, M, T]
         # sqrt(max(mel, amin^2)) == max(sqrt(mel), amin), and keeps sqrt's gradient finite at silent bins

@@ -3,6 +3,9 @@
 This module imports nothing but numpy, so the Raspberry Pi bundle ships it unchanged next to its runner
 (``sea export`` copies the file) and the edge computes exactly what :mod:`sea.students.frontend` computes.
 The maths, step by step, is documented in :mod:`sea.students.frontend`.
+
+Windows of any length: :func:`frontend_params` takes the window in seconds (the teacher's: 1 s for OpenL3 and
+edgel3, 3 s for BirdNET) and every function here follows the params it is given.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ __all__ = [
     "hann_periodic",
     "logmel_numpy",
     "mel_filterbank_numpy",
+    "params_window_size",
     "same_padding",
 ]
 
@@ -33,41 +37,91 @@ def same_padding(n_samples: int, n_dft: int, hop_length: int) -> tuple[int, int,
     return n_frames, total // 2, total - total // 2
 
 
-_SR, _N_DFT, _HOP, _WIN = 8000, 1024, 160, 8000
-N_FRAMES, _PAD_LEFT, _PAD_RIGHT = same_padding(_WIN, _N_DFT, _HOP)
-
-#: Every constant of the student front-end; written to ``frontend.json`` by export.
-FRONTEND_PARAMS: dict = {
-    "name": "kapre-0.1.4-melspectrogram",
-    "sr": _SR,
-    "window_length": _WIN,  # samples per 1-s window
-    "n_dft": _N_DFT,
-    "n_fft": _N_DFT,  # alias of n_dft (librosa / torch name)
-    "win_length": _N_DFT,  # the Hann window spans the whole DFT frame
-    "hop_length": _HOP,
-    "n_frames": N_FRAMES,  # 50
-    "padding": "same",  # Keras conv 'same', zero padding
-    "pad_left": _PAD_LEFT,  # 432
-    "pad_right": _PAD_RIGHT,  # 432
-    "window": "hann_periodic",
-    "n_mels": 64,
-    "fmin": 0.0,
-    "fmax": 4000.0,
-    "htk": True,
-    "norm": "slaney",  # kapre norm=1 == librosa<=0.7 norm=1 == librosa>=0.8 norm='slaney'
-    "power_spectrogram": 2.0,
-    "power_melgram": 1.0,  # S = sqrt(mel_basis @ |X|^2)
-    "db_scale": 10.0,  # D = 10 * log10(max(S, amin))
-    "amin": 1e-10,
-    "top_db": 80.0,  # D = max(D - max(D), -top_db), max over the whole window
-    "ref": "window_max",
-    "output_shape": [1, 64, N_FRAMES],  # [C, mels (low->high), frames]
-}
+_SR, _N_DFT, _HOP = 8000, 1024, 160
 
 
-def frontend_params() -> dict:
-    """A copy of :data:`FRONTEND_PARAMS` (safe to mutate, JSON-serialisable)."""
-    return dict(FRONTEND_PARAMS, output_shape=list(FRONTEND_PARAMS["output_shape"]))
+def _params(window_size: float) -> dict:
+    window_length = int(round(window_size * _SR))
+    n_frames, pad_left, pad_right = same_padding(window_length, _N_DFT, _HOP)
+    return {
+        "name": "kapre-0.1.4-melspectrogram",
+        "sr": _SR,
+        "window_size": float(window_size),  # seconds: the teacher's window (1 s OpenL3/edgel3, 3 s BirdNET)
+        "window_length": window_length,  # samples per window (8000 for 1 s)
+        "n_dft": _N_DFT,
+        "n_fft": _N_DFT,  # alias of n_dft (librosa / torch name)
+        "win_length": _N_DFT,  # the Hann window spans the whole DFT frame
+        "hop_length": _HOP,
+        "n_frames": n_frames,  # ceil(window_length / 160): 50 for 1 s, 150 for 3 s
+        "padding": "same",  # Keras conv 'same', zero padding
+        "pad_left": pad_left,  # 432 for 1 s
+        "pad_right": pad_right,  # 432 for 1 s
+        "window": "hann_periodic",
+        "n_mels": 64,
+        "fmin": 0.0,
+        "fmax": 4000.0,
+        "htk": True,
+        "norm": "slaney",  # kapre norm=1 == librosa<=0.7 norm=1 == librosa>=0.8 norm='slaney'
+        "power_spectrogram": 2.0,
+        "power_melgram": 1.0,  # S = sqrt(mel_basis @ |X|^2)
+        "db_scale": 10.0,  # D = 10 * log10(max(S, amin))
+        "amin": 1e-10,
+        "top_db": 80.0,  # D = max(D - max(D), -top_db), max over the whole window
+        "ref": "window_max",
+        "output_shape": [1, 64, n_frames],  # [C, mels (low->high), frames]
+    }
+
+
+#: Every constant of the student front-end on a 1-s window; written to ``frontend.json`` by export.
+FRONTEND_PARAMS: dict = _params(1.0)
+N_FRAMES: int = FRONTEND_PARAMS["n_frames"]  # 50
+
+
+def frontend_params(window_size: float = 1.0) -> dict:
+    """The front-end constants for windows of ``window_size`` seconds (a fresh, JSON-serialisable dict).
+
+    Parameters
+    ----------
+    window_size : float
+        Window length in seconds, the teacher's window: 1.0 for OpenL3 and edgel3, 3.0 for BirdNET. It must be
+        a whole number of samples at 8 kHz and at least one DFT frame (1024 samples, 0.128 s).
+
+    Returns
+    -------
+    params : dict
+        :data:`FRONTEND_PARAMS` for that window: ``window_length = window_size * 8000`` samples,
+        ``n_frames = ceil(window_length / 160)`` (50 for 1 s, 150 for 3 s), TensorFlow 'same' padding and
+        ``output_shape = [1, 64, n_frames]``.
+    """
+    try:
+        w = float(window_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"window_size={window_size!r} must be a number of seconds, e.g. 1.0 or 3.0") from None
+    n = w * _SR
+    if not (n == n and n >= _N_DFT and n < float("inf")) or abs(n - round(n)) > 1e-6:
+        raise ValueError(
+            f"window_size={window_size!r} s must be finite, at least {_N_DFT / _SR} s (one DFT frame) and a whole "
+            f"number of samples at {_SR} Hz (window_size * {_SR} an integer), e.g. 1.0 or 3.0"
+        )
+    return _params(w)
+
+
+def params_window_size(params: dict) -> float:
+    """The window in seconds of a front-end's params; params written before windows had a length mean 1 s.
+
+    Parameters
+    ----------
+    params : dict
+        :func:`frontend_params` output, or an older ``frontend.json`` / checkpoint record without
+        ``window_size`` (then ``window_length / sr``, 1 s for every file sea wrote before).
+
+    Returns
+    -------
+    window_size : float
+    """
+    if params.get("window_size") is not None:
+        return float(params["window_size"])
+    return float(params.get("window_length", _SR)) / float(params.get("sr", _SR))
 
 
 def hann_periodic(n: int) -> np.ndarray:
@@ -157,21 +211,22 @@ def frontend_mel_basis(params: dict) -> np.ndarray:
 
 
 def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarray | None = None) -> np.ndarray:
-    """Student log-mel of 1-s windows, numpy only, float64 internally.
+    """Student log-mel of whole windows, numpy only, float64 internally.
 
     Parameters
     ----------
-    y : ndarray, shape [8000] or [B, 8000]
-        Mono audio at 8 kHz in [-1, 1].
+    y : ndarray, shape [window_length] or [B, window_length]
+        Mono audio at 8 kHz in [-1, 1]; ``window_length`` is ``params["window_length"]`` (8000 for 1-s windows).
     params : dict, optional
-        Front-end constants; default :data:`FRONTEND_PARAMS`.
+        Front-end constants (:func:`frontend_params`, ``frontend.json``); default :data:`FRONTEND_PARAMS` (1 s).
     mel_basis : ndarray [n_mels, 1 + n_dft // 2], optional
         Precomputed filterbank (saves ~1 ms per call).
 
     Returns
     -------
-    ndarray, float32, shape [64, 50] or [B, 64, 50]
-        dB relative to each window's maximum, in [-80, 0]; mel bin 0 is the lowest band.
+    ndarray, float32, shape [64, n_frames] or [B, 64, n_frames]
+        dB relative to each window's maximum, in [-80, 0]; mel bin 0 is the lowest band; ``n_frames`` is 50 for
+        1-s windows, 150 for 3-s ones.
     """
     p = FRONTEND_PARAMS if params is None else params
     y = np.asarray(y, dtype=np.float64)

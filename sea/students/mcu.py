@@ -32,7 +32,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .paper import KERAS_BN_EPS, KERAS_BN_MOMENTUM
-from .registry import register_student
+from .registry import check_input_shape, register_student
 
 __all__ = ["MCU_BUDGET", "MCU_SPECS", "McuStudent"]
 
@@ -93,12 +93,13 @@ class McuStudent(nn.Module):
     final_relu : bool
         ReLU on the head output (default False: signed embedding).
     input_shape : tuple
-        ``(1, 64, 50)``.
+        ``(1, 64, n_frames)``: 50 frames for a 1-s window (default), 150 for a 3-s one. The stride-2 kernels are
+        chosen per axis from the map size, so every length keeps the no-PAD export property.
     """
 
     def __init__(self, stem=(16, 2), stages=(), out_dim=64, final_relu=False, input_shape=(1, 64, 50)):
         super().__init__()
-        self.input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = check_input_shape(input_shape, "McuStudent")
         try:
             c0, s0 = int(stem[0]), int(stem[1])
             stages = [(str(b), int(c), int(s), int(r)) for b, c, s, r in stages]
@@ -169,12 +170,13 @@ class McuStudent(nn.Module):
 def _make_mcu(name: str):
     spec = MCU_SPECS[name]
 
-    def factory(out_dim: int | None = 64, final_relu: bool = False, stem=None, stages=None):
+    def factory(out_dim: int | None = 64, final_relu: bool = False, stem=None, stages=None, input_shape=(1, 64, 50)):
         return McuStudent(
             stem=spec["stem"] if stem is None else stem,
             stages=spec["stages"] if stages is None else stages,
             out_dim=out_dim,
             final_relu=final_relu,
+            input_shape=input_shape,
         )
 
     desc = " / ".join(f"{b}{c}x{r}" + ("/s2" if s == 2 else "") for b, c, s, r in spec["stages"])

@@ -5,6 +5,11 @@ Architecture (``edgel3/models.py::_construct_ust_specialized_audio_network``): i
 (64x50 -> 32x25 -> 16x12 -> 8x6), global max-pool over the 8x6 map (``torch.amax``; no adaptive pooling, so it
 exports), flatten -> C4-dim embedding.
 
+Windows of any length: the paper's last pooling is Keras ``MaxPooling2D(pool_size=(8, 6))`` over the whole 8x6 map
+of a 1-s window, i.e. a global max-pool. The global max (``torch.amax`` over the last map) is the same operation on
+a 1-s window and the natural one on longer windows (``input_shape=(1, 64, 150)``, 3 s: map 8x18), so 1-s outputs
+are unchanged and any ``n_frames >= 8`` works.
+
 Keras conventions are kept: convolutions have biases (they are part of the published parameter counts),
 BatchNorm ``eps=1e-3`` and momentum 0.99 (torch ``momentum=0.01``), Glorot-uniform kernels with zero biases.
 Trainable parameters: 4,688,066 / 1,173,602 / 583,010 / 398,306 for Students 0-3.
@@ -22,7 +27,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .registry import register_student
+from .registry import check_input_shape, register_student
 
 __all__ = ["PAPER_FILTERS", "SeaStudent"]
 
@@ -56,9 +61,9 @@ class SeaStudent(nn.Module):
     out_dim : int, optional
         Output dimension of the linear head (implies ``head="linear"``); default C4.
     input_shape : tuple
-        ``(1, n_mels, n_frames)``; default ``(1, 64, 50)``.
+        ``(1, n_mels, n_frames)``; default ``(1, 64, 50)`` (a 1-s window; ``(1, 64, 150)`` for 3 s).
 
-    Input ``[B, 1, 64, 50]`` log-mel (dB), output ``[B, embedding_dim]``.
+    Input ``[B, 1, 64, n_frames]`` log-mel (dB), output ``[B, embedding_dim]``.
     """
 
     def __init__(self, filters=(32, 64, 128, 64), final_relu=True, head=None, out_dim=None, input_shape=(1, 64, 50)):
@@ -72,7 +77,7 @@ class SeaStudent(nn.Module):
             raise ConfigError(f"out_dim={out_dim} must be a positive int or None")
         self.filters = filters
         self.final_relu = bool(final_relu)
-        self.input_shape = tuple(int(s) for s in input_shape)
+        self.input_shape = check_input_shape(input_shape, "SeaStudent")
         layers: list[nn.Module] = [_bn(self.input_shape[0])]
         c_in = self.input_shape[0]
         for b, c in enumerate(filters):
@@ -103,20 +108,21 @@ class SeaStudent(nn.Module):
                 m.reset_parameters()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, 1, 64, 50]`` -> last conv block's map ``[B, C4, 8, 6]``."""
+        """``[B, 1, 64, n_frames]`` -> last conv block's map ``[B, C4, 8, n_frames // 8]`` (8x6 for 1 s)."""
         return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, 1, 64, 50]`` log-mel -> ``[B, embedding_dim]``."""
-        x = torch.amax(self.features(x), dim=(2, 3))  # global max-pool; exportable (no adaptive pooling)
+        """``[B, 1, 64, n_frames]`` log-mel -> ``[B, embedding_dim]``."""
+        # global max-pool = the paper's (8, 6) pool on a 1-s window; exportable (no adaptive pooling)
+        x = torch.amax(self.features(x), dim=(2, 3))
         if self.head is not None:
             x = self.head(x)
         return x
 
 
 def _make_paper(idx: int, lin: bool):
-    def factory(head: str | None = None, out_dim: int | None = None):
-        return SeaStudent(PAPER_FILTERS[idx], final_relu=not lin, head=head, out_dim=out_dim)
+    def factory(head: str | None = None, out_dim: int | None = None, input_shape=(1, 64, 50)):
+        return SeaStudent(PAPER_FILTERS[idx], final_relu=not lin, head=head, out_dim=out_dim, input_shape=input_shape)
 
     f = PAPER_FILTERS[idx]
     kind = "final conv without ReLU (signed output)" if lin else "post-ReLU output, as published"

@@ -243,3 +243,57 @@ def test_bad_input_raises():
 
     with pytest.raises(ParameterError, match="mode"):
         StudentFrontend(mode="fft")
+
+
+# --- windows of any length (issue 15 §2) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window_size,n_frames", [(1.0, 50), (3.0, 150), (0.96, 48), (2.5, 125), (10.0, 500)])
+def test_frontend_params_follow_the_window(window_size, n_frames):
+    p = frontend_params(window_size)
+    assert p["window_size"] == window_size and p["window_length"] == round(window_size * SR)
+    assert p["n_frames"] == n_frames == -(-p["window_length"] // 160)
+    assert p["output_shape"] == [1, 64, n_frames]
+    assert (p["n_frames"], p["pad_left"], p["pad_right"]) == same_padding(p["window_length"], 1024, 160)
+    assert json_roundtrip(p) == p
+    others = {k: v for k, v in p.items() if k not in ("window_size", "window_length", "n_frames", "pad_left",
+                                                      "pad_right", "output_shape")}  # fmt: skip
+    assert others == {k: v for k, v in FRONTEND_PARAMS.items() if k in others}  # the maths does not change
+    assert FRONTEND_PARAMS["window_size"] == 1.0 and frontend_params() == FRONTEND_PARAMS
+
+
+def test_three_second_logmel_is_kapre_on_the_whole_window(rng):
+    y = 0.5 * chirp(60, 3800, 3.0, SR).astype(np.float64) + 0.01 * rng.standard_normal(3 * SR)
+    p = frontend_params(3.0)
+    ours = logmel_numpy(y, p)
+    assert ours.shape == (64, 150)
+    ref = _reference_kapre(y)  # the same Keras 'same' conv DFT over 24000 samples, dB normalised over the window
+    assert np.abs(ours - ref).max() <= TOL_DB
+    for mode in ("conv", "stft"):
+        out = StudentFrontend(mode=mode, params=p)(torch.from_numpy(y[None])).numpy()[0, 0]
+        assert np.abs(out - ours).max() <= TOL_DB, mode
+    # a 1-s front-end refuses 3-s windows (and vice versa) instead of computing a different number of frames
+    from sea.errors import ParameterError
+
+    with pytest.raises(ParameterError, match=r"\[B, 8000\]"):
+        StudentFrontend()(torch.from_numpy(y[None]))
+    with pytest.raises(ValueError, match="24000"):
+        logmel_numpy(y[:SR], p)
+
+
+def test_old_params_without_window_size_mean_one_second():
+    from sea.students.frontend import params_window_size
+
+    old = {k: v for k, v in FRONTEND_PARAMS.items() if k != "window_size"}  # frontend.json / checkpoints before
+    assert params_window_size(old) == 1.0
+    assert params_window_size(frontend_params(3.0)) == 3.0
+    out = StudentFrontend(params=old)(torch.zeros(1, SR))
+    assert out.shape == (1, 1, 64, 50)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), float("inf"), 0.1, 1.00001, "x", None])
+def test_bad_window_size(bad):
+    from sea.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="window_size"):
+        frontend_params(bad)

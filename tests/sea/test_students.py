@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -248,3 +249,95 @@ def test_cli_students_list_and_show(capsys):
     assert d["cost"]["output_dim"] == 16 and d["model_args"] == {"out_dim": 16}
     assert main(["students", "show", "nope"]) == 1
     assert "sea_student_0" in capsys.readouterr().err
+
+
+# --- windows of any length (issue 15 §2) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_frames", [50, 51, 99, 150, 400])
+def test_every_student_takes_windows_of_any_length(n_frames):
+    x = -80 * torch.rand(2, 1, 64, n_frames, generator=torch.Generator().manual_seed(n_frames))
+    for name in list_students():
+        m = create(name, input_shape=(1, 64, n_frames)).eval()
+        assert m.input_shape == (1, 64, n_frames), name
+        with torch.no_grad():
+            y = m(x)
+        assert y.shape == (2, m.embedding_dim), (name, n_frames)
+        # model_args carry the shape, so a checkpoint rebuilds the same network
+        rebuilt = create(m.model_name, **json.loads(json.dumps(m.model_args)))
+        assert rebuilt.input_shape == (1, 64, n_frames)
+
+
+def test_one_second_outputs_unchanged_by_the_window_parameter():
+    # same weights, default vs explicit 1-s shape: identical outputs; a paper student's last pool stays the 8x6 max
+    x = _x(3)
+    for name in list_students():
+        torch.manual_seed(0)
+        a = create(name).eval()
+        b = create(name, input_shape=(1, 64, 50)).eval()
+        b.load_state_dict(a.state_dict())
+        with torch.no_grad():
+            assert torch.equal(a(x), b(x)), name
+    m = create("sea_student_3").eval()
+    with torch.no_grad():
+        fmap = m.forward_features(x)
+        assert fmap.shape[2:] == (8, 6)
+        keras_pool = torch.nn.functional.max_pool2d(fmap, (8, 6)).flatten(1)  # Keras MaxPooling2D((8, 6))
+        assert torch.equal(m(x), keras_pool)
+
+
+def test_three_second_window_sees_150_frames_and_global_max_pool():
+    from sea.students.frontend import StudentFrontend, frontend_params
+
+    p = frontend_params(3.0)
+    assert p["n_frames"] == 150 and p["output_shape"] == [1, 64, 150] and p["window_length"] == 24000
+    fe = StudentFrontend(params=p)
+    logmel = fe(torch.randn(2, 24000) * 0.1)
+    assert logmel.shape == (2, 1, 64, 150)
+    m = create("sea_mcu_s", input_shape=tuple(p["output_shape"])).eval()
+    with torch.no_grad():
+        assert m(logmel).shape == (2, 64)
+    s3 = create("sea_student_3", input_shape=(1, 64, 150)).eval()
+    with torch.no_grad():
+        fmap = s3.forward_features(logmel)
+        assert fmap.shape[2:] == (8, 18)
+        np.testing.assert_array_equal(s3(logmel).numpy(), fmap.amax(dim=(2, 3)).numpy())
+
+
+def test_macs_count_per_window_of_its_length():
+    for name in ("sea_student_3", "sea_mcu_s"):
+        one = model_cost(create(name))
+        three = model_cost(create(name, input_shape=(1, 64, 150)), (1, 64, 150))
+        assert three["input_shape"] == [1, 64, 150]
+        assert 2.8 < three["macs"] / one["macs"] < 3.1, name  # conv work scales with the frames
+    # the paper students keep their weights; the MCU stride-2 kernels follow each axis' parity (no PAD op on export)
+    assert model_cost(create("sea_student_3", input_shape=(1, 64, 150)))["params"] == PAPER_COUNTS[3]
+    # Student 3: every conv is 'same', so exactly 3x the MACs on 150 frames (64x150 -> 32x75 -> 16x37 -> 8x18)
+    c = model_cost(create("sea_student_3", input_shape=(1, 64, 150)), (1, 64, 150))
+    f = (32, 64, 128, 64)
+    hw = [(64, 150), (32, 75), (16, 37), (8, 18)]
+    cin = [1, 32, 64, 128]
+    want = sum(h * w * 9 * (ci * co + co * co) for (h, w), ci, co in zip(hw, cin, f))
+    assert c["macs"] == want
+
+
+@pytest.mark.parametrize("bad", [(1, 64), (1, 64, 7), (0, 64, 50), (1, 64, 50.5), "1x64x50", (1, 4, 50)])
+def test_bad_input_shape_is_a_config_error(bad):
+    for name in ("sea_student_3", "sea_mcu_s"):
+        with pytest.raises(ConfigError, match="input_shape"):
+            create(name, input_shape=bad)
+
+
+def test_unknown_student_suggests_within_its_family():
+    with pytest.raises(ConfigError) as exc:
+        create("sea_mcu_ss")
+    msg = str(exc.value)
+    assert "did you mean 'sea_mcu_s'?" in msg
+    assert "did you mean 'sea_student" not in msg
+    for typo, want in [("sea_student_9", "sea_student_3"), ("sea_studnet_3_lin", "sea_student_3_lin"),
+                       ("sea_mcu_xl", "sea_mcu_xs"), ("sea_student_2_ln", "sea_student_2_lin")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=f"did you mean '{want}'"):
+            create(typo)
+    with pytest.raises(ConfigError, match="load_published") as exc:
+        create("sea_ust_64")
+    assert "did you mean" not in str(exc.value)
