@@ -1,40 +1,62 @@
-"""SONYC-UST v2.3: multi-label urban sound tagging of 10-s sensor recordings from New York City.
+"""SONYC-UST: multi-label urban sound tagging of 10-s sensor recordings from New York City (v2.3 and v1).
 
 Dataset card
 ------------
-Layout (Zenodo record 3966543)
-    ``annotations.csv``, ``dcase-ust-taxonomy.yaml``, README, and the audio extracted from
-    ``audio-0.tar.gz`` … ``audio-18.tar.gz``. Files may sit directly in ``audio/`` or in per-archive
-    subfolders (``audio-N/`` or ``audio/audio-N/``); they are indexed by file name.
+Versions (detected from the columns of ``annotations.csv``)
+    **v2.3** (Zenodo 3966543, DCASE 2020; downloadable with ``sea data download sonyc_ust``): 18510
+    clips, train 13538 (35 sensors), validate 4308 (9 other sensors), test 664 (later in time),
+    with spatiotemporal context columns. **v1** (Zenodo 2590742, DCASE 2019, the version of the SEA
+    paper): 3068 clips, train 2351, validate 443 (sensors disjoint from train), test 274 (in the
+    later 2019 release 3338310); the same label columns but **no** ``year, week, day, hour, borough,
+    block, latitude, longitude`` columns, so its clips get no date (day buckets fall back to clip
+    buckets). A file without the ``year``/``week`` columns is read as v1, with a note in the report.
+    v1 cannot be downloaded by sea (no published checksums): fetch ``annotations.csv`` and
+    ``audio.tar.gz`` from https://zenodo.org/records/2590742 and extract them into RAW_DIR.
+Layout
+    ``annotations.csv`` (plus ``dcase-ust-taxonomy.yaml``, README) and the audio, found by file
+    name anywhere under ``audio*/`` (v2.3: ``audio/``, ``audio-N/`` or ``audio/audio-N/`` from
+    ``audio-0.tar.gz`` ... ``audio-18.tar.gz``) or ``train/``, ``validate/``, ``test/`` (v1's archive).
 Columns of ``annotations.csv`` (one row per annotation, read by name)
     ``split`` (train/validate/test), ``sensor_id``, ``audio_filename``, ``annotator_id`` (> 0 a
-    volunteer, < 0 a SONYC team member, **0 the verified ground truth**), ``year, week, day, hour,
-    borough, block, latitude, longitude``, ``<c>-<f>_<fine>_presence`` (1 / 0 / -1 = not labelled),
-    ``<c>_<coarse>_presence`` and ``<c>-<f>_<fine>_proximity``.
+    volunteer, < 0 a SONYC team member, **0 the verified ground truth**), v2 only ``year, week, day,
+    hour, borough, block, latitude, longitude``, ``<c>-<f>_<fine>_presence`` (1 / 0 / -1 = not
+    labelled), ``<c>_<coarse>_presence`` and ``<c>-<f>_<fine>_proximity``.
+When (v2): ``year``, ``week``, ``day``, ``hour``
+    The README: ``day`` is the day of the week "with Monday as the start (i.e. 0=Monday)", ``hour``
+    the hour of the day (local time, quantised to the hour for privacy), ``week`` "the week of the
+    year", numbering unstated. Rule used here: **ISO 8601 weeks** (1-53), unless the file holds a week
+    0, which ISO weeks never are; then Monday-started ``%W`` weeks (week 0 = the days before the year's
+    first Monday). The counts of week-0 and week-53 rows and the rule chosen go into the report's notes.
+    The date is the day of calendar year ``year`` with that ISO week and weekday (30 Dec 2019 lies in
+    ISO week 1 of 2020 and is read from ``(2019, 1, 0)``); in the rare years where one (week, weekday)
+    names two dates of the same calendar year (1 Jan and 31 Dec 2017, both Sunday of ISO week 52),
+    the one in ISO year ``year`` is taken. A row naming no date (week 53 of a 52-week year...) gets no
+    date, with a warning. The manifest gets ``meta.date`` (``YYYY-MM-DD``), ``meta.timestamp``
+    (``YYYY-MM-DDTHH:00:00``, local time, no UTC offset) and ``meta.sensor_id``: a clip's "day" is
+    (sensor, calendar date), so a year of Mondays at one sensor is 52 days, not one.
 Classes
     8 coarse (1 engine, 2 machinery-impact, 3 non-machinery-impact, 4 powered-saw, 5 alert-signal,
     6 music, 7 human-voice, 8 dog) and 23 fine classes plus 6 "X" (uncertain) tags, taken from the
     ``*_presence`` columns present in the file.
-Splits
-    From the file: train 13538 (35 sensors), validate 4308 (9 other sensors), test 664 (later in
-    time). Every test clip has a verified row.
-Label aggregation (as in the official DCASE 2020 baseline)
+Label aggregation (as in the official DCASE 2020 baseline; the same for v1)
     train: a tag is positive if **any volunteer** (annotator_id > 0) marked it; verified rows are
     ignored. validate/test: only the verified row (annotator_id == 0). A validate/test clip without
     a verified row falls back to the volunteer rule, with ``meta["label_source"] = "volunteers"``
     and a warning in the report.
 Audio
-    10-s clips, identical microphones; the rate is checked per file (48 kHz reported).
+    10-s clips, identical microphones; the rate is checked per file (48 kHz reported for v2.3,
+    44.1 kHz for v1).
 Licence
     CC BY 4.0.
 Citation
-    M. Cartwright et al., "SONYC-UST-V2: An Urban Sound Tagging Dataset with Spatiotemporal
-    Context", DCASE 2020 Workshop; Zenodo doi:10.5281/zenodo.3966543.
+    M. Cartwright et al., "SONYC Urban Sound Tagging (SONYC-UST): A Multilabel Dataset from an Urban
+    Acoustic Sensor Network", DCASE 2019 Workshop (v1); "SONYC-UST-V2: An Urban Sound Tagging Dataset
+    with Spatiotemporal Context", DCASE 2020 Workshop; Zenodo doi:10.5281/zenodo.3966543.
 
 Manifest mapping: ``clip_id`` = file stem, ``label`` = list of coarse names present,
 ``label_id`` = their 0-based coarse indices (coarse number - 1), ``split`` from the file, ``fold``
-None; ``meta`` = fine_labels, sensor_id, borough, block, latitude, longitude, year, week, day, hour,
-n_annotators, label_source (so samplers can bucket by sensor or day).
+None; ``meta`` = sensor_id, date, timestamp, fine_labels, label_source, n_annotators, and (v2)
+borough, block, latitude, longitude, year, week, weekday (the file's ``day``: 0 = Monday), hour.
 """
 
 from __future__ import annotations
@@ -49,6 +71,7 @@ from .clips import Candidate, ClipList, warning_entry
 from .config import PrepareConfig
 from .engine import prepare_dataset
 from .metadata import parse_float, parse_int, read_csv_columns
+from .timestamps import sonyc_date, time_meta, week_numbering
 
 __all__ = ["COARSE", "ZENODO_FILES", "ZENODO_RECORD", "download", "find_clips", "prepare"]
 
@@ -66,6 +89,12 @@ COARSE = (
 REQUIRED = ("split", "sensor_id", "audio_filename", "annotator_id")
 CONTEXT_INT = ("year", "week", "day", "hour", "borough", "block")
 CONTEXT_FLOAT = ("latitude", "longitude")
+#: Folders searched for the audio files (by file name): v2.3's ``audio*`` and v1's split folders.
+AUDIO_FOLDERS = ("audio*", "train", "validate", "test")
+V1_NOTE = (
+    "SONYC-UST v1 layout (annotations.csv without year/week/day/hour columns): clips have a sensor_id "
+    "but no date, so day buckets fall back to clip buckets"
+)
 _COARSE_RE = re.compile(r"^(\d+)_(.+)_presence$")
 _FINE_RE = re.compile(r"^(\d+)-(\d+|X)_(.+)_presence$")
 
@@ -126,7 +155,8 @@ def _presence_columns(header: list[str]):
 
 def _index_audio(raw_dir: Path) -> dict[str, Path]:
     index: dict[str, Path] = {}
-    for d in sorted(raw_dir.glob("audio*")):
+    folders = sorted({d for pattern in AUDIO_FOLDERS for d in raw_dir.glob(pattern)})
+    for d in folders:
         if not d.is_dir():
             continue
         for p in sorted(d.rglob("*")):
@@ -161,18 +191,37 @@ def _group_rows(rows: list[dict], csv_path: Path, coarse: list, fine: list) -> d
     return clips
 
 
-def _context(first: dict) -> dict:
-    """Where and when the clip was recorded, from its first annotation row."""
+def _context(first: dict, numbering: str) -> dict:
+    """Where and when the clip was recorded, from its first annotation row (v2 columns; none in v1).
+
+    The file's ``day`` (0 = Monday) is kept as ``weekday``; ``date`` and ``timestamp`` are the
+    calendar date and hour it names (see the module docstring).
+    """
     meta = {}
     for k in CONTEXT_INT + CONTEXT_FLOAT:
         if k in first:
-            meta[k] = (
-                _int_or_none(first[k]) if k in CONTEXT_INT else (float(first[k]) if (first[k] or "").strip() else None)
-            )
+            v = (first[k] or "").strip()
+            meta["weekday" if k == "day" else k] = _int_or_none(v) if k in CONTEXT_INT else (float(v) if v else None)
+    year, week, weekday, hour = (meta.get(k) for k in ("year", "week", "weekday", "hour"))
+    if all(isinstance(v, int) for v in (year, week, weekday)):
+        meta.update(time_meta(sonyc_date(year, week, weekday, numbering), hour if isinstance(hour, int) else None))
     return meta
 
 
-def _candidate(name: str, c: dict, path: Path, coarse: list, fine: list, warns: list[dict]) -> Candidate:
+def _date_warnings(cands: list[Candidate]) -> list[dict]:
+    """A warning per clip whose year/week/day columns are given but name no date."""
+    out = []
+    for c in cands:
+        m = c.meta
+        if "date" not in m and any(m.get(k) is not None for k in ("year", "week", "weekday")):
+            detail = f"year={m.get('year')!r}, week={m.get('week')!r}, day={m.get('weekday')!r} name no calendar date"
+            out.append(warning_entry(c.clip_id, c.path, "no recording date (bad year/week/day)", detail))
+    return out
+
+
+def _candidate(
+    name: str, c: dict, path: Path, coarse: list, fine: list, warns: list[dict], numbering: str
+) -> Candidate:
     """One clip with its labels aggregated as the DCASE 2020 baseline does (see the module docstring)."""
     split = c["split"]
     volunteers = [r for r in c["rows"] if r[0] > 0]
@@ -194,7 +243,7 @@ def _candidate(name: str, c: dict, path: Path, coarse: list, fine: list, warns: 
         "label_source": source,
         "n_annotators": len(volunteers),
     }
-    meta.update(_context(first))
+    meta.update(_context(first, numbering))
     return Candidate(
         path=path,
         clip_id=Path(name).stem,
@@ -206,7 +255,7 @@ def _candidate(name: str, c: dict, path: Path, coarse: list, fine: list, warns: 
 
 
 def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
-    """Read SONYC-UST annotations into one candidate per clip.
+    """Read SONYC-UST annotations (v2.3, or v1 when the time columns are absent) into one candidate per clip.
 
     Parameters
     ----------
@@ -237,8 +286,11 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
     index = _index_audio(raw_dir)
     if not index:
         raise DatasetError(
-            f"sonyc_ust: no audio files under {str(raw_dir)!r}/audio*; extract the audio-N.tar.gz archives there"
+            f"sonyc_ust: no audio files under {str(raw_dir)!r} (audio*/, or train/ validate/ test/ for v1); "
+            "extract the audio archives there"
         )
+    v1 = not {"year", "week"} <= set(header)
+    numbering, week_note = week_numbering([] if v1 else [_week_of(r) for r in rows])
     cands, warns = [], []
     for name, c in _group_rows(rows, csv_path, coarse, fine).items():
         if len(c["splits"]) > 1:
@@ -246,12 +298,18 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
                 f"sonyc_ust: {name} appears in several splits {sorted(c['splits'])} in {str(csv_path)!r}"
             )
         path = index.get(name, raw_dir / "audio" / name)
-        cands.append(_candidate(name, c, path, coarse, fine, warns))
-    return ClipList(cands, warnings=warns, inputs={"metadata": csv_path})
+        cands.append(_candidate(name, c, path, coarse, fine, warns, numbering))
+    notes = [V1_NOTE] if v1 else [week_note]
+    return ClipList(cands, warnings=warns + _date_warnings(cands), notes=notes, inputs={"metadata": csv_path})
+
+
+def _week_of(row: dict) -> int | None:
+    w = _int_or_none(row.get("week"))
+    return w if isinstance(w, int) else None
 
 
 def prepare(raw_dir: str | Path, run_dir: str | Path, *, overwrite: bool = False, **options) -> Path:
-    """Prepare SONYC-UST v2.3 into ``run_dir``, labels aggregated as the DCASE 2020 baseline does.
+    """Prepare SONYC-UST (v2.3 or v1) into ``run_dir``, labels aggregated as the DCASE 2020 baseline does.
 
     Parameters
     ----------

@@ -16,10 +16,10 @@ HEADER = ["split", "sensor_id", "audio_filename", "annotator_id", *CTX, *(f + "_
           *(c + "_presence" for c in COARSE), *(f + "_proximity" for f in FINE)]  # fmt: skip
 
 
-def row(split, sensor, name, ann, fine, day=2):
+def row(split, sensor, name, ann, fine, day=2, year=2019, week=7, hour=13):
     coarse = [max(fine[0], fine[1]), fine[2], fine[3]]
     prox = ["near" if v == 1 else "-1" for v in fine] if ann > 0 else ["-1"] * 4
-    return [split, sensor, name, ann, 2019, 7, day, 13, 1, 42, 40.73, -73.99, *fine, *coarse, *prox]
+    return [split, sensor, name, ann, year, week, day, hour, 1, 42, 40.73, -73.99, *fine, *coarse, *prox]
 
 
 def tree(root):
@@ -66,7 +66,9 @@ def test_sonyc_aggregation(tmp_path):
     r = recs["01_000003"]
     assert (r.split, r.label, r.label_id, r.meta["label_source"]) == ("validate", ["alert-signal"], [4], "verified")
     assert r.meta["fine_labels"] == ["5-3_siren"]
-    assert r.meta["sensor_id"] == "9" and r.meta["day"] == 5 and r.meta["hour"] == 13
+    assert r.meta["sensor_id"] == "9" and r.meta["weekday"] == 5 and r.meta["hour"] == 13 and "day" not in r.meta
+    # 2019, ISO week 7, day 5 (0 = Monday): Saturday 16 February 2019, 13:00 local time
+    assert (r.meta["date"], r.meta["timestamp"]) == ("2019-02-16", "2019-02-16T13:00:00")
     assert r.meta["latitude"] == pytest.approx(40.73) and r.meta["borough"] == 1
     r = recs["02_000004"]
     assert (r.split, r.label, r.meta["fine_labels"]) == ("test", ["engine"], ["1-X_engine-of-uncertain-size"])
@@ -166,3 +168,77 @@ def test_sonyc_download_unknown_file(tmp_path):
         DatasetError, match=r"unknown SONYC-UST file\(s\) \['audio-19.tar.gz'\]; choose from annotations.csv"
     ):
         sonyc_ust.download(tmp_path, files=["audio-19.tar.gz"])
+
+
+def _time_tree(root, when, header=HEADER):
+    """One train clip per ``(sensor, year, week, day, hour)`` of ``when``."""
+    rows = []
+    for k, (sensor, year, week, day, hour) in enumerate(when):
+        name = f"{sensor:02d}_{k:06d}.wav"
+        r = row("train", sensor, name, 11, [0, 0, 0, 0], day=day, year=year, week=week, hour=hour)
+        rows.append([v for h, v in zip(HEADER, r) if h in header])
+        p = root / "audio" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, noise(0.2, 8000, seed=k), 8000)
+    write_csv(root / "annotations.csv", header, rows)
+
+
+def _prepare_quiet(raw, run):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeaWarning)
+        return read_manifest(sonyc_ust.prepare(raw, run, cache_srs=(8000,)))
+
+
+def test_a_year_of_mondays_is_52_days_not_one(tmp_path):
+    import datetime as dt
+
+    # sensor 3: every Monday of 2019, twice (09:00 and 17:00); sensor 4: the same Mondays once
+    when = [(s, 2019, w, 0, h) for w in range(1, 53) for s, h in ((3, 9), (3, 17), (4, 12))]
+    _time_tree(tmp_path / "raw", when)
+    recs = _prepare_quiet(tmp_path / "raw", tmp_path / "run")
+    pairs = {(r.meta["sensor_id"], r.meta["date"]) for r in recs}
+    assert len(pairs) == len({(s, y, w, d) for s, y, w, d, _ in when}) == 104  # one per distinct (sensor, date)
+    mondays = sorted({r.meta["date"] for r in recs})
+    assert len(mondays) == 52 and all(dt.date.fromisoformat(d).weekday() == 0 for d in mondays)
+    assert mondays[0] == "2019-01-07" and mondays[-1] == "2019-12-30"  # ISO 2019-W01-1 is in 2018: W01 of 2020
+    assert {r.meta["timestamp"][11:] for r in recs} == {"09:00:00", "17:00:00", "12:00:00"}
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert any("ISO 8601 weeks" in n and "0 with week 0" in n for n in rep["notes"])
+
+
+def test_week_numbering_follows_the_data(tmp_path):
+    # a week 0 exists only in Monday-started (%W) numbering: then week 1 starts on the year's first Monday
+    when = [(1, 2019, 0, 1, 8), (1, 2019, 1, 0, 8), (1, 2019, 52, 0, 8)]
+    _time_tree(tmp_path / "raw", when)
+    recs = _prepare_quiet(tmp_path / "raw", tmp_path / "run")
+    assert [r.meta["date"] for r in recs] == ["2019-01-01", "2019-01-07", "2019-12-30"]
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert any("Monday-started weeks from 0" in n and "1 with week 0" in n for n in rep["notes"])
+    # week 53 of a year with 52 ISO weeks names no date: no date, a warning, the clip is kept
+    _time_tree(tmp_path / "raw2", [(1, 2019, 53, 0, 8), (1, 2020, 53, 3, 8)])
+    recs = {r.clip_id: r for r in _prepare_quiet(tmp_path / "raw2", tmp_path / "run2")}
+    assert "date" not in recs["01_000000"].meta and recs["01_000001"].meta["date"] == "2020-12-31"
+    rep = json.loads((tmp_path / "run2" / "data_report.json").read_text())
+    assert rep["warning_counts"]["no recording date (bad year/week/day)"] == 1
+
+
+def test_v1_layout_without_time_columns(tmp_path):
+    raw = tmp_path / "raw"
+    v1_header = [h for h in HEADER if h not in CTX]
+    rows = [
+        [v for h, v in zip(HEADER, r) if h in v1_header]
+        for r in (
+            row("train", 3, "a.wav", 11, [1, 0, 0, 0]),
+            row("validate", 9, "b.wav", 21, [0, 0, 0, 1]),
+            row("validate", 9, "b.wav", 0, [0, 0, 1, 0]),
+        )
+    ]
+    write_csv(raw / "annotations.csv", v1_header, rows)
+    for split, name in (("train", "a.wav"), ("validate", "b.wav")):  # v1's archive extracts to train/, validate/
+        (raw / split).mkdir(parents=True)
+        sf.write(raw / split / name, noise(0.5, 44100), 44100)
+    recs = {r.clip_id: r for r in _prepare_quiet(raw, tmp_path / "run")}
+    assert (recs["a"].label, recs["b"].label, recs["b"].meta["label_source"]) == (["engine"], ["alert-signal"], "verified")
+    assert recs["b"].meta["sensor_id"] == "9" and not {"date", "timestamp", "year"} & set(recs["b"].meta)
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert any("v1 layout" in n for n in rep["notes"]) and rep["splits"] == {"train": 1, "validate": 1}
