@@ -37,8 +37,24 @@ def _frontend():
     return frontend_numpy()
 
 
-def export_random_student(name: str, out: Path, seed: int = 0) -> Path:
-    """``out/model_int8.tflite`` + ``out/frontend.json`` for a random-weight student (BatchNorm stats randomised)."""
+def calibration_audio(paths, n_max: int = 64) -> np.ndarray:
+    """1-s windows (8 kHz, hop 0.5 s) cut from real audio files, for the int8 calibration."""
+    from sea.audio import load
+    from sea.framing import windows
+
+    out = []
+    for p in paths:
+        y, _ = load(p, sr=8000, mono=True)
+        out.append(windows(y, 8000, hop_size=0.5, center=True))
+    w = np.concatenate(out)
+    return w[np.linspace(0, len(w) - 1, min(n_max, len(w))).astype(int)].astype(np.float64)
+
+
+def export_random_student(name: str, out: Path, seed: int = 0, calib_audio: np.ndarray | None = None) -> Path:
+    """``out/model_int8.tflite`` + ``out/frontend.json`` for a random-weight student (BatchNorm stats randomised).
+
+    The int8 calibration uses ``calib_audio`` windows [N, 8000] when given, else synthetic tones and noise.
+    """
     import torch
 
     from export.tflite import export_tflite_int8, io_quantization
@@ -57,6 +73,8 @@ def export_random_student(name: str, out: Path, seed: int = 0) -> Path:
             y[: int(r.integers(1000, 6000))] = 0
         audio.append(y * (0.1 + r.random()))
     fe = _frontend()
+    if calib_audio is not None:
+        audio = calib_audio
     lm = fe.logmel_numpy(np.asarray(audio))[:, None].astype(np.float32)
     torch.manual_seed(seed)
     model = students.create(name).eval()
@@ -103,6 +121,7 @@ def main(argv=None) -> int:
     ap.add_argument("exports", nargs="*", help="export folders (model_int8.tflite + frontend.json)")
     ap.add_argument("--students", default=",".join(DEFAULT_STUDENTS), help="students to build when no folder is given")
     ap.add_argument("--audio", nargs="*", help="audio files (default: two synthetic clips)")
+    ap.add_argument("--calib-audio", nargs="*", help="audio for the int8 calibration of built students (held out)")
     ap.add_argument("--work", help="folder for generated exports and audio (default: a temp folder)")
     ap.add_argument("--hop-size", type=float, default=1.0)
     ap.add_argument("--json", help="also write all check reports to this JSON file")
@@ -114,7 +133,8 @@ def main(argv=None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sea-bench-fw-"))
     exports = [Path(e) for e in args.exports]
     if not exports:
-        exports = [export_random_student(n, work / n) for n in args.students.split(",") if n]
+        cal = calibration_audio(args.calib_audio) if args.calib_audio else None
+        exports = [export_random_student(n, work / n, calib_audio=cal) for n in args.students.split(",") if n]
     audio = [Path(a) for a in args.audio] if args.audio else synthetic_audio(work / "audio")
 
     head = (
