@@ -668,6 +668,14 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
     return overlaps
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system), in seconds."""
+    import os
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def _device(plan: RunPlan) -> str:
     """The device of the run's GPU stages: a torchrun job's process group must cover it."""
     devices = [getattr(plan.teacher, "device", "cpu"), *(getattr(s, "device", "cpu") for s in plan.students)]
@@ -714,6 +722,7 @@ def run_pipeline(
     """
     from .summary import build_summary
 
+    wall0, cpu0 = time.perf_counter(), _cpu_seconds()
     todo = _stage_slice(start, stop, overwrite)
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     runner = _Runner(plan, todo, overwrite)
@@ -731,6 +740,7 @@ def run_pipeline(
             eval_names=plan.eval_names(),
             stages=runner.stages,
             allow_overlap=plan.allow_overlap,
+            timing={"wall_s": round(time.perf_counter() - wall0, 1), "cpu_s": round(_cpu_seconds() - cpu0, 1)},
         )
     if runner.parity_failures:
         summary["parity_failures"] = runner.parity_failures

@@ -12,7 +12,7 @@ from typing import Any
 
 from .layout import RunLayout
 from .tables import fmt_bytes, fmt_float, render_table
-from .utils import Pathlike, read_json, write_json
+from .utils import Pathlike, machine_info, read_json, write_json
 
 __all__ = ["build_summary", "summary_rows", "summary_table"]
 
@@ -209,6 +209,22 @@ def _teacher_untrained(run: RunLayout) -> bool | None:
     return untrained
 
 
+def _stage_seconds(run: RunLayout) -> dict[str, float]:
+    """Seconds each finished stage took when it last ran (from its stage.json), by stage directory."""
+    out = {}
+    for f in sorted(run.root.rglob("stage.json")):
+        rel = str(f.parent.relative_to(run.root)) or "."
+        if rel.startswith("datasets") and rel.count("/") > 1:
+            continue
+        try:
+            s = read_json(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(s, dict) and s.get("status") == "done" and s.get("seconds") is not None:
+            out["prepare" if rel == "." else rel] = s["seconds"]
+    return out
+
+
 def _deep_get(d: Any, key: str) -> Any:
     if isinstance(d, dict):
         if key in d and not isinstance(d[key], dict):
@@ -252,6 +268,7 @@ def build_summary(
     eval_names: list[str],
     stages: dict[str, str],
     allow_overlap: bool = False,
+    timing: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Collect a run's reports into ``RUN/summary.json`` and ``RUN/summary.md``.
 
@@ -271,17 +288,23 @@ def build_summary(
         What each stage did (``"done in 3.1 s"``, ``"up to date"``...).
     allow_overlap : bool
         The run evaluates on audio it was specialised on (said in the summary).
+    timing : dict, optional
+        ``wall_s`` and ``cpu_s`` of this ``sea run`` invocation.
 
     Returns
     -------
     summary : dict
-        ``format, config_file, teacher_untrained, allow_overlap, stages, rows, evaluations, paths, markdown``.
+        ``format, config_file, machine, timing, stage_seconds, teacher_untrained, allow_overlap, stages, rows,
+        evaluations, paths, markdown``.
     """
     run = RunLayout(run_dir)
     evaluations = {n: summary_rows(run.root, students, eval_name=n) for n in eval_names}
     summary = {
         "format": "sea-run-summary",
         "config_file": config_file,
+        "machine": machine_info(),
+        "timing": dict(timing or {}),
+        "stage_seconds": _stage_seconds(run),
         "teacher_untrained": _teacher_untrained(run),
         "allow_overlap": bool(allow_overlap),
         "stages": stages,

@@ -97,3 +97,36 @@ def seed_everything(seed: int) -> None:
         import torch
 
         torch.manual_seed(seed)
+
+
+def machine_info() -> dict[str, Any]:
+    """The machine a figure was measured on: CPU model, cores, memory, OS, Python and torch versions.
+
+    Returns
+    -------
+    info : dict
+        ``cpu``, ``cores`` (usable by this process), ``memory_gib``, ``platform``, ``python``, ``torch`` (if imported).
+    """
+    import platform
+    import sys
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory = None
+    try:
+        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cores": cores, "memory_gib": memory, "platform": platform.platform(),
+                            "python": sys.version.split()[0]}  # fmt: skip
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch"] = torch.__version__
+    return info
