@@ -14,7 +14,17 @@ from .layout import RunLayout
 from .tables import fmt_bytes, fmt_float, render_table
 from .utils import Pathlike, machine_info, read_json, write_json
 
-__all__ = ["build_summary", "summary_rows", "summary_table"]
+__all__ = ["LEGEND", "build_summary", "summary_rows", "summary_table"]
+
+#: What each column of :func:`summary_table` means (printed under every summary table).
+LEGEND = (
+    "Columns: score = the primary downstream metric of the primary classifier (mean ± std over test folds); "
+    "fidelity R2 / cosine = how well the model's embeddings reproduce its targets φ(teacher) on the evaluated clips "
+    "(R2 variance-weighted over dimensions); distill R2 = the same on the distillation corpus's held-out clips; "
+    "int8 cos = the worst mean cosine of an int8 artifact against the fp32 model; weights = bytes of the deployed "
+    "file (int8 TFLite for students); arena = TFLite Micro arena; MACs/window = multiply-accumulates per window of "
+    "the model's length (front-end excluded); latency = one window on one CPU thread in the named runtime."
+)
 
 # int8 artifacts in the order the summary prefers them for the weight and latency columns
 _ARTIFACTS = (("model_int8.tflite", "int8"), ("model_fp32.tflite", "fp32"), ("model_fp32.onnx", "fp32"))
@@ -246,6 +256,7 @@ def _markdown(run: RunLayout, summary: dict) -> str:
             md += [f"## Evaluation on {name}", "", summary_table(rows), ""]
     else:
         md += [summary_table(summary["rows"]), ""]
+    md += [LEGEND, ""]
     if summary.get("allow_overlap"):
         md += ["**Transductive run (allow_overlap: true): evaluation audio is also in the distillation corpus.**", ""]
     md += ["## Stages", ""]
