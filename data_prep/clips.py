@@ -8,12 +8,27 @@ into ``data_report.json``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Candidate", "ClipList", "skip_entry", "unlisted_warnings", "warning_entry"]
+__all__ = ["Candidate", "ClipList", "real_path", "skip_entry", "unlisted_warnings", "warning_entry"]
+
+
+def real_path(path: Path | str) -> Path:
+    """The canonical path of a file (symbolic links resolved), even for a link loop (no error).
+
+    Parameters
+    ----------
+    path : path
+
+    Returns
+    -------
+    path : Path
+    """
+    return Path(os.path.realpath(path))
 
 
 @dataclass
@@ -126,7 +141,7 @@ def unlisted_warnings(
     files : iterable of Path
         Files found in the raw folder, in report order.
     listed : set of Path
-        Resolved paths the metadata lists.
+        Paths the metadata lists, as :func:`real_path` gives them.
     kind : str
         Warning kind, e.g. ``"file without a CSV row (ignored)"``.
     detail : callable
@@ -140,5 +155,5 @@ def unlisted_warnings(
     return [
         warning_entry(None, p, kind, detail(p))
         for p in files
-        if p.is_file() and not p.name.startswith(".") and p.resolve() not in listed
+        if p.is_file() and not p.name.startswith(".") and real_path(p) not in listed
     ]

@@ -18,7 +18,9 @@ Citation
     K. J. Piczak, "ESC: Dataset for Environmental Sound Classification", ACM Multimedia 2015.
 
 Manifest mapping: ``clip_id`` = file stem, ``label`` = category, ``label_id`` = target,
-``fold`` = fold, ``meta`` = {src_file, take, esc10, target}.
+``fold`` = fold, ``meta`` = {src_file, take, esc10, target, group}; ``group`` = ``src_file``, the
+Freesound recording the clip was cut from (for grouped cross-validation when fewer than 3 folds are
+present; clips without ``src_file`` get none).
 
 ``esc10=True`` keeps only the ESC-10 rows and **re-indexes** ``label_id`` to 0..9 in ascending
 order of the original ESC-50 target (so dog=0 … crackling_fire=9 on the official data); the
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from sea.errors import DatasetError
 
-from .clips import Candidate, ClipList, unlisted_warnings
+from .clips import Candidate, ClipList, real_path, unlisted_warnings
 from .config import PrepareConfig
 from .engine import prepare_dataset
 from .metadata import parse_int, read_csv_columns
@@ -96,6 +98,8 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
         for extra in ("src_file", "take"):
             if extra in row:
                 meta[extra] = (row[extra] or "").strip()
+        if meta.get("src_file"):
+            meta["group"] = meta["src_file"]
         cands.append(
             Candidate(
                 path=audio / name,
@@ -110,7 +114,7 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
     if not config.esc10:
         clips.warnings = unlisted_warnings(
             sorted(audio.iterdir()),
-            {c.path.resolve() for c in cands},
+            {real_path(c.path) for c in cands},
             kind="file without a CSV row (ignored)",
             detail=lambda p: f"{p.name} is not listed in {METADATA.as_posix()}",
         )

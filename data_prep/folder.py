@@ -7,33 +7,43 @@ Layout
     :data:`sea.constants.AUDIO_EXTENSIONS` (``.wav .flac .ogg .mp3 .aiff ...``, the set
     ``sea teacher embed DIR`` reads too; decoded by libsndfile). Hidden files and folders are ignored; sidecar files
     (``.csv .txt .json .md .yaml .yml .jams .xml .pdf``) are ignored with a note in the report;
-    any other file is **listed as skipped** ("not an audio file extension").
+    any other file is **listed as skipped** ("not an audio file extension"), and so are
+    directories named like audio files, broken or looping symbolic links and unreadable files:
+    every entry of the folder is a clip, skipped, noted or hidden, never dropped silently.
+    Symbolic links to folders are not followed (noted).
 Columns of the optional CSV (``csv=``, read by name)
-    ``path, label`` and optionally ``fold`` (int) or ``split`` (train/validate/test). ``path``
-    is relative to the folder. An empty label means unlabeled. With a CSV, only its rows are
-    clips (audio files not listed are reported as warnings); without one every audio file is an
-    **unlabeled target-domain clip** (``label`` None), e.g. sensor recordings -- exactly what SEA
-    distills on.
+    ``path`` (relative to the folder), and optionally ``label`` (empty = unlabeled), ``fold`` (int)
+    or ``split`` (train/validate/test), ``group`` (the recording a clip was cut from, for grouped
+    cross-validation), ``sensor_id`` and ``timestamp`` (ISO 8601 start time, e.g.
+    ``2019-03-04T13:05:00`` or with a UTC offset ``...+01:00``; a bad one is an error naming the row).
+    ``sensor_id`` and ``timestamp`` give unlabelled sensor recordings the targets stage's buckets:
+    a clip's day is (sensor, the timestamp's calendar date), its SPL window follows the timestamp.
+    With a CSV, only its rows are clips (audio files not listed are reported as warnings); without
+    one every audio file is an **unlabeled target-domain clip** (``label`` None), e.g. sensor
+    recordings -- exactly what SEA distills on.
 Classes
     From the CSV: ``label_id`` indexes the sorted unique labels.
 Licence / citation
     Those of your recordings.
 
-``clip_id`` = path relative to the folder, without extension, with ``/`` replaced by ``__``.
+``clip_id`` = path relative to the folder, without extension, with ``/`` replaced by ``__``;
+``meta`` = group, sensor_id, timestamp and date (``YYYY-MM-DD``, from the timestamp) where given.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
 from sea.constants import AUDIO_EXTENSIONS, VALID_SPLITS
 from sea.errors import DatasetError
 
-from .clips import Candidate, ClipList, skip_entry, unlisted_warnings
+from .clips import Candidate, ClipList, real_path, skip_entry, unlisted_warnings
 from .config import PrepareConfig
 from .engine import prepare_dataset
 from .metadata import parse_int, read_csv_columns
+from .timestamps import parse_timestamp
 
 __all__ = ["SIDECAR_EXTENSIONS", "find_clips", "prepare"]
 
@@ -44,28 +54,42 @@ def _clip_id(rel: Path) -> str:
     return rel.with_suffix("").as_posix().replace("/", "__")
 
 
-def _scan(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[Path]]:
-    """Audio files, non-audio files and ignored sidecars under ``root`` (hidden entries skipped)."""
-    audio, other, sidecars = [], [], []
-    exclude = exclude.resolve() if exclude is not None else None
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not p.is_file():
-            continue
-        if exclude is not None and exclude in p.resolve().parents:
-            continue  # the run dir may sit inside the folder; its caches are not input
-        ext = p.suffix.lower()
-        if ext in AUDIO_EXTENSIONS:
-            audio.append(p)
-        elif ext in SIDECAR_EXTENSIONS:
-            sidecars.append(p)
+def _scan(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """Audio files, non-audio files, ignored sidecars and folders named like audio, under ``root``.
+
+    Hidden entries are passed over; symbolic links to folders are not followed (so a link loop
+    cannot recurse); ``exclude`` (the run directory, when it lies inside the folder) is not searched.
+    """
+    audio, other, sidecars, folders = [], [], [], []
+    skip = os.path.realpath(exclude) if exclude is not None else None
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = [n for n in dirnames if not n.startswith(".") and os.path.realpath(here / n) != skip]
+        for n in dirnames:
+            if Path(n).suffix.lower() in AUDIO_EXTENSIONS or (here / n).is_symlink():
+                folders.append(here / n)  # a directory named like audio, or a link to a folder
+        for n in filenames:
+            if n.startswith("."):
+                continue
+            ext = Path(n).suffix.lower()
+            bucket = audio if ext in AUDIO_EXTENSIONS else sidecars if ext in SIDECAR_EXTENSIONS else other
+            bucket.append(here / n)
+    return sorted(audio), sorted(other), sorted(sidecars), sorted(folders)
+
+
+def _folder_entries(folders: list[Path]) -> tuple[list[dict], list[str]]:
+    """Skip entries for folders named like audio files, notes for links to folders (not followed)."""
+    skipped, notes = [], []
+    for d in folders:
+        if Path(d.name).suffix.lower() in AUDIO_EXTENSIONS:
+            skipped.append(skip_entry(None, d, "not a regular file", f"{d.name} is a directory, not an audio file"))
         else:
-            other.append(p)
-    return audio, other, sidecars
+            notes.append(f"symbolic link to a folder not followed: {d}")
+    return skipped, notes
 
 
 def _sidecar_notes(root: Path, sidecars: list[Path], csv_path: Path | None) -> list[str]:
-    ignored = [p for p in sidecars if csv_path is None or p.resolve() != csv_path.resolve()]
+    ignored = [p for p in sidecars if csv_path is None or real_path(p) != real_path(csv_path)]
     if not ignored:
         return []
     names = ", ".join(p.relative_to(root).as_posix() for p in ignored[:5]) + (", ..." if len(ignored) > 5 else "")
@@ -75,12 +99,12 @@ def _sidecar_notes(root: Path, sidecars: list[Path], csv_path: Path | None) -> l
     return notes
 
 
-def _csv_row(row: dict, col: dict, i: int, csv_path: Path) -> tuple[str, str | None, int | None, str | None]:
-    """``(path, label, fold, split)`` of CSV row ``i``; empty cells are None."""
-    rel = (row[col["path"]] or "").strip()
+def _csv_row(row: dict, i: int, csv_path: Path) -> tuple[str, str | None, int | None, str | None]:
+    """``(path, label, fold, split)`` of CSV row ``i``; empty cells (and absent columns) are None."""
+    rel = (row.get("path") or "").strip()
     if not rel:
         raise DatasetError(f"{str(csv_path)!r} row {i}: empty path")
-    label = (row[col["label"]] or "").strip() or None
+    label = (row.get("label") or "").strip() or None
     fold = split = None
     if (row.get("fold") or "").strip():
         fold = parse_int(row["fold"], column="fold", path=csv_path, row=i)
@@ -93,14 +117,23 @@ def _csv_row(row: dict, col: dict, i: int, csv_path: Path) -> tuple[str, str | N
     return rel, label, fold, split
 
 
+def _csv_meta(row: dict, i: int, csv_path: Path) -> dict:
+    """``group``, ``sensor_id``, ``timestamp`` (ISO 8601, validated) and its ``date`` where the row gives them."""
+    meta = {k: row[k].strip() for k in ("group", "sensor_id") if (row.get(k) or "").strip()}
+    if (row.get("timestamp") or "").strip():
+        ts = parse_timestamp(row["timestamp"], path=csv_path, row=i)
+        meta.update(timestamp=ts.isoformat(), date=ts.date().isoformat())
+    return meta
+
+
 def _csv_candidates(root: Path, csv_path: Path) -> list[Candidate]:
     """One candidate per CSV row; ``label_id`` indexes the sorted unique labels."""
-    rows, col = read_csv_columns(csv_path, ("path", "label"), what="folder")
-    labels = sorted({(r[col["label"]] or "").strip() for r in rows} - {""})
+    rows, _ = read_csv_columns(csv_path, ("path",), what="folder")
+    labels = sorted({(r.get("label") or "").strip() for r in rows} - {""})
     label_ids = {lab: k for k, lab in enumerate(labels)}
     cands = []
     for i, row in enumerate(rows, start=2):
-        rel, label, fold, split = _csv_row(row, col, i, csv_path)
+        rel, label, fold, split = _csv_row(row, i, csv_path)
         cands.append(
             Candidate(
                 path=root / rel,
@@ -109,6 +142,7 @@ def _csv_candidates(root: Path, csv_path: Path) -> list[Candidate]:
                 label_id=label_ids[label] if label is not None else None,
                 fold=fold,
                 split=split,
+                meta=_csv_meta(row, i, csv_path),
             )
         )
     return cands
@@ -122,7 +156,8 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
     raw_dir : Path
         The folder, searched recursively.
     config : PrepareConfig
-        ``config.csv``: CSV ``path,label[,fold|split]``, relative to ``raw_dir`` unless absolute.
+        ``config.csv``: CSV ``path[,label,fold|split,group,sensor_id,timestamp]``, relative to ``raw_dir``
+        unless absolute.
     run_dir : Path
         Left out of the search when it lies inside ``raw_dir``.
 
@@ -135,15 +170,16 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
     root = raw_dir
     if not root.is_dir():
         raise DatasetError(f"folder: {str(root)!r} is not a folder; pass the folder that holds your audio files")
-    audio, other, sidecars = _scan(root, run_dir)
+    audio, other, sidecars, folders = _scan(root, run_dir)
     extensions = ", ".join(AUDIO_EXTENSIONS)
     reason = "not an audio file extension"
     skipped = [
         skip_entry(None, p, reason, f"{p.name}: extension {p.suffix or '(none)'!r} is not one of {extensions}")
         for p in other
     ]
+    folder_skips, link_notes = _folder_entries(folders)
     csv_path = None if config.csv is None else root / config.csv  # an absolute csv stays absolute
-    clips = ClipList([], skipped=skipped, notes=_sidecar_notes(root, sidecars, csv_path))
+    clips = ClipList([], skipped=skipped + folder_skips, notes=_sidecar_notes(root, sidecars, csv_path) + link_notes)
     if csv_path is None:
         clips.candidates = [Candidate(path=p, clip_id=_clip_id(p.relative_to(root))) for p in audio]
     else:
@@ -151,7 +187,7 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
         clips.candidates = _csv_candidates(root, csv_path)
         clips.warnings = unlisted_warnings(
             audio,
-            {c.path.resolve() for c in clips.candidates},
+            {real_path(c.path) for c in clips.candidates},
             kind="audio file not in the CSV (ignored)",
             detail=lambda p: f"{p.relative_to(root).as_posix()} has no row in {csv_path.name}",
         )

@@ -25,8 +25,11 @@ Citation
     ACM Multimedia 2014, pp. 1041-1044.
 
 Manifest mapping: ``clip_id`` = file stem, ``label`` = class name, ``label_id`` = classID,
-``fold`` = fold (int), ``meta`` = {fsID, start, end, salience}. A CSV row whose file is missing is
-listed as skipped ("missing file"); a wav with no CSV row is reported as a warning.
+``fold`` = fold (int), ``meta`` = {fsID, start, end, salience, group}; ``group`` = ``fsID``, the
+Freesound recording the slice was cut from (slices of one recording are near-duplicates: grouped
+cross-validation keeps a group on one side, e.g. on a subset with fewer than 3 folds). A CSV row
+whose file is missing is listed as skipped ("missing file"); a wav with no CSV row is reported as
+a warning.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pathlib import Path
 
 from sea.errors import DatasetError
 
-from .clips import Candidate, ClipList, unlisted_warnings, warning_entry
+from .clips import Candidate, ClipList, real_path, unlisted_warnings, warning_entry
 from .config import PrepareConfig
 from .engine import prepare_dataset
 from .metadata import parse_float, parse_int, read_csv_columns
@@ -85,6 +88,7 @@ def _candidate(row: dict, col: dict, i: int, csv_path: Path, audio: Path) -> Can
         fold=fold,
         meta={
             "fsID": row[col["fsID"]].strip(),
+            "group": row[col["fsID"]].strip(),
             "start": start,
             "end": end,
             "salience": parse_int(row[col["salience"]], column="salience", path=csv_path, row=i),
@@ -135,7 +139,7 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
             warns.append(warn)
     unlisted = unlisted_warnings(
         sorted(audio.glob("fold*/*")),
-        {c.path.resolve() for c in cands},
+        {real_path(c.path) for c in cands},
         kind="file without a CSV row (ignored)",
         detail=lambda p: f"{p.name} is not listed in {METADATA.as_posix()}",
     )

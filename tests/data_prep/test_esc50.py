@@ -46,6 +46,8 @@ def test_esc50_folds_and_labels(tmp_path):
         assert r.fold == int(fold) and r.label_id == int(target)
         assert r.label == dict((t, c) for t, c, _ in CLASSES)[int(target)]
         assert r.meta["target"] == int(target) and r.duration == 0.5
+        # the Freesound recording, for grouped cross-validation on subsets with fewer than 3 folds
+        assert r.meta["group"] == r.meta["src_file"] == f"{r.clip_id.split('-')[1]}.ogg"
 
 
 def test_esc10_subset_reindexed(tmp_path):

@@ -1,6 +1,7 @@
 import json
 import warnings
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -73,3 +74,93 @@ def test_folder_run_dir_inside_raw_is_not_input(tmp_path):
     assert rep["n_clips"] == 3 and rep["n_skipped"] == 2
     # the audio lies outside the run dir, so manifest paths are absolute
     assert all(r.path.startswith(str(raw.resolve())) for r in read_manifest(raw / "run"))
+
+
+def test_every_broken_corpus_file_is_a_clip_or_skipped(tmp_path):
+    """Nothing dropped silently: each file of tests/broken_audio.py is in clips.jsonl or in the skipped list."""
+    from tests.broken_audio import make_corpus
+
+    raw = tmp_path / "corpus"
+    cases = make_corpus(raw)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recs = read_manifest(folder.prepare(raw, tmp_path / "run", cache_srs=(8000,)))
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    clips = {r.path.rsplit("/", 1)[-1] for r in recs}
+    skipped = {s["path"].rsplit("/", 1)[-1]: s["reason"] for s in rep["skipped"]}
+    assert not clips & set(skipped) and clips | set(skipped) == set(cases)
+    assert clips == {name for name, ok in cases.items() if ok}
+    assert skipped["dir_named.wav"] == "not a regular file" and skipped["symlink_loop.wav"] == "broken symbolic link"
+    assert skipped["zero_length.wav"] == skipped["text_named.wav"] == "unreadable / not audio"
+    assert skipped["header_only.wav"] == "empty audio" and skipped["nan_inf_float.wav"] == "NaN/Inf samples"
+    # the half-truncated WAV is kept, with a warning naming both lengths
+    trunc = [w for w in rep["warnings"] if w["kind"] == "truncated file (shorter than its header)"]
+    assert [w["path"].rsplit("/", 1)[-1] for w in trunc] == ["truncated_half.wav"]
+    assert "header declares 44100 samples (2.000 s), file holds 22050 (1.000 s)" in trunc[0]["detail"]
+    assert any("truncated file" in str(w.message) for w in caught)
+    assert rep["n_candidates"] == len(cases) and rep["n_clips"] + rep["n_skipped"] == len(cases)
+
+
+def test_csv_sensor_and_timestamp_columns(tmp_path):
+    raw = tmp_path / "raw"
+    tree(raw)
+    write_csv(raw / "sensors.csv", ["path", "sensor_id", "timestamp", "group"], [
+        ["sensor_a/day1/rec1.wav", "a", "2019-03-04T13:05:00", "r1"],
+        ["sensor_a/rec2.flac", "a", "2019-03-11T23:59:59Z", "r1"],
+        ["rec3.wav", "b", "", ""],
+    ])  # fmt: skip
+    recs = {r.clip_id: r for r in read_manifest(_prepare(raw, tmp_path / "run", csv="sensors.csv"))}
+    a1, a2, b = recs["sensor_a__day1__rec1"], recs["sensor_a__rec2"], recs["rec3"]
+    assert a1.label is None and a1.label_id is None  # no label column: unlabelled sensor audio
+    assert a1.meta == {"group": "r1", "sensor_id": "a", "timestamp": "2019-03-04T13:05:00", "date": "2019-03-04"}
+    assert (a2.meta["timestamp"], a2.meta["date"]) == ("2019-03-11T23:59:59+00:00", "2019-03-11")
+    assert b.meta == {"sensor_id": "b"}  # no time: the targets stage falls back to clip buckets
+    write_csv(raw / "sensors.csv", ["path", "timestamp"], [["rec3.wav", "2019-03-04T13:05:00"], ["rec1.wav", "13:05"]])
+    with pytest.raises(DatasetError, match=r"sensors.csv' row 3: timestamp='13:05' is not an ISO 8601 date-time"):
+        _prepare(raw, tmp_path / "run2", csv="sensors.csv")
+    assert not (tmp_path / "run2").exists()  # validated before anything is written
+
+
+def test_cache_holds_openl3s_samples_for_a_44k_stereo_file(tmp_path):
+    """The 48 kHz cache = openl3's reading of the file: float64, mean downmix, resampy kaiser_best, float32."""
+    from sea.audio import load, resample
+    from sea.cache import AudioCache
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    sf.write(raw / "st.wav", noise(1.3, 44100, 2, seed=4), 44100, subtype="PCM_24")
+    _prepare(raw, tmp_path / "run")  # default res_type: kaiser_best
+    for sr in (48000, 8000):
+        y, file_sr = load(raw / "st.wav", sr=None, mono=True, dtype="float64")
+        want = resample(y, file_sr, sr, res_type="kaiser_best").astype(np.float32)
+        got = np.asarray(AudioCache(tmp_path / "run", sr).get("st"))
+        assert got.dtype == np.float32 and got.shape == want.shape == (int(1.3 * 44100) * sr // 44100,)
+        # fails with the old soxr default (and, once resampling is resampy-0.2.2-exact, with a float32 decode)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_teacher_embed_sees_the_cache_windows(tmp_path):
+    """'sea teacher embed' on the file feeds the teacher exactly the windows a prepared run cuts from its cache."""
+    import torch
+
+    from sea import framing
+    from sea.cache import AudioCache
+    from sea.teacher import embed_files
+
+    class Windows(torch.nn.Module):  # a stand-in teacher whose embedding is its input window
+        def __init__(self):
+            super().__init__()
+            self.zero = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return x + self.zero
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    sf.write(raw / "st.wav", noise(1.6, 44100, 2, seed=5), 44100, subtype="PCM_16")
+    _prepare(raw, tmp_path / "run", cache_srs=(48000,))
+    (out,) = embed_files([raw / "st.wav"], tmp_path / "emb", model=Windows(), hop_size=0.5, verbose=False)
+    got = np.load(out)["embedding"]
+    want = framing.windows(AudioCache(tmp_path / "run", 48000).get("st"), 48000, hop_size=0.5)
+    assert got.shape == want.shape == (4, 48000)
+    np.testing.assert_array_equal(got, want)

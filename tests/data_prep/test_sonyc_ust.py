@@ -238,7 +238,11 @@ def test_v1_layout_without_time_columns(tmp_path):
         (raw / split).mkdir(parents=True)
         sf.write(raw / split / name, noise(0.5, 44100), 44100)
     recs = {r.clip_id: r for r in _prepare_quiet(raw, tmp_path / "run")}
-    assert (recs["a"].label, recs["b"].label, recs["b"].meta["label_source"]) == (["engine"], ["alert-signal"], "verified")
+    assert (recs["a"].label, recs["b"].label, recs["b"].meta["label_source"]) == (
+        ["engine"],
+        ["alert-signal"],
+        "verified",
+    )
     assert recs["b"].meta["sensor_id"] == "9" and not {"date", "timestamp", "year"} & set(recs["b"].meta)
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert any("v1 layout" in n for n in rep["notes"]) and rep["splits"] == {"train": 1, "validate": 1}

@@ -40,6 +40,7 @@ def test_acceptance_real_like_sample(tmp_path, class_header):
         )
         assert r.duration == pytest.approx(0.3, abs=1e-4)  # = end - start in the CSV
         assert r.meta["salience"] == 1 and r.meta["start"] == 1.0
+        assert r.meta["group"] == r.meta["fsID"] == cid.split("-")[0]  # the recording, for grouped CV
         assert resolve_path(r, tmp_path / "run").is_file() and len(r.md5) == 32
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     skipped = {s["clip_id"]: s["reason"] for s in rep["skipped"]}
