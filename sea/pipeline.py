@@ -73,7 +73,7 @@ class RunPlan:
     export: Any | None  # export.config.ExportConfig
     export_students: tuple[str, ...] = field(default=())
     eval_datasets: tuple[EvalDataset, ...] = field(default=())  # evaluate.datasets; empty: evaluate on `data`
-    allow_overlap: bool = False
+    allow_overlap: bool | tuple[str, ...] = False  # True, or the evaluation names allowed to overlap
 
     @property
     def layout(self) -> RunLayout:
@@ -98,6 +98,10 @@ class RunPlan:
         """The primary evaluation (the summary's rows and the deployable head come from it)."""
         names = self.eval_names()
         return names[0] if names else None
+
+    def overlap_allowed(self, name: str) -> bool:
+        """Whether evaluation ``name`` may share audio with the distillation corpus (a transductive evaluation)."""
+        return self.allow_overlap is True or (isinstance(self.allow_overlap, tuple) and name in self.allow_overlap)
 
     def eval_dataset_dir(self, name: str) -> Path:
         """The prepared dataset that evaluation ``name`` reads."""
@@ -293,8 +297,12 @@ def _load_evaluate(raw: dict, seed: int) -> tuple[Any, tuple[EvalDataset, ...], 
     section = dict(raw.get("evaluate") or {})
     entries = section.pop("datasets", None) or []
     allow = section.pop("allow_overlap", False)
-    if not isinstance(allow, bool):
-        raise ConfigError(f"evaluate.allow_overlap={allow!r} must be true or false")
+    if isinstance(allow, (list, tuple)) and all(isinstance(a, str) for a in allow):
+        allow = tuple(safe_name(a) for a in allow)
+    elif not isinstance(allow, bool):
+        raise ConfigError(
+            f"evaluate.allow_overlap={allow!r} must be true, false, or a list of evaluation dataset names"
+        )
     if not isinstance(entries, list):
         raise ConfigError("evaluate.datasets must be a list of mappings ({dataset, raw_dir, protocol, name})")
     if entries and section.get("dataset"):
@@ -303,6 +311,9 @@ def _load_evaluate(raw: dict, seed: int) -> tuple[Any, tuple[EvalDataset, ...], 
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
         raise ConfigError(f"evaluate.datasets: two entries share the name {names}; give each a 'name'")
+    unknown = [a for a in allow if a not in names] if isinstance(allow, tuple) else []
+    if unknown:
+        raise ConfigError(f"evaluate.allow_overlap names {unknown}, which are not evaluation datasets ({names})")
     cfg = _section(EvalConfig, _seeded(section, EvalConfig, seed), "evaluate", extra_keys=("datasets", "allow_overlap"))
     return cfg, datasets, allow
 
@@ -403,7 +414,7 @@ def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
                 {"name": e.name, "protocol": e.protocol, **d(e.prepare), **dict(e.overrides)}
                 for e in plan.eval_datasets
             ],
-            "allow_overlap": plan.allow_overlap,
+            "allow_overlap": list(plan.allow_overlap) if isinstance(plan.allow_overlap, tuple) else plan.allow_overlap,
         },
         "export": None
         if plan.export is None
@@ -555,9 +566,9 @@ class _Runner:
                 untrained_teacher=bool(self.teacher.untrained_teacher),
                 teacher=self.teacher_variant(),
             )
-            if hasattr(base, "allow_overlap"):
-                base = dataclasses.replace(base, allow_overlap=plan.allow_overlap)
             for cfg, name in _eval_configs(plan, base):
+                if hasattr(cfg, "allow_overlap"):  # its report says it is transductive
+                    cfg = dataclasses.replace(cfg, allow_overlap=plan.overlap_allowed(name))
                 self.banner(k, "evaluate", f"{name}: {len(cfg.models)} models, protocol {cfg.protocol}")
                 status = self.timed(
                     self.run.eval(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
@@ -652,14 +663,14 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
         clips = read_manifest(plan.eval_dataset_dir(name))
         shared = [r for r in clips if r.md5 and r.md5 in corpus]
         overlaps[name] = len(shared)
-        if shared and not plan.allow_overlap:
+        if shared and not plan.overlap_allowed(name):
             ex = shared[0]
             raise ConfigError(
                 f"evaluation dataset {name!r} shares the audio of {len(shared)} of its {len(clips)} clips with the "
                 f"distillation corpus (by md5; e.g. {ex.path} is {corpus[ex.md5].path} of 'data'): the students and "
                 "the PCA would be fitted on their own test audio. Evaluate on another corpus (evaluate.datasets: "
-                "[{dataset: ..., raw_dir: ...}]), or set 'evaluate: {allow_overlap: true}' for a transductive run "
-                "(every report then says so)"
+                f"[{{dataset: ..., raw_dir: ...}}]), or allow it for a transductive run with 'evaluate: "
+                f"{{allow_overlap: true}}' (or a list of names, e.g. [{name}]; its reports then say so)"
             )
         if shared:
             log.warning(
@@ -739,7 +750,7 @@ def run_pipeline(
             export_students=plan.export_students,
             eval_names=plan.eval_names(),
             stages=runner.stages,
-            allow_overlap=plan.allow_overlap,
+            allow_overlap=bool(plan.allow_overlap),
             timing={"wall_s": round(time.perf_counter() - wall0, 1), "cpu_s": round(_cpu_seconds() - cpu0, 1)},
         )
     if runner.parity_failures:
