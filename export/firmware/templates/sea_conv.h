@@ -21,8 +21,11 @@
 
 #if defined(__GNUC__)
 #define SEA_INLINE static inline __attribute__((always_inline))
+/* unroll loops whose trip count is a small per-layer constant (C99 _Pragma; GCC and Clang know it) */
+#define SEA_UNROLL _Pragma("GCC unroll 16")
 #else
 #define SEA_INLINE static inline
+#define SEA_UNROLL
 #endif
 
 #if SEA_DSP
@@ -122,12 +125,14 @@ SEA_INLINE void sea_im2col(const int8_t *in, int oy, int ox, uint32_t *col, cons
             /* the kernel row is one contiguous run of k_w * in_c bytes (or wholly padding): whole groups */
             uint32_t *d = col + 2 * e;
             if (!row_in) {
+                SEA_UNROLL
                 for (c = 0; c < k_w * in_c; c += 4, d += 8) {
                     d[0] = zz;
                     d[4] = zz;
                 }
             } else {
                 const int8_t *src = in + ((ptrdiff_t)iy * in_w + ix0) * in_c;
+                SEA_UNROLL
                 for (c = 0; c < k_w * in_c; c += 4, d += 8)
                     sea_split4(src + c, d, d + 4);
             }
