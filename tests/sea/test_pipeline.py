@@ -177,6 +177,24 @@ def test_shipped_configs_validate(tmp_path):
     assert any(n.startswith("sea_mcu") for n in qs.student_names())
 
 
+@pytest.mark.claim
+def test_sea_paper_config_checks_offline_and_prints_the_plan():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEA_OFFLINE": "1"}
+    p = subprocess.run(
+        [sys.executable, "-m", "sea", "run", "configs/sea_paper.yaml", "--check"], cwd=ROOT, env=env,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    plan = json.loads(p.stdout)
+    assert [d["name"] for d in plan["evaluate"]["datasets"]] == ["us8k", "esc50", "sonyc_ust"]
+    assert {t["sampler"] for t in plan["targets"] if t["method"] == "pca"} == {"random", "spl", "dpp_div", "dpp"}
+    assert {t["dim"] for t in plan["targets"] if t["method"] == "pca"} == {64, 128, 256}
+    names = [s["student"] for s in plan["students"]]
+    assert {"sea_student_0", "sea_student_1", "sea_student_2", "sea_student_3"} <= set(names)
+    assert {"sea_student_1_lin", "sea_student_2_lin", "sea_student_3_lin"} <= set(names)
+    assert not (ROOT / "runs" / "sea_paper").exists()  # --check runs nothing
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 
