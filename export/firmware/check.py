@@ -25,7 +25,7 @@ from sea.errors import ExportError
 from sea.utils import write_json
 
 from . import toolchain as tc
-from .generate import FIRMWARE_JSON, resolve_inputs, write_firmware
+from .generate import FIRMWARE_JSON, GENERATOR_VERSION, resolve_inputs, write_firmware
 
 __all__ = ["CHECK_JSON", "check_firmware"]
 
@@ -241,8 +241,11 @@ def check_firmware(
     fw = Path(firmware_dir) if firmware_dir is not None else tfl.parent / "firmware"
     meta_path = fw / FIRMWARE_JSON
     sha = hashlib.sha256(tfl.read_bytes()).hexdigest()
+    fe_sha = hashlib.sha256(fe_json.read_bytes()).hexdigest() if fe_json.is_file() else None
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
-    if meta is None or meta.get("tflite_sha256") != sha:
+    stale = meta is None or meta.get("generator_version") != GENERATOR_VERSION
+    if stale or meta.get("tflite_sha256") != sha or meta.get("frontend_sha256") != fe_sha:
+        # missing, or generated from another model / front-end: regenerate (build outputs are kept, make rebuilds)
         write_firmware(tfl, fe_json, fw)
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     audio_paths = [Path(p) for p in ([audio_paths] if isinstance(audio_paths, (str, Path)) else audio_paths)]

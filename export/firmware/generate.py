@@ -14,7 +14,7 @@ from .frontend_spec import load_frontend
 from .graph import read_tflite
 from .lower import lower_graph, plan_memory
 
-__all__ = ["FIRMWARE_JSON", "resolve_inputs", "write_firmware", "write_network"]
+__all__ = ["FIRMWARE_JSON", "GENERATOR_VERSION", "resolve_inputs", "write_firmware", "write_network"]
 
 FIRMWARE_JSON = "firmware.json"
 GENERATOR_VERSION = 1
@@ -109,6 +109,7 @@ def write_firmware(
         "tflite": tfl.name,
         "tflite_sha256": hashlib.sha256(tfl.read_bytes()).hexdigest(),
         "frontend_json": fe_path.name,
+        "frontend_sha256": hashlib.sha256(fe_path.read_bytes()).hexdigest(),
         "macs_per_window": int(prog.macs),
         "input": {"shape": list(tin.shape), "scale": tin.qscale, "zero_point": tin.qzero},
         "output": {
