@@ -57,9 +57,11 @@ def dataset_module(dataset: str) -> ModuleType:
 def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) -> Path:
     """Prepare the dataset that ``config`` names into ``run_dir``.
 
-    For ``synthetic``, the raw set is first generated into ``config.raw_dir`` (default
-    ``run_dir/raw``), or reused when it is already there (see :func:`data_prep.synthetic.generate_raw`).
-    A finished prepare with the same config and raw files is not redone unless ``overwrite``.
+    The config, the run directory and the raw layout are validated before anything is written;
+    the work runs under the run-directory lock (:func:`sea.lock.run_lock`). For ``synthetic``, the
+    raw set is first generated into ``config.raw_dir`` (default ``run_dir/raw``), or reused when it
+    is already there (see :func:`data_prep.synthetic.generate_raw`). A finished prepare with the
+    same config, the same raw files and intact outputs is not redone unless ``overwrite``.
 
     Parameters
     ----------
@@ -81,6 +83,8 @@ def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) 
         No ``raw_dir`` for a dataset other than ``synthetic``, or an invalid config.
     DatasetError
         Unreadable raw layout, no usable clip, or a skipped file with ``strict``.
+    ManifestError
+        The run directory is a file, not writable, or locked by another command (named by its pid).
     """
     if not config.raw_dir and config.dataset != "synthetic":
         raise ConfigError(f"dataset {config.dataset!r} needs RAW_DIR, the folder holding the raw data")
@@ -92,6 +96,7 @@ def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) 
     check_run_dir(Path(run_dir))
     if config.dataset != "synthetic":  # the raw layout is read (and validated) before anything is written
         return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
+    module.check_raw(raw_dir, config, overwrite=overwrite)  # before the lock and the set are written
     with run_lock(run_dir):  # the synthetic set is generated into the run directory: hold it from the start
         module.generate_raw(raw_dir, config, overwrite=overwrite)
         return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)

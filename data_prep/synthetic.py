@@ -33,7 +33,11 @@ Layouts
     ``sonyc_ust``: ``annotations.csv`` (the real columns: split, sensor_id, audio_filename,
     annotator_id, context, fine/coarse presence and proximity) and ``audio/*.wav`` 10-s, 48 kHz,
     16-bit mono mixtures of 0-3 coarse classes; 3 noisy volunteer rows per clip plus a verified
-    row (annotator_id 0) on validate/test clips; train/validate sensors are disjoint.
+    row (annotator_id 0) on validate/test clips; train/validate/test sensors are disjoint (12/4/8
+    sensors). Recording times are realistic: ``year``, ISO ``week``, ``day`` (0 = Monday) and
+    ``hour`` of dates in 2017 (train), 2018 (validate) and 2019 (test); each sensor records mostly
+    on its own weekday across ``max(2, n_clips // 40)`` weeks (weekday repeats over many dates),
+    several clips share a (sensor, date) at different hours.
 Licence
     Generated data, no licence restrictions (same licence as sea).
 Citation
@@ -45,6 +49,7 @@ Determinism: the same ``(layout, n_clips, seed, duration)`` gives byte-identical
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -53,14 +58,12 @@ import numpy as np
 from sea.errors import ConfigError, DatasetError
 from sea.layout import RunLayout
 
-from .config import GENERATION_FIELDS, PrepareConfig, make_config
-from .engine import prepare_clips
+from .config import DEFAULT_N_CLIPS, GENERATION_FIELDS, PrepareConfig, check_generation, make_config
 from .urbansound8k import CLASSES, find_clips
 
-__all__ = ["CLASSES", "DEFAULT_N_CLIPS", "find_clips", "generate", "generate_raw", "prepare", "synthesize"]
+__all__ = ["CLASSES", "DEFAULT_N_CLIPS", "check_raw", "find_clips", "generate", "generate_raw", "prepare", "synthesize"]
 
 SYNTH_INFO = "synthetic.json"
-DEFAULT_N_CLIPS = 200
 _SRS = (44100, 48000, 22050, 16000, 32000, 11025, 8000, 96000)
 _SR_P = (0.40, 0.25, 0.10, 0.08, 0.05, 0.04, 0.04, 0.04)
 _SUBTYPES = ("PCM_16", "PCM_24", "FLOAT", "PCM_32")
@@ -474,6 +477,31 @@ _SONYC_SOURCES = {
 }  # fmt: skip
 
 
+# First day of each split's recording period (test is later in time, as in SONYC-UST).
+_SONYC_START = {"train": dt.date(2017, 1, 2), "validate": dt.date(2018, 1, 1), "test": dt.date(2019, 1, 7)}
+
+
+def _sonyc_when(rng, split: str, sensor: int, n_weeks: int) -> tuple[int, int, int, int]:
+    """``(year, week, day, hour)`` of one clip, as SONYC-UST's columns spell them (ISO week, 0 = Monday).
+
+    Each sensor records mostly on its own weekday (so weekdays repeat across weeks: a bucket by
+    weekday would merge many dates), sometimes on another day, over ``n_weeks`` weeks spread through
+    the year, at any hour; several clips share a (sensor, date). Dates whose columns would name two
+    days of the year (see :func:`data_prep.timestamps.sonyc_date`) are moved by a day.
+    """
+    from .timestamps import sonyc_date
+
+    step = max(1, 52 // n_weeks)
+    weekday = sensor % 7 if rng.random() < 0.75 else int(rng.integers(0, 7))
+    start = _SONYC_START[split]
+    date = start + dt.timedelta(weeks=int(rng.integers(0, n_weeks)) * step, days=(weekday - start.weekday()) % 7)
+    while True:
+        _, week, iso_day = date.isocalendar()
+        if sonyc_date(date.year, week, iso_day - 1) == date:
+            return date.year, week, iso_day - 1, int(rng.integers(0, 24))
+        date += dt.timedelta(days=1)
+
+
 def _generate_sonyc(out: Path, n_clips: int, seed: int, duration: float) -> None:
     sr = 48000
     fine_cols = [(c, f, name) for c, (_, fl) in SONYC_TAXONOMY.items() for f, name in fl]
@@ -488,6 +516,7 @@ def _generate_sonyc(out: Path, n_clips: int, seed: int, duration: float) -> None
     sensors = {"train": list(range(0, 12)), "validate": list(range(12, 16)), "test": list(range(16, 24))}
     annotator_pool = rng.integers(1, 10**6, 200)
     n = int(round(duration * sr))
+    n_weeks = max(2, min(52, n_clips // 40))  # a few clips per (sensor, date)
     for i in range(n_clips):
         srng = np.random.default_rng([seed, i, 1])
         u = i / max(n_clips, 1)
@@ -498,7 +527,8 @@ def _generate_sonyc(out: Path, n_clips: int, seed: int, duration: float) -> None
         y = _background(srng, srng, n, sr, distractor_of=None) * 10 ** (srng.uniform(-6, 0) / 20)
         for c, f in present:
             ev = _GENERATORS[_SONYC_SOURCES[(c, f)]](srng, srng, n, sr)
-            g = _gate(srng, n, sr, on=(1.0, duration), off=(0.5, duration / 2), fade=0.05)
+            on, off = (min(1.0, duration), duration), (min(0.5, duration / 2), duration / 2)  # clips under 1 s too
+            g = _gate(srng, n, sr, on=on, off=off, fade=0.05)
             y = y + ev / _rms(ev) * 10 ** (srng.uniform(-3, 10) / 20) * g
         y = _mic(srng, y, sr)
         y = y / (np.max(np.abs(y)) + 1e-12) * 10 ** (srng.uniform(-25, -3) / 20)
@@ -506,8 +536,7 @@ def _generate_sonyc(out: Path, n_clips: int, seed: int, duration: float) -> None
         _write(out / "audio" / name, y, sr, "PCM_16", 1, srng)
         context = [
             [1, 3, 4][sensor % 3], 100 + sensor * 7, round(40.70 + 0.01 * sensor, 5), round(-74.0 + 0.01 * sensor, 5),
-            2019 if split == "test" else 2017 + int(srng.integers(0, 2)), int(srng.integers(1, 53)),
-            int(srng.integers(0, 7)), int(srng.integers(0, 24)),
+            *_sonyc_when(np.random.default_rng([seed, i, 2]), split, sensor, n_weeks),
         ]  # fmt: skip
         truth = {(c, f) for c, f in present}
 
@@ -563,42 +592,94 @@ def generate(
     """
     import shutil
 
-    if layout not in ("urbansound8k", "sonyc_ust"):
-        raise ConfigError(f"layout={layout!r} is not known; choose 'urbansound8k' or 'sonyc_ust'")
-    if int(n_clips) < 1:
-        raise ConfigError(f"n_clips={n_clips} must be >= 1")
-    if duration is None:
-        duration = 4.0 if layout == "urbansound8k" else 10.0
-    if not 0.5 <= float(duration) <= 60:
-        raise ConfigError(f"duration={duration} s is out of range 0.5-60 s")
+    params = _params(layout, n_clips, seed, duration)
     out = Path(out_dir)
-    params = {"layout": layout, "n_clips": int(n_clips), "seed": int(seed), "duration": float(duration), "version": 1}
-    info = out / SYNTH_INFO
-    if out.is_dir() and any(out.iterdir()):
-        old = json.loads(info.read_text()) if info.is_file() else None
-        if old == params:  # deterministic: the same arguments give the same files
-            return out
-        if not overwrite:
-            what = f"a synthetic set made with {old}" if old else "other files"
-            raise DatasetError(
-                f"{str(out)!r} already holds {what}; pass overwrite=True (--overwrite) or choose an empty folder"
-            )
-        if old is None:
-            raise DatasetError(f"refusing to overwrite {str(out)!r}: it does not hold a synthetic set ({SYNTH_INFO})")
+    if _existing_set(out, params, overwrite) == "same":  # deterministic: the same arguments give the same files
+        return out
     # write beside the destination and rename at the end: a crash never leaves a half set
     tmp = out.parent / f".{out.name}.partial"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     if layout == "urbansound8k":
-        _generate_us8k(tmp, int(n_clips), int(seed), float(duration))
+        _generate_us8k(tmp, params["n_clips"], params["seed"], params["duration"])
     else:
-        _generate_sonyc(tmp, int(n_clips), int(seed), float(duration))
+        _generate_sonyc(tmp, params["n_clips"], params["seed"], params["duration"])
     (tmp / SYNTH_INFO).write_text(json.dumps(params, indent=2) + "\n")
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     return out
+
+
+def _params(layout: str, n_clips: int, seed: int, duration: float | None) -> dict:
+    """The generator's arguments, checked, as ``synthetic.json`` records them."""
+    if layout not in ("urbansound8k", "sonyc_ust"):
+        raise ConfigError(f"layout={layout!r} is not known; choose 'urbansound8k' or 'sonyc_ust'")
+    if duration is None:
+        duration = 4.0 if layout == "urbansound8k" else 10.0
+    check_generation(n_clips, float(duration), seed)
+    return {"layout": layout, "n_clips": int(n_clips), "seed": int(seed), "duration": float(duration), "version": 1}
+
+
+def _existing_set(out: Path, params: dict, overwrite: bool) -> str:
+    """``"same"`` (reuse), ``"empty"`` or ``"replace"``; raise when ``out`` holds something else (nothing is written)."""
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"{str(out)!r} is an existing file; give a folder for the synthetic set")
+    if not (out.is_dir() and any(out.iterdir())):
+        return "empty"
+    info = out / SYNTH_INFO
+    try:
+        old = json.loads(info.read_text()) if info.is_file() else None
+    except (OSError, ValueError):
+        old = {"unreadable": SYNTH_INFO}
+    if old == params:
+        return "same"
+    if not overwrite:
+        what = f"a synthetic set made with {old}" if old else "other files"
+        raise DatasetError(
+            f"{str(out)!r} already holds {what}; pass overwrite=True (--overwrite) or choose an empty folder"
+        )
+    if old is None:
+        raise DatasetError(f"refusing to overwrite {str(out)!r}: it does not hold a synthetic set ({SYNTH_INFO})")
+    return "replace"
+
+
+def check_raw(raw_dir: Path, config: PrepareConfig, *, overwrite: bool = False) -> None:
+    """Check, writing nothing, that :func:`generate_raw` can reuse or (re)generate ``raw_dir``.
+
+    Parameters
+    ----------
+    raw_dir : Path
+    config : PrepareConfig
+    overwrite : bool
+
+    Raises
+    ------
+    DatasetError
+        ``raw_dir`` holds other files, another synthetic set (without ``overwrite``), or a SONYC-layout set.
+    """
+    info = raw_dir / SYNTH_INFO
+    if info.is_file() and all(getattr(config, k) is None for k in GENERATION_FIELDS):
+        _reused_layout(raw_dir)
+        return
+    _existing_set(raw_dir, _raw_params(config), overwrite)
+
+
+def _raw_params(config: PrepareConfig) -> dict:
+    n = DEFAULT_N_CLIPS if config.n_clips is None else config.n_clips
+    return _params("urbansound8k", n, 0 if config.synth_seed is None else config.synth_seed, config.duration)
+
+
+def _reused_layout(raw_dir: Path) -> None:
+    try:
+        layout = json.loads((raw_dir / SYNTH_INFO).read_text()).get("layout")
+    except (OSError, ValueError, AttributeError):
+        raise DatasetError(
+            f"{str(raw_dir / SYNTH_INFO)!r} is damaged; pass --overwrite to regenerate the set"
+        ) from None
+    if layout != "urbansound8k":
+        raise DatasetError(f"{str(raw_dir)!r} holds a synthetic sonyc_ust set; prepare it with 'sonyc_ust'")
 
 
 def generate_raw(raw_dir: Path, config: PrepareConfig, *, overwrite: bool = False) -> Path:
@@ -619,19 +700,12 @@ def generate_raw(raw_dir: Path, config: PrepareConfig, *, overwrite: bool = Fals
     -------
     raw_dir : Path
     """
-    info = raw_dir / SYNTH_INFO
-    reuse = info.is_file() and all(getattr(config, k) is None for k in GENERATION_FIELDS)
-    if not reuse:
-        generate(
-            raw_dir,
-            layout="urbansound8k",
-            n_clips=DEFAULT_N_CLIPS if config.n_clips is None else config.n_clips,
-            seed=0 if config.synth_seed is None else config.synth_seed,
-            duration=config.duration,
-            overwrite=overwrite,
-        )
-    elif json.loads(info.read_text()).get("layout") != "urbansound8k":
-        raise DatasetError(f"{str(raw_dir)!r} holds a synthetic sonyc_ust set; prepare it with 'sonyc_ust'")
+    check_raw(raw_dir, config, overwrite=overwrite)
+    if (raw_dir / SYNTH_INFO).is_file() and all(getattr(config, k) is None for k in GENERATION_FIELDS):
+        return raw_dir  # reuse the set already there
+    p = _raw_params(config)
+    generate(raw_dir, layout="urbansound8k", n_clips=p["n_clips"], seed=p["seed"], duration=p["duration"],
+             overwrite=overwrite)  # fmt: skip
     return raw_dir
 
 
@@ -671,5 +745,6 @@ def prepare(
     """
     raw = RunLayout(run_dir).raw_dir if raw_dir is None else Path(raw_dir)
     config = make_config("synthetic", raw, n_clips=n_clips, synth_seed=seed, duration=duration, **options)
-    generate_raw(raw, config, overwrite=overwrite)
-    return prepare_clips(find_clips(raw, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
+    from .stage import run  # the stage module imports the dataset modules: import it on use
+
+    return run(run_dir, config, overwrite=overwrite)

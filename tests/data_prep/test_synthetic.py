@@ -145,3 +145,32 @@ def test_linear_probe_separable_not_trivial(tmp_path):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_linear_probe_other_seeds(tmp_path, seed):
     _check_separable(tmp_path, seed)
+
+
+def test_sonyc_layout_has_realistic_recording_times(tmp_path):
+    """Several sensors, many dates, weekdays repeating over weeks, several clips per (sensor, date)."""
+    import datetime as dt
+
+    from data_prep import sonyc_ust
+
+    out = synthetic.generate(tmp_path / "s", layout="sonyc_ust", n_clips=120, seed=2, duration=0.5)
+    rows = {r["audio_filename"]: r for r in csv.DictReader(open(out / "annotations.csv"))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeaWarning)
+        recs = read_manifest(sonyc_ust.prepare(out, tmp_path / "run", cache_srs=(8000,)))
+    pairs = defaultdict(int)
+    for r in recs:
+        c = rows[r.clip_id + ".wav"]
+        date = dt.date.fromisoformat(r.meta["date"])
+        # the columns are the date's ISO week and weekday (0 = Monday) and its calendar year
+        assert (date.year, date.isocalendar()[1], date.weekday()) == (int(c["year"]), int(c["week"]), int(c["day"]))
+        assert r.meta["timestamp"] == f"{r.meta['date']}T{int(c['hour']):02d}:00:00"
+        pairs[(r.meta["sensor_id"], r.meta["date"])] += 1
+    assert len({s for s, _ in pairs}) >= 10 and len({d for _, d in pairs}) >= 20
+    assert max(pairs.values()) >= 2  # clips share a (sensor, date)
+    # weekdays repeat over many dates, so weekday buckets would merge distinct days
+    weekdays = defaultdict(set)
+    for _, d in pairs:
+        weekdays[dt.date.fromisoformat(d).weekday()].add(d)
+    assert max(len(v) for v in weekdays.values()) >= 3
+    assert {r.split: r.meta["date"][:4] for r in recs} == {"train": "2017", "validate": "2018", "test": "2019"}
