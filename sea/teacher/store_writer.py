@@ -2,7 +2,8 @@
 
 The internals of :mod:`sea.teacher.stage` (the teacher stage's entry point),
 which documents the framing, order, shards and resume rules. Nothing here
-knows the stage's config: the stage passes the values.
+knows the stage's config: the stage passes the values, among them the teacher's
+rate and window (``FramePlan.sr``, ``FramePlan.window_size``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,24 @@ import numpy as np
 
 from ..cache import SAMPLES_NAME, AudioCache
 from ..constants import TEACHER_SR, WINDOW_SIZE
-from ..errors import AudioError, ManifestError, ParameterError
+from ..errors import AudioError, ManifestError, ParameterError, SeaError
 from ..framing import frame_starts, n_frames
 from ..store import ShardWriter
 
-__all__ = ["FramePlan", "SampleReader", "embed_shard", "make_plan", "run_model", "shard_len", "window_batches"]
+__all__ = [
+    "FramePlan",
+    "NonFiniteTeacherError",
+    "SampleReader",
+    "embed_shard",
+    "make_plan",
+    "run_model",
+    "shard_len",
+    "window_batches",
+]
 
-#: Samples in one teacher window (1 s at 48 kHz); sea.teacher.frontends.FRAME_LEN, without importing torch.
-FRAME_LEN = int(round(WINDOW_SIZE * TEACHER_SR))
+
+class NonFiniteTeacherError(SeaError):
+    """The teacher returned NaN or Inf for a window: the stage stops and names it."""
 
 
 @dataclass
@@ -40,6 +51,13 @@ class FramePlan:
     shard_size: int
     hop_size: float
     center: bool
+    sr: int = TEACHER_SR  # the teacher's rate (and the cache's)
+    window_size: float = WINDOW_SIZE  # the teacher's window in seconds
+
+    @property
+    def window_length(self) -> int:
+        """Samples per window."""
+        return int(round(self.window_size * self.sr))
 
     @property
     def n_frames(self) -> int:
@@ -67,8 +85,17 @@ class FramePlan:
         return pos, g - self.offsets[pos]
 
 
-def make_plan(clip_ids: list[str], cache: AudioCache, *, hop_size: float, center: bool, shard_size: int) -> FramePlan:
-    """Plan the global frame numbering of ``clip_ids`` (manifest order) in the 48 kHz ``cache``.
+def make_plan(
+    clip_ids: list[str],
+    cache: AudioCache,
+    *,
+    hop_size: float,
+    center: bool,
+    shard_size: int,
+    sr: int = TEACHER_SR,
+    window_size: float = WINDOW_SIZE,
+) -> FramePlan:
+    """Plan the global frame numbering of ``clip_ids`` (manifest order) in ``cache`` (the teacher's rate ``sr``).
 
     Raises
     ------
@@ -82,15 +109,20 @@ def make_plan(clip_ids: list[str], cache: AudioCache, *, hop_size: float, center
     for i, c in enumerate(clip_ids):
         if c not in cache:
             raise ManifestError(
-                f"clip {c!r} of the manifest is not in the 48000 Hz audio cache {str(cache.dir)!r}; "
+                f"clip {c!r} of the manifest is not in the {sr} Hz audio cache {str(cache.dir)!r}; "
                 "re-run 'sea data prepare' so the cache matches clips.jsonl"
             )
         n = lengths[i] = cache.n_samples(c)
         if n == 0:
-            raise AudioError(f"clip {c!r} is empty (0 samples) in the 48 kHz cache; openl3 cannot embed empty audio")
-        counts[i] = n_frames(n, TEACHER_SR, hop_size=hop_size, center=center, frame_size=WINDOW_SIZE)
+            raise AudioError(
+                f"clip {c!r} is empty (0 samples) in the {sr} Hz cache; a teacher cannot embed empty audio"
+            )
+        counts[i] = n_frames(n, sr, hop_size=hop_size, center=center, frame_size=window_size)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return FramePlan(list(clip_ids), counts, offsets, lengths, int(shard_size), float(hop_size), bool(center))
+    return FramePlan(
+        list(clip_ids), counts, offsets, lengths, int(shard_size), float(hop_size), bool(center), int(sr),
+        float(window_size),
+    )  # fmt: skip
 
 
 class SampleReader:
@@ -115,7 +147,9 @@ class SampleReader:
         while got < nbytes:  # preadv may return short counts
             n = os.preadv(self._fd, [view[got:]], offset + got)
             if n <= 0:
-                raise ManifestError(f"the 48 kHz cache {str(self.cache.dir)!r} is truncated; re-run 'sea data prepare'")
+                raise ManifestError(
+                    f"the audio cache {str(self.cache.dir)!r} is truncated; rebuild it: sea data prepare ... --overwrite"
+                )
             got += n
         return out
 
@@ -127,7 +161,7 @@ class SampleReader:
 
 
 def window_batches(reader: SampleReader, plan: FramePlan, a: int, b: int, batch_size: int) -> Iterator[np.ndarray]:
-    """Float32 batches [<= batch_size, 48000] of the windows of global frames ``[a, b)``.
+    """Float32 batches [<= batch_size, window_length] of the windows of global frames ``[a, b)``.
 
     Batches run across clip boundaries; only the last one may be short. Each
     batch reads every clip's span of samples once (zeros outside the clip) and
@@ -135,9 +169,10 @@ def window_batches(reader: SampleReader, plan: FramePlan, a: int, b: int, batch_
     """
     pos, frames = plan.locate(a, b)
     cur, starts = -1, np.zeros(0, np.int64)
+    frame_len = plan.window_length
     for lo in range(0, b - a, batch_size):
         hi = min(lo + batch_size, b - a)
-        buf = np.zeros((hi - lo, FRAME_LEN), dtype=np.float32)
+        buf = np.zeros((hi - lo, frame_len), dtype=np.float32)
         r0 = lo
         while r0 < hi:  # one run of rows per clip
             p = int(pos[r0])
@@ -147,14 +182,14 @@ def window_batches(reader: SampleReader, plan: FramePlan, a: int, b: int, batch_
             if p != cur:
                 cur, starts = (
                     p,
-                    frame_starts(n, TEACHER_SR, hop_size=plan.hop_size, center=plan.center, frame_size=WINDOW_SIZE),
+                    frame_starts(n, plan.sr, hop_size=plan.hop_size, center=plan.center, frame_size=plan.window_size),
                 )
             s = starts[frames[r0:r1]]
-            span_lo, span_hi = max(int(s[0]), 0), min(int(s[-1]) + FRAME_LEN, n)
-            dense = span_hi - span_lo <= 2 * (r1 - r0) * FRAME_LEN  # else (hop > 2 s) read window by window
+            span_lo, span_hi = max(int(s[0]), 0), min(int(s[-1]) + frame_len, n)
+            dense = span_hi - span_lo <= 2 * (r1 - r0) * frame_len  # else (hop > 2 windows) read window by window
             seg = reader.read(clip, span_lo, span_hi) if dense and span_hi > span_lo else None
             for j, sj in zip(range(r0, r1), s.tolist()):
-                w0, w1 = max(sj, 0), min(sj + FRAME_LEN, n)
+                w0, w1 = max(sj, 0), min(sj + frame_len, n)
                 if w1 <= w0:
                     continue
                 if seg is not None:
@@ -209,21 +244,33 @@ class _Failure:
         self.exc = exc
 
 
-def run_model(module, batch: np.ndarray, device: str) -> np.ndarray:
-    """Embed a float32 batch of windows [B, 48000] on ``device``; returns float32 embeddings [B, D]."""
-    import torch
+def run_model(teacher, batch: np.ndarray) -> np.ndarray:
+    """Embed a float32 batch of windows [B, window_length] with a registry teacher; float32 [B, D].
 
-    with torch.inference_mode():
-        x = torch.from_numpy(batch).to(device, non_blocking=True)
-        if getattr(module, "frontend_name", None) == "librosa":  # openl3's librosa path computes in float64
-            x = x.double()
-        y = module(x)
-        if not isinstance(y, torch.Tensor) or y.ndim != 2 or y.shape[0] != batch.shape[0]:
-            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            raise ParameterError(
-                f"the teacher must map [B, 48000] to [B, D]; for B={batch.shape[0]} it returned {shape}"
-            )
-        return y.float().cpu().numpy()
+    Raises
+    ------
+    ParameterError
+        The teacher returned something other than ``[B, D]``.
+    """
+    y = np.asarray(teacher(batch))
+    if y.ndim != 2 or y.shape[0] != batch.shape[0]:
+        raise ParameterError(
+            f"the teacher must map [B, {batch.shape[1]}] to [B, D]; for B={batch.shape[0]} it returned {y.shape}"
+        )
+    return y.astype(np.float32, copy=False)
+
+
+def _check_finite(emb: np.ndarray, plan: FramePlan, first: int) -> None:
+    """Stop on a non-finite embedding, naming the clip and frame of the first bad row (global frame ``first`` + row)."""
+    bad = ~np.isfinite(emb).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        pos, frames = plan.locate(first + row, first + row + 1)
+        raise NonFiniteTeacherError(
+            f"the teacher returned NaN/Inf for clip {plan.clip_ids[int(pos[0])]!r} frame {int(frames[0])} "
+            f"(t = {int(frames[0]) * plan.hop_size:g} s; {int(bad.sum())} bad window(s) in this batch); check that "
+            "clip's audio and the teacher's weights, then rerun 'sea teacher extract' (finished shards are kept)"
+        )
 
 
 def shard_len(plan: FramePlan, k: int) -> int:
@@ -236,17 +283,21 @@ def embed_shard(
     k: int,
     plan: FramePlan,
     reader: SampleReader,
-    module,
+    teacher,
     out: Path,
     *,
     batch_size: int,
     dtype: str,
-    device: str,
     bar,
 ) -> None:
     """Embed the frames of shard ``k`` in batches of ``batch_size`` and commit it (``dtype`` on disk).
 
     The shard is written atomically: on any error its partial files are removed.
+
+    Raises
+    ------
+    NonFiniteTeacherError
+        A window embedded to NaN or Inf (the message names the clip and frame).
     """
     a, b = plan.shard_range(k)
     writer: ShardWriter | None = None
@@ -254,7 +305,8 @@ def embed_shard(
     batches = _prefetch(window_batches(reader, plan, a, b, batch_size))
     try:
         for batch in batches:
-            emb = run_model(module, batch, device)
+            emb = run_model(teacher, batch)
+            _check_finite(emb, plan, a + row)
             if writer is None:
                 writer = ShardWriter(out, k, b - a, emb.shape[1], dtype)
             writer.write(row, emb)

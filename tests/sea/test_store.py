@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from sea import integrity
 from sea.errors import ManifestError, ParameterError
+from sea.integrity import DamagedFileError
 from sea.store import FrameStore, FrameStoreWriter, ShardWriter, emb_name, idx_name, read_shard_record
 
 
@@ -129,20 +131,111 @@ def test_reader_errors_missing_incomplete_damaged(tmp_path, rng):
     (d / "store.json").write_text(json.dumps(meta))
     with open(d / emb_name(1), "r+b") as fh:
         fh.truncate(100)
-    with pytest.raises(ManifestError, match="missing or truncated"):
+    with pytest.raises(DamagedFileError, match=r"shard .*emb-00001.npy' is damaged: 100 bytes.*--overwrite") as e:
         FrameStore(d)
+    assert "\n" not in str(e.value) and f"sea teacher extract {run} --overwrite" in str(e.value)
     store = FrameStore(_write(tmp_path / "ok", ids, frames, ts, emb, shard_size=5))
     with pytest.raises(ParameterError, match="out of range"):
         store.read([12])
     with pytest.raises(ParameterError, match="integers"):
         store.read([0.5])
-    # flipped bytes keep the size: only verify() sees them
+    # a small shard is hashed whole by the cheap check: one flipped byte is seen at open
     f = store.dir / emb_name(0)
     raw = bytearray(f.read_bytes())
     raw[-1] ^= 0xFF
     f.write_bytes(bytes(raw))
+    with pytest.raises(DamagedFileError, match="emb-00000.npy' was altered"):
+        FrameStore(store.dir)
     with pytest.raises(ManifestError, match="sha256"):
-        FrameStore(store.dir).verify()
+        store.verify()
+
+
+def _big_store(tmp_path, rng, n=3000, dim=32):
+    ids, frames, ts, emb = _frames(rng, [n // 2, n - n // 2], dim=dim)
+    return _write(tmp_path / "run" / "teacher" / "v", ids, frames, ts, emb, dtype="float32", shard_size=n, chunk=n)
+
+
+def test_nan_shard_named_at_open_and_at_read(tmp_path, rng):
+    """Issue 18: a same-size shard filled with NaN is found at open; NaN rows the cheap hash misses stop reads."""
+    d = _big_store(tmp_path, rng)
+    f = d / emb_name(0)
+    size = f.stat().st_size
+    mm = np.load(f, mmap_mode="r+")
+    mm[:] = np.nan
+    mm.flush()
+    del mm
+    assert f.stat().st_size == size
+    with pytest.raises(DamagedFileError, match="emb-00000.npy' was altered.*sea teacher extract .*--overwrite"):
+        FrameStore(d)
+    # one NaN row between the sampled blocks: the cheap check passes, the read names shard, row, clip and frame
+    d = _big_store(tmp_path / "b", rng)
+    f = d / emb_name(0)
+    mm = np.load(f, mmap_mode="r+")
+    header, row_bytes = f.stat().st_size - mm.nbytes, mm.shape[1] * 4
+    blocks = _sampled_offsets(f.stat().st_size)
+    row = next(  # a row of clip c01 that no sampled block touches
+        r
+        for r in range(1700, 3000)
+        if all(header + (r + 1) * row_bytes <= b or header + r * row_bytes >= b + 4096 for b in blocks)
+    )
+    mm[row, 3] = np.inf
+    mm.flush()
+    del mm
+    store = FrameStore(d)
+    assert np.isfinite(store.read(np.arange(0, 1000))).all()
+    with pytest.raises(
+        DamagedFileError, match=rf"emb-00000.npy' holds NaN/Inf at row {row} \(clip 'c01', frame {row - 1500}\)"
+    ):
+        store.read(np.arange(1500, 3000))
+    assert not np.isfinite(store.read([row], check_finite=False)).all()
+    with pytest.raises(DamagedFileError, match="full sha256|does not match its sha256"):
+        store.verify()
+    # the resume check of a shard record compares the recorded hash
+    assert read_shard_record(d, 0) is not None
+    integrity.set_full_verify(True)
+    try:
+        assert read_shard_record(d, 0, check=True) is None
+    finally:
+        integrity.set_full_verify(False)
+
+
+def _sampled_offsets(size, block=4096, n=16):
+    return [0, size - block] + [int(i * (size - block) / (n + 1)) for i in range(1, n + 1)]
+
+
+def test_garbage_store_json_is_one_line(tmp_path, rng):
+    ids, frames, ts, emb = _frames(rng, [4], dim=3)
+    d = _write(tmp_path / "run" / "teacher" / "v", ids, frames, ts, emb)
+    for text in ("{not json", "[1, 2]", json.dumps({"format": "sea-frame-store", "shards": [{"emb": 1}]})):
+        (d / "store.json").write_text(text)
+        with pytest.raises(ManifestError, match=r"store.json' is .*rebuild the store: sea teacher extract") as e:
+            FrameStore(d)
+        assert "\n" not in str(e.value)
+
+
+def test_teacher_identity(tmp_path, rng):
+    ids, frames, ts, emb = _frames(rng, [4], dim=3)
+    ident = {"family": "birdnet", "name": "v2.4", "sr": 48000, "window_size": 3.0, "hop_size": 0.5,
+             "embedding_size": 3, "weights": "m.tflite", "weights_sha256": "ab", "untrained": False}  # fmt: skip
+    store = FrameStore(_write(tmp_path / "a", ids, frames, ts, emb, meta={"teacher": ident, "sr": 48000}))
+    assert store.teacher == ident and store.window_size == 3.0 and store.sr == 48000
+    # a store written before the registry: OpenL3's fields only
+    old = {"variant": "mel256_music_512", "untrained": True, "weights_path": None, "input_repr": "mel256",
+           "content_type": "music", "embedding_size": 3, "frontend": "kapre"}  # fmt: skip
+    store = FrameStore(
+        _write(
+            tmp_path / "b", ids, frames, ts, emb, meta={"teacher": old, "sr": 48000, "frame_size": 1.0, "hop_size": 0.1}
+        )  # fmt: skip
+    )
+    t = store.teacher
+    assert (t["family"], t["name"], t["sr"], t["window_size"], t["hop_size"], t["untrained"]) == (
+        "openl3",
+        "mel256_music_3",
+        48000,
+        1.0,
+        0.1,
+        True,
+    )
 
 
 def test_shard_commit_is_atomic(tmp_path, rng):
