@@ -33,7 +33,6 @@ SUPPORTED_OPS = (
     "TRANSPOSE",
     "QUANTIZE",
     "PAD",
-    "RELU",
 )
 
 
