@@ -193,6 +193,25 @@ def _skipped_lines(rep: dict, report: Path, max_skipped: int) -> list[str]:
     return lines
 
 
+def _read_report(run: RunLayout) -> dict:
+    """``data_report.json``, or a one-line ManifestError naming it (missing, damaged, not a report)."""
+    path = run.data_report
+    if not path.is_file():
+        raise ManifestError(f"no {path.name} in {str(run.root)!r}; run 'sea data prepare' to build it")
+    try:
+        rep = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise ManifestError(
+            f"{str(path)!r} is damaged ({type(exc).__name__}); rebuild it with 'sea data prepare ... --overwrite'"
+        ) from None
+    missing = [k for k in ("n_clips", "n_skipped", "classes", "duration") if not isinstance(rep, dict) or k not in rep]
+    if missing:
+        raise ManifestError(
+            f"{str(path)!r} is not a data report (no {', '.join(missing)}); rebuild it with 'sea data prepare ... --overwrite'"
+        )
+    return rep
+
+
 def info_table(run_dir: str | Path, *, max_skipped: int = 20) -> str:
     """Summary of a prepared run, as ``sea data info`` prints it.
 
@@ -216,9 +235,7 @@ def info_table(run_dir: str | Path, *, max_skipped: int = 20) -> str:
     """
     run = RunLayout(run_dir)
     records = read_manifest(run.root)
-    if not run.data_report.is_file():
-        raise ManifestError(f"no {run.data_report.name} in {str(run.root)!r}; run 'sea data prepare' to build it")
-    rep = read_json(run.data_report)
+    rep = _read_report(run)
     lines = [*_summary_lines(rep), "", _class_table(rep), "", *_facts_lines(rep)]
     lines += _skipped_lines(rep, run.data_report, max_skipped)
     if len(records) != rep["n_clips"]:
