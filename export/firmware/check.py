@@ -68,7 +68,8 @@ def _reference_features(pcm: np.ndarray, sr: int, hop_size: float, fe_params: di
 
     from ._compat import frontend_numpy
 
-    w = windows(pcm.astype(np.float32) / np.float32(32768.0), sr, hop_size=hop_size, center=True)
+    frame = int(fe_params["window_length"]) / sr
+    w = windows(pcm.astype(np.float32) / np.float32(32768.0), sr, hop_size=hop_size, center=True, frame_size=frame)
     lm = frontend_numpy().logmel_numpy(w, fe_params).reshape(len(w), -1)
     # as export.tflite.run_litert quantises: float32 x / scale, numpy round-half-even, clip
     q = np.clip(np.round(lm / np.float32(scale)) + zp, -128, 127).astype(np.int8)

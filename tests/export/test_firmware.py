@@ -98,6 +98,8 @@ FRONTENDS = {
     "ndft256_hop80": dict(n_dft=256, hop_length=80, n_mels=40, window_length=4000),
     "ndft512_htk_off": dict(n_dft=512, hop_length=128, n_mels=48, htk=False, norm=None, fmin=50.0, fmax=3800.0),
     "ndft2048_power2": dict(n_dft=2048, hop_length=400, n_mels=64, power_melgram=2.0, top_db=60.0),
+    # a 3-s window (BirdNET-length teachers): 150 frames
+    "window_3s": dict(window_length=24000, window_size=3.0),
 }
 
 
