@@ -52,7 +52,10 @@ class PrepareConfig:
     cache_srs: tuple[int, ...] = field(
         default=DEFAULT_CACHE_SRS, metadata={"help": "sample rates of the audio caches (teacher 48000, student 8000)"}
     )
-    strict: bool = field(default=False, metadata={"help": "fail on any skipped (unreadable/empty/NaN/missing) file"})
+    strict: bool = field(
+        default=False,
+        metadata={"help": "fail on any skipped file (unreadable, empty, NaN, missing) instead of listing it"},
+    )
     res_type: str = field(
         default="kaiser_best",
         metadata={
@@ -63,14 +66,23 @@ class PrepareConfig:
     )
     esc10: bool = field(default=False, metadata={"help": "esc50 only: keep the ESC-10 subset (labels re-indexed 0..9)"})
     csv: str | None = field(
-        default=None, metadata={"help": "folder only: CSV 'path,label[,fold|split]' (path relative to the folder)"}
+        default=None,
+        metadata={
+            "help": "folder only: CSV with a 'path' column (relative to the folder) and optional 'label', "
+            "'fold' or 'split', 'group', 'sensor_id', 'timestamp' (ISO 8601) columns",
+            "metavar": "CSV",
+        },
     )
     n_clips: int | None = field(
-        default=None, metadata={"help": f"synthetic: number of clips, >= 1 (default: {DEFAULT_N_CLIPS})"}
+        default=None,
+        metadata={"help": f"synthetic: number of clips, >= 1 (default: {DEFAULT_N_CLIPS})", "metavar": "N"},
     )
     duration: float | None = field(
         default=None,
-        metadata={"help": f"synthetic: clip length in s, {MIN_DURATION:g}-{MAX_DURATION:g} (default: 4)"},
+        metadata={
+            "help": f"synthetic: clip length in s, {MIN_DURATION:g}-{MAX_DURATION:g} (default: 4)",
+            "metavar": "SECONDS",
+        },
     )
     synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed, >= 0 (default: 0)"})
 

@@ -159,8 +159,8 @@ def _summary_lines(rep: dict) -> list[str]:
     ]
 
 
-def _class_table(rep: dict) -> str:
-    """Clips per class and fold (or split, when the dataset has no folds), with totals."""
+def _class_table(rep: dict) -> list[str]:
+    """Clips per class and fold (or split, when the dataset has no folds), with totals, and its legend."""
     by_fold, by_split = rep.get("class_by_fold") or {}, rep.get("class_by_split") or {}
     groups, key = (rep.get("folds") or {}, by_fold) if by_fold else (rep.get("splits") or {}, by_split)
     names = list(groups)
@@ -168,14 +168,18 @@ def _class_table(rep: dict) -> str:
     rows = [[c, *(key.get(c, {}).get(g, 0) for g in names), n] for c, n in rep["classes"].items()]
     if names:
         rows.append(["(clips)", *(groups[g] for g in names), rep["n_clips"]])
-    return render_table(header, rows, style="text")
+    what = "fold" if by_fold else "split" if names else None
+    legend = "clips per class" + (f" (rows) and {what} (columns)" if what else "")
+    if names:
+        legend += "; '(clips)' counts each clip once (a multi-label clip counts in every class row it has)"
+    return [f"table: {legend}", render_table(header, rows, style="text")]
 
 
 def _facts_lines(rep: dict) -> list[str]:
-    lines = []
-    for title, k in (("sample rates", "sample_rates"), ("channels", "channels"), ("subtypes", "subtypes")):
+    lines = ["files ('Nx V': N clips with value V):"]
+    for title, k in (("sample rates (Hz)", "sample_rates"), ("channels", "channels"), ("subtypes", "subtypes")):
         vals = rep.get(k) or {}
-        lines.append(f"{title}: " + ", ".join(f"{v}x {n}" for n, v in vals.items()))
+        lines.append(f"  {title}: " + ", ".join(f"{v}x {n}" for n, v in vals.items()))
     if rep.get("warning_counts"):
         lines.append("warnings: " + ", ".join(f"{k}: {v}" for k, v in rep["warning_counts"].items()))
     lines += [f"note: {note}" for note in rep.get("notes") or []]
@@ -236,7 +240,7 @@ def info_table(run_dir: str | Path, *, max_skipped: int = 20) -> str:
     run = RunLayout(run_dir)
     records = read_manifest(run.root)
     rep = _read_report(run)
-    lines = [*_summary_lines(rep), "", _class_table(rep), "", *_facts_lines(rep)]
+    lines = [*_summary_lines(rep), "", *_class_table(rep), "", *_facts_lines(rep)]
     lines += _skipped_lines(rep, run.data_report, max_skipped)
     if len(records) != rep["n_clips"]:
         lines.append(f"warning: {run.manifest.name} has {len(records)} clips but the report says {rep['n_clips']}")

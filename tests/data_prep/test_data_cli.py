@@ -18,7 +18,8 @@ def test_synth_prepare_info(tmp_path, capsys):
     assert main(["data", "info", str(run)]) == 0
     out = capsys.readouterr().out
     assert "12 clips (12 labeled), 0 skipped" in out and "fold1" in out and "air_conditioner" in out
-    assert "duration (s): min" in out and "sample rates:" in out
+    assert "duration (s): min" in out and "sample rates (Hz):" in out
+    assert "table: clips per class (rows) and fold (columns)" in out and "'Nx V': N clips with value V" in out
 
 
 def test_prepare_synthetic_into_run_raw(tmp_path):
@@ -51,7 +52,6 @@ def test_prepare_reports_and_strict(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["data", "prepare", "urbansound8k", "{tmp}/only_one"], "needs RAW_DIR and RUN_DIR"),
         (["data", "prepare", "esc50", "{tmp}/nope", "{tmp}/run"], "esc50: raw folder"),
         (
             ["data", "prepare", "folder", "{tmp}", "{tmp}/run", "--cache-srs", "48000,x"],
@@ -89,3 +89,46 @@ def test_config_yaml_and_usage_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["data", "prepare", "nosuchset", str(raw), str(tmp_path / "r3")])
     assert e.value.code == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["urbansound8k", "{tmp}/only_one"], "urbansound8k needs RAW_DIR and RUN_DIR (only 'synthetic' may leave"),
+        (["folder", "a", "b", "c"], "expected RAW_DIR RUN_DIR, got 3 paths: a b c"),
+        (["folder"], "the following arguments are required: [RAW_DIR] RUN_DIR"),
+        (["folder", "a", "b", "--res-type", "kaiser"], "argument --res-type: invalid choice: 'kaiser'"),
+    ],
+)
+def test_prepare_usage_errors_show_the_command_usage(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(["data", "prepare", *[a.replace("{tmp}", str(tmp_path)) for a in argv]])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith("usage: sea data prepare [-h] [options] DATASET [RAW_DIR] RUN_DIR\n")
+    assert message in err
+
+
+def test_prepare_paths_around_options(tmp_path):
+    """RAW_DIR and RUN_DIR are read wherever the options go; 'synthetic' may leave RAW_DIR out."""
+    from sea.cli import build_parser
+
+    parser = build_parser()
+    a = parser.parse_args(["data", "prepare", "folder", "--csv", "x.csv", "raw", "run", "--strict"])
+    assert (a.dataset, a.raw_dir, a.run_dir, a.csv, a.strict) == ("folder", "raw", "run", "x.csv", True)
+    a = parser.parse_args(["data", "prepare", "synthetic", "run", "--n-clips", "8"])
+    assert (a.raw_dir, a.run_dir, a.n_clips) == ("", "run", 8)
+
+
+@pytest.mark.parametrize("command", [[], ["synth"], ["prepare"], ["info"], ["download"]])
+def test_help_has_examples_choices_and_single_defaults(capsys, command):
+    with pytest.raises(SystemExit) as e:
+        main(["data", *command, "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and "\nexamples:\n  sea data " in out
+    assert "(default: None)" not in out
+    for line in out.splitlines():
+        assert line.count("(default:") <= 1, line
+    if command == ["prepare"]:
+        assert out.startswith("usage: sea data prepare [-h] [options] DATASET [RAW_DIR] RUN_DIR\n")
+        assert "--res-type {soxr_vhq,soxr_hq,kaiser_best}" in out and "(default: kaiser_best)" in out
+        assert "RAW_DIR RUN_DIR [RAW_DIR RUN_DIR ...]" not in out
