@@ -3,7 +3,8 @@
 Lowering rules (all arithmetic follows the TFLite int8 spec; see :mod:`export.firmware.quant`):
 
 - ``CONV_2D``, ``FULLY_CONNECTED`` (a 1x1 conv over ``B`` pixels) and ``DEPTHWISE_CONV_2D`` with one input channel
-  (a conv with ``depth_multiplier`` outputs) become ``conv`` layers: im2col + a 2x2-blocked matrix product;
+  (a conv with ``depth_multiplier`` outputs) become ``conv`` layers: im2col of 4 output pixels, then each output
+  channel's dot products with them (SMLAD on Cortex-M, see templates/sea_conv.h);
 - other ``DEPTHWISE_CONV_2D`` become ``dwconv`` layers;
 - int8 -> int8 elementwise maps (``QUANTIZE`` requantisation, a 1x1 depthwise conv on one channel such as an input
   BatchNorm) become 256-entry lookup tables computed here with the same fixed-point arithmetic;

@@ -4,9 +4,11 @@
  * Conventions
  *   - activations are int8 NHWC, batch 1;
  *   - requantisation is TFLite's MultiplyByQuantizedMultiplier with double rounding:
- *     RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right);
+ *     RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x << left, m), right) (the reference conv,
+ *     depthwise and TFLite Micro kernels), or with single rounding where ai-edge-litert's reference
+ *     FULLY_CONNECTED uses it (sea_conv.h);
  *   - weights are packed into 32-bit words so that the SIMD (SMLAD) and the plain C paths read the same
- *     arrays: int16 pairs (lo, hi) or int8 quads; see sea_conv_t.
+ *     arrays: int16 pairs (lo, hi) or int8 quads; see sea_conv.h.
  */
 #ifndef SEA_KERNELS_H
 #define SEA_KERNELS_H
