@@ -238,7 +238,6 @@ def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
             depth += 1
         if layer.kind == "reduce_max":
             lines.append("    " * depth + "int8_t m = -128;")
-            inner_open = depth
             for k in red:
                 lines.append("    " * depth + f"for (i{k} = 0; i{k} < {shape[k]}; ++i{k}) {{")
                 depth += 1
@@ -248,7 +247,6 @@ def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
             for _ in red:
                 depth -= 1
                 lines.append("    " * depth + "}")
-            assert depth == inner_open
             lines.append("    " * depth + "*out++ = m;")
         else:
             lines.append("    " * depth + f"*out++ = in[{off_expr}];")
