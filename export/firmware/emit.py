@@ -84,7 +84,7 @@ def emit_frontend_tables(fe: FrontendSpec, name: str) -> tuple[str, str]:
     ln10 = math.log(10.0)
     h = (
         _HEADER.format(name=name)
-        + f"""/* Front-end constants and tables from {Path(fe.path).name} (sea.students.frontend.logmel_numpy parameters). */
+        + f"""/* Front-end constants and tables from {Path(fe.path).name} (sea.students.frontend_numpy.logmel_numpy parameters). */
 #ifndef SEA_FRONTEND_TABLES_H
 #define SEA_FRONTEND_TABLES_H
 

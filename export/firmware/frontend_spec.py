@@ -1,6 +1,6 @@
 """``frontend.json`` for the firmware: validation against the model and the C tables generated from it.
 
-The C front-end is a float32 twin of :func:`sea.students.frontend.logmel_numpy`, so it reads exactly the keys that function
+The C front-end is a float32 twin of :func:`sea.students.frontend_numpy.logmel_numpy`, so it reads exactly the keys that function
 reads. A corrupted or mismatched file is refused at generation time with a one-line
 :class:`~sea.errors.ExportError` that names the file, the key, the rule and the fix.
 """

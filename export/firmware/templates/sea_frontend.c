@@ -1,4 +1,4 @@
-/* sea firmware: the student log-mel front-end in float32 C, a twin of sea.frontend.logmel_numpy.
+/* sea firmware: the student log-mel front-end in float32 C, a twin of sea.students.frontend_numpy.logmel_numpy.
  * Written by sea; no third-party source. Its own log and explicit fmaf keep host and Cortex-M bit-identical.
  *
  * For each frame t (SEA_FE_N_FRAMES of them, hop SEA_FE_HOP, zero padding SEA_FE_PAD_LEFT before the window):
@@ -6,7 +6,7 @@
  *      for the real-FFT split below), packed as SEA_FE_N_DFT / 2 complex values in bit-reversed order;
  *   2. a radix-2/4 complex FFT of SEA_FE_N_DFT / 2 points, then the real-FFT split to the power |X[k]|^2 of
  *      bins 0 .. SEA_FE_N_DFT / 2 (frames over the window's edge are zero-padded copies);
- *   3. the sparse mel filterbank (float32 weights of sea.frontend.mel_filterbank_numpy);
+ *   3. the sparse mel filterbank (float32 weights of sea.students.frontend_numpy.mel_filterbank_numpy);
  * then over the whole window: D = db_scale / ln 10 * max(power_melgram / 2 * ln(M), ln(amin)),
  * D -= max(D), D = max(D, -top_db), and q = clamp(round_half_even(D / scale) + zero_point, -128, 127). */
 #include "sea_frontend.h"
