@@ -229,7 +229,7 @@ class TFLiteTeacher(GraphTeacher):
         self._in_quant = detail["quantization"]
         self._in_dtype = detail["dtype"]
         signature = detail.get("shape_signature")
-        shape = list(signature) if signature is not None and len(signature) else list(detail["shape"])
+        shape = [int(d) for d in (signature if signature is not None and len(signature) else detail["shape"])]
         self._check_input(shape, np.dtype(detail["dtype"]).name, "shape")
         self._item_shape = [int(d) for d in detail["shape"][1:]]
         self._out = next(t["index"] for t in self._it.get_tensor_details() if t["name"] == self._out_name)
@@ -494,8 +494,9 @@ def _onnx_cost(path: Path, spec) -> dict[str, int | None]:
     inits = {i.name: tuple(i.dims) for i in model.graph.initializer}
     params = sum(int(np.prod(numpy_helper.to_array(i).shape)) for i in model.graph.initializer)
     graph_input = next(i for i in model.graph.input if i.name not in inits)
-    for d in graph_input.type.tensor_type.shape.dim[:1]:
-        d.dim_value = 1
+    for v in (graph_input, *model.graph.output):  # batch 1 everywhere
+        for d in v.type.tensor_type.shape.dim[:1]:
+            d.dim_value = 1
     shapes = {
         v.name: tuple(d.dim_value for d in v.type.tensor_type.shape.dim)
         for v in list(shape_inference.infer_shapes(model).graph.value_info) + list(model.graph.output)

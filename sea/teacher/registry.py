@@ -794,13 +794,18 @@ def teacher_cost(spec: TeacherSpec | Mapping | str) -> dict[str, int | None]:
 
 
 def _edgel3_cost(spec: TeacherSpec) -> dict[str, int | None]:
+    """The published student's network (log-mel in) counted by :func:`sea.students.model_cost`.
+
+    The loaded model maps waveforms; its log-mel network is the child named ``student``,
+    ``net`` or ``network`` with an ``input_shape`` (or the model itself when it has one and
+    takes log-mel). Without one, only the parameters are counted.
+    """
     model, _ = load_teacher_model(spec.identity())
     module = model.module
-    net = getattr(module, "student", None) or getattr(module, "net", None) or module
-    shape = getattr(net, "input_shape", None)
-    if shape is None:
+    net = next((getattr(module, a) for a in ("student", "net", "network") if hasattr(module, a)), None)
+    if net is None or getattr(net, "input_shape", None) is None:
         return {"params": int(sum(p.numel() for p in module.parameters())), "macs": None}
     from ..students import model_cost
 
-    cost = model_cost(net, tuple(shape))
+    cost = model_cost(net, tuple(net.input_shape))
     return {"params": int(cost["params"]), "macs": int(cost["macs"])}
