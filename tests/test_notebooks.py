@@ -1,14 +1,17 @@
-"""Execute the notebooks on a small synthetic evaluated run (nbclient)."""
+"""Execute the notebooks as a user does: from the repository root, SEA_RUN_DIR relative, on a tiny evaluated run."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.notebooks
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = REPO / "notebooks"
 
 
 @pytest.fixture(scope="module")
@@ -40,21 +43,76 @@ def evaluated_run(tmp_path_factory):
     return run
 
 
-@pytest.mark.parametrize("name", ["01_downstream_classifiers.ipynb", "02_compression_tradeoffs.ipynb"])
-def test_notebook_executes(name, evaluated_run, monkeypatch, tmp_path):
+@pytest.fixture
+def in_repo_runs(evaluated_run):
+    """``runs/<unique>`` under the repository root, pointing at the evaluated run (runs/ is git-ignored)."""
+    link = REPO / "runs" / f"_nbtest-{uuid.uuid4().hex[:8]}"
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(evaluated_run, target_is_directory=True)
+    yield link.relative_to(REPO)
+    link.unlink()
+
+
+def _execute(name, monkeypatch, cwd: Path, run_dir: str | None):
+    """Run a notebook as `jupyter nbconvert --execute` started in ``cwd`` would: the kernel in notebooks/."""
     import nbformat
     from nbclient import NotebookClient
 
-    monkeypatch.setenv("SEA_RUN_DIR", str(evaluated_run))
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("PWD", str(cwd))  # what the user's shell exports to Jupyter and its kernels
     monkeypatch.setenv("SEA_NO_PROGRESS", "1")
-    monkeypatch.delenv("SEA_RUN_DIRS", raising=False)
-    monkeypatch.delenv("SEA_DATASET", raising=False)
+    for var in ("SEA_RUN_DIRS", "SEA_DATASET", "SEA_RUN_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    if run_dir is not None:
+        monkeypatch.setenv("SEA_RUN_DIR", run_dir)
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     assert "parameters" in nb.cells[0].metadata.get("tags", [])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    return nb, client
+
+
+def _outputs(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+@pytest.mark.parametrize("name", ["01_downstream_classifiers.ipynb", "02_compression_tradeoffs.ipynb"])
+def test_notebook_executes_from_repo_root(name, in_repo_runs, monkeypatch):
+    assert not (NOTEBOOKS / in_repo_runs).exists()  # so the path only resolves against the caller's directory
+    nb, client = _execute(name, monkeypatch, REPO, str(in_repo_runs))
+    client.execute()
+    outputs = _outputs(nb)
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 3  # the plots rendered
     text = "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
     assert "s3_random" in text and "teacher" in text
+    assert "KB" not in text.replace("KiB", "")  # one unit convention
+
+
+def test_notebook_default_is_the_quickstart_run(evaluated_run, monkeypatch, tmp_path):
+    """Without SEA_RUN_DIR the notebooks read runs/quickstart of the directory Jupyter was started in."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "quickstart").symlink_to(evaluated_run, target_is_directory=True)
+    nb, client = _execute("02_compression_tradeoffs.ipynb", monkeypatch, tmp_path, None)
+    client.execute()
+    assert not [o for o in _outputs(nb) if o.get("output_type") == "error"]
+    assert "1 evaluation report(s): run" in "".join(str(o.get("text", "")) for o in _outputs(nb))
+
+
+@pytest.mark.parametrize("name", ["01_downstream_classifiers.ipynb", "02_compression_tradeoffs.ipynb"])
+def test_notebook_with_nothing_to_show_says_what_to_run(name, monkeypatch, tmp_path):
+    """An empty run (or none at all): one message saying what to run, never '0 evaluations' or empty plots."""
+    from nbclient.exceptions import CellExecutionError
+
+    (tmp_path / "runs" / "empty").mkdir(parents=True)
+    for run_dir in ("runs/empty", "runs/missing"):
+        nb, client = _execute(name, monkeypatch, tmp_path, run_dir)
+        with pytest.raises(CellExecutionError):
+            client.execute()
+        (err,) = [o for o in _outputs(nb) if o.get("output_type") == "error"]
+        assert err["ename"] == "NothingToShowError" and "make demo" in err["evalue"]
+        assert err["evalue"].startswith("nothing to show") and str(tmp_path) in err["evalue"]
+        assert len(err["traceback"]) == 1  # one message, no traceback
+        assert not [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+        assert "0 evaluation" not in str(err)
+    assert os.getcwd() == str(tmp_path)

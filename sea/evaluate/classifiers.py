@@ -6,8 +6,16 @@ All classifiers train **per frame** (every 1-s frame carries its clip's label) a
   L2 1e-5 on the kernels, Adam lr 1e-4, batch 32, up to 150 epochs, early stopping on the validation
   loss with patience 20 and the best weights restored. Clip prediction = argmax of the mean frame
   probabilities. For multi-label sets the output is sigmoid/BCE; clip scores come from **mean pooling**
-  of frame probabilities, or from **AutoPool** (``pooling="autopool"``, McFee et al. 2018: a learned
-  alpha per class, clip score ``sum_t softmax_t(alpha_c p_tc) p_tc``), trained on bags of frames.
+  of frame probabilities, or from **AutoPool** (``pooling="autopool"``, McFee et al. 2018), trained on
+  bags of frames as SEA's SONYC-UST classifier: a frame MLP (0, 1 or 2 hidden ReLU layers, L2 1e-5 on
+  the kernels) -> sigmoid -> AutoPool with one alpha per class, initialised to 0 (mean pooling) and
+  kept >= 0 (between mean and max pooling), clip score ``sum_t softmax_t(alpha_c p_tc) p_tc``, BCE on
+  clips. The hidden layers are **selected on the validation clips** over a grid (the paper: 0/1/2
+  layers x 128/256 units); the best validation-loss epoch of the best cell predicts the test clips.
+  :data:`AUTOPOOL_PRESETS`: ``paper`` (Adam lr 1e-5, batch 64 clips, up to 1500 epochs, patience 1500,
+  i.e. the best epoch of all 1500, as SEA's jobs) and ``fast`` (lr 1e-3, up to 100 epochs, patience 10,
+  grid 0 or 1 x 128; labelled as such in every report). Bags of different lengths are masked (SEA
+  truncated every clip to the shortest).
 * ``logreg`` -- scikit-learn ``LogisticRegression`` linear probe (one-vs-rest for multi-label).
 * ``svm`` -- scikit-learn ``SVC(kernel="rbf")``. Frame scores are the softmax (multi-class) or sigmoid
   (binary, multi-label one-vs-rest) of its decision function: ``probability=True`` (Platt scaling with
@@ -28,9 +36,53 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["CLASSIFIERS", "ClassifierSettings", "FrameData", "fit_predict"]
+__all__ = ["AUTOPOOL_PRESETS", "CLASSIFIERS", "AutoPoolSettings", "ClassifierSettings", "FrameData", "fit_predict"]
 
 CLASSIFIERS = ("mlp", "logreg", "svm")
+
+
+@dataclass(frozen=True)
+class AutoPoolSettings:
+    """Training settings of the AutoPool multi-label head (one preset of :data:`AUTOPOOL_PRESETS`).
+
+    Attributes
+    ----------
+    name : str
+        The preset's name, reported with every AutoPool score.
+    grid : tuple of tuple of int
+        Hidden layer sizes tried; the lowest validation loss wins.
+    lr, l2 : float
+        Adam learning rate; L2 on the frame MLP's kernels (alpha is not regularised).
+    batch_size : int
+        Clips per batch.
+    epochs, patience : int
+        Epoch cap and early-stopping patience on the validation loss (the best epoch is restored).
+    """
+
+    name: str = "paper"
+    grid: tuple = ((), (128,), (256,), (128, 128), (256, 256))
+    lr: float = 1e-5
+    l2: float = 1e-5
+    batch_size: int = 64
+    epochs: int = 1500
+    patience: int = 1500
+
+    def describe(self) -> str:
+        """One line for reports: the preset and its settings."""
+        cells = ", ".join("x".join(map(str, h)) if h else "0" for h in self.grid)
+        label = "the paper's settings" if self.name == "paper" else "FAST preset, not the paper's settings"
+        return (
+            f"AutoPool head, {label}: hidden layers selected on validate over [{cells}], Adam lr {self.lr:g}, "
+            f"L2 {self.l2:g}, batch {self.batch_size} clips, up to {self.epochs} epochs, patience {self.patience}, "
+            "alpha >= 0 from 0"
+        )
+
+
+#: AutoPool presets: ``paper`` follows SEA (SPEC §4), ``fast`` is for CPUs and tests.
+AUTOPOOL_PRESETS = {
+    "paper": AutoPoolSettings(),
+    "fast": AutoPoolSettings(name="fast", grid=((), (128,)), lr=1e-3, epochs=100, patience=10),
+}
 
 
 @dataclass(frozen=True)
@@ -45,10 +97,8 @@ class ClassifierSettings:
         L2 on the MLP kernels and the Adam learning rate.
     epochs, batch_size, patience : int
         Epoch cap, frames per batch and early-stopping patience of the MLP.
-    bag_hidden : tuple of int
-        Hidden sizes of the AutoPool frame MLP.
-    bag_batch_size : int
-        Clips per AutoPool batch.
+    autopool : AutoPoolSettings
+        The AutoPool head's preset.
     max_frames : int
         Training frames of logreg/svm (a seeded random subset when there are more).
     logreg_c, svm_c : float
@@ -65,8 +115,7 @@ class ClassifierSettings:
     epochs: int = 150
     batch_size: int = 32
     patience: int = 20
-    bag_hidden: tuple = (128,)
-    bag_batch_size: int = 64
+    autopool: AutoPoolSettings = AUTOPOOL_PRESETS["paper"]
     max_frames: int = 20000
     logreg_c: float = 1.0
     svm_c: float = 1.0
@@ -332,6 +381,11 @@ class _AutoPoolNet:
     def parameters(self):
         return [*self.frame.parameters(), self.alpha]
 
+    def constrain(self):
+        """Keep alpha >= 0 (Keras ``non_neg``, applied after every update as in SEA)."""
+        with _torch().no_grad():
+            self.alpha.clamp_(min=0.0)
+
     def state(self):
         return {
             "frame": {k: v.detach().clone() for k, v in self.frame.state_dict().items()},
@@ -385,54 +439,85 @@ def _bag_predict(model, batch, which: str, n: int, n_classes: int, chunk: int = 
     return np.concatenate(out) if out else np.zeros((0, n_classes))
 
 
-def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSettings):
-    torch = _torch()
-    device = resolve_device(s.device)
-    torch.manual_seed(s.seed)
-    gen = torch.Generator().manual_seed(s.seed)
-    scale = _Scaler(*_train_stats(data, data.rows_of(train)), device)
-    X = torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))
-    idx = {k: torch.from_numpy(_bag_index(data, c)) for k, c in (("train", train), ("val", val), ("test", test))}
-    Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
-    model = _AutoPoolNet(X.shape[1], s.bag_hidden, n_classes, device)
-    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
-    stopper_best, bad, best_state = float("inf"), 0, model.state()
+class _Bags:
+    """Standardised bags of frames of the train / val / test clips, gathered by index (no copy of X)."""
 
-    def batch(which, sel):
-        ib = idx[which][sel]
+    def __init__(self, data: FrameData, y, train, val, test, device):
+        torch = _torch()
+        self.device = device
+        self.scale = _Scaler(*_train_stats(data, data.rows_of(train)), device)
+        self.X = torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))
+        self.idx = {
+            k: torch.from_numpy(_bag_index(data, c)) for k, c in (("train", train), ("val", val), ("test", test))
+        }
+        Y = torch.from_numpy(np.asarray(y, dtype=np.float32))
+        self.Y = {"train": Y[train], "val": Y[val]}
+        self.n = {"train": train.size, "val": val.size, "test": test.size}
+
+    def __call__(self, which, sel):
+        ib = self.idx[which][sel]
         mask = ib >= 0
-        xb = scale(X[ib.clamp(min=0)].to(device))
-        return xb, mask.to(device)
+        return self.scale(self.X[ib.clamp(min=0)].to(self.device)), mask.to(self.device)
 
-    def bce(p, t):
-        return torch.nn.functional.binary_cross_entropy(p, t)
 
-    epochs_run = 0
-    for _ in range(s.epochs):
-        perm = torch.randperm(train.size, generator=gen)
-        for a in range(0, train.size, s.bag_batch_size):
-            sel = perm[a : a + s.bag_batch_size]
-            xb, mask = batch("train", sel)
-            loss = bce(model(xb, mask), Y[train][sel].to(device)) + _l2(model.frame, s.l2)
+def _bce(p, t):
+    return _torch().nn.functional.binary_cross_entropy(p, t)
+
+
+def _train_bags(bags: _Bags, hidden: tuple, n_classes: int, ap: AutoPoolSettings, seed: int):
+    """Train one grid cell; return the model at its best validation epoch, that loss and the epochs run."""
+    torch = _torch()
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model = _AutoPoolNet(bags.X.shape[1], hidden, n_classes, bags.device)
+    opt = torch.optim.Adam(model.parameters(), lr=ap.lr)
+    best, bad, best_state, epochs_run = float("inf"), 0, model.state(), 0
+    n_train = bags.n["train"]
+    for _ in range(ap.epochs):
+        perm = torch.randperm(n_train, generator=gen)
+        for a in range(0, n_train, ap.batch_size):
+            sel = perm[a : a + ap.batch_size]
+            xb, mask = bags("train", sel)
+            loss = _bce(model(xb, mask), bags.Y["train"][sel].to(bags.device)) + _l2(model.frame, ap.l2)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            model.constrain()
         epochs_run += 1
-        if val.size:
-            with torch.no_grad():
-                vl = _bag_loss(model, batch, "val", Y[val], bce, device) + float(_l2(model.frame, s.l2))
-            if vl < stopper_best - 1e-7:
-                stopper_best, bad, best_state = vl, 0, model.state()
-            else:
-                bad += 1
-                if bad >= s.patience:
-                    break
-    if val.size:
+        if not bags.n["val"]:
+            continue
+        with torch.no_grad():
+            vl = _bag_loss(model, bags, "val", bags.Y["val"], _bce, bags.device) + float(_l2(model.frame, ap.l2))
+        if vl < best - 1e-7:
+            best, bad, best_state = vl, 0, model.state()
+        else:
+            bad += 1
+            if bad >= ap.patience:
+                break
+    if bags.n["val"]:
         model.load(best_state)
-    scores = _bag_predict(model, batch, "test", test.size, n_classes)
+    return model, best, epochs_run
+
+
+def _fit_predict_bags(data, y, train, val, test, *, n_classes, s: ClassifierSettings):
+    """AutoPool head: select the hidden layers on the validation clips, predict the test clips with the best."""
+    ap = s.autopool
+    bags = _Bags(data, y, train, val, test, resolve_device(s.device))
+    grid = ap.grid if val.size else ap.grid[:1]  # nothing to select on without validation clips
+    cells, best = [], None
+    for hidden in grid:
+        model, loss, epochs = _train_bags(bags, tuple(hidden), n_classes, ap, s.seed)
+        cells.append({"hidden": list(hidden), "best_val_loss": round(loss, 6) if val.size else None, "epochs": epochs})
+        if best is None or loss < best[1]:
+            best = (model, loss, hidden, epochs)
+    model, _, hidden, epochs = best
+    scores = _bag_predict(model, bags, "test", test.size, n_classes)
     info = {
         "n_train_clips": int(train.size),
-        "epochs": epochs_run,
+        "preset": ap.name,
+        "selected_hidden": list(hidden),
+        "grid": cells,
+        "epochs": epochs,
         "alpha": [round(float(a), 4) for a in model.alpha.detach()],
     }
     return scores, info

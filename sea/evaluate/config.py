@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..config import did_you_mean
 from ..errors import ConfigError
-from .classifiers import CLASSIFIERS, ClassifierSettings, resolve_device
+from .classifiers import AUTOPOOL_PRESETS, CLASSIFIERS, ClassifierSettings, resolve_device
 from .protocols import PROTOCOLS
 
 __all__ = ["EvalConfig"]
@@ -28,18 +29,23 @@ class EvalConfig:
         Prepared downstream run directory; None evaluates on the run itself.
     dataset_name : str or None
         Folder name under ``RUN/eval/``; None: the dataset directory's name.
-    protocol : "auto", "us8k", "esc50", "sonyc", "folds", "split" or "kfold"
+    allow_overlap : bool
+        The evaluation dataset shares audio with the distillation corpus and that was allowed
+        (``sea run``'s ``allow_overlap: true``); every report says so in its header.
+    protocol : "auto", "us8k", "esc50", "sonyc", "sonyc_sea", "folds", "split" or "kfold"
         Which clips train, validate and test (:mod:`sea.evaluate.protocols`).
     classifiers : tuple of "mlp", "logreg", "svm"
         Downstream classifiers; the first one is the report's primary classifier.
     hop_size : float > 0
-        Hop between 1-s frames in seconds.
+        Hop between frames in seconds (a frame spans the model's window: 1 s for OpenL3, edgel3 and
+        their students, 3 s for BirdNET).
     center : bool
         Centre the frames (openl3's ``center``).
     label_level : "coarse" or "fine"
         Label level of multi-label sets (SONYC-UST).
     n_folds : int >= 2
-        Folds of the ``kfold`` protocol.
+        Folds of the ``kfold`` protocol and of us8k/esc50 subsets with fewer than 3 folds present
+        (grouped by recording).
     teacher : str
         Teacher store variant under ``RUN/teacher/``; ``auto`` takes the only one.
     input_repr, content_type, embedding_size, teacher_frontend : str, str, int, str
@@ -58,10 +64,9 @@ class EvalConfig:
         L2 on the MLP kernels (>= 0) and the Adam learning rate (> 0).
     mlp_epochs, mlp_batch_size, mlp_patience : int >= 1
         Epoch cap, frames per batch and early-stopping patience of the MLP.
-    bag_hidden : tuple of int >= 1
-        Hidden sizes of the AutoPool frame MLP (multi-label).
-    bag_batch_size : int >= 1
-        Clips per AutoPool batch.
+    autopool_preset : "paper" or "fast"
+        Settings of the AutoPool head (multi-label): the paper's (grid 0/1/2 x 128/256 selected on
+        validate, Adam 1e-5, batch 64, up to 1500 epochs) or a fast preset, labelled in reports.
     pooling : tuple of "autopool", "mean"
         Aggregations of the multi-label MLP.
     sk_max_frames : int
@@ -94,12 +99,30 @@ class EvalConfig:
     dataset_name: str | None = field(
         default=None, metadata={"help": "name under RUN/eval/ (default: the dataset dir's name)"}
     )
-    protocol: str = field(default="auto", metadata={"help": "auto, us8k, esc50, sonyc, folds, split or kfold"})
-    classifiers: tuple[str, ...] = field(default=("mlp", "logreg"), metadata={"help": "comma list of mlp, logreg, svm"})
-    hop_size: float = field(default=0.1, metadata={"help": "hop between 1-s frames in seconds"})
+    allow_overlap: bool = field(
+        default=False,
+        metadata={"help": "the dataset shares audio with the distillation corpus (allowed; said in every report)"},
+    )
+    protocol: str = field(
+        default="auto",
+        metadata={
+            "help": "which clips train/validate/test (auto: from the dataset's name, else its folds or splits)",
+            "choices": PROTOCOLS,
+        },
+    )
+    classifiers: tuple[str, ...] = field(
+        default=("mlp", "logreg"),
+        metadata={"help": f"comma list of {', '.join(CLASSIFIERS)}; the first is the report's primary one"},
+    )
+    hop_size: float = field(default=0.1, metadata={"help": "hop between frames in seconds"})
     center: bool = field(default=True, metadata={"help": "centre frames (openl3 center)"})
-    label_level: str = field(default="coarse", metadata={"help": "multi-label sets: coarse or fine (SONYC-UST)"})
-    n_folds: int = field(default=5, metadata={"help": "folds of the kfold protocol"})
+    label_level: str = field(
+        default="coarse",
+        metadata={"help": "label level of multi-label sets (SONYC-UST)", "choices": ("coarse", "fine")},
+    )
+    n_folds: int = field(
+        default=5, metadata={"help": "folds of kfold, and of us8k/esc50 subsets under 3 folds (grouped by recording)"}
+    )
     teacher: str = field(
         default="auto", metadata={"help": "teacher store variant under RUN/teacher/ (auto: the only one)"}
     )
@@ -110,7 +133,9 @@ class EvalConfig:
     teacher_weights: str | None = field(default=None, metadata={"help": "teacher weights file (default: resolved)"})
     untrained_teacher: bool = field(default=False, metadata={"help": "random teacher weights (dry runs only)"})
     embed_batch_size: int = field(default=64, metadata={"help": "windows per forward pass while embedding"})
-    device: str = field(default="auto", metadata={"help": "torch device for embedding and the MLP: auto, cpu, cuda"})
+    device: str = field(
+        default="auto", metadata={"help": "torch device for embedding and the MLP: auto, cpu, cuda[:N], mps"}
+    )
     mlp_hidden: tuple[int, ...] = field(
         default=(512, 128), metadata={"help": "hidden sizes of the MLP (paper: 512,128)"}
     )
@@ -119,12 +144,15 @@ class EvalConfig:
     mlp_epochs: int = field(default=150, metadata={"help": "max epochs of the MLP"})
     mlp_batch_size: int = field(default=32, metadata={"help": "frames per MLP batch"})
     mlp_patience: int = field(default=20, metadata={"help": "early-stopping patience (epochs) on the validation loss"})
-    bag_hidden: tuple[int, ...] = field(
-        default=(128,), metadata={"help": "hidden sizes of the AutoPool frame MLP (multi-label)"}
+    autopool_preset: str = field(
+        default="paper",
+        metadata={
+            "help": "AutoPool head (multi-label): paper (grid 0/1/2 x 128/256, Adam 1e-5, 1500 epochs) or fast",
+            "choices": tuple(AUTOPOOL_PRESETS),
+        },
     )
-    bag_batch_size: int = field(default=64, metadata={"help": "clips per AutoPool batch"})
     pooling: tuple[str, ...] = field(
-        default=("autopool", "mean"), metadata={"help": "multi-label MLP aggregations: autopool, mean"}
+        default=("autopool", "mean"), metadata={"help": "comma list of multi-label MLP aggregations: autopool, mean"}
     )
     sk_max_frames: int = field(default=20000, metadata={"help": "max training frames of logreg/svm (random subset)"})
     logreg_c: float = field(default=1.0, metadata={"help": "inverse regularisation of the logistic regression"})
@@ -154,15 +182,20 @@ class EvalConfig:
             raise bad("models", "must name at least one model, e.g. teacher")
         if len(set(self.models)) != len(self.models):
             raise bad("models", "lists a model twice")
-        if self.protocol not in PROTOCOLS:
-            raise bad("protocol", f"must be one of {', '.join(PROTOCOLS)}")
-        unknown = [c for c in self.classifiers if c not in CLASSIFIERS]
-        if unknown or not self.classifiers:
-            raise bad("classifiers", f"must be a non-empty list of {', '.join(CLASSIFIERS)}")
-        if [p for p in self.pooling if p not in ("autopool", "mean")] or not self.pooling:
-            raise bad("pooling", "must be a non-empty list of autopool, mean")
-        if self.label_level not in ("coarse", "fine"):
-            raise bad("label_level", "must be coarse or fine")
+        for key, choices in (
+            ("protocol", PROTOCOLS),
+            ("label_level", ("coarse", "fine")),
+            ("autopool_preset", tuple(AUTOPOOL_PRESETS)),
+        ):
+            v = getattr(self, key)
+            if v not in choices:
+                raise bad(key, f"is not known{did_you_mean(v, choices)}; choose one of {', '.join(choices)}")
+        for key, choices in (("classifiers", CLASSIFIERS), ("pooling", ("autopool", "mean"))):
+            values = getattr(self, key)
+            unknown = [c for c in values if c not in choices]
+            if unknown or not values:
+                hint = did_you_mean(unknown[0], choices) if unknown else ""
+                raise bad(key, f"must be a non-empty list of {', '.join(choices)}{hint}")
         if not (self.hop_size > 0 and math.isfinite(self.hop_size)):
             raise bad("hop_size", "must be a positive number of seconds, e.g. 0.1")
         for k in (
@@ -170,14 +203,13 @@ class EvalConfig:
             "mlp_epochs",
             "mlp_batch_size",
             "mlp_patience",
-            "bag_batch_size",
             "fidelity_max_frames",
         ):
             if getattr(self, k) < 1:
                 raise bad(k, "must be >= 1")
         if self.n_folds < 2:
             raise bad("n_folds", "must be >= 2")
-        if any(h < 1 for h in (*self.mlp_hidden, *self.bag_hidden)):
+        if any(h < 1 for h in self.mlp_hidden):
             raise bad("mlp_hidden", "hidden sizes must be >= 1")
         for k in ("mlp_lr", "logreg_c", "svm_c"):
             if not getattr(self, k) > 0:
@@ -201,8 +233,7 @@ class EvalConfig:
             epochs=self.mlp_epochs,
             batch_size=self.mlp_batch_size,
             patience=self.mlp_patience,
-            bag_hidden=tuple(self.bag_hidden),
-            bag_batch_size=self.bag_batch_size,
+            autopool=AUTOPOOL_PRESETS[self.autopool_preset],
             max_frames=self.sk_max_frames,
             logreg_c=self.logreg_c,
             svm_c=self.svm_c,

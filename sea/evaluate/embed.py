@@ -1,7 +1,8 @@
 """Embedding models and the per-frame embeddings of a dataset.
 
-Every model of an evaluation is an :class:`EmbeddingModel`: a function mapping 1-s windows
-``[B, sr]`` to ``[B, D]`` features, with a fingerprint for the cache and an optional cost.
+Every model of an evaluation is an :class:`EmbeddingModel`: a function mapping windows
+``[B, window_size * sr]`` to ``[B, D]`` features (1 s for OpenL3, edgel3 and their students, 3 s for
+BirdNET and its students), with a fingerprint for the cache and an optional cost.
 :mod:`sea.evaluate.models` builds them from ``--models`` specs; tests and notebooks inject
 stand-ins: any :class:`EmbeddingModel`, or :func:`model_from_callable` around a function /
 ``nn.Module``.
@@ -51,7 +52,7 @@ __all__ = [
 
 @dataclass
 class EmbeddingModel:
-    """A model that embeds 1-s windows.
+    """A model that embeds windows of ``window_size`` seconds.
 
     Attributes
     ----------
@@ -60,9 +61,9 @@ class EmbeddingModel:
     kind : str
         ``teacher``, ``teacher_pca``, ``student`` or ``custom``.
     sr : int
-        Rate of the windows it takes (48000 teacher, 8000 students).
+        Rate of the windows it takes (48000 OpenL3, 8000 students).
     fn : callable or None
-        ``[B, sr] float32 -> [B, D]`` (numpy in, numpy or tensor out).
+        ``[B, window_length] float32 -> [B, D]`` (numpy in, numpy or tensor out).
     fingerprint : str
         Identifies weights and settings for the embedding cache.
     cost : dict or None
@@ -77,6 +78,8 @@ class EmbeddingModel:
         Reported as is (checkpoint, variant, target set...).
     cost_fn : callable or None
         Computes ``cost`` on first use (:meth:`get_cost`).
+    window_size : float
+        Seconds per window (the teacher's window; a student's checkpoint records it).
     """
 
     name: str
@@ -90,6 +93,12 @@ class EmbeddingModel:
     reducer: Any = None
     info: dict = field(default_factory=dict)
     cost_fn: Callable | None = None
+    window_size: float = 1.0
+
+    @property
+    def window_length(self) -> int:
+        """Samples per window at :attr:`sr`."""
+        return int(round(self.window_size * self.sr))
 
     def get_cost(self) -> dict | None:
         """Return the model's cost, computed once by ``cost_fn``; None when it fails (logged, never fatal)."""
@@ -163,8 +172,9 @@ def model_from_callable(
     cost: dict | None = None,
     reducer: Any = None,
     device: str = "cpu",
+    window_size: float = 1.0,
 ) -> EmbeddingModel:
-    """Wrap a function or ``nn.Module`` mapping ``[B, sr]`` audio to ``[B, D]`` (stand-ins, tests).
+    """Wrap a function or ``nn.Module`` mapping ``[B, window_size * sr]`` audio to ``[B, D]`` (stand-ins, tests).
 
     Parameters
     ----------
@@ -185,6 +195,8 @@ def model_from_callable(
         The reducer of its targets (fidelity of students).
     device : str
         Torch device of a module.
+    window_size : float
+        Seconds per window.
 
     Returns
     -------
@@ -206,18 +218,35 @@ def model_from_callable(
 
         fp = fingerprint or _module_fingerprint(module)
 
+        n = int(round(window_size * sr))
+
         def cost_fn():
             from ..students.cost import model_cost
 
-            return model_cost(module, (sr,))
+            return model_cost(module, (n,))
 
         return EmbeddingModel(
-            name, kind, sr, fn=call, fingerprint=fp, cost=cost, cost_fn=None if cost else cost_fn, reducer=reducer
+            name,
+            kind,
+            sr,
+            fn=call,
+            fingerprint=fp,
+            cost=cost,
+            cost_fn=None if cost else cost_fn,
+            reducer=reducer,
+            window_size=window_size,
         )
     if not callable(fn):
         raise ParameterError(f"stand-in model {name!r} must be callable ([B, {sr}] -> [B, D]), got {type(fn).__name__}")
     return EmbeddingModel(
-        name, kind, sr, fn=fn, fingerprint=fingerprint or f"callable:{name}", cost=cost, reducer=reducer
+        name,
+        kind,
+        sr,
+        fn=fn,
+        fingerprint=fingerprint or f"callable:{name}",
+        cost=cost,
+        reducer=reducer,
+        window_size=window_size,
     )
 
 
@@ -242,6 +271,7 @@ def _cache_key(model: EmbeddingModel, dataset_dir: Path, hop_size: float, center
         {
             "model": model.fingerprint,
             "sr": model.sr,
+            **({"window_size": model.window_size} if model.window_size != 1.0 else {}),
             "hop_size": hop_size,
             "center": center,
             "manifest": _dataset_key(dataset_dir),
@@ -287,9 +317,11 @@ def _from_store(model: EmbeddingModel, clip_ids: list[str], batch_frames: int = 
         x = store.read(rows[a : a + batch_frames])
         parts.append(np.asarray(model.post(x) if model.post is not None else x, dtype=np.float32))
     feats = np.concatenate(parts) if parts else np.zeros((0, store.dim), np.float32)
+    clip_index = np.repeat(np.arange(len(clip_ids)), counts)
+    _check_finite(model, feats, clip_ids, clip_index, np.asarray(store.frames)[rows])
     return EmbeddingSet(
         features=feats,
-        clip_index=np.repeat(np.arange(len(clip_ids)), counts),
+        clip_index=clip_index,
         clip_ids=np.asarray(clip_ids, dtype=str),
         frames=np.asarray(store.frames)[rows].astype(np.int64),
         timestamps=np.asarray(store.timestamps)[rows].astype(np.float64),
@@ -297,12 +329,27 @@ def _from_store(model: EmbeddingModel, clip_ids: list[str], batch_frames: int = 
     )
 
 
+def _check_finite(model: EmbeddingModel, emb: np.ndarray, clip_ids, clip_rows, frame_rows) -> None:
+    """Stop at the first NaN/Inf embedding, naming the model, the clip and the frame."""
+    bad = ~np.isfinite(emb).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SeaError(
+            f"model {model.name!r} gave a non-finite embedding for clip {clip_ids[int(clip_rows[i])]!r} "
+            f"frame {int(frame_rows[i])} ({int(bad.sum())} such frames in this batch); check that clip's audio "
+            "and the model's weights"
+        )
+
+
 def _embed_audio(
     model: EmbeddingModel, dataset_dir: Path, clip_ids: list[str], hop_size: float, center: bool, batch_size: int
 ) -> EmbeddingSet:
     cache = AudioCache(dataset_dir, model.sr)
-    frame_len = model.sr  # 1-s windows
-    starts = [frame_starts(cache.n_samples(c), model.sr, hop_size=hop_size, center=center) for c in clip_ids]
+    frame_len = model.window_length
+    starts = [
+        frame_starts(cache.n_samples(c), model.sr, hop_size=hop_size, center=center, frame_size=model.window_size)
+        for c in clip_ids
+    ]
     counts = np.asarray([s.size for s in starts], dtype=np.int64)
     n = int(counts.sum())
     clip_index = np.repeat(np.arange(len(clip_ids)), counts)
@@ -321,6 +368,7 @@ def _embed_audio(
                 raise ParameterError(
                     f"model {model.name!r} must map [B, {frame_len}] to [B, D]; got {emb.shape} for B={b - a}"
                 )
+            _check_finite(model, emb, clip_ids, clip_index[a:b], frames[a:b])
             if feats is None:
                 feats = np.empty((n, emb.shape[1]), np.float32)
             feats[a:b] = emb
@@ -361,7 +409,7 @@ def embed_dataset(
     cache_path : path, optional
         ``emb/<model>.npz``: read when its key matches, written otherwise.
     hop_size : float
-        Hop between 1-s frames in seconds.
+        Hop between frames in seconds (each frame spans ``model.window_size``).
     center : bool
         Centre the frames (openl3's ``center``).
     batch_size : int

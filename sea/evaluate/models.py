@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..config import did_you_mean
 from ..constants import STUDENT_SR, TEACHER_SR
 from ..errors import ConfigError, ManifestError, SeaError
 from ..layout import RunLayout
@@ -35,7 +36,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["reduced_teacher_model", "resolve_model", "student_model", "student_name", "teacher_model"]
+__all__ = [
+    "check_spec",
+    "reduced_teacher_model",
+    "resolve_model",
+    "student_model",
+    "student_name",
+    "teacher_identity",
+    "teacher_model",
+]
 
 #: Checkpoint files looked for, in order, in a student directory (which need not be in a run).
 CHECKPOINT_FILES = ("best.pt", "ckpt.pt", "last.pt")
@@ -87,7 +96,7 @@ def _teacher_cost_fn(module) -> Callable:
     return cost
 
 
-def _load_teacher_module(params: dict, device: str):
+def _load_openl3(params: dict, device: str):
     try:
         from ..teacher import load_teacher
     except ImportError as exc:
@@ -101,6 +110,31 @@ def _load_teacher_module(params: dict, device: str):
         untrained=bool(params.get("untrained", False)),
         device=device,
     )
+
+
+def _registry():
+    """``sea.teacher.registry`` (teacher families other than OpenL3), or a one-line error."""
+    try:
+        from ..teacher import registry
+    except ImportError as exc:
+        raise SeaError(f"teacher families other than openl3 need sea.teacher.registry, absent here ({exc})") from None
+    return registry
+
+
+def _registry_config(params: dict) -> dict:
+    """The ``teacher:`` section a run config would hold for this teacher (``{model, name, weights}``)."""
+    cfg = {"model": params["family"], "name": params.get("name"), "weights": params.get("weights")}
+    return {k: v for k, v in cfg.items() if v is not None}
+
+
+def _load_teacher_module(params: dict, device: str):
+    """The teacher as a module mapping ``[B, window_length]`` at its rate to ``[B, D]``, and its info."""
+    if params.get("family", "openl3") == "openl3":
+        return _load_openl3(params, device)
+    model, spec = _registry().load_teacher_model(_registry_config(params))
+    if hasattr(model, "to"):
+        model = model.to(device)
+    return model, {"spec": spec, "untrained": bool(getattr(spec, "untrained", params.get("untrained", False)))}
 
 
 class _LazyTeacher:
@@ -117,38 +151,84 @@ class _LazyTeacher:
 
             torch.manual_seed(int(self.params.get("seed", 0)))
             self._module, info = _load_teacher_module(self.params, self.device)
-            self._module = self._module.to(self.device).eval()
+            if hasattr(self._module, "eval"):
+                self._module = self._module.eval()
             self.info = dict(info or {})
         return self._module
 
     def __call__(self, x):
         import torch
 
+        module = self.module()
+        if not isinstance(module, torch.nn.Module):  # a registry teacher on numpy (TFLite, ONNX, BirdNET)
+            return module(x)
         with torch.no_grad():
-            return self.module()(torch.from_numpy(x).to(self.device))
+            return module(torch.from_numpy(x).to(self.device))
 
     def cost(self):
         """Architecture cost: an untrained copy when the weights are not loaded (no download for a number)."""
         if self.params.get("standin"):
             return None
+        if self.params.get("family", "openl3") != "openl3":
+            registry = _registry()
+            if not hasattr(registry, "teacher_cost"):
+                return None
+            spec = self.info.get("spec") or registry.resolve_teacher(_registry_config(self.params))
+            return registry.teacher_cost(spec)
         module = self._module
         if module is None:
-            module, _ = _load_teacher_module({**self.params, "untrained": True}, "cpu")
+            module, _ = _load_openl3({**self.params, "untrained": True}, "cpu")
         return _teacher_cost_fn(module)()
 
 
 def _teacher_params(config: EvalConfig, store: FrameStore | None) -> dict:
-    t = (store.meta.get("teacher") or {}) if store is not None else {}
-    return {
+    """The teacher's identity: the run's frame store record first (any registry family), else the config."""
+    t = dict((store.meta.get("teacher") or {}) if store is not None else {})
+    family = t.get("family") or "openl3"
+    params = {
+        "family": family,
+        "name": t.get("name"),
+        "sr": int(t.get("sr") or (store.meta.get("sr") if store is not None else None) or TEACHER_SR),
+        "window_size": float(
+            t.get("window_size") or (store.meta.get("frame_size") if store is not None else None) or 1.0
+        ),
         "input_repr": t.get("input_repr", config.input_repr),
         "content_type": t.get("content_type", config.content_type),
         "embedding_size": int(t.get("embedding_size", config.embedding_size)),
         "frontend": t.get("frontend", config.teacher_frontend),
-        "weights": config.teacher_weights,
+        "weights": config.teacher_weights or (t.get("weights") if family != "openl3" else None),
+        "weights_sha256": t.get("weights_sha256"),
         "untrained": bool(t.get("untrained", config.untrained_teacher)),
         "seed": config.seed,
         "standin": bool(t.get("standin", False)),
     }
+    if family == "openl3" and not params["name"]:
+        params["name"] = f"{params['input_repr']}_{params['content_type']}_{params['embedding_size']}"
+    return params
+
+
+def teacher_identity(params: dict, variant: str) -> dict:
+    """The teacher identity every report carries (family, name, weights hash, rate, window, untrained).
+
+    Parameters
+    ----------
+    params : dict
+        The resolved teacher parameters (from the frame store or the config).
+    variant : str
+        The teacher store's directory name.
+
+    Returns
+    -------
+    identity : dict
+        ``family, name, variant, sr, window_size, embedding_size, weights, weights_sha256, untrained``
+        (and ``standin`` for test stand-ins).
+    """
+    keys = ("family", "name", "sr", "window_size", "embedding_size", "weights", "weights_sha256", "untrained")
+    out = {k: params.get(k) for k in keys}
+    out["variant"] = variant
+    if params.get("standin"):
+        out["standin"] = True
+    return out
 
 
 def _store_matches(store: FrameStore, config: EvalConfig) -> bool:
@@ -160,6 +240,10 @@ def _store_matches(store: FrameStore, config: EvalConfig) -> bool:
 
 def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, device: str = "cpu") -> EmbeddingModel:
     """Build the ``teacher`` model; it reuses the run's frame store when the dataset is the run.
+
+    The teacher is rebuilt from the identity its frame store records (family, name, weights, rate,
+    window), so a run specialised with an edgel3, BirdNET, TFLite or ONNX teacher evaluates that
+    teacher on any other prepared dataset.
 
     Parameters
     ----------
@@ -175,6 +259,7 @@ def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, devic
     Returns
     -------
     model : EmbeddingModel
+        Its ``info["identity"]`` is :func:`teacher_identity`.
     """
     tdir = _teacher_dir(RunLayout(run_dir), config.teacher)
     store = FrameStore(tdir) if tdir is not None else None
@@ -188,9 +273,19 @@ def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, devic
     fp = json.dumps(
         {"teacher": params, "store": store.meta.get("config_hash") if store is not None else None}, sort_keys=True
     )
+    identity = teacher_identity(params, variant)
     info = {"variant": variant, "untrained": params["untrained"], "store": str(tdir) if tdir else None}
+    info["identity"] = identity
     return EmbeddingModel(
-        "teacher", "teacher", TEACHER_SR, fn=lazy, fingerprint=fp, store=reuse, info=info, cost_fn=lazy.cost
+        "teacher",
+        "teacher",
+        params["sr"],
+        fn=lazy,
+        fingerprint=fp,
+        store=reuse,
+        info=info,
+        cost_fn=lazy.cost,
+        window_size=params["window_size"],
     )
 
 
@@ -257,7 +352,7 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
     return EmbeddingModel(
         model_name,
         "teacher_pca",
-        TEACHER_SR,
+        teacher.sr,
         fn=fn,
         fingerprint=teacher.fingerprint + f"|reducer:{reducer.sha256_}",
         store=teacher.store,
@@ -265,11 +360,31 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
         info={**teacher.info, "targets": name, "dim": int(reducer.out_dim)},
         cost_fn=cost,
         reducer=reducer,
+        window_size=teacher.window_size,
+    )
+
+
+def _student_candidates(run: RunLayout, spec: str) -> list[Path]:
+    """Where a student spec may point: a path, ``RUN/students/<spec>``, or ``students/<name>`` under the run."""
+    cands = [Path(spec), run.student(spec)]
+    if Path(spec).parts[:1] == (run.students_root.name,):
+        cands.append(run.root / spec)
+    return cands
+
+
+def _spec_error(run: RunLayout, spec: str) -> ConfigError:
+    root = run.students_root
+    have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    prefix = f"{root.name}/" if spec.startswith(f"{root.name}/") else ""
+    names = [f"{prefix}{h}" for h in have] + ["teacher", "teacher_pca"]
+    return ConfigError(
+        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', a checkpoint file or a student of "
+        f"{str(run.root)!r}{did_you_mean(spec, names)}; students there: {', '.join(have) or 'none'}"
     )
 
 
 def _checkpoint_path(run: RunLayout, spec: str) -> Path:
-    for cand in (Path(spec), run.student(spec)):
+    for cand in _student_candidates(run, spec):
         if cand.is_file():
             return cand
         if cand.is_dir():
@@ -279,12 +394,37 @@ def _checkpoint_path(run: RunLayout, spec: str) -> Path:
             pts = sorted(cand.glob("*.pt"))
             if len(pts) == 1:
                 return pts[0]
-    root = run.students_root
-    have = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
-    raise ConfigError(
-        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', a checkpoint file or a student under "
-        f"{str(root)!r} (found: {', '.join(have) or 'none'})"
-    )
+    raise _spec_error(run, spec)
+
+
+def check_spec(spec: str, run_dir: Path) -> None:
+    """Check that a ``--models`` entry names something, before anything is written.
+
+    Parameters
+    ----------
+    spec : str
+        ``teacher``, ``teacher_pca[:NAME]`` or a student checkpoint.
+    run_dir : Path
+        The run.
+
+    Raises
+    ------
+    ConfigError
+        An unknown student (suggesting the nearest), or a ``teacher_pca`` without a fitted reducer.
+    """
+    run = RunLayout(run_dir)
+    if spec == "teacher":
+        return
+    if spec == "teacher_pca" or spec.startswith("teacher_pca:"):
+        name = spec.partition(":")[2]
+        names = _target_names(run)
+        if name and name not in names:
+            raise ConfigError(
+                f"model spec {spec!r}: no fitted target set {name!r}{did_you_mean(name, names)}; "
+                f"target sets: {', '.join(names) or 'none'} (run 'sea targets fit {run.root}' first)"
+            )
+        return
+    _checkpoint_path(run, spec)
 
 
 def student_name(path: Path) -> str:
@@ -318,15 +458,49 @@ def _student_reducer(run: RunLayout, ckpt: dict):
     return None
 
 
+def _verify_checkpoint(path: Path) -> None:
+    """Check a run's checkpoint against its distill stage's record (size, sampled hash), when there is one."""
+    from ..integrity import check
+    from ..runs import read_stage
+
+    student_dir = path.parent
+    rec = ((read_stage(student_dir) or {}).get("files") or {}).get(path.name)
+    if rec:
+        where = student_dir.parent.parent
+        fix = f"re-run the distillation of {student_dir.name} ('sea run CONFIG --overwrite distill', or 'sea distill {where} ... --overwrite')"
+        check(path, rec, fix=fix, what="student checkpoint")
+
+
+def _load_student(path: Path, device: str):
+    """The student and its checkpoint dict; a file that does not load is named with the reason, in one line."""
+    from ..checkpoint import load_student
+
+    _verify_checkpoint(path)
+    try:
+        return load_student(path, device=device)
+    except SeaError as exc:
+        raise ManifestError(str(exc).splitlines()[0]) from None
+    except Exception as exc:  # a state dict that does not fit its architecture, an unknown student name...
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ManifestError(
+            f"student checkpoint {str(path)!r} does not load ({type(exc).__name__}: {reason}); "
+            "re-run its 'sea distill' or pass another checkpoint"
+        ) from None
+
+
 def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> EmbeddingModel:
     """Load a distilled student from its checkpoint: front-end and network on 8 kHz windows.
+
+    The window (1 s, or the teacher's window the student was distilled on, e.g. 3 s for BirdNET)
+    comes from the checkpoint's ``frontend`` record.
 
     Parameters
     ----------
     run_dir : Path
         The run whose ``students/`` and ``targets/`` resolve names and the student's reducer.
     spec : str
-        A ``.pt`` file, a directory holding one, or a student name under ``RUN/students/``.
+        A ``.pt`` file, a directory holding one, a student name under ``RUN/students/`` or
+        ``students/<name>``.
     device : str
         Torch device.
 
@@ -337,13 +511,15 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
     """
     import torch
 
-    from ..checkpoint import load_student
-    from ..students.frontend import StudentFrontend
+    from ..students.frontend import StudentFrontend, frontend_params, params_window_size
 
     run = RunLayout(run_dir)
     path = _checkpoint_path(run, spec)
-    model, ckpt = load_student(path, device=device)
-    frontend = StudentFrontend(mode="stft").to(device)
+    model, ckpt = _load_student(path, device)
+    params = ckpt.get("frontend") or frontend_params(1.0)
+    window_size = params_window_size(params)
+    frontend = StudentFrontend(mode="stft", params=params).to(device)
+    n_frames = int(params.get("n_frames") or frontend_params(window_size)["n_frames"])
 
     def fn(x):
         with torch.no_grad():
@@ -352,13 +528,14 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
     def cost():
         from ..students.cost import model_cost
 
-        return model_cost(model, (1, 64, 50))
+        return model_cost(model, (1, 64, n_frames))
 
     info = {
         "checkpoint": str(path),
         "model_name": ckpt.get("model_name"),
         "target_spec": ckpt.get("target_spec"),
         "teacher": ckpt.get("teacher"),
+        "window_size": window_size,
     }
     return EmbeddingModel(
         student_name(path),
@@ -369,6 +546,7 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
         info=info,
         cost_fn=cost,
         reducer=_student_reducer(run, ckpt),
+        window_size=window_size,
     )
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "classifier_table",
     "fmt_bytes",
     "fmt_count",
+    "header_lines",
     "pareto_front",
     "plot_classifier_comparison",
     "plot_confusion",
@@ -46,7 +47,7 @@ SUMMARY_FORMAT = "sea-eval-summary"
 COST_LABELS = {
     "weight_bytes_fp32": "weights fp32 (bytes)",
     "weight_bytes_int8": "weights int8 (bytes)",
-    "macs": "MACs per 1-s window",
+    "macs": "MACs per window",
     "params": "parameters",
     "peak_activation_bytes_fp32": "peak activations fp32 (bytes)",
     "peak_activation_bytes_int8": "peak activations int8 (bytes)",
@@ -178,15 +179,92 @@ def _per_fold_table(report: dict) -> str:
     return render_table(["model", *folds], rows)
 
 
+#: What every column of the results table means (report.md prints it under the table).
+RESULTS_LEGEND = (
+    ("model", "`teacher`, `teacher_pca:<targets>` (the teacher followed by that PCA φ), or a student checkpoint"),
+    ("dim", "embedding size the classifiers see"),
+    ("<classifier> <metric>", "the downstream score of that classifier, mean ± std over the protocol's test folds"),
+    ("params", "parameters of the model (teacher: its CNN; teacher_pca adds the PCA)"),
+    ("MACs", "multiply-accumulates per window of the model's own length (1 s, or 3 s for BirdNET), front-end excluded"),
+    ("weights fp32 / int8", "bytes of the weights in float32 / int8 (KiB = 1024 B)"),
+    ("peak act fp32 / int8", "largest pair of live activations during one window, in float32 / int8 bytes"),
+    ("CKA", "linear CKA between the model's frame embeddings and the teacher's (1 = same geometry)"),
+    ("cos", "mean per-frame cosine between a student's embedding and its reduced-teacher target φ(teacher)"),
+    ("R²", "variance-weighted R² of a student's embedding against φ(teacher) on the evaluated clips"),
+    ("agree", "share of clips where the primary classifier predicts the same as on the teacher's embeddings"),
+)
+
+
+def _legend(entries) -> list[str]:
+    return ["Columns:", ""] + [f"- **{k}**: {v}" for k, v in entries] + [""]
+
+
+def _teacher_line(teacher: dict | None) -> str:
+    """One line naming the teacher: family, name, weights hash, rate, window, and UNTRAINED when so."""
+    if not teacher or not teacher.get("family"):
+        return f"teacher: {(teacher or {}).get('note', 'unknown')}"
+    name = teacher.get("name") or teacher.get("variant") or "?"
+    line = f"teacher: {teacher['family']} `{name}`"
+    if teacher.get("variant") and teacher["variant"] != name:
+        line += f" (store `{teacher['variant']}`)"
+    sha = teacher.get("weights_sha256")
+    line += f"; weights sha256 {sha[:12]}…" if sha else "; weights sha256 not recorded"
+    if teacher.get("sr"):
+        line += f"; {teacher['sr']} Hz, {teacher.get('window_size') or 1.0:g}-s windows"
+    if teacher.get("standin"):
+        line += " (a test stand-in)"
+    if teacher.get("untrained"):
+        line += " — **UNTRAINED (random weights)**"
+    return line
+
+
+def header_lines(report: dict) -> list[str]:
+    """The header every report of an evaluation carries: dataset, distillation corpus, teacher, protocol, notes.
+
+    Parameters
+    ----------
+    report : dict
+        A ``report.json``.
+
+    Returns
+    -------
+    lines : list of str
+        Markdown bullet lines.
+    """
+    ds = report["dataset"]
+    corpus = report.get("distillation_corpus") or {}
+    detail = ds.get("protocol_detail") or {}
+    rec = f", {ds['n_recordings']} recordings" if ds.get("n_recordings") else ""
+    lines = [
+        f"- evaluated on: **{ds['name']}** ({ds.get('kind') or 'dataset'}, {ds['n_clips']} clips{rec}, "
+        f"{ds['n_classes']} classes) at `{ds.get('path', '?')}`",
+    ]
+    if corpus:
+        same = " — **the same audio** (transductive)" if corpus.get("evaluated_on_distillation_corpus") else ""
+        lines.append(
+            f"- specialised on: the {corpus.get('kind') or 'run'} corpus at `{corpus['path']}` "
+            f"({corpus.get('n_clips')} clips): targets (PCA) and students were fitted there, its labels unused{same}"
+        )
+    lines.append(f"- {_teacher_line(report.get('teacher'))}")
+    lines.append(
+        f"- protocol: **{ds['protocol']}** ({len(ds['splits'])} run(s)): {detail.get('description', '')}".rstrip(": ")
+    )
+    if report.get("autopool"):
+        lines.append(f"- {report['autopool']['description']}")
+    lines += [f"- **note:** {n}" for n in report.get("notes") or []]
+    return lines
+
+
 def _overview_lines(report: dict) -> list[str]:
     ds = report["dataset"]
     metric = report["primary"]["metric"]
     return [
         f"# Downstream evaluation: {ds['name']}",
         "",
-        f"- protocol: **{ds['protocol']}** ({len(ds['splits'])} run(s)); {ds['n_clips']} clips, {ds['n_classes']} classes"
-        + (f", multi-label ({ds.get('label_level')})" if ds["multilabel"] else ""),
-        f"- primary metric: {METRIC_LABELS.get(metric, metric)} (mean ± std over test folds) of the `{report['primary']['classifier']}` classifier",
+        *header_lines(report),
+        f"- primary metric: {METRIC_LABELS.get(metric, metric)} (mean ± std over test folds) of the "
+        f"`{report['primary']['classifier']}` classifier"
+        + (f"; multi-label ({ds.get('label_level')})" if ds["multilabel"] else ""),
         f"- hop {report['config']['hop_size']} s, center={report['config']['center']}; "
         f"time: embedding {report['timing']['embed_seconds']:.1f} s, classifiers {report['timing']['train_seconds']:.1f} s",
         "",
@@ -194,18 +272,30 @@ def _overview_lines(report: dict) -> list[str]:
         "",
         results_table(report),
         "",
-        "Cost: params / MACs per 1-s window / weight bytes / peak activation bytes (sea.students.cost.model_cost; teacher on its "
-        "(1, 256, 199) log-mel, students on (1, 64, 50), front-ends excluded). Fidelity: linear CKA to the teacher, cosine and R² "
-        "to the student's reduced-teacher targets, top-1 agreement of the primary classifier's clip predictions with the teacher's.",
+        *_legend(RESULTS_LEGEND),
+        "Cost: sea.students.cost.model_cost (teacher on its log-mel input, students on (1, 64, n_frames)); "
+        "for TFLite/ONNX teachers counted from the graph.",
         "",
         "## Classifiers",
         "",
         classifier_table(report),
         "",
+        *_legend(
+            (
+                ("model", "as above"),
+                ("<classifier>", "its primary metric, mean ± std over test folds, and (training seconds)"),
+            )
+        ),
         f"## Per fold ({report['primary']['classifier']}, {METRIC_LABELS.get(metric, metric)})",
         "",
         _per_fold_table(report),
         "",
+        *_legend(
+            (
+                ("model", "as above"),
+                ("<fold>", "the score on that test fold (the spread behind each ± std)"),
+            )
+        ),
     ]
 
 
@@ -220,13 +310,23 @@ def _tagging_lines(report: dict) -> list[str]:
     return [
         "## Tagging metrics",
         "",
-        "AUPRC as DCASE Task 5 (trapezoid of the swept P-R curve, thresholds >= "
-        f"{report['config']['min_threshold']}); AP = scikit-learn's step-wise average precision.",
-        "",
         render_table(
             ["model", "classifier", "micro-AUPRC", "macro-AUPRC", "micro-F1@0.5", "micro-AP", "macro-AP"], rows
         ),
         "",
+        *_legend(
+            (
+                ("classifier", "`mlp_autopool` (AutoPool head), `mlp_mean` (mean of frame probabilities), logreg, svm"),
+                (
+                    "micro-AUPRC / macro-AUPRC",
+                    "as the official DCASE-UST scorer: thresholds = distinct scores >= "
+                    f"{report['config']['min_threshold']} plus 1.0, P-R points between (0,1) and (1,0), trapezoid; "
+                    "micro pools every clip x class, macro averages all classes (a class without positives scores 0)",
+                ),
+                ("micro-F1@0.5", "micro-averaged F1 of the decisions score >= 0.5"),
+                ("micro-AP / macro-AP", "scikit-learn's step-wise average precision (not the challenge metric)"),
+            )
+        ),
     ]
 
 
@@ -266,7 +366,8 @@ def summary_markdown(reports: list[dict]) -> str:
     Returns
     -------
     markdown : str
-        A title and one table: per dataset the primary metric (± std) of its primary classifier.
+        A title, each dataset's header (:func:`header_lines`: corpus, teacher, protocol, notes), and
+        one table: per dataset the primary metric (± std) of its primary classifier, with a legend.
     """
     datasets = [r["dataset"]["name"] for r in reports]
     models: dict[str, dict] = {}
@@ -299,7 +400,17 @@ def summary_markdown(reports: list[dict]) -> str:
                 fmt_bytes(c.get("peak_activation_bytes_int8")),
             ]
         )
-    return "\n".join(["# Downstream evaluation summary", "", render_table(header, rows), ""])
+    lines = ["# Downstream evaluation summary", ""]
+    for r in reports:
+        lines += [f"## {r['dataset']['name']}", "", *header_lines(r), ""]
+    legend = (
+        ("model", "`teacher`, `teacher_pca:<targets>` or a student"),
+        ("dim", "embedding size"),
+        ("<dataset> (<metric>)", "that dataset's primary metric of its primary classifier, mean ± std over test folds"),
+        ("params / MACs", "parameters; multiply-accumulates per window of the model's length, front-end excluded"),
+        ("weights int8 / peak act int8", "int8 weight bytes; largest live activations in int8 bytes (KiB = 1024 B)"),
+    )
+    return "\n".join([*lines, "## Results", "", render_table(header, rows), "", *_legend(legend)])
 
 
 def score_lines(report: dict) -> str:
@@ -406,6 +517,52 @@ def _figure(w: float = 6.0, h: float = 4.0):
     return fig
 
 
+#: Suptitle of every plot of an evaluation whose teacher had random weights.
+UNTRAINED_MARK = "UNTRAINED TEACHER (random weights): dry-run numbers, not SEA's accuracy"
+
+
+def _untrained(report_or_rows) -> bool:
+    """Whether any report (or row) comes from an untrained teacher."""
+    if isinstance(report_or_rows, dict):
+        return bool((report_or_rows.get("teacher") or {}).get("untrained"))
+    items = list(report_or_rows or [])
+    if items and "models" in items[0]:
+        return any(_untrained(r) for r in items)
+    return any(r.get("teacher_untrained") for r in items)
+
+
+def _finish(fig, report_or_rows) -> None:
+    """Mark an untrained teacher's results on the figure (suptitle), then lay it out."""
+    if _untrained(report_or_rows):
+        fig.suptitle(UNTRAINED_MARK, color="C3", fontsize=9, fontweight="bold")
+    fig.tight_layout()
+
+
+def _place_labels(ax, points: list[tuple[float, float, str]], fontsize: int = 8) -> list:
+    """Annotate points without overlapping labels: each takes the first free offset around its point.
+
+    Call after the axes' limits and layout are final (the placement is measured in display space).
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    offsets = [(4, 4, "left"), (4, -12, "left"), (-4, 4, "right"), (-4, -12, "right")]
+    offsets += [(dx, dy, ha) for k in range(2, 8) for dx, dy, ha in ((4, 12 * k - 8, "left"), (4, -12 * k, "left"))]
+    taken, texts = [], []
+    for x, y, label in points:
+        for dx, dy, ha in offsets:
+            t = ax.annotate(label, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=fontsize, ha=ha)
+            box = t.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(b) for b in taken):
+                break
+            t.remove()
+        else:
+            t = ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=fontsize)
+            box = t.get_window_extent(renderer)
+        taken.append(box)
+        texts.append(t)
+    return texts
+
+
 def _rows(report_or_rows) -> list[dict]:
     if isinstance(report_or_rows, dict):
         return report_rows(report_or_rows)
@@ -448,7 +605,6 @@ def plot_score_vs_cost(
         ax.errorbar(
             r[cost], r["score"], yerr=r.get("std") or 0, fmt="o", capsize=3, label=f"{r['model']} ({r['dataset']})"
         )
-        ax.annotate(r["model"], (r[cost], r["score"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     if logx:
         ax.set_xscale("log")
     metric = rows[0]["metric"] if rows else "score"
@@ -459,7 +615,8 @@ def plot_score_vs_cost(
         + (f" [{classifier}]" if classifier else "")
     )
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    _finish(fig, report_or_rows)
+    _place_labels(ax, [(r[cost], r["score"], r["model"]) for r in rows])
     return fig
 
 
@@ -495,7 +652,7 @@ def plot_confusion(report: dict, model: str, classifier: str | None = None, *, n
         ax.set_xticks(range(len(vals)), names[: len(vals)], rotation=60, ha="right", fontsize=7)
         ax.set_ylabel("AUPRC")
         ax.set_title(f"{model} [{classifier}]: per-class AUPRC")
-        fig.tight_layout()
+        _finish(fig, report)
         return fig
     cm = np.asarray(res["confusion"], dtype=float)
     show_m = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
@@ -518,7 +675,7 @@ def plot_confusion(report: dict, model: str, classifier: str | None = None, *, n
     ax.set_ylabel("true")
     ax.set_title(f"{model} [{classifier}]")
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
+    _finish(fig, report)
     return fig
 
 
@@ -550,7 +707,7 @@ def plot_per_fold(report: dict, classifier: str | None = None, metric: str | Non
     ax.set_title(f"per-fold {METRIC_LABELS.get(metric, metric)} [{classifier}]")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _finish(fig, report)
     return fig
 
 
@@ -584,7 +741,7 @@ def plot_classifier_comparison(report: dict, metric: str | None = None):
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     ax.set_title(f"classifiers compared ({METRIC_LABELS.get(metric, metric)})")
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _finish(fig, report)
     return fig
 
 
@@ -612,8 +769,6 @@ def plot_pareto(
     ax = fig.subplots()
     pts = [r for r in rows if r.get(x) is not None and r.get(y) is not None]
     ax.scatter([r[x] for r in pts], [r[y] for r in pts], c="0.5", s=25, label="all")
-    for r in pts:
-        ax.annotate(str(r.get(label, "")), (r[x], r[y]), textcoords="offset points", xytext=(3, 3), fontsize=7)
     front = [rows[i] for i in pareto_front(rows, x, y)]
     if front:
         ax.step([r[x] for r in front], [r[y] for r in front], where="post", color="C3", label="Pareto front")
@@ -624,7 +779,8 @@ def plot_pareto(
     ax.set_ylabel(METRIC_LABELS.get(y, y))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _finish(fig, rows)
+    _place_labels(ax, [(r[x], r[y], str(r.get(label, ""))) for r in pts], fontsize=7)
     return fig
 
 

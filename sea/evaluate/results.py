@@ -9,6 +9,7 @@ notebooks. It renders nothing and imports neither the stage nor the report write
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ from ..utils import Pathlike, read_json
 
 __all__ = [
     "COST_KEYS",
+    "DEFAULT_RUN_DIR",
+    "NothingToShowError",
+    "notebook_reports",
+    "resolve_run_dir",
     "REPORT_FILE",
     "REPORT_FORMAT",
     "REPORT_VERSION",
@@ -44,6 +49,87 @@ COST_KEYS = (
     "peak_activation_bytes_fp32",
     "peak_activation_bytes_int8",
 )
+
+
+#: The run the notebooks read by default: the one ``make demo`` (``sea run configs/quickstart.yaml``) writes.
+DEFAULT_RUN_DIR = "runs/quickstart"
+_WHAT_TO_RUN = (
+    "run 'make demo' (or 'sea run configs/quickstart.yaml') from the repository root to create runs/quickstart, "
+    "or set SEA_RUN_DIR to a run that 'sea evaluate' has finished"
+)
+
+
+class NothingToShowError(ManifestError):
+    """A notebook was pointed at a run without evaluation reports."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this one line instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_run_dir(value: str | None = None, *, default: str = DEFAULT_RUN_DIR) -> Path:
+    """Resolve a notebook's run directory (``SEA_RUN_DIR``) as the user who launched it means it.
+
+    A relative path is taken against the caller's working directory: the shell's ``$PWD`` (a Jupyter
+    kernel runs in the notebook's folder, but inherits the environment of the shell that started
+    it), then the process's working directory, then the repository root; the first where it exists
+    wins.
+
+    Parameters
+    ----------
+    value : str, optional
+        The path; default ``default``.
+    default : str
+        ``runs/quickstart``, the quickstart's run.
+
+    Returns
+    -------
+    run_dir : Path
+        Absolute; the caller's-directory candidate when the path exists nowhere.
+    """
+    path = Path(os.path.expanduser(value or default))
+    if path.is_absolute():
+        return path
+    bases = [Path(b) for b in (os.environ.get("PWD"), os.getcwd(), _repo_root()) if b]
+    for base in bases:
+        if (base / path).exists():
+            return (base / path).resolve()
+    return (bases[0] / path).resolve()
+
+
+def notebook_reports(values: str | Iterable[str] | None = None) -> list[dict]:
+    """Every evaluation report of the runs a notebook was given, or one message saying what to run.
+
+    Parameters
+    ----------
+    values : str or iterable of str, optional
+        Run directories (``SEA_RUN_DIR``, or ``SEA_RUN_DIRS`` split on ``os.pathsep``); relative
+        paths resolve as :func:`resolve_run_dir`; default: ``runs/quickstart``.
+
+    Returns
+    -------
+    reports : list of dict
+        As :func:`collect_reports`, at least one.
+
+    Raises
+    ------
+    NothingToShowError
+        A run that does not exist, or no evaluation report in any of them.
+    """
+    if values is None or isinstance(values, str):
+        values = [v for v in (values or DEFAULT_RUN_DIR).split(os.pathsep) if v]
+    runs = [resolve_run_dir(v) for v in values]
+    missing = [str(r) for r in runs if not r.is_dir()]
+    if missing:
+        raise NothingToShowError(f"nothing to show: {', '.join(missing)} does not exist; {_WHAT_TO_RUN}")
+    reports = collect_reports(runs)
+    if not reports:
+        where = ", ".join(str(RunLayout(r).eval_root) for r in runs)
+        raise NothingToShowError(f"nothing to show: no evaluation report under {where}; {_WHAT_TO_RUN}")
+    return reports
 
 
 def eval_dir(run_dir: Pathlike, dataset_name: str) -> Path:
@@ -177,6 +263,7 @@ def _row(rep: dict, name: str, model: dict, clf: str, result: dict) -> dict:
         "r2": fid.get("r2"),
         "cka": fid.get("cka") if name != "teacher" else 1.0,
         "agreement": (fid.get("agreement") or {}).get(clf) if name != "teacher" else 1.0,
+        "teacher_untrained": bool((rep.get("teacher") or {}).get("untrained")),
     }
 
 
@@ -195,8 +282,8 @@ def report_rows(reports: dict | Iterable[dict]) -> list[dict]:
     rows : list of dict
         Keys ``dataset, model, kind, classifier, metric, score, std, per_fold, dim, params, macs,
         weight_bytes_fp32, weight_bytes_int8, peak_activation_bytes_fp32, peak_activation_bytes_int8,
-        cosine, r2, cka, agreement`` (None where not applicable; the teacher's ``cka`` and
-        ``agreement`` are 1).
+        cosine, r2, cka, agreement, teacher_untrained`` (None where not applicable; the teacher's
+        ``cka`` and ``agreement`` are 1).
     """
     if isinstance(reports, dict):
         reports = [reports]

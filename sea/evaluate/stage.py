@@ -28,19 +28,21 @@ from typing import Any
 
 import numpy as np
 
+from ..cache import AudioCache
 from ..config import config_to_dict
-from ..errors import ConfigError, ManifestError
+from ..errors import ConfigError, ManifestError, SeaError
 from ..layout import RunLayout, safe_name
-from ..runs import Stage
-from ..utils import Pathlike, write_json
+from ..lock import run_lock
+from ..runs import Stage, read_stage, verify_stage
+from ..utils import Pathlike, read_json, write_json
 from . import metrics as M
 from . import report as R
 from .classifiers import ClassifierSettings, FrameData
 from .config import EvalConfig
 from .embed import EmbeddingModel, EmbeddingSet, embed_dataset
 from .fidelity import fidelity
-from .models import resolve_model
-from .protocols import Dataset, Split, load_dataset, make_splits, resolve_protocol
+from .models import check_spec, resolve_model
+from .protocols import Dataset, ProtocolPlan, Split, load_dataset, plan_splits
 from .results import REPORT_FILE, REPORT_FORMAT, REPORT_VERSION, eval_dir, json_safe
 from .scoring import classifier_jobs, run_classifier
 
@@ -57,28 +59,78 @@ def _is_teacher_spec(spec: str) -> bool:
     return spec == "teacher" or spec.startswith("teacher_pca")
 
 
-def _stage_inputs(layout: RunLayout, dataset_dir: Path, config: EvalConfig) -> dict[str, Path]:
+def _stage_inputs(layout: RunLayout, dataset_dir: Path, resolved: list[EmbeddingModel], injected) -> dict[str, Path]:
     """List what a finished evaluation depends on: the manifest, checkpoints, reducers and teacher stores."""
     inputs: dict[str, Path] = {"clips": RunLayout(dataset_dir).manifest}
-    for spec in config.models:
-        p = Path(spec)
-        if p.is_file():
-            inputs[f"model:{spec}"] = p
-        elif spec.startswith("teacher_pca:"):
+    for m in resolved:
+        if m.name in injected:
+            continue
+        if m.kind == "student" and m.info.get("checkpoint"):
+            inputs[f"model:{m.name}"] = Path(m.info["checkpoint"])
+        elif m.kind == "teacher_pca" and layout.reducer(m.info["targets"]).is_file():
             # a refit reducer must re-run the evaluation, like a new checkpoint does
-            reducer = layout.reducer(spec.split(":", 1)[1])
-            if reducer.is_file():
-                inputs[f"model:{spec}"] = reducer
-        elif spec != "teacher" and layout.student(spec).is_dir():
-            for ckpt in (layout.checkpoint(spec), layout.last_checkpoint(spec)):
-                if ckpt.is_file():
-                    inputs[f"model:{spec}"] = ckpt
-                    break
+            inputs[f"model:{m.name}"] = layout.reducer(m.info["targets"])
     if layout.teacher_root.is_dir():
         for d in sorted(layout.teacher_root.iterdir()):
             if RunLayout.stage_file(d).is_file():
                 inputs[f"teacher:{d.name}"] = d
     return inputs
+
+
+def _verify_recorded(stage_dir: Path, what: str, command: str) -> None:
+    """Check an upstream stage's artifacts when it keeps a record (hand-made datasets and runs have none)."""
+    record = read_stage(stage_dir)
+    if record is None:
+        return
+    if record.get("status") != "done":
+        raise ManifestError(
+            f"{what} in {str(stage_dir)!r} did not finish (stage.json status {record.get('status')!r}); "
+            f"run '{command}' first"
+        )
+    verify_stage(stage_dir, record, fix=f"{command} --overwrite")
+
+
+def _check_dataset(layout: RunLayout, dataset_dir: Path) -> None:
+    """The evaluated dataset: a finished, intact prepare stage (or at least a manifest)."""
+    if not layout.root.is_dir():
+        raise ManifestError(f"run directory {str(layout.root)!r} does not exist; run 'sea run CONFIG' first")
+    if not RunLayout(dataset_dir).manifest.is_file():
+        raise ManifestError(
+            f"dataset {str(dataset_dir)!r} has no clips.jsonl; pass --dataset with a directory made by "
+            "'sea data prepare' (or the run's own datasets/<name>)"
+        )
+    _verify_recorded(dataset_dir, "the prepared dataset", f"sea data prepare DATASET RAW_DIR {dataset_dir}")
+
+
+def _check_inputs(ev: _Evaluation, resolved: list[EmbeddingModel]) -> None:
+    """Before anything is written: every model's upstream stage intact, and the audio each model reads present."""
+    run = ev.layout
+    for m in resolved:
+        if m.name in ev.injected:
+            continue
+        if m.kind == "teacher_pca":
+            _verify_recorded(run.targets(m.info["targets"]), "the target set", f"sea targets fit {run.root}")
+        if m.store is not None:
+            _verify_recorded(Path(m.store.dir), "the teacher frame store", f"sea teacher extract {run.root}")
+        elif m.fn is not None:
+            AudioCache(ev.dataset_dir, m.sr)  # missing or damaged cache: one line naming it and the fix
+
+
+def _prepare(layout: RunLayout, dataset_dir: Path, config: EvalConfig, models: dict | None, overwrite: bool):
+    """Validate config, dataset, protocol and models; nothing is written. Returns the evaluation and its models."""
+    config.validate()
+    _check_dataset(layout, dataset_dir)
+    ds = load_dataset(dataset_dir, label_level=config.label_level, name=config.dataset_name)
+    plan = plan_splits(ds, config.protocol, n_folds=config.n_folds, seed=config.seed)
+    injected = models or {}
+    for spec in config.models:
+        if spec not in injected:
+            check_spec(spec, layout.root)  # an unknown student fails here, naming the nearest
+    ev = _Evaluation(layout, dataset_dir, ds, config, layout.eval(ds.name), injected, overwrite, config.settings())
+    ev.plan = plan
+    resolved = _resolve_models(ev)
+    _check_inputs(ev, resolved)
+    return ev, resolved
 
 
 def run(
@@ -89,6 +141,9 @@ def run(
     overwrite: bool = False,
 ) -> Path:
     """Evaluate ``config.models`` on a prepared dataset.
+
+    The config, the dataset, the protocol, every model spec and every upstream artifact are checked
+    before anything is written: a failed command leaves a finished evaluation finished.
 
     Parameters
     ----------
@@ -112,31 +167,41 @@ def run(
     Raises
     ------
     ManifestError
-        The dataset directory has no ``clips.jsonl``.
+        The dataset directory has no ``clips.jsonl``, or an upstream file is missing or damaged
+        (named, with the command that rebuilds it).
+    ConfigError
+        An invalid config value or an unknown model (with the nearest valid name).
     """
     config = config or EvalConfig()
     layout = RunLayout(run_dir)
     dataset_dir = Path(config.dataset) if config.dataset else layout.root
-    if not RunLayout(dataset_dir).manifest.is_file():
-        raise ManifestError(
-            f"dataset {str(dataset_dir)!r} has no clips.jsonl; pass --dataset with a directory made by 'sea data prepare'"
-        )
-    ds = load_dataset(dataset_dir, label_level=config.label_level, name=config.dataset_name)
-    out = layout.eval(ds.name)
-    stage = Stage(out, "evaluate", config, inputs=_stage_inputs(layout, dataset_dir, config))
-    if not overwrite and not models and stage.is_done() and (out / REPORT_FILE).is_file():
-        log.info("evaluation %s is up to date; pass --overwrite to redo it", out)
-        return out
-    with stage.running():
-        ev = _Evaluation(layout, dataset_dir, ds, config, out, models or {}, overwrite, config.settings())
-        report = _evaluate(ev)
-        stage.counts.update(
-            n_clips=len(ds),
-            n_models=len(report["models"]),
-            n_runs=len(report["dataset"]["splits"]),
-        )
-        stage.extra["protocol"] = report["dataset"]["protocol"]
-    return out
+    _check_dataset(layout, dataset_dir)  # before the lock: it would create a missing run directory
+    with run_lock(layout.root):
+        ev, resolved = _prepare(layout, dataset_dir, config, models, overwrite)
+        stage = Stage(ev.out, "evaluate", config, inputs=_stage_inputs(layout, dataset_dir, resolved, ev.injected))
+        if not overwrite and not models and stage.is_done() and (ev.out / REPORT_FILE).is_file():
+            log.info("evaluation %s is up to date; pass --overwrite to redo it", ev.out)
+            return ev.out
+        with stage.running():
+            report = _evaluate(ev, resolved)
+            stage.track(*_artifacts(ev.out))
+            stage.counts.update(
+                n_clips=len(ev.ds),
+                n_models=len(report["models"]),
+                n_runs=len(report["dataset"]["splits"]),
+            )
+            stage.extra["protocol"] = report["dataset"]["protocol"]
+            stage.extra["teacher"] = report.get("teacher")
+    return ev.out
+
+
+def _artifacts(out: Path) -> list[Path]:
+    """The files later readers trust: the report, the cached embeddings and the clip scores."""
+    files = [out / REPORT_FILE, out / R.MARKDOWN_FILE]
+    for sub in ("emb", PRED_DIR):
+        if (out / sub).is_dir():
+            files += sorted((out / sub).glob("*.npz"))
+    return [f for f in files if f.is_file()]
 
 
 #: The historical name of :func:`run` (``sea.evaluate.evaluate``).
@@ -156,6 +221,7 @@ class _Evaluation:
     overwrite: bool
     settings: ClassifierSettings
     teacher: EmbeddingModel | None = None
+    plan: ProtocolPlan | None = None
 
     def resolve(self, spec: str, teacher: EmbeddingModel | None = None) -> EmbeddingModel:
         """Resolve the model of one ``--models`` spec (stand-ins first)."""
@@ -183,12 +249,10 @@ class _Evaluation:
         )
 
 
-def _evaluate(ev: _Evaluation) -> dict:
+def _evaluate(ev: _Evaluation, resolved: list[EmbeddingModel]) -> dict:
     t_start = time.perf_counter()
-    protocol = resolve_protocol(ev.ds, ev.config.protocol)
-    splits = make_splits(ev.ds, protocol, n_folds=ev.config.n_folds, seed=ev.config.seed)
+    splits = ev.plan.splits
     jobs = classifier_jobs(ev.config, ev.ds.multilabel)
-    resolved = _resolve_models(ev)
     (ev.out / PRED_DIR).mkdir(parents=True, exist_ok=True)
     embeddings: dict[str, EmbeddingSet] = {}
     model_reports: dict[str, dict] = {}
@@ -197,7 +261,7 @@ def _evaluate(ev: _Evaluation) -> dict:
         embeddings[m.name], model_reports[m.name], predictions[m.name] = _evaluate_model(ev, m, splits, jobs)
     if ev.config.fidelity:
         _add_fidelity(ev, resolved, embeddings, predictions, model_reports)
-    report = json_safe(_report(ev, protocol, splits, jobs, model_reports, time.perf_counter() - t_start))
+    report = json_safe(_report(ev, resolved, jobs, model_reports, time.perf_counter() - t_start))
     _write_report(ev, report)
     return report
 
@@ -264,7 +328,7 @@ def _teacher_reference(
     """Embed the dataset with the teacher when it is not among the models; None (and a note per model) if it fails."""
     try:
         return ev.embed(ev.teacher or ev.resolve("teacher"), "teacher")
-    except Exception as exc:  # fidelity is optional: say why it is missing
+    except (SeaError, OSError, RuntimeError, ImportError) as exc:  # fidelity is optional: say why it is missing
         log.warning("fidelity skipped: the teacher could not be embedded (%s)", exc)
         for m in others:
             model_reports[m.name]["fidelity"] = {"note": f"teacher unavailable: {exc}"}
@@ -301,11 +365,13 @@ def _dataset_entry(ev: _Evaluation, protocol: str, splits: list[Split]) -> dict[
         "path": str(ev.dataset_dir.resolve()),
         "kind": ds.dataset_kind,
         "n_clips": len(ds),
+        "n_recordings": ds.n_groups,
         "n_classes": ds.n_classes,
         "class_names": ds.class_names,
         "multilabel": ds.multilabel,
         "label_level": ev.config.label_level if ds.multilabel else None,
         "protocol": protocol,
+        "protocol_detail": ev.plan.to_dict() if ev.plan is not None else None,
         "splits": [
             {
                 "name": s.name,
@@ -319,19 +385,81 @@ def _dataset_entry(ev: _Evaluation, protocol: str, splits: list[Split]) -> dict[
     }
 
 
+def _corpus_entry(ev: _Evaluation) -> dict[str, Any]:
+    """What the students (and the PCA) were specialised on, next to what they are evaluated on."""
+    run = ev.layout
+    kind = None
+    if run.data_report.is_file():
+        try:
+            kind = read_json(run.data_report).get("dataset")
+        except (OSError, ValueError):  # a damaged report only loses the name here
+            kind = None
+    n = sum(1 for _ in open(run.manifest, encoding="utf-8")) if run.manifest.is_file() else None
+    same = ev.dataset_dir.resolve() == run.root.resolve()
+    return {
+        "path": str(run.root.resolve()),
+        "kind": kind,
+        "n_clips": n,
+        "evaluated_on_distillation_corpus": same,
+        "allow_overlap": bool(ev.config.allow_overlap),
+    }
+
+
+def _teacher_entry(ev: _Evaluation, resolved: list[EmbeddingModel]) -> dict[str, Any] | None:
+    """The teacher's identity (family, name, weights hash, rate, window, untrained) for every report."""
+    t = ev.teacher or next((m for m in resolved if m.kind == "teacher"), None)
+    if t is None:
+        try:
+            t = ev.resolve("teacher")
+        except SeaError as exc:  # no teacher known to this run: the report says so
+            return {"family": None, "note": f"unknown ({str(exc).splitlines()[0]})"}
+    identity = t.info.get("identity")
+    if identity is None:  # a stand-in teacher
+        identity = {"family": "custom", "name": t.name, "sr": t.sr, "window_size": t.window_size, "untrained": False}
+    return identity
+
+
+def _notes(ev: _Evaluation, teacher: dict | None, corpus: dict, jobs: list[tuple[str, str, str]]) -> list[str]:
+    """Caveats repeated in the header of every report of this evaluation."""
+    notes = []
+    if corpus["allow_overlap"]:
+        notes.append(
+            "OVERLAP ALLOWED: this dataset shares audio with the distillation corpus (allow_overlap: true); "
+            "the students and the PCA saw some test audio, without labels"
+        )
+    elif corpus["evaluated_on_distillation_corpus"]:
+        notes.append(
+            "evaluated on the distillation corpus itself (transductive): the students and the PCA saw this "
+            "audio, without its labels; list evaluate.datasets to evaluate on separate data"
+        )
+    if teacher and teacher.get("untrained"):
+        notes.append("UNTRAINED TEACHER (random weights): these figures show the pipeline working, not SEA's accuracy")
+    if any(p == "autopool" for _, _, p in jobs) and ev.settings.autopool.name != "paper":
+        notes.append(f"AutoPool {ev.settings.autopool.name.upper()} preset: not the paper's settings")
+    return notes + list(ev.plan.notes if ev.plan is not None else [])
+
+
 def _report(
     ev: _Evaluation,
-    protocol: str,
-    splits: list[Split],
+    resolved: list[EmbeddingModel],
     jobs: list[tuple[str, str, str]],
     model_reports: dict[str, dict],
     seconds: float,
 ) -> dict[str, Any]:
+    teacher = _teacher_entry(ev, resolved)
+    corpus = _corpus_entry(ev)
+    autopool = any(p == "autopool" for _, _, p in jobs)
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "run_dir": str(ev.layout.root.resolve()),
-        "dataset": _dataset_entry(ev, protocol, splits),
+        "dataset": _dataset_entry(ev, ev.plan.protocol, ev.plan.splits),
+        "distillation_corpus": corpus,
+        "teacher": teacher,
+        "notes": _notes(ev, teacher, corpus, jobs),
+        "autopool": {"preset": ev.settings.autopool.name, "description": ev.settings.autopool.describe()}
+        if autopool
+        else None,
         "primary": {"classifier": jobs[0][0], "metric": _primary_metric(ev.ds)},
         "config": config_to_dict(ev.config),
         "models": model_reports,

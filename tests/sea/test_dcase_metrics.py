@@ -1,6 +1,6 @@
 """SONYC-UST micro/macro AUPRC against the official DCASE-UST scorer's documented rules.
 
-The reference below is written from the scorer's rules (research notes: /work/scratch/protocols/SPEC.md
+The reference below is written from the scorer's rules (the team's protocol research notes, SPEC
 §1, which read the official ``metrics.py`` of the DCASE 2019/2020 baselines and SEA's copy), not from
 sea's code, and computes in exact fractions:
 

@@ -157,7 +157,8 @@ def _multilabel(run):
 def test_sonyc_protocol_autopool_and_mean(tmp_path):
     run = make_demo_run(tmp_path / "ml", n_clips=32, n_folds=2, pca_dims=(8,), students={})
     _multilabel(run)
-    out = evaluate(run, EvalConfig(models=("teacher",), **{**FAST, "mlp_epochs": 30, "mlp_lr": 1e-3}))
+    cfg = EvalConfig(models=("teacher",), autopool_preset="fast", **{**FAST, "mlp_epochs": 30, "mlp_lr": 1e-3})
+    out = evaluate(run, cfg)
     rep = load_report(run)
     assert rep["dataset"]["protocol"] == "sonyc" and rep["dataset"]["multilabel"]
     assert rep["primary"] == {"classifier": "mlp_autopool", "metric": "micro_auprc"}
@@ -170,8 +171,15 @@ def test_sonyc_protocol_autopool_and_mean(tmp_path):
         assert s["micro_auprc"]["mean"] > prevalence + 0.2, name
         assert 0 <= s["macro_auprc"]["mean"] <= 1 and 0 <= s["micro_f1"]["mean"] <= 1
         assert s["micro_ap"]["mean"] is not None
-    assert len(clfs["mlp_autopool"]["folds"][0]["alpha"]) == 8
-    assert "Tagging metrics" in (out / "report.md").read_text()
+    fold = clfs["mlp_autopool"]["folds"][0]
+    assert len(fold["alpha"]) == 8 and min(fold["alpha"]) >= 0  # alpha >= 0, as SEA's AutoPool
+    assert fold["preset"] == "fast" and [c["hidden"] for c in fold["grid"]] == [[], [128]]
+    assert fold["selected_hidden"] in ([], [128])
+    chosen = min(fold["grid"], key=lambda c: c["best_val_loss"])  # selected on the validate split
+    assert chosen["hidden"] == fold["selected_hidden"]
+    md = (out / "report.md").read_text()
+    assert "Tagging metrics" in md and "FAST preset" in md  # labelled wherever it is used
+    assert any("FAST" in n for n in rep["notes"])
     assert (out / "confusion_teacher.png").is_file()  # per-class AUPRC bars for multi-label sets
 
 
@@ -215,15 +223,16 @@ def test_cli_writes_report_and_pngs(demo, capsys):
 def test_bad_input_errors(demo, tmp_path, capsys):
     with pytest.raises(ConfigError, match="classifiers"):
         EvalConfig(classifiers=("mlp", "knn")).validate()
-    with pytest.raises(ConfigError, match="not 'teacher'"):
-        evaluate(demo, EvalConfig(models=("no_such_student",), **FAST))
+    with pytest.raises(ConfigError, match="not 'teacher'.*did you mean 's3_random'"):
+        evaluate(demo, EvalConfig(models=("s3_randon",), **FAST))
     with pytest.raises(ConfigError, match="needs a target set name|teacher_pca"):
         d = make_demo_run(tmp_path / "two", n_clips=6, n_folds=2, pca_dims=(4, 8), students={})
         evaluate(d, EvalConfig(models=("teacher_pca",), **FAST))
     with pytest.raises(SeaError, match="clips.jsonl"):
         evaluate(demo, EvalConfig(dataset=str(tmp_path / "nowhere"), **FAST))
-    assert main(["evaluate", str(demo), "--protocol", "us8k", "--hop-size", "0.5"]) == 1
-    assert "expects 10 predefined folds" in capsys.readouterr().err
+    assert main(["evaluate", str(demo), "--protocol", "sonyc", "--hop-size", "0.5"]) == 1
+    err = capsys.readouterr().err
+    assert "needs 'train' and 'test' clips" in err and "Traceback" not in err
 
 
 def test_real_untrained_openl3_teacher_vs_broken_student(tmp_path):

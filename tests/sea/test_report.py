@@ -90,7 +90,94 @@ def test_markdown_tables():
     assert "logreg" in md and "(1.0 s)" in md
     summary = R.summary_markdown([rep])
     assert "toy (accuracy)" in summary and "`s3`" in summary
-    assert R.fmt_bytes(1536) == "1.5 KB" and R.fmt_count(2_500_000) == "2.50 M"
+    assert R.fmt_bytes(1536) == "1.5 KiB" and R.fmt_count(2_500_000) == "2.50 M"
+    assert "| 1.1 KiB |" in table and " KB" not in table  # one unit convention: KiB
+
+
+def test_every_table_column_has_a_legend(tmp_path):
+    """Issue 19 §2: every column of report.md's tables is explained under it."""
+    rep = _report()
+    R.write_markdown(tmp_path / "report.md", rep)
+    md = (tmp_path / "report.md").read_text()
+    header = R.results_table(rep).splitlines()[0]
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    legend = md.split("Columns:")[1]
+    for col in columns:
+        if col.startswith(("mlp ", "logreg ")):
+            col = "<classifier> <metric>"
+        elif col in ("weights fp32", "weights int8"):
+            col = "weights fp32 / int8"
+        elif col in ("peak act fp32", "peak act int8"):
+            col = "peak act fp32 / int8"
+        assert f"**{col}**" in legend, col
+    assert md.count("Columns:") >= 3  # results, classifiers, per fold
+    summary = R.summary_markdown([rep])
+    assert "Columns:" in summary and "**<dataset> (<metric>)**" in summary
+
+
+def test_report_header_names_corpus_teacher_and_notes():
+    rep = _report()
+    rep["dataset"].update(path="/data/us8k", kind="urbansound8k", n_recordings=65, protocol_detail={"description": "d"})
+    rep["distillation_corpus"] = {"path": "/runs/x", "kind": "folder", "n_clips": 100, "allow_overlap": False}
+    rep["teacher"] = {
+        "family": "edgel3",
+        "name": "sea_ust_64",
+        "weights_sha256": "ab" * 32,
+        "sr": 8000,
+        "window_size": 1.0,
+    }
+    rep["notes"] = ["OVERLAP ALLOWED: x"]
+    lines = "\n".join(R.header_lines(rep))
+    assert "evaluated on: **toy** (urbansound8k, 12 clips, 65 recordings" in lines
+    assert "specialised on: the folder corpus at `/runs/x` (100 clips)" in lines
+    assert "teacher: edgel3 `sea_ust_64`; weights sha256 abababababab…; 8000 Hz, 1-s windows" in lines
+    assert "**note:** OVERLAP ALLOWED" in lines and "UNTRAINED" not in lines
+    rep["teacher"]["untrained"] = True
+    assert "**UNTRAINED (random weights)**" in "\n".join(R.header_lines(rep))
+
+
+def _all_figures(rep):
+    rows = R.report_rows(rep)
+    return [
+        R.plot_score_vs_cost(rep, "weight_bytes_int8"),
+        R.plot_score_vs_cost(rep, "macs"),
+        R.plot_per_fold(rep),
+        R.plot_classifier_comparison(rep),
+        R.plot_confusion(rep, "teacher"),
+        R.plot_pareto(rows, "weight_bytes_int8", "score"),
+    ]
+
+
+def test_untrained_teacher_marked_on_every_plot():
+    pytest.importorskip("matplotlib")
+    rep = _report()
+    for fig in _all_figures(rep):
+        assert fig._suptitle is None or "UNTRAINED" not in fig._suptitle.get_text()
+    rep["teacher"] = {"family": "openl3", "name": "mel256_music_512", "untrained": True}
+    for fig in _all_figures(rep):
+        assert fig._suptitle is not None and "UNTRAINED TEACHER" in fig._suptitle.get_text()
+
+
+def test_teacher_and_teacher_pca_labels_do_not_overlap():
+    """The teacher and its PCA sit at almost the same cost and score: their labels must stay apart."""
+    pytest.importorskip("matplotlib")
+    rep = _report()
+    t = rep["models"]["teacher"]
+    for k, name in enumerate(("teacher_pca:pca64_random", "teacher_pca:pca128_random", "teacher_pca:pca256_random")):
+        rep["models"][name] = {
+            **t,
+            "kind": "teacher_pca",
+            "cost": {**t["cost"], "macs": t["cost"]["macs"] + 33_000 * (k + 1)},
+        }
+    rows = [r for r in R.report_rows(rep) if r["classifier"] == "mlp"]
+    for fig in (R.plot_score_vs_cost(rep, "macs"), R.plot_pareto(rows, "macs", "score")):
+        renderer = fig.canvas.get_renderer()
+        texts = [a for a in fig.axes[0].texts if a.get_text().startswith("teacher")]
+        assert len(texts) == 4
+        boxes = [a.get_window_extent(renderer) for a in texts]
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                assert not boxes[i].overlaps(boxes[j]), (texts[i].get_text(), texts[j].get_text())
 
 
 def test_plots_write_pngs(tmp_path):
