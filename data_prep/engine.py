@@ -41,6 +41,7 @@ import logging
 import os
 import shutil
 import struct
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ import numpy as np
 
 from sea.audio import info, load, resample, to_mono
 from sea.cache import INDEX_NAME, SAMPLES_NAME, CacheWriter
-from sea.errors import AudioError, DatasetError, ManifestError
+from sea.errors import AudioError, DatasetError, ManifestError, SeaWarning
 from sea.layout import RunLayout
 from sea.lock import run_lock
 from sea.manifest import ClipRecord, write_manifest
@@ -335,8 +336,10 @@ def _decode(
         skipped.append(skip_entry(c.clip_id, path, *problem))
         return None
     try:
-        head = info(path)
-        y, sr = load(path, sr=None, mono=False, dtype="float64", res_type=config.res_type)
+        with warnings.catch_warnings():  # the report lists what is odd about a clip (_clip_warnings), once
+            warnings.simplefilter("ignore", SeaWarning)
+            head = info(path)
+            y, sr = load(path, sr=None, mono=False, dtype="float64", res_type=config.res_type)
     except AudioError as exc:
         msg = str(exc)
         skipped.append(skip_entry(c.clip_id, path, _skip_reason(msg), msg))
@@ -355,7 +358,8 @@ def not_a_file(path: Path) -> tuple[str, str] | None:
     -------
     problem : tuple of str or None
         ``("missing file", ...)``, ``("broken symbolic link", ...)`` (dangling or a loop),
-        ``("not a regular file", ...)`` (a directory named like audio, a device...), or None.
+        ``("not a regular file", ...)`` (a directory named like audio, a device...),
+        ``("unreadable (permission denied)", ...)``, ``("empty audio", ...)`` (0 bytes), or None.
     """
     if path.is_symlink() and not path.exists():  # exists() follows the link: False for dangling links and loops
         return "broken symbolic link", f"{path.name} is a symbolic link that leads nowhere (dangling or a loop)"
@@ -365,6 +369,10 @@ def not_a_file(path: Path) -> tuple[str, str] | None:
         return "not a regular file", f"{path.name} is a directory, not an audio file"
     if not path.is_file():
         return "not a regular file", f"{path.name} is not a regular file (a device, socket or pipe)"
+    if not os.access(path, os.R_OK):
+        return "unreadable (permission denied)", f"{path.name} cannot be read: permission denied (fix with chmod u+r)"
+    if path.stat().st_size == 0:
+        return "empty audio", f"{path.name} is empty (0 bytes)"
     return None
 
 
@@ -404,6 +412,10 @@ def _skip_reason(message: str) -> str:
     """Short category of an AudioError message (the full message goes to 'detail')."""
     m = message.lower()
     # libsndfile says "File does not exist or is not a regular file" for garbage too
+    if "permission denied" in m:
+        return "unreadable (permission denied)"
+    if "holds no samples" in m or "0 bytes" in m:
+        return "empty audio"
     if "cannot decode" in m or "cannot read audio header" in m:
         return "unreadable / not audio"
     if "does not exist" in m:

@@ -87,3 +87,42 @@ def test_atomic_writes_get_normal_file_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644  # not mkstemp's 0600
+
+
+def test_cache_checks_itself_when_opened(tmp_path, rng):
+    from sea.integrity import DamagedFileError
+    from sea.runs import Stage
+
+    w = CacheWriter(tmp_path, 8000)
+    for i in range(3):
+        w.add(f"c{i}", rng.standard_normal(1000).astype(np.float32))
+    w.close()
+    samples, index = tmp_path / "audio" / "8000" / "samples.f32", tmp_path / "audio" / "8000" / "index.npz"
+    good = samples.read_bytes()
+    # no stage record (a cache written by hand): its own consistency is still checked
+    samples.write_bytes(good[:-8])
+    with pytest.raises(DamagedFileError, match=r"samples.f32' holds 11992 bytes where its index counts 12000"):
+        AudioCache(tmp_path, 8000)
+    samples.write_bytes(good)
+    good_index = index.read_bytes()
+    index.write_bytes(good_index[:50])
+    with pytest.raises(DamagedFileError, match=r"audio cache index '.*index.npz' is damaged \(BadZipFile\)"):
+        AudioCache(tmp_path, 8000)
+    index.write_bytes(good_index)
+    # a prepare stage that has not finished (killed, or running now): nothing in it is trusted
+    st = Stage(tmp_path, "prepare", {"dataset": "folder", "raw_dir": "/data/rec"})
+    with pytest.raises(RuntimeError):
+        with st.running():
+            raise RuntimeError("killed")
+    with pytest.raises(
+        ManifestError, match=r"prepare stage of .* has not finished .*'sea data prepare folder /data/rec"
+    ):
+        AudioCache(tmp_path, 8000)
+    with st.running():
+        st.track(samples, index)
+    assert len(AudioCache(tmp_path, 8000)) == 3
+    index.write_bytes(b"garbage")
+    with pytest.raises(
+        DamagedFileError, match=r"8000 Hz audio cache '.*index.npz' is damaged: 7 bytes where its stage wrote"
+    ):
+        AudioCache(tmp_path, 8000)
