@@ -19,7 +19,7 @@ import torch
 
 from sea.cache import AudioCache
 from sea.cli import teacher as teacher_cli
-from sea.errors import ConfigError, ManifestError, UntrainedTeacherWarning
+from sea.errors import ConfigError, ManifestError, SeaError, SeaWarning, UntrainedTeacherWarning
 from sea.framing import frame_starts, n_frames, timestamps, windows
 from sea.runs import read_stage
 from sea.store import FrameStore, emb_name
@@ -232,7 +232,8 @@ def test_resume_after_sigkill(tiny_run):
     done_frames = sum(np.load(out / n, mmap_mode="r").shape[0] for n in done)
 
     m = StandIn()
-    extract(tiny_run, _cfg(), model=(m, {}))
+    with pytest.warns(SeaWarning, match="taking over the stale lock"):  # the killed process held the run lock
+        extract(tiny_run, _cfg(), model=(m, {}))
     assert m.n_seen == 192 - done_frames  # finished shards were not recomputed
     assert {n: (out / n).stat().st_mtime_ns for n in done} == mtimes
     assert not list(out.glob(".emb-*")) and not list(out.glob(".idx-*"))
@@ -399,3 +400,106 @@ def test_real_untrained_teacher(tmp_path):
         assert ref.std() > 1e-6  # not a degenerate (constant) embedding
         np.testing.assert_allclose(got, ref, rtol=2e-3, atol=2e-3 * max(1e-6, float(np.abs(ref).max())))
     json.dumps(store.meta)  # meta stays JSON-serialisable
+
+
+# -- reliability (issue 18 §2): lock, validation before writing, damaged shards, non-finite outputs ------------
+
+HOLD_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from sea.lock import run_lock
+with run_lock({run!r}):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_locked_run_is_refused(tiny_run):
+    from sea.lock import RunLockedError
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT.format(root=str(ROOT), run=str(tiny_run))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError, match=rf"locked by pid {proc.pid}"):
+            extract(tiny_run, _cfg(), model=stand_in())
+        assert not (tiny_run / "teacher").exists()
+    finally:
+        proc.kill()
+        proc.wait(30)
+
+
+def _snapshot(d: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(d.iterdir())}
+
+
+def test_failed_command_leaves_finished_store_finished(tiny_run, tmp_path):
+    """A new config that fails to load its teacher writes nothing: the finished store stays finished and intact."""
+    out = extract(tiny_run, _cfg(), model=stand_in())
+    before = _snapshot(out)
+    with pytest.raises(SeaError, match="does not exist"):
+        extract(tiny_run, _cfg(weights=str(tmp_path / "missing.h5")))  # weights are resolved before writing
+    with pytest.raises(ConfigError, match="precision='bfloat16' needs the OpenL3 teacher"):
+        extract(tiny_run, _cfg(precision="bfloat16"), model=stand_in())  # the teacher loads before writing
+    assert _snapshot(out) == before
+    assert read_stage(out)["status"] == "done"
+    m = StandIn()
+    extract(tiny_run, _cfg(), model=(m, {}))
+    assert m.n_seen == 0  # still up to date
+
+
+def test_damaged_shard_is_named_and_reembedded(tiny_run):
+    """A NaN-filled (same size) or truncated shard: named in one line with the fix; 'up to date' re-embeds it only."""
+    from sea.integrity import DamagedFileError
+
+    out = extract(tiny_run, _cfg(), model=stand_in())
+    ref = _store_arrays(out)
+    f = out / emb_name(2)
+    mm = np.load(f, mmap_mode="r+")
+    mm[:] = np.nan
+    mm.flush()
+    del mm
+    with pytest.raises(
+        DamagedFileError, match=rf"emb-00002.npy' was altered.*sea teacher extract {tiny_run} --overwrite"
+    ):
+        FrameStore(out)
+    m = StandIn()
+    extract(tiny_run, _cfg(), model=(m, {}))
+    assert m.n_seen == 40  # shard 2 only
+    for k, v in _store_arrays(out).items():
+        np.testing.assert_array_equal(v, ref[k])
+    with open(out / emb_name(4), "r+b") as fh:  # truncated
+        fh.truncate(1000)
+    with pytest.raises(DamagedFileError, match="emb-00004.npy' is damaged: 1000 bytes"):
+        FrameStore(out)
+    m = StandIn()
+    extract(tiny_run, _cfg(), model=(m, {}))
+    assert m.n_seen == 192 - 4 * 40
+    for k, v in _store_arrays(out).items():
+        np.testing.assert_array_equal(v, ref[k])
+    st = read_stage(out)
+    assert {f"emb-{k:05d}.npy" for k in range(5)} <= set(st["files"]) and "store.json" in st["files"]
+
+
+def test_non_finite_teacher_output_stops_the_stage(tiny_run):
+    class NaNAt(StandIn):
+        def __init__(self, row):
+            super().__init__()
+            self.row = row
+
+        def forward(self, x):
+            y = super().forward(x)
+            a = self.n_seen - x.shape[0]
+            if a <= self.row < self.n_seen:
+                y[self.row - a, 3] = float("nan")
+            return y
+
+    from sea.teacher.store_writer import NonFiniteTeacherError
+
+    with pytest.raises(NonFiniteTeacherError, match=r"NaN/Inf for clip 'clip003' frame 2 \(t = 0.2 s"):
+        extract(tiny_run, _cfg(), model=(NaNAt(50), {}))  # global frame 50 = clip 3 (16 frames each), frame 2
+    out = tiny_run / "teacher" / "mel256_music_512"
+    assert not (out / "store.json").exists() and read_stage(out)["status"] == "running"
+    assert (out / emb_name(0)).exists() and not (out / emb_name(1)).exists()
+    assert not list(out.glob(".emb-*"))  # the partial shard was removed
