@@ -1,74 +1,100 @@
-"""Decode-and-cache throughput of ``sea data prepare`` on the synthetic dataset.
+"""Decode-and-cache throughput of ``sea data prepare`` on the synthetic dataset, per resampler.
 
 Generates a synthetic UrbanSound8K-layout set (mixed rates 8-96 kHz, 16/24/32-bit and float,
-mono/stereo), then times the prepare stage (decode once, validate, downmix, soxr resample to each
-cache rate, append to the packed caches, md5, manifest + report) and prints clips/s,
-audio-seconds/s and peak memory.
+mono/stereo), then times the prepare stage (decode once in float64, validate, downmix, resample
+each clip in one shot to every cache rate, append to the packed caches, md5, manifest, report,
+size and hash records) with each resampler, in the same process, against a baseline: ``soxr_hq``
+by default, the fastest. It prints clips/s, audio-seconds/s, the ratio to the baseline, peak
+Python memory, the rerun (no-op) time, and the machine.
 
-    python benchmarks/bench_data.py [--n-clips 300] [--cache-srs 48000,8000] [--seed 0]
+``kaiser_best`` (the default) is resampy 0.2.2's filter, exact to openl3's and edgel3's samples;
+``soxr_vhq``/``soxr_hq`` are faster but not exact. The resampler's one-time start-up (numba
+compilation) is paid before timing.
+
+    python benchmarks/bench_data.py [--n-clips 120] [--cache-srs 48000,8000] [--res-types kaiser_best,soxr_vhq]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
 import tracemalloc
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+def _time_prepare(raw: Path, run: Path, srs: tuple[int, ...], res_type: str) -> dict:
+    from data_prep.config import PrepareConfig
+    from data_prep.stage import run as prepare
+    from sea.manifest import read_manifest
+
+    config = PrepareConfig(dataset="urbansound8k", raw_dir=str(raw), cache_srs=srs, res_type=res_type)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    prepare(run, config, overwrite=True)
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    t0 = time.perf_counter()
+    prepare(run, config)  # up to date: checks the records, decodes nothing
+    noop = time.perf_counter() - t0
+    recs = read_manifest(run)
+    return {"seconds": seconds, "noop": noop, "peak": peak, "n": len(recs), "audio_s": sum(r.duration for r in recs)}
+
+
+def _warm_up(res_types: list[str], srs: tuple[int, ...]) -> None:
+    import numpy as np
+
+    from sea.audio import resample
+
+    y = np.random.default_rng(0).standard_normal(44100)
+    for rt in res_types:
+        for sr in srs:
+            resample(y, 44100, sr, res_type=rt)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n-clips", type=int, default=300)
+    ap.add_argument("--n-clips", type=int, default=120)
     ap.add_argument("--cache-srs", default="48000,8000")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--res-type", default="soxr_vhq")
+    ap.add_argument("--res-types", default="kaiser_best,soxr_vhq", help="resamplers to time (comma-separated)")
+    ap.add_argument("--baseline", default="soxr_hq", help="resampler the others are compared with")
     ap.add_argument("--workdir", default=None, help="keep the data here (default: a temp dir)")
     args = ap.parse_args()
     os.environ.setdefault("SEA_NO_PROGRESS", "1")
-    import warnings
-
     from data_prep import synthetic
-    from data_prep.config import PrepareConfig
-    from data_prep.stage import run
     from sea.errors import SeaWarning
-    from sea.manifest import read_manifest
+    from sea.utils import machine_info
 
     warnings.simplefilter("ignore", SeaWarning)
     srs = tuple(int(s) for s in args.cache_srs.split(","))
+    res_types = [args.baseline] + [r for r in args.res_types.split(",") if r != args.baseline]
+    m = machine_info()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['platform']}, Python {m['python']}")
+    print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         t0 = time.perf_counter()
         raw = synthetic.generate(work / "raw", n_clips=args.n_clips, seed=args.seed)
         t_gen = time.perf_counter() - t0
-        raw_bytes = sum(p.stat().st_size for p in raw.rglob("*.wav"))
-        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        tracemalloc.start()
-        t0 = time.perf_counter()
-        config = PrepareConfig(dataset="urbansound8k", raw_dir=str(raw), cache_srs=srs, res_type=args.res_type)
-        run(work / "run", config, overwrite=True)
-        t_prep = time.perf_counter() - t0
-        _, py_peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        recs = read_manifest(work / "run")
-        audio_s = sum(r.duration for r in recs)
-        t0 = time.perf_counter()
-        run(work / "run", config)
-        t_noop = time.perf_counter() - t0
-        cache_bytes = sum(p.stat().st_size for p in (work / "run" / "audio").rglob("samples.f32"))
-    print(f"synthetic set: {len(recs)} clips, {audio_s:.1f} s of audio, {raw_bytes / 2**20:.1f} MiB of wav "
-          f"(generated in {t_gen:.2f} s, {len(recs) / t_gen:.0f} clips/s)")  # fmt: skip
-    print(f"prepare (decode + validate + downmix + resample to {','.join(map(str, srs))} Hz + cache, {args.res_type}):")
-    print(f"  {t_prep:.2f} s  ->  {len(recs) / t_prep:.1f} clips/s, {audio_s / t_prep:.1f} audio-seconds/s")
-    print(f"  peak python allocations (tracemalloc): {py_peak / 2**20:.1f} MiB")
-    print(f"  peak RSS: {rss1 / 1024:.0f} MiB (before prepare {rss0 / 1024:.0f} MiB; ru_maxrss is process-wide)")
-    print(f"  caches: {cache_bytes / 2**20:.1f} MiB; rerun (no-op): {t_noop * 1000:.0f} ms")
+        raw_mib = sum(p.stat().st_size for p in raw.rglob("*.wav")) / 2**20
+        _warm_up(res_types, srs)
+        results = {rt: _time_prepare(raw, work / f"run_{rt}", srs, rt) for rt in res_types}
+    first = results[args.baseline]
+    print(f"synthetic set: {first['n']} clips, {first['audio_s']:.1f} s of audio, {raw_mib:.1f} MiB of wav "
+          f"(generated in {t_gen:.2f} s)")  # fmt: skip
+    print(f"prepare to {','.join(map(str, srs))} Hz (decode + validate + downmix + resample + cache + records):")
+    for rt, r in results.items():
+        ratio = r["seconds"] / first["seconds"]
+        print(f"  {rt:<12} {r['seconds']:7.2f} s  {r['n'] / r['seconds']:6.1f} clips/s  "
+              f"{r['audio_s'] / r['seconds']:7.1f} audio-s/s  x{ratio:.2f} the time of {args.baseline}  "
+              f"peak python {r['peak'] / 2**20:.0f} MiB  rerun (up to date) {r['noop'] * 1000:.0f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
