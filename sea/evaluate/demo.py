@@ -192,7 +192,21 @@ def _write_teacher_store(
         "hop_size": hop_size,
         "center": True,
         "frame_size": WINDOW_SIZE,
-        "teacher": {"variant": "standin", "untrained": False, "standin": True},
+        "window_size": WINDOW_SIZE,
+        "teacher": {
+            "family": "standin",
+            "name": "standin",
+            "variant": "standin",
+            "sr": TEACHER_SR,
+            "window_size": WINDOW_SIZE,
+            "hop_size": hop_size,
+            "embedding_size": teacher_dim,
+            "weights": None,
+            "weights_sha256": None,
+            "untrained": False,
+            "standin": True,
+            "seed": seed,
+        },
     }
     all_frames = []
     with FrameStoreWriter(layout.teacher("standin"), teacher_dim, dtype="float32", meta=meta) as w:

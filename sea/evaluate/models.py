@@ -113,28 +113,30 @@ def _load_openl3(params: dict, device: str):
 
 
 def _registry():
-    """``sea.teacher.registry`` (teacher families other than OpenL3), or a one-line error."""
+    """``sea.teacher.registry`` (every teacher family), or a one-line error."""
     try:
         from ..teacher import registry
     except ImportError as exc:
-        raise SeaError(f"teacher families other than openl3 need sea.teacher.registry, absent here ({exc})") from None
+        raise SeaError(f"this sea has no teacher registry (sea.teacher.registry: {exc})") from None
     return registry
 
 
-def _registry_config(params: dict) -> dict:
-    """The ``teacher:`` section a run config would hold for this teacher (``{model, name, weights}``)."""
-    cfg = {"model": params["family"], "name": params.get("name"), "weights": params.get("weights")}
-    return {k: v for k, v in cfg.items() if v is not None}
+def _standin(params: dict):
+    from .demo import StandinTeacher
+
+    return StandinTeacher(int(params["embedding_size"]), seed=int(params.get("seed") or 0))
 
 
 def _load_teacher_module(params: dict, device: str):
-    """The teacher as a module mapping ``[B, window_length]`` at its rate to ``[B, D]``, and its info."""
-    if params.get("family", "openl3") == "openl3":
+    """The teacher mapping ``[B, window_length]`` at its rate to ``[B, D]`` (torch module or numpy callable)."""
+    if params.get("standin"):  # the demo run's stand-in: rebuilt from its seed
+        return _standin(params), {"untrained": False}
+    record = params.get("record")
+    if record is None:  # no frame store describes the teacher: OpenL3 from the config's fields
         return _load_openl3(params, device)
-    model, spec = _registry().load_teacher_model(_registry_config(params))
-    if hasattr(model, "to"):
-        model = model.to(device)
-    return model, {"spec": spec, "untrained": bool(getattr(spec, "untrained", params.get("untrained", False)))}
+    overrides = {"weights": params["weights"]} if params.get("weights") else {}
+    model, spec = _registry().load_teacher_model({**record, **overrides}, device=device)
+    return model, {"spec": spec, "untrained": bool(spec.untrained)}
 
 
 class _LazyTeacher:
@@ -149,10 +151,10 @@ class _LazyTeacher:
         if self._module is None:
             import torch
 
-            torch.manual_seed(int(self.params.get("seed", 0)))
+            torch.manual_seed(int(self.params.get("seed") or 0))
             self._module, info = _load_teacher_module(self.params, self.device)
-            if hasattr(self._module, "eval"):
-                self._module = self._module.eval()
+            if isinstance(self._module, torch.nn.Module):
+                self._module = self._module.to(self.device).eval()
             self.info = dict(info or {})
         return self._module
 
@@ -160,50 +162,59 @@ class _LazyTeacher:
         import torch
 
         module = self.module()
-        if not isinstance(module, torch.nn.Module):  # a registry teacher on numpy (TFLite, ONNX, BirdNET)
+        if not isinstance(module, torch.nn.Module):  # the registry's numpy interface
             return module(x)
         with torch.no_grad():
             return module(torch.from_numpy(x).to(self.device))
 
     def cost(self):
-        """Architecture cost: an untrained copy when the weights are not loaded (no download for a number)."""
+        """Params and MACs per window; OpenL3's in detail (an untrained copy: no download for a number)."""
         if self.params.get("standin"):
             return None
-        if self.params.get("family", "openl3") != "openl3":
+        if self.params["family"] != "openl3":
             registry = _registry()
-            if not hasattr(registry, "teacher_cost"):
-                return None
-            spec = self.info.get("spec") or registry.resolve_teacher(_registry_config(self.params))
-            return registry.teacher_cost(spec)
+            c = dict(registry.teacher_cost(self.info.get("spec") or self.params["record"]))
+            c["cost_scope"] = f"{self.params['family']} teacher, counted by sea.teacher.registry.teacher_cost"
+            return c
         module = self._module
-        if module is None:
+        if module is None or not hasattr(module, "embed_spectrogram"):
             module, _ = _load_openl3({**self.params, "untrained": True}, "cpu")
         return _teacher_cost_fn(module)()
 
 
 def _teacher_params(config: EvalConfig, store: FrameStore | None) -> dict:
     """The teacher's identity: the run's frame store record first (any registry family), else the config."""
-    t = dict((store.meta.get("teacher") or {}) if store is not None else {})
-    family = t.get("family") or "openl3"
+    if store is not None:
+        t = store.teacher
+        params = {
+            **t,
+            "record": {k: v for k, v in t.items() if k != "standin"},
+            "input_repr": t.get("input_repr", config.input_repr),
+            "content_type": t.get("content_type", config.content_type),
+            "frontend": t.get("frontend", config.teacher_frontend),
+            "embedding_size": int(t.get("embedding_size") or store.dim),
+            "weights": config.teacher_weights,
+            "seed": t.get("seed", config.seed),
+            "standin": bool(t.get("standin", False)),
+        }
+        params["window_size"] = float(params.get("window_size") or 1.0)
+        params["sr"] = int(params.get("sr") or TEACHER_SR)
+        return params
     params = {
-        "family": family,
-        "name": t.get("name"),
-        "sr": int(t.get("sr") or (store.meta.get("sr") if store is not None else None) or TEACHER_SR),
-        "window_size": float(
-            t.get("window_size") or (store.meta.get("frame_size") if store is not None else None) or 1.0
-        ),
-        "input_repr": t.get("input_repr", config.input_repr),
-        "content_type": t.get("content_type", config.content_type),
-        "embedding_size": int(t.get("embedding_size", config.embedding_size)),
-        "frontend": t.get("frontend", config.teacher_frontend),
-        "weights": config.teacher_weights or (t.get("weights") if family != "openl3" else None),
-        "weights_sha256": t.get("weights_sha256"),
-        "untrained": bool(t.get("untrained", config.untrained_teacher)),
+        "family": "openl3",
+        "sr": TEACHER_SR,
+        "window_size": 1.0,
+        "input_repr": config.input_repr,
+        "content_type": config.content_type,
+        "embedding_size": int(config.embedding_size),
+        "frontend": config.teacher_frontend,
+        "weights": config.teacher_weights,
+        "weights_sha256": None,
+        "untrained": bool(config.untrained_teacher),
         "seed": config.seed,
-        "standin": bool(t.get("standin", False)),
+        "standin": False,
     }
-    if family == "openl3" and not params["name"]:
-        params["name"] = f"{params['input_repr']}_{params['content_type']}_{params['embedding_size']}"
+    params["name"] = f"{params['input_repr']}_{params['content_type']}_{params['embedding_size']}"
     return params
 
 
@@ -271,7 +282,9 @@ def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, devic
         tdir.name if tdir is not None else f"{params['input_repr']}_{params['content_type']}_{params['embedding_size']}"
     )
     fp = json.dumps(
-        {"teacher": params, "store": store.meta.get("config_hash") if store is not None else None}, sort_keys=True
+        {"teacher": params, "store": store.meta.get("config_hash") if store is not None else None},
+        sort_keys=True,
+        default=str,
     )
     identity = teacher_identity(params, variant)
     info = {"variant": variant, "untrained": params["untrained"], "store": str(tdir) if tdir else None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -146,9 +147,38 @@ def test_own_corpus_evaluation_says_transductive_and_teacher_identity(demo):
     assert rep["distillation_corpus"]["evaluated_on_distillation_corpus"] is True
     assert any("transductive" in n for n in rep["notes"])
     t = rep["teacher"]
-    assert t["family"] == "openl3" and t["variant"] == "standin" and t["untrained"] is False
+    assert t["family"] == "standin" and t["variant"] == "standin" and t["untrained"] is False
     md = (RunLayout(demo).eval("own") / "report.md").read_text()
-    assert "teacher: openl3" in md and "transductive" in md
+    assert "teacher: standin" in md and "transductive" in md
+
+
+EDGEL3 = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "edgel3_sea_ust_audio_emb_64.h5.gz"
+
+
+def test_registry_teacher_rebuilt_from_store_identity_on_another_dataset(tmp_path):
+    """A run specialised with the published SEA student (edgel3 family) as teacher: evaluating it on another
+    prepared dataset rebuilds that teacher from the store's record and embeds the dataset's 8 kHz audio."""
+    if not EDGEL3.is_file():
+        pytest.skip("../shared/models/edgel3_sea_ust_audio_emb_64.h5.gz is absent (a user's clone has no ../shared)")
+    from sea.store import FrameStoreWriter
+    from sea.teacher.registry import resolve_teacher
+
+    spec = resolve_teacher({"model": "edgel3", "name": "sea_ust_64", "weights": str(EDGEL3)})
+    run = make_demo_run(tmp_path / "run", n_clips=6, n_folds=3, pca_dims=(8,), students={})
+    shutil.rmtree(RunLayout(run).teacher_root)
+    meta = {"sr": spec.sr, "hop_size": 0.5, "center": True, "window_size": 1.0, "teacher": spec.identity()}
+    with FrameStoreWriter(RunLayout(run).teacher(spec.variant), 64, dtype="float32", meta=meta) as w:
+        w.add(["clip000"], np.arange(1), np.zeros(1), np.zeros((1, 64), np.float32))
+    ds = make_demo_run(tmp_path / "us8k", n_clips=16, n_folds=4, pca_dims=(8,), students={}, seed=4)
+    evaluate(run, EvalConfig(models=("teacher",), dataset=str(ds), **FAST))
+    rep = load_report(run, "us8k")
+    t = rep["teacher"]
+    assert (t["family"], t["name"], t["sr"]) == ("edgel3", "sea_ust_64", 8000)
+    assert t["weights_sha256"] == spec.weights_sha256 and t["untrained"] is False
+    m = rep["models"]["teacher"]
+    assert m["embed_source"] == "model" and m["dim"] == 64
+    assert m["cost"]["macs"] > 0 and m["cost"]["params"] > 0  # every teacher row carries its cost
+    assert m["classifiers"]["logreg"]["scores"]["accuracy"]["mean"] > 0.6  # tones: a real teacher separates them
 
 
 def test_three_second_window_student_from_its_checkpoint(demo, tmp_path):
