@@ -17,17 +17,23 @@ def register(subparsers, name: str, help_text: str) -> None:
         help=help_text,
         description=(
             "Train a student (sea students list) to regress the reduced teacher embeddings of RUN_DIR/targets/<name> "
-            "from 1-s 8 kHz windows aligned with the teacher frames. Writes RUN_DIR/students/<name>/ with best.pt, "
-            "ckpt.pt, log.csv, tb/, fidelity.json and stage.json, then prints the held-out fidelity. An interrupted "
-            "run resumes from ckpt.pt; a finished one is a no-op unless --overwrite. Under torchrun the batches are "
-            "sharded over the ranks (DDP; gloo on CPU, nccl on CUDA) and only rank 0 writes."
+            "from 8 kHz windows aligned with the teacher frames, as long as the teacher's window (1 s for OpenL3 and "
+            "edgel3, 3 s for BirdNET: read from the frame store). Writes RUN_DIR/students/<name>/ with best.pt, "
+            "ckpt.pt, log.csv, tb/, fidelity.json and stage.json, then prints the held-out fidelity. Held-out frames "
+            "are whole recordings (--val-by group). An interrupted run resumes from ckpt.pt; a finished one is a "
+            "no-op unless --overwrite. Under torchrun the batches are sharded over the ranks (DDP; gloo on CPU, "
+            "nccl on CUDA) and only rank 0 writes."
         ),
         epilog=(
             "examples:\n"
-            "  sea distill runs/demo --student sea_student_3_lin --targets pca64_random --epochs 20\n"
-            "  sea distill runs/demo --student sea_mcu_s --student-args '{out_dim: 64}' --relational 0.1\n"
-            "  sea distill runs/demo --student sea_mcu_s --report       (print fidelity.json, no training)\n"
-            "  torchrun --nproc_per_node 2 -m sea distill runs/demo --student sea_student_3_lin"
+            "  sea distill runs/quickstart --student sea_student_3_lin --targets pca64_random --epochs 20\n"
+            "  sea distill runs/quickstart --student sea_mcu_s --student-args '{out_dim: 64}' --cosine 0.1\n"
+            "  sea distill runs/quickstart --student sea_mcu_s --report       (print fidelity.json, no training)\n"
+            "  sea distill runs/quickstart --student sea_mcu_s --qat --init-from sea_mcu_s   (int8-aware fine-tune)\n"
+            "  torchrun --nproc_per_node 2 -m sea distill runs/quickstart --student sea_student_3_lin\n"
+            "\n"
+            "a fresh run needs, in order: sea data prepare DATASET RAW_DIR RUN_DIR, sea teacher extract RUN_DIR,\n"
+            "sea targets fit RUN_DIR (or all of it from one YAML file: sea run CONFIG)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

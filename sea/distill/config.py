@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import typing
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from ..errors import ConfigError
@@ -29,19 +30,37 @@ class DistillConfig:
         default=0.0, metadata={"help": "weight of the within-batch cosine-similarity-matrix loss (needs batch >= 2)"}
     )
     lr: float = field(default=1e-4, metadata={"help": "Adam learning rate (SEA PCA job: 1e-4)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "Adam L2 weight decay (SEA: none)"})
     batch_size: int = field(default=64, metadata={"help": "global batch (split over ranks under torchrun)"})
     epochs: int = field(default=100, metadata={"help": "maximum number of epochs (SEA: up to 300)"})
     max_steps_per_epoch: int = field(
         default=0, metadata={"help": "cap on batches per epoch, 0 = one pass over the training frames (SEA: 4096)"}
     )
     patience: int = field(default=10, metadata={"help": "early stopping: epochs without val improvement, 0 = off"})
-    min_delta: float = field(default=0.0, metadata={"help": "smallest val-loss decrease that counts (SEA: 1e-4)"})
+    min_delta: float = field(
+        default=1e-4,
+        metadata={
+            "help": "smallest absolute val-loss decrease that counts as an improvement, for early stopping and the "
+            "LR schedule (SEA: Keras EarlyStopping min_delta 1e-4, ReduceLROnPlateau epsilon 1e-4)"
+        },
+    )
     lr_patience: int = field(default=5, metadata={"help": "ReduceLROnPlateau patience in epochs"})
     lr_factor: float = field(default=0.1, metadata={"help": "ReduceLROnPlateau factor"})
     val_fraction: float = field(default=0.1, metadata={"help": "share of groups held out for validation/fidelity"})
     val_by: str = field(
-        default="clip",
-        metadata={"help": "held-out grouping: clip, or a clip field / meta key such as fold or sensor_id"},
+        default="group",
+        metadata={
+            "help": "held-out grouping, so that near-duplicates never sit on both sides: 'group' = the recording "
+            "(the clip's meta group, else fsID / src_file, else the clip itself), 'clip', or a clip field / meta "
+            "key such as fold or sensor_id"
+        },
+    )
+    time_shift: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation: move each training window by up to this many seconds against its teacher frame "
+            "(uniform, new every epoch; the target stays the frame's), 0 = off (SEA)"
+        },
     )
     fidelity_max_frames: int = field(
         default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
@@ -81,11 +100,18 @@ class DistillConfig:
         def bad(key: str, rule: str) -> ConfigError:
             return ConfigError(f"DistillConfig.{key}={getattr(self, key)!r} {rule}")
 
+        self._check_types(bad)
         from ..students import get_factory
 
-        get_factory(self.student)  # unknown names list the registry
+        get_factory(self.student)  # unknown names suggest the nearest of the same family and list the registry
         if self.student_args is not None and not isinstance(self.student_args, dict):
             raise bad("student_args", "must be a mapping of student kwargs, e.g. {out_dim: 64}")
+        if isinstance(self.student_args, dict) and "input_shape" in self.student_args:
+            raise bad(
+                "student_args",
+                "sets input_shape; the student's input follows the teacher's window recorded in the frame store, "
+                "so drop input_shape",
+            )
         for key in ("mse", "cosine", "relational"):
             w = getattr(self, key)
             if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
@@ -97,6 +123,10 @@ class DistillConfig:
             )
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise bad("lr", "must be > 0, e.g. 1e-4")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise bad("weight_decay", "must be >= 0 (0 = none)")
+        if not (math.isfinite(self.time_shift) and 0 <= self.time_shift <= 0.5):
+            raise bad("time_shift", "must be in [0, 0.5] seconds, e.g. 0.05 (0 = off)")
         if self.batch_size < 1:
             raise bad("batch_size", "must be >= 1, e.g. 64")
         if self.relational > 0 and self.batch_size < 2:
@@ -133,3 +163,17 @@ class DistillConfig:
             raise bad("targets", "must be a directory name under RUN/targets/ or 'auto'")
         if self.name and ("/" in self.name or self.name.startswith(".")):
             raise bad("name", "must be a plain directory name")
+
+    def _check_types(self, bad: typing.Callable[[str, str], ConfigError]) -> None:
+        """Numbers, strings and flags of the declared type (YAML and flags are coerced before; this guards the API)."""
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            v, tp = getattr(self, f.name), hints[f.name]
+            if tp is int and (isinstance(v, bool) or not isinstance(v, int)):
+                raise bad(f.name, "must be an integer")
+            if tp is float and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise bad(f.name, "must be a number")
+            if tp is str and not isinstance(v, str):
+                raise bad(f.name, "must be a string")
+            if tp is bool and not isinstance(v, bool):
+                raise bad(f.name, "must be true or false")

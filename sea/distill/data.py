@@ -1,16 +1,20 @@
-"""Distillation data: 1-s 8 kHz windows aligned with the teacher frames, their targets, the split and the batches.
+"""Distillation data: student windows aligned with the teacher frames, their targets, the split and the batches.
 
-Alignment. Teacher frame ``i`` of a clip covers ``[i * hop_length - frame_len // 2, ... + frame_len)`` samples of the
-original signal at 48 kHz (openl3 framing, ``center=True``; see :mod:`sea.framing`). The same rule at 8 kHz gives the
-student window of the same time span, so row ``r`` of the frame store pairs the 8 kHz window at
-``frames[r] * int(hop_size * 8000) - 4000`` (zero-padded outside the clip) with target row ``r``.
+Windows of any length. The teacher's window is the span the student sees: the frame store records it
+(``teacher.window_size``: 1 s for OpenL3 and edgel3, 3 s for BirdNET), and row ``r`` of the store pairs the 8 kHz
+window of that length at the frame's timestamp with target row ``r``: it starts at
+``round(timestamps[r] * 8000) - window_length // 2`` for centred framing (openl3's ``center=True``: timestamps are
+window centres) and at ``round(timestamps[r] * 8000)`` otherwise; outside the clip it is zero-padded.
 
 Memory is bounded by the batch: windows are sliced out of the memory-mapped audio cache and targets read from the
 memory-mapped target shards row by row; only the int64 row indices of the split live in RAM.
 
 Order. The training rows of epoch ``e`` are ``default_rng([seed, 1, e]).permutation(train_rows)``: a pure function of
 ``(seed, epoch)``, so a resumed run sees exactly the batches an uninterrupted one would. Under torchrun the global
-batch ``b`` is split as ``batch[rank::world]``.
+batch ``b`` is split as ``batch[rank::world]``. Optional time shifts of the training windows are a hash of
+``(seed, epoch, row)``, so they too repeat on resume and do not depend on the rank.
+
+Every batch is checked: a non-finite sample or target stops the run naming the file, the row, the clip and the frame.
 """
 
 from __future__ import annotations
@@ -30,43 +34,83 @@ from ..layout import RunLayout
 from ..splits import grouped_holdout
 
 __all__ = [
+    "RECORDING_KEYS",
     "STUDENT_SR",
     "WaitClock",
     "WindowSource",
     "epoch_batches",
     "group_labels",
     "prefetch",
+    "row_shifts",
     "split_rows",
+    "teacher_framing",
     "val_batches",
 ]
 
+#: Clip meta keys naming the recording a clip was cut from, in order of preference (``val_by: group``): the
+#: manifest's ``group``, UrbanSound8K's ``fsID``, ESC-50's ``src_file``.
+RECORDING_KEYS = ("group", "fsID", "src_file")
+
+
+def teacher_framing(store: Any) -> dict[str, Any]:
+    """The teacher's framing as a frame store records it.
+
+    Parameters
+    ----------
+    store : FrameStore
+
+    Returns
+    -------
+    framing : dict
+        ``window_size`` (seconds; the teacher identity's ``window_size``, else ``frame_size``, else 1.0),
+        ``hop_size`` (seconds), ``center`` (bool) and ``teacher`` (the store's teacher identity, a dict).
+    """
+    meta = store.meta or {}
+    teacher = getattr(store, "teacher", None)
+    if not isinstance(teacher, dict):
+        teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else {}
+
+    def pick(key: str, default: Any) -> Any:
+        for src in (teacher, meta):
+            if src.get(key) is not None:
+                return src[key]
+        return default
+
+    window = teacher.get("window_size", meta.get("window_size", meta.get("frame_size", 1.0)))
+    return {
+        "window_size": float(window if window is not None else 1.0),
+        "hop_size": float(pick("hop_size", 0.1)),
+        "center": bool(pick("center", True)),
+        "teacher": dict(teacher),
+    }
+
 
 class WindowSource:
-    """``rows -> (audio [b, 8000] float32, targets [b, d] float32)`` for frame-store rows.
+    """``rows -> (audio [b, window_length] float32, targets [b, d] float32)`` for frame-store rows.
 
     Parameters
     ----------
     run_dir : path
     targets : TargetsReader
         Row-aligned with its frame store.
+    time_shift : float
+        Largest shift in seconds of a training window against its teacher frame (:meth:`batch`); 0 = none.
+    seed : int
+        Seed of the shifts.
     """
 
-    def __init__(self, run_dir: str | Path, targets):
+    def __init__(self, run_dir: str | Path, targets, *, time_shift: float = 0.0, seed: int = 0):
         from ..cache import AudioCache
-        from ..framing import hop_length_for
 
         self.targets = targets
         store = targets.store
-        meta = store.meta or {}
-        teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else {}
-        hop_size = float(meta.get("hop_size", teacher.get("hop_size", 0.1)))
-        center = bool(meta.get("center", teacher.get("center", True)))
-        frame_size = float(meta.get("frame_size", teacher.get("frame_size", 1.0)))
-        self.window_length = int(round(frame_size * STUDENT_SR))
-        if self.window_length != STUDENT_SR:
+        framing = teacher_framing(store)
+        self.window_size = framing["window_size"]
+        self.window_length = int(round(self.window_size * STUDENT_SR))
+        if self.window_length < 1 or abs(self.window_length - self.window_size * STUDENT_SR) > 1e-6:
             raise ManifestError(
-                f"the teacher store {str(store.dir)!r} uses frame_size={frame_size} s; students take 1-s windows, "
-                "so re-extract the teacher with frame_size 1.0"
+                f"the teacher store {str(store.dir)!r} records window_size={self.window_size} s, not a whole number "
+                f"of samples at {STUDENT_SR} Hz; re-extract the teacher with a window of whole 1/{STUDENT_SR} s"
             )
         self.cache = AudioCache(run_dir, STUDENT_SR)
         clip_ids = np.asarray(store.clip_ids).astype(str)
@@ -79,37 +123,107 @@ class WindowSource:
             )
         pos = np.asarray([self.cache._index(c) for c in uniq.tolist()], dtype=np.int64)
         code = pos[inverse.reshape(-1)]
+        self.run_dir = Path(run_dir)
         self.clip_ids = clip_ids
         self.row_offset = self.cache.offsets[code]  # start of the row's clip in samples.f32
         self.row_length = self.cache.lengths[code]
-        hop_length = hop_length_for(hop_size, STUDENT_SR)
-        self.row_start = np.asarray(store.frames, dtype=np.int64) * hop_length - (
-            self.window_length // 2 if center else 0
-        )
+        offset = self.window_length // 2 if framing["center"] else 0
+        self.row_start = np.rint(np.asarray(store.timestamps, dtype=np.float64) * STUDENT_SR).astype(np.int64) - offset
         self.n_rows = int(clip_ids.shape[0])
         self.dim = int(targets.dim)
-        self.framing = {"hop_size": hop_size, "center": center, "frame_size": frame_size, "sr": STUDENT_SR}
+        self.seed = int(seed)
+        self.max_shift = int(round(float(time_shift) * STUDENT_SR))
+        self.framing = {
+            "hop_size": framing["hop_size"],
+            "center": framing["center"],
+            "frame_size": self.window_size,
+            "window_size": self.window_size,
+            "sr": STUDENT_SR,
+        }
 
-    def audio(self, rows: np.ndarray) -> np.ndarray:
-        """Zero-padded windows of ``rows``, float32 [b, 8000]."""
+    def audio(self, rows: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
+        """Zero-padded windows of ``rows``, float32 [b, window_length], each moved by ``shifts`` samples if given."""
         w = self.window_length
         out = np.zeros((rows.shape[0], w), dtype=np.float32)
         samples = self.cache.samples
+        starts = self.row_start[rows] + (0 if shifts is None else shifts)
         for i, r in enumerate(rows.tolist()):
-            s, n, o = int(self.row_start[r]), int(self.row_length[r]), int(self.row_offset[r])
+            s, n, o = int(starts[i]), int(self.row_length[r]), int(self.row_offset[r])
             lo, hi = max(s, 0), min(s + w, n)
             if hi > lo:
                 out[i, lo - s : hi - s] = samples[o + lo : o + hi]
         return out
 
     def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return the windows and targets of ``rows`` (audio [b, 8000] float32, targets [b, d] float32)."""
+        """Return the windows and targets of ``rows`` (audio [b, window_length] float32, targets [b, d] float32)."""
+        return self._checked(np.asarray(rows, dtype=np.int64), None)
+
+    def batch(self, rows: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Training windows and targets of ``rows`` in epoch ``epoch``, shifted by :func:`row_shifts` if enabled."""
         rows = np.asarray(rows, dtype=np.int64)
-        return self.audio(rows), self.targets.read(rows)
+        shifts = row_shifts(rows, self.seed, epoch, self.max_shift) if self.max_shift else None
+        return self._checked(rows, shifts)
+
+    def _checked(self, rows: np.ndarray, shifts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        audio, targets = self.audio(rows, shifts), self.targets.read(rows)
+        if not np.isfinite(targets).all():
+            raise self._non_finite(rows, targets, "target")
+        if not np.isfinite(audio).all():
+            raise self._non_finite(rows, audio, "audio")
+        return audio, targets
+
+    def _non_finite(self, rows: np.ndarray, values: np.ndarray, what: str) -> ManifestError:
+        """One line naming the file, the store row, the clip and the frame of the first non-finite value."""
+        i = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+        r = int(rows[i])
+        store = self.targets.store
+        where = f"row {r} (clip {str(self.clip_ids[r])!r}, frame {int(store.frames[r])})"
+        run = self.run_dir
+        if what == "audio":
+            return ManifestError(
+                f"non-finite audio in {str(self.cache.dir)!r} for {where}: the {STUDENT_SR} Hz cache is damaged; "
+                f"rebuild it with 'sea data prepare ... {run} --overwrite' (or 'sea run CONFIG --overwrite prepare')"
+            )
+        if not np.isfinite(store.read([r])).all():
+            k = int(np.searchsorted([s["start"] for s in store.shards], r, side="right") - 1)
+            return ManifestError(
+                f"non-finite teacher frame in {str(store.dir / store.shards[k]['emb'])!r} at {where}; rebuild it "
+                f"with 'sea teacher extract {run} --overwrite' (or 'sea run CONFIG --overwrite teacher')"
+            )
+        return ManifestError(
+            f"non-finite target in {str(RunLayout(run).targets(self.targets.name))!r} at {where} (the teacher frame "
+            f"is finite); refit it with 'sea targets fit {run} --overwrite' (or 'sea run CONFIG --overwrite targets')"
+        )
+
+
+def row_shifts(rows: np.ndarray, seed: int, epoch: int, max_shift: int) -> np.ndarray:
+    """Shift of each row's window in samples, uniform in ``[-max_shift, max_shift]``, a hash of (seed, epoch, row).
+
+    Parameters
+    ----------
+    rows : np.ndarray [shape=(b,), dtype=int64]
+    seed, epoch : int
+    max_shift : int >= 0
+
+    Returns
+    -------
+    shifts : np.ndarray [shape=(b,), dtype=int64]
+        The same for a row whatever the batch, the rank or the session it is drawn in.
+    """
+    if max_shift <= 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    mask = (1 << 64) - 1
+    key = np.uint64((int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E019) & mask)
+    x = np.asarray(rows, dtype=np.uint64) ^ key
+    # splitmix64's finaliser, in wrapping uint64 arithmetic
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x % np.uint64(2 * max_shift + 1)).astype(np.int64) - max_shift
 
 
 def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.ndarray:
-    """Label each row with its held-out group: the clip id, or the clip's manifest field / meta key ``val_by``.
+    """Label each row with its held-out group, so that near-duplicate frames never sit on both sides of the split.
 
     Parameters
     ----------
@@ -118,21 +232,26 @@ def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.n
     clip_ids : np.ndarray [shape=(n,)]
         The clip of each frame-store row.
     val_by : str
-        ``"clip"``, a manifest field (``fold``, ``split``, ``label``...) or a key of the clips' ``meta``.
+        ``"group"``: the recording the clip was cut from (the first of the clip's meta :data:`RECORDING_KEYS`
+        present, else the clip itself); ``"clip"``; a manifest field (``fold``, ``split``, ``label``...) or a key
+        of the clips' ``meta`` (``sensor_id``...).
 
     Returns
     -------
     groups : np.ndarray [shape=(n,), dtype=str]
     """
+    clip_ids = np.asarray(clip_ids).astype(str)
     if val_by == "clip":
-        return np.asarray(clip_ids).astype(str)
+        return clip_ids
     from ..manifest import read_manifest
 
     manifest = RunLayout(run_dir).manifest
     if not manifest.is_file():
-        raise ConfigError(f"DistillConfig.val_by={val_by!r} needs {str(manifest)!r}; use val_by 'clip'")
+        if val_by == "group":
+            return np.char.add("clip:", clip_ids)
+        raise ConfigError(f"DistillConfig.val_by={val_by!r} needs {str(manifest)!r}; use val_by 'group' or 'clip'")
     records = {r.clip_id: r for r in read_manifest(run_dir)}
-    uniq, inverse = np.unique(np.asarray(clip_ids).astype(str), return_inverse=True)
+    uniq, inverse = np.unique(clip_ids, return_inverse=True)
     labels, keys = [], set()
     for c in uniq.tolist():
         rec = records.get(c)
@@ -140,15 +259,18 @@ def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.n
             raise ManifestError(f"clip {c!r} of the teacher store is not in clips.jsonl; re-run 'sea teacher extract'")
         meta = dict(rec.meta or {})
         keys.update(meta)
-        if val_by in meta and meta[val_by] is not None:
+        if val_by == "group":
+            key = next((k for k in RECORDING_KEYS if meta.get(k) not in (None, "")), None)
+            labels.append(f"{key}:{meta[key]}" if key else f"clip:{c}")
+        elif val_by in meta and meta[val_by] is not None:
             labels.append(str(meta[val_by]))
         elif val_by != "meta" and getattr(rec, val_by, None) is not None and not isinstance(getattr(rec, val_by), dict):
             labels.append(str(getattr(rec, val_by)))
         else:
             fields = [k for k in ("fold", "split", "label") if getattr(rec, k, None) is not None]
             raise ConfigError(
-                f"DistillConfig.val_by={val_by!r}: clip {c!r} has no such field or meta key; choose 'clip' or one of "
-                f"{', '.join(sorted(set(fields) | keys)) or 'none'}"
+                f"DistillConfig.val_by={val_by!r}: clip {c!r} has no such field or meta key; choose 'group', 'clip' "
+                f"or one of {', '.join(sorted(set(fields) | keys)) or 'none'}"
             )
     return np.asarray(labels)[inverse.reshape(-1)]
 

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from ..cache import INDEX_NAME
-from ..config import config_to_dict
-from ..constants import STUDENT_SR
+from ..config import config_to_dict, did_you_mean
+from ..constants import STUDENT_SR, TEACHER_SR
 from ..errors import ConfigError, ManifestError
 from ..layout import RunLayout
-from ..runs import Stage, require_stage
+from ..runs import Stage, read_stage, require_stage
 from ..utils import Pathlike
 from .config import DistillConfig
 
-__all__ = ["Plan", "plan_run", "resolve_init", "resolve_targets"]
+__all__ = ["Plan", "missing_chain", "plan_run", "resolve_init", "resolve_targets"]
 
 
 @dataclass(frozen=True)
@@ -68,15 +68,18 @@ def plan_run(run: RunLayout, config: DistillConfig) -> Plan:
     Returns
     -------
     plan : Plan
+
+    Raises
+    ------
+    ManifestError
+        An input is missing: the message names every command still to run, in order.
     """
     targets = resolve_targets(run.root, config.targets)
+    chain = missing_chain(run, targets)
+    if chain:
+        raise ManifestError(_chain_message(run, f"target set {targets!r}", chain))
     require_stage(run.targets(targets), f"target set {targets!r}", f"sea targets fit {run.root}")
     audio_index = run.audio(STUDENT_SR) / INDEX_NAME
-    if not audio_index.is_file():
-        raise ManifestError(
-            f"no {STUDENT_SR} Hz audio cache in {str(run.root)!r}; run 'sea data prepare ... --cache-srs 48000 "
-            f"{STUDENT_SR}' to build it"
-        )
     name = config.output_name()
     resolved = {**config_to_dict(config), "targets": targets, "name": name}
     inputs: dict[str, Pathlike] = {"targets": run.targets(targets), "audio": audio_index}
@@ -91,6 +94,55 @@ def plan_run(run: RunLayout, config: DistillConfig) -> Plan:
         resolved["init_from"] = str(init)
     stage = Stage(run.student(name), "distill", resolved, inputs=inputs)
     return Plan(run=run, config=config, targets=targets, resolved=resolved, stage=stage)
+
+
+def missing_chain(run: RunLayout, targets: str | None = None) -> list[str]:
+    """The commands still to run, in order, before ``sea distill`` can train on ``run``.
+
+    Parameters
+    ----------
+    run : RunLayout
+    targets : str, optional
+        The target set to distil onto; None: any finished one.
+
+    Returns
+    -------
+    commands : list of str
+        Empty when the run has its clips, an 8 kHz audio cache, a finished teacher store and the target set.
+    """
+    root = run.root
+    chain = []
+    prepared = run.manifest.is_file()
+    if not prepared:
+        chain.append(f"sea data prepare DATASET RAW_DIR {root}")
+    elif not (run.audio(STUDENT_SR) / INDEX_NAME).is_file():
+        chain.append(f"sea data prepare DATASET RAW_DIR {root} --cache-srs {TEACHER_SR},{STUDENT_SR} --overwrite")
+    if not prepared or not _finished_dirs(run.teacher_root):
+        chain.append(f"sea teacher extract {root}")
+    done = _finished_dirs(run.targets_root)
+    if chain or not (targets in done if targets else done):
+        chain.append(f"sea targets fit {root}" + (f" --name {targets}" if targets else ""))
+    return chain
+
+
+def _finished_dirs(root: Path) -> list[str]:
+    """Names of the sub-directories of ``root`` with a finished ``stage.json``."""
+    if not root.is_dir():
+        return []
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            rec = read_stage(d)
+        except ManifestError:  # a damaged record: require_stage names it later
+            rec = {"status": "done"}
+        if rec and rec.get("status") == "done":
+            out.append(d.name)
+    return out
+
+
+def _chain_message(run: RunLayout, what: str, chain: list[str]) -> str:
+    steps = ", then ".join(f"'{c}'" for c in chain)
+    return f"no {what} to distil onto in {str(run.root)!r} yet; run {steps}, then 'sea distill {run.root}' again"
 
 
 def resolve_targets(run_dir: Pathlike, targets: str = "auto") -> str:
@@ -111,14 +163,17 @@ def resolve_targets(run_dir: Pathlike, targets: str = "auto") -> str:
     have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if targets != "auto":
         if targets not in have:
+            chain = missing_chain(run, targets)
+            if len(chain) > 1 or not have:
+                raise ManifestError(_chain_message(run, f"target set {targets!r}", chain))
             raise ManifestError(
-                f"target set {targets!r} not found under {str(root)!r} (available: {', '.join(have) or 'none'}); "
-                f"run 'sea targets fit {run_dir}' or pass --targets NAME"
+                f"target set {targets!r} not found under {str(root)!r}{did_you_mean(targets, have)} (available: "
+                f"{', '.join(have)}); pass --targets NAME or run 'sea targets fit {run_dir} --name {targets}'"
             )
         return targets
-    done = [n for n in have if RunLayout.stage_file(run.targets(n)).is_file()]
+    done = _finished_dirs(root)
     if not done:
-        raise ManifestError(f"no target sets under {str(root)!r}; run 'sea targets fit {run_dir}' first")
+        raise ManifestError(_chain_message(run, "target set", missing_chain(run)))
     if len(done) > 1:
         raise ConfigError(f"several target sets under {str(root)!r} ({', '.join(done)}); pass --targets NAME")
     return done[0]

@@ -7,6 +7,7 @@ function of ``(seed, epoch)`` and the state it starts from, so a resumed run rep
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field, fields
@@ -17,13 +18,26 @@ import numpy as np
 import torch
 
 from ..distributed import World
+from ..errors import SeaError
 from ..progress import progress
 from .config import DistillConfig
 from .data import WaitClock, WindowSource, epoch_batches, prefetch
 from .losses import DistillLoss, cosine_loss, mse_loss, relational_loss
 from .metrics import batch_tensors
 
-__all__ = ["EpochResult", "TrainState", "Trainer", "recalibrate_bn", "run_epoch", "val_losses"]
+__all__ = ["DivergedError", "EpochResult", "TrainState", "Trainer", "recalibrate_bn", "run_epoch", "val_losses"]
+
+
+class DivergedError(SeaError):
+    """The loss became NaN or infinite although every input and target was finite."""
+
+
+def _diverged(trainer: Trainer, value: float, epoch: int, where: str) -> DivergedError:
+    return DivergedError(
+        f"distillation of {trainer.out.name!r} diverged: the {where} is {value} at epoch {epoch + 1}, although its "
+        f"audio and targets are finite; lower the learning rate (lr={trainer.lr():g} now, e.g. --lr "
+        f"{trainer.config.lr / 10:g}) and run again (a changed config starts over)"
+    )
 
 
 @dataclass
@@ -71,6 +85,7 @@ class Trainer:
     sched: Any  # ReduceLROnPlateau
     header: dict[str, Any]  # what every checkpoint of the run carries besides the state (config_hash, inputs, base)
     net: torch.nn.Module | None = None  # the model, wrapped in DDP over several ranks
+    resume: dict[str, Any] | None = None  # ckpt.pt to resume from (rank 0; set by session.prepare)
 
     @property
     def device(self) -> str:
@@ -133,6 +148,8 @@ def run_epoch(trainer: Trainer, state: TrainState, epoch: int, vbatches: list[np
     train_loss = train_sum / max(train_n, 1.0)
     val = val_losses(trainer, vbatches) if trainer.has_val else None
     monitor = val["loss"] if val is not None else train_loss
+    if not math.isfinite(monitor):
+        raise _diverged(trainer, monitor, epoch, "validation loss" if val is not None else "training loss")
     trainer.sched.step(monitor)
     improved = _update_state(trainer, state, epoch, monitor)
     state.elapsed = float(state.elapsed) + (time.perf_counter() - t_epoch)
@@ -155,10 +172,13 @@ def _train_steps(
     if trainer.world.main:
         bar = progress(total=len(batches), desc=f"{trainer.out.name} {epoch + 1}/{cfg.epochs}", unit="step",
                        leave=False)  # fmt: skip
-    for batch in clock.wrap(prefetch(trainer.source, batches, num_workers=cfg.num_workers, depth=cfg.prefetch)):
+    load = functools.partial(trainer.source.batch, epoch=epoch)  # training windows, time-shifted if enabled
+    for batch in clock.wrap(prefetch(load, batches, num_workers=cfg.num_workers, depth=cfg.prefetch)):
         feats, t = batch_tensors(batch, trainer.device, trainer.frontend)
         y = net(feats)
         loss, _parts = trainer.loss_fn(y, t)
+        if not torch.isfinite(loss):  # before the step: weights never take a NaN update
+            raise _diverged(trainer, float(loss), epoch, f"training loss of step {state.step + 1}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -65,8 +65,12 @@ def report_text(student_dir: Pathlike) -> str:
         f"student {r.get('name')} ({r.get('student')}) on targets {r.get('targets')}: {r.get('n_frames')} "
         f"{r.get('split')} frames, best epoch {r.get('best_epoch')}"
     ]
+    teacher = r.get("teacher") or {}
+    if teacher:
+        lines.append(f"teacher {_teacher_line(teacher)}; student window {fmt_float(r.get('window_size'), 'g')} s")
     rows = [[k, fmt_float(r.get(k), ".4f"), fmt_float(init.get(k), ".4f")] for k in _METRICS]
     lines.append(_metric_table(rows))
+    lines.extend(LEGEND)
     c = r.get("counts") or {}
     if c:
         lines.append(
@@ -76,6 +80,28 @@ def report_text(student_dir: Pathlike) -> str:
     if r.get("teacher_untrained"):
         lines.append("note: the teacher was UNTRAINED (random weights); these numbers show the pipeline, not SEA")
     return "\n".join(lines)
+
+
+#: What the columns of the table mean (printed under it).
+LEGEND = (
+    "trained = the best epoch's weights, initial = the untrained student; both on held-out frames of the targets.",
+    "r2_mean: the plain mean over target dimensions of R2 = 1 - SSE/SST; a dimension with little variance "
+    "(PCA's last ones) can score far below 0 and drag the mean negative.",
+    "r2_weighted: 1 - total SSE / total SST, i.e. the share of the targets' variance the student explains; "
+    "dimensions count by their variance (the headline fidelity).",
+    "cosine_mean: mean cosine of student output and target (1 = same direction); mse, mae: per coordinate.",
+)
+
+
+def _teacher_line(teacher: dict[str, Any]) -> str:
+    """``name (family, window s, hop s)``, with UNTRAINED when the teacher had random weights."""
+    name = teacher.get("name") or teacher.get("variant") or "?"
+    parts = [str(teacher[k]) for k in ("family",) if teacher.get(k)]
+    if teacher.get("window_size") is not None:
+        parts.append(f"window {fmt_float(teacher.get('window_size'), 'g')} s")
+    if teacher.get("untrained"):
+        parts.append("UNTRAINED")
+    return f"{name} ({', '.join(parts)})" if parts else str(name)
 
 
 def _metric_table(rows: list[list[str]]) -> str:

@@ -25,19 +25,22 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import integrity
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..distributed import World
 from ..errors import ConfigError, ManifestError, SeaWarning
+from ..layout import RunLayout
+from ..runs import read_stage, require_stage
 from ..utils import write_json, write_text_atomic
 from .config import DistillConfig
-from .data import WindowSource, group_labels, split_rows, val_batches
+from .data import WindowSource, group_labels, split_rows, teacher_framing, val_batches
 from .inputs import Plan
 from .loop import EpochResult, Trainer, TrainState, run_epoch
 from .metrics import fidelity, int8_fidelity
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOG_COLUMNS", "LOG_NAME", "TB_NAME", "train"]
+__all__ = ["LOG_COLUMNS", "LOG_NAME", "TB_NAME", "prepare", "train"]
 
 #: Files of the student directory besides those :class:`~sea.layout.RunLayout` names.
 LOG_NAME = "log.csv"
@@ -45,18 +48,38 @@ TB_NAME = "tb"
 LOG_COLUMNS = ("epoch", "step", "train_loss", "val_loss", "lr", "time", "val_mse", "val_cosine", "val_relational")
 
 
-def train(plan: Plan, world: World, *, overwrite: bool) -> None:
-    """Train ``plan``'s student on this rank; rank 0 writes the outputs and fills ``plan.stage``'s counts.
+def prepare(plan: Plan, world: World, *, overwrite: bool) -> Trainer:
+    """Build everything a session trains with, checking every input; nothing is written.
+
+    Reads the targets, the audio cache and the teacher's window, splits the rows, builds the student for that
+    window, and decides whether ``ckpt.pt`` resumes (a damaged one is an error naming the file and the fix).
 
     Parameters
     ----------
     plan : Plan
     world : World
     overwrite : bool
-        Start over even when ``ckpt.pt`` matches the config and inputs.
+        Ignore ``ckpt.pt`` (start over).
+
+    Returns
+    -------
+    trainer : Trainer
     """
     trainer = _setup(plan, world)
-    state, resumed = _resume(trainer, plan, overwrite=overwrite)
+    trainer.resume = _resumable(trainer, plan, overwrite=overwrite)
+    return trainer
+
+
+def train(trainer: Trainer, plan: Plan) -> None:
+    """Train on this rank from :func:`prepare`'s trainer; rank 0 writes the outputs and fills ``plan.stage``.
+
+    Parameters
+    ----------
+    trainer : Trainer
+    plan : Plan
+    """
+    world = trainer.world
+    state, resumed = _resume(trainer, plan)
     trainer.net = _wrap_ddp(trainer.model, world)
     tb = _tensorboard(plan.out, purge_step=state.step if resumed else None) if world.main else None
     totals = _Totals(t_start=time.perf_counter(), resumed_from=int(state.epoch) if resumed else 0)
@@ -113,26 +136,30 @@ def _setup(plan: Plan, world: World) -> Trainer:
 
     config, device = plan.config, world.device
     reader = open_targets(plan.run.root, plan.targets)
-    source = WindowSource(plan.run.root, reader)
-    train_rows, val_rows, min_local = _split(plan, world, source)
-    model, fq = _model(plan, reader.dim, device)
-    frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype)).to(device)
+    source = WindowSource(plan.run.root, reader, time_shift=config.time_shift, seed=config.seed)
+    params = frontend_params(source.window_size)  # the student sees the teacher's window
+    train_rows, val_rows, min_local, split = _split(plan, world, source)
+    model, fq = _model(plan, reader.dim, device, params)
+    frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype), params=params).to(device)
     loss_fn = DistillLoss(config.mse, config.cosine, config.relational)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # Keras's ReduceLROnPlateau (SEA): an improvement is a decrease by more than an absolute epsilon (1e-4)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        opt, mode="min", factor=config.lr_factor, patience=config.lr_patience
-    )
+        opt, mode="min", factor=config.lr_factor, patience=config.lr_patience, threshold=config.min_delta,
+        threshold_mode="abs",
+    )  # fmt: skip
     header = {
         "config_hash": _dict_hash(plan.resolved),
         "inputs": plan.stage.input_hashes(),
         "base": {
             "model_name": config.student,
-            "model_args": dict(config.student_args or {}),
+            "model_args": dict(model.model_args),
             "config": plan.resolved,
             "target_spec": reader.spec,
             "teacher": _teacher_record(reader),
-            "frontend": frontend_params(),
+            "frontend": params,
             "framing": source.framing,
+            "split": split,
         },
     }
     fid_rows = _fidelity_rows(config, train_rows, val_rows)
@@ -141,8 +168,8 @@ def _setup(plan: Plan, world: World) -> Trainer:
                    frontend=frontend, loss_fn=loss_fn, opt=opt, sched=sched, header=header)  # fmt: skip
 
 
-def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(train_rows, val_rows, min_local)``: the held-out split by group, checked against the batch size."""
+def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, np.ndarray, int, dict[str, Any]]:
+    """``(train_rows, val_rows, min_local, split)``: the held-out split by group, checked against the batch size."""
     config, run_dir = plan.config, plan.run.root
     groups = group_labels(run_dir, source.clip_ids, config.val_by)
     train_rows, val_rows = split_rows(groups, config.val_fraction, config.seed)
@@ -162,16 +189,28 @@ def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, 
         )
     if train_rows.size < min_local * world.size:
         raise ManifestError(f"only {train_rows.size} training frames in {str(run_dir)!r}; distillation needs more")
-    return train_rows, val_rows, min_local
+    kinds = sorted({str(g).split(":", 1)[0] for g in np.unique(groups)}) if config.val_by == "group" else []
+    split = {
+        "val_by": config.val_by,
+        "group_keys": kinds,  # 'group' only: which meta key named the recordings (fsID, src_file... or clip)
+        "n_train_groups": int(np.unique(groups[train_rows]).size),
+        "n_val_groups": int(np.unique(groups[val_rows]).size),
+        "n_train_frames": int(train_rows.size),
+        "n_val_frames": int(val_rows.size),
+    }
+    return train_rows, val_rows, min_local, split
 
 
-def _model(plan: Plan, dim: int, device: str) -> tuple[torch.nn.Module, Any]:
-    """Build the student with its initial weights (from the seed alone, or ``init_from``'s) and its QAT hooks."""
+def _model(plan: Plan, dim: int, device: str, params: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
+    """Build the student for the front-end's input (from the seed alone, or ``init_from``'s weights) and its QAT hooks."""
     from .. import students
+    from ..students.frontend import N_FRAMES
 
     config = plan.config
     torch.manual_seed(config.seed)
     student_args = dict(config.student_args or {})
+    if int(params["n_frames"]) != N_FRAMES:  # 1-s windows keep the students' default input (and model_args)
+        student_args["input_shape"] = [int(s) for s in params["output_shape"]]
     model = students.create(config.student, **student_args)
     if model.embedding_dim != dim:
         raise ConfigError(
@@ -181,11 +220,12 @@ def _model(plan: Plan, dim: int, device: str) -> tuple[torch.nn.Module, Any]:
         )
     init_from = plan.resolved.get("init_from")
     if init_from:
-        init = load_checkpoint(init_from, map_location="cpu")
-        if init.get("model_name") != config.student or dict(init.get("model_args") or {}) != student_args:
+        init = _load_init(plan, init_from)
+        if init.get("model_name") != config.student or dict(init.get("model_args") or {}) != dict(model.model_args):
             raise ConfigError(
                 f"init_from {init_from!r} holds {init.get('model_name')!r} with args "
-                f"{init.get('model_args')!r}, not {config.student!r} with {student_args!r}; use the same student"
+                f"{init.get('model_args')!r}, not {config.student!r} with {dict(model.model_args)!r}; use the same "
+                "student (and the same teacher window)"
             )
         model.load_state_dict(init["state_dict"])
     model.to(device)
@@ -196,13 +236,18 @@ def _model(plan: Plan, dim: int, device: str) -> tuple[torch.nn.Module, Any]:
     return model, FakeQuant(model)
 
 
+def _load_init(plan: Plan, init_from: str) -> dict[str, Any]:
+    """Read ``init_from``'s checkpoint; a damaged one is one line naming the file and the command that rebuilds it."""
+    path = Path(init_from)
+    rerun = f"rerun its 'sea distill {plan.run.root} ...' command with --overwrite"
+    if RunLayout.stage_file(path.parent).is_file():  # a student of a run: check best.pt against its record
+        require_stage(path.parent, f"student {path.parent.name!r}", f"sea distill {plan.run.root}", fix=rerun)
+    return load_checkpoint(path, map_location="cpu", fix=f"rebuild it: {rerun}, or pass another init_from")
+
+
 def _teacher_record(reader: Any) -> dict[str, Any]:
-    """Describe the teacher the targets came from, as the checkpoints record it."""
-    store_meta = reader.store.meta or {}
-    teacher = {
-        **(store_meta.get("teacher") if isinstance(store_meta.get("teacher"), dict) else {}),
-        "variant": reader.store.dir.name,
-    }
+    """Describe the teacher the targets came from (the store's teacher identity), as checkpoints record it."""
+    teacher = {**teacher_framing(reader.store)["teacher"], "variant": reader.store.dir.name}
     teacher.setdefault("untrained", False)
     return teacher
 
@@ -223,32 +268,66 @@ def _dict_hash(d: dict[str, Any]) -> str:
 # -- resume ----------------------------------------------------------------------------------------------------------
 
 
-def _resume(trainer: Trainer, plan: Plan, *, overwrite: bool) -> tuple[TrainState, bool]:
-    """Resume from ``ckpt.pt`` when it matches the config and inputs (rank 0 decides, the others follow).
+def _resumable(trainer: Trainer, plan: Plan, *, overwrite: bool) -> dict[str, Any] | None:
+    """Return ``ckpt.pt`` when it resumes this run (same config and inputs), else None; rank 0 reads it.
+
+    ``ckpt.pt`` is rewritten after every epoch, so no record can vouch for it: it is checked by loading it. A file
+    that does not load (truncated, altered) is an error naming it and the fix, never silently ignored.
+    """
+    ckpt_path = plan.run.last_checkpoint(plan.name)
+    if overwrite or not trainer.world.main or not ckpt_path.is_file():
+        return None
+    fix = (
+        f"start student {plan.name!r} over: run the same 'sea distill {plan.run.root} ...' command with --overwrite "
+        "(or 'sea run CONFIG --overwrite distill')"
+    )
+    ck = load_checkpoint(ckpt_path, map_location=trainer.device, fix=fix)
+    header = trainer.header
+    if not (ck.get("config_hash") == header["config_hash"] and ck.get("inputs") == header["inputs"]
+            and "optimizer" in ck):  # fmt: skip
+        log.info("distill %s: ckpt.pt is from another config or inputs; starting over", plan.name)
+        return None
+    damage = _best_damage(plan)
+    if damage:  # ckpt.pt holds the latest weights, not the best: only a fresh (deterministic) run rebuilds best.pt
+        warnings.warn(f"{damage}; retraining {plan.name!r} from scratch to rebuild it", SeaWarning, stacklevel=4)
+        return None
+    return ck
+
+
+def _best_damage(plan: Plan) -> str:
+    """Why ``best.pt`` cannot be trusted ("" when it is absent or intact): its record, else whether it loads."""
+    best = plan.run.checkpoint(plan.name)
+    if not best.is_file():
+        return ""
+    try:
+        rec = ((read_stage(plan.out) or {}).get("files") or {}).get(best.name)
+        if rec:
+            integrity.check(best, rec, fix="retrain")
+        else:
+            load_checkpoint(best)
+    except ManifestError as exc:
+        return str(exc).split("; rebuild it")[0]
+    return ""
+
+
+def _resume(trainer: Trainer, plan: Plan) -> tuple[TrainState, bool]:
+    """Resume from :func:`_resumable`'s checkpoint (rank 0 decides, the others follow) or start over.
 
     Returns the state to start from and whether it was resumed. A fresh start clears the outputs of an earlier run
     and scores the initial weights (``fidelity_initial``).
     """
-    world, header, ckpt_path = trainer.world, trainer.header, plan.run.last_checkpoint(plan.name)
-    resume = 0
+    world = trainer.world
+    resume = world.broadcast_int(int(trainer.resume is not None))
     if world.main:
-        if not overwrite and ckpt_path.is_file():
-            try:
-                ck = load_checkpoint(ckpt_path)
-                resume = int(
-                    ck.get("config_hash") == header["config_hash"] and ck.get("inputs") == header["inputs"]
-                    and "optimizer" in ck
-                )  # fmt: skip
-            except ManifestError:
-                resume = 0
-            if not resume:
-                log.info("distill %s: ckpt.pt is from another config or inputs; starting over", plan.name)
         _clear_outputs(plan, temporaries_only=bool(resume))
-    resume = world.broadcast_int(resume)
     world.barrier()
     state = TrainState()
     if resume:
-        ck = load_checkpoint(ckpt_path, map_location=trainer.device)
+        ck = (
+            trainer.resume
+            if world.main
+            else load_checkpoint(plan.run.last_checkpoint(plan.name), map_location=trainer.device)
+        )
         trainer.model.load_state_dict(ck["state_dict"])
         trainer.opt.load_state_dict(ck["optimizer"])
         trainer.sched.load_state_dict(ck["scheduler"])
@@ -257,6 +336,7 @@ def _resume(trainer: Trainer, plan: Plan, *, overwrite: bool) -> tuple[TrainStat
             torch.set_rng_state(ck["torch_rng"].cpu())
         if trainer.fq is not None:
             trainer.fq.load_state(ck.get("qat_ranges"))
+        trainer.resume = None
         log.info("distill %s: resuming after epoch %d (step %d)", plan.name, state.epoch, state.step)
     elif world.main:
         state.fidelity_initial = fidelity(
@@ -353,6 +433,7 @@ def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: _Totals) ->
         return
     report = _final_fidelity(trainer, plan, state)
     write_json(plan.run.fidelity(plan.name), report)
+    plan.stage.track(*(p for p in (plan.run.checkpoint(plan.name), plan.run.fidelity(plan.name)) if p.is_file()))
     loop_s = totals.loop_s
     plan.stage.counts.update(
         n_train_frames=int(trainer.train_rows.size),
@@ -372,6 +453,8 @@ def _finish(trainer: Trainer, plan: Plan, state: TrainState, totals: _Totals) ->
     )
     plan.stage.extra["fidelity"] = {k: report.get(k) for k in ("r2_mean", "r2_weighted", "cosine_mean", "mse")}
     plan.stage.extra["teacher"] = trainer.header["base"]["teacher"]
+    plan.stage.extra["frontend"] = {k: trainer.header["base"]["frontend"].get(k) for k in ("window_size", "n_frames")}
+    plan.stage.extra["split"] = trainer.header["base"]["split"]
 
 
 def _in_sync(world: World, model: torch.nn.Module) -> bool:
@@ -412,10 +495,13 @@ def _final_fidelity(trainer: Trainer, plan: Plan, state: TrainState) -> dict[str
         "targets": plan.targets,
         "split": "val" if trainer.has_val else "train",
         "val_by": config.val_by,
+        "groups": trainer.header["base"]["split"],
+        "window_size": trainer.source.window_size,
         **fid,
         "r2_per_dim": per_dim,
         "best_epoch": int(state.best_epoch) + 1,
         "best_val_loss": float(state.best_val_loss),
         "initial": initial,
         "teacher_untrained": bool(trainer.header["base"]["teacher"].get("untrained")),
+        "teacher": trainer.header["base"]["teacher"],
     }

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..distributed import World
 from ..errors import ConfigError
 from ..layout import RunLayout
+from ..lock import run_lock
 from ..utils import Pathlike
 from .config import DistillConfig
 from .inputs import plan_run
@@ -54,25 +55,29 @@ def run(run_dir: Pathlike, config: DistillConfig | None = None, *, overwrite: bo
 
     Notes
     -----
-    A re-run with the same config and inputs is a no-op once finished; an interrupted run resumes from ``ckpt.pt``
-    at the last finished epoch and, on CPU with a fixed seed, ends with the same weights as an uninterrupted run.
+    The config and every input (target set, audio cache, teacher window, split, student, ``ckpt.pt``) are checked
+    before anything is written, under the run directory's lock (:func:`sea.lock.run_lock`). A re-run with the same
+    config and inputs is a no-op once finished; an interrupted run resumes from ``ckpt.pt`` at the last finished
+    epoch and, on CPU with a fixed seed, ends with the same weights as an uninterrupted run.
     """
     config = config or DistillConfig()
     config.validate()
     plan = plan_run(RunLayout(run_dir), config)
     world = World(_resolve_device(config.device))
     try:
-        done = world.broadcast_int(int(world.main and not overwrite and plan.stage.is_done()))
-        if done:
-            log.info("distill %s: already done, skipping (use --overwrite to retrain)", plan.name)
-            return plan.out
-        if world.main:
-            plan.out.mkdir(parents=True, exist_ok=True)
-        from .session import train
+        with run_lock(run_dir):  # rank 0 holds it for the job (re-entrant under 'sea run')
+            done = world.broadcast_int(int(world.main and not overwrite and plan.stage.is_done()))
+            if done:
+                log.info("distill %s: already done, skipping (use --overwrite to retrain)", plan.name)
+                return plan.out
+            from .session import prepare, train
 
-        with plan.stage.running() if world.main else contextlib.nullcontext():
-            train(plan, world, overwrite=overwrite)
-        world.barrier()
+            trainer = prepare(plan, world, overwrite=overwrite)  # every remaining check; nothing written yet
+            if world.main:
+                plan.out.mkdir(parents=True, exist_ok=True)
+            with plan.stage.running() if world.main else contextlib.nullcontext():
+                train(trainer, plan)
+            world.barrier()
     finally:
         world.close()
     return plan.out

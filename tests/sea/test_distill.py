@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +23,7 @@ from sea.cli import main
 from sea.distill import DistillConfig, distill, report_text
 from sea.distill.data import WindowSource, epoch_batches, group_labels, split_rows
 from sea.distill.losses import DistillLoss, cosine_loss, mse_loss, relational_loss
-from sea.errors import ConfigError, ManifestError
+from sea.errors import ConfigError, ManifestError, SeaWarning
 from sea.runs import Stage, read_stage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,7 +132,19 @@ def test_distill_loss_weighting():
 @pytest.mark.parametrize(
     "kw,match",
     [
-        ({"student": "sea_student_9"}, "unknown student 'sea_student_9'; available students: sea_student_0"),
+        ({"student": "sea_student_9"}, "unknown student 'sea_student_9'.*; available students: sea_student_0"),
+        ({"student": "sea_mcu_ss"}, r"unknown student 'sea_mcu_ss' \(did you mean 'sea_mcu_s'\?\)"),
+        ({"epochs": -1}, "epochs=-1 must be >= 1"),
+        ({"epochs": 0}, "epochs=0 must be >= 1"),
+        ({"lr": -1e-3}, "lr=-0.001 must be > 0"),
+        ({"batch_size": "64"}, "batch_size='64' must be an integer"),
+        ({"batch_size": 64.0}, "batch_size=64.0 must be an integer"),
+        ({"lr": "fast"}, "lr='fast' must be a number"),
+        ({"qat": "yes"}, "qat='yes' must be true or false"),
+        ({"min_delta": -1e-4}, "min_delta=-0.0001 must be >= 0"),
+        ({"weight_decay": -1.0}, "weight_decay=-1.0 must be >= 0"),
+        ({"time_shift": 0.8}, r"time_shift=0.8 must be in \[0, 0.5\] seconds"),
+        ({"student_args": {"input_shape": [1, 64, 150]}}, "sets input_shape.*follows the teacher's window"),
         ({"mse": 0.0}, "all 0; give at least one a positive weight"),
         ({"mse": -1.0}, r"mse=-1.0 must be a finite loss weight >= 0"),
         ({"relational": float("nan")}, "relational=nan must be a finite"),
@@ -148,6 +161,24 @@ def test_distill_loss_weighting():
 def test_config_errors(kw, match):
     with pytest.raises(ConfigError, match=match):
         DistillConfig(**kw).validate()
+
+
+def test_early_stopping_and_lr_schedule_use_the_papers_min_delta():
+    """SEA: EarlyStopping(val_loss, min_delta=1e-4, patience=10), ReduceLROnPlateau(factor 0.1, patience 5), absolute."""
+    from types import SimpleNamespace
+
+    from sea.distill.loop import TrainState, _update_state
+
+    c = DistillConfig()
+    assert (c.min_delta, c.patience, c.lr_factor, c.lr_patience, c.lr) == (1e-4, 10, 0.1, 5, 1e-4)
+    trainer = SimpleNamespace(config=DistillConfig(patience=2))
+    st = TrainState()
+    assert _update_state(trainer, st, 0, 1.0)
+    assert not _update_state(trainer, st, 1, 1.0 - 5e-5)  # smaller than min_delta: not an improvement
+    assert _update_state(trainer, st, 2, 1.0 - 2e-4) and st.best_epoch == 2 and st.bad_epochs == 0
+    assert not _update_state(trainer, st, 3, 0.99985) and not st.stopped
+    assert not _update_state(trainer, st, 4, 0.99985) and st.stopped  # patience 2 bad epochs
+    # the LR schedule counts improvements the same way: see the scheduler state in the checkpoint contract test
 
 
 def test_config_yaml_and_hash(tmp_path):
@@ -183,6 +214,44 @@ def test_windows_align_with_teacher_frames(run):
     assert not audio[0, :4000].any() and audio[0, 4000:].any()  # frame 0 is zero-padded on the left
 
 
+def test_default_split_keeps_recordings_together(run, tmp_path):
+    """Issue 14 §4: held-out rows are whole recordings (meta group / fsID), never slices of one clip or recording."""
+    import dataclasses
+
+    from sea.manifest import read_manifest, write_manifest
+    from sea.targets import open_targets
+
+    assert DistillConfig().val_by == "group" and DistillConfig().min_delta == 1e-4
+    rec_run = _copy_run(run, tmp_path / "rec")
+    records = read_manifest(rec_run)
+    # three clips per recording (UrbanSound8K's fsID); the first recording names its group explicitly
+    metas = [{"fsID": f"r{i // 3}", **({"group": "g0"} if i < 3 else {})} for i in range(len(records))]
+    write_manifest([dataclasses.replace(r, meta=m) for r, m in zip(records, metas)], rec_run / "clips.jsonl")
+    clip_ids = WindowSource(rec_run, open_targets(rec_run, "pca8")).clip_ids
+    recording = {r.clip_id: m.get("group", m["fsID"]) for r, m in zip(records, metas)}
+    for seed in range(5):
+        groups = group_labels(rec_run, clip_ids, "group")
+        tr, va = split_rows(groups, 0.25, seed=seed)
+        assert va.size and tr.size
+        assert not set(clip_ids[tr]) & set(clip_ids[va])  # no clip on both sides
+        rec_tr, rec_va = ({recording[c] for c in clip_ids[x]} for x in (tr, va))
+        assert not rec_tr & rec_va  # no recording on both sides
+    assert set(groups[clip_ids == records[0].clip_id]) == {"group:g0"}
+    assert set(groups[clip_ids == records[3].clip_id]) == {"fsID:r1"}
+    # clips without a recording key are their own group; without a manifest every clip is
+    bare = group_labels(run, clip_ids, "group")
+    assert len(set(bare)) == len(set(clip_ids)) and all(g.startswith("clip:") for g in bare)
+    # a random split of rows (the defect) would put frames of one clip on both sides
+    rows = np.random.default_rng(0).permutation(clip_ids.size)
+    assert set(clip_ids[rows[: clip_ids.size // 4]]) & set(clip_ids[rows[clip_ids.size // 4 :]])
+    out = distill(rec_run, cfg(name="grouped", epochs=1, max_steps_per_epoch=1, val_by="group"))
+    split = json.loads((out / "fidelity.json").read_text())["groups"]
+    assert split["val_by"] == "group" and split["group_keys"] == ["fsID", "group"]
+    assert split["n_val_groups"] >= 1 and split["n_train_groups"] + split["n_val_groups"] == len(
+        set(recording.values())
+    )
+
+
 def test_split_by_group_and_epoch_order(run):
     from sea.targets import open_targets
 
@@ -199,7 +268,7 @@ def test_split_by_group_and_epoch_order(run):
         uniq = np.unique(groups)
         held = np.random.default_rng([3, 0]).permutation(uniq)[: int(round(0.25 * uniq.size))]
         assert set(groups[va]) == set(held)
-    with pytest.raises(ConfigError, match="val_by='colour'.*choose 'clip' or one of.*fold"):
+    with pytest.raises(ConfigError, match="val_by='colour'.*choose 'group', 'clip' or one of.*fold"):
         group_labels(run, clip_ids, "colour")
 
     rows = np.arange(100, dtype=np.int64)
@@ -234,6 +303,7 @@ def test_outputs_checkpoint_contract_and_determinism(run):
         assert model(torch.zeros(3, 1, 64, 50)).shape == (3, 8)
     full = load_checkpoint(out / "ckpt.pt")
     assert full["epoch"] == 2 and full["step"] == 8 and {"optimizer", "scheduler", "torch_rng"} <= set(full)
+    assert full["scheduler"]["threshold_mode"] == "abs" and full["scheduler"]["threshold"] == 1e-4
     rows = list(csv.DictReader(open(out / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2] and [int(r["step"]) for r in rows] == [4, 8]
     assert {"train_loss", "val_loss", "lr", "time"} <= set(rows[0]) and float(rows[0]["val_loss"]) > 0
@@ -305,26 +375,54 @@ def test_sea_student_3_lin_beats_sea_student_3(tmp_path):
     assert float(y_paper.min()) >= 0.0 and float(y_lin.min()) < 0.0
 
 
-def test_input_errors(run, tmp_path):
+def test_input_errors_leave_finished_stages_finished(run):
+    """Every input is checked before anything is written: a failed command leaves a finished student finished."""
+    out = distill(run, cfg(name="kept", epochs=1, max_steps_per_epoch=2))
+    before = (out / "stage.json").read_bytes()
     with pytest.raises(ManifestError, match=r"target set 'pca99' not found.*available: pca8.*sea targets fit"):
-        distill(run, cfg(targets="pca99"))
+        distill(run, cfg(name="kept", targets="pca99"))
     with pytest.raises(ConfigError, match=r"outputs 64-d embeddings but target set 'pca8' is 8-d.*out_dim: 8"):
-        distill(run, cfg(name="dim", student_args=None))
+        distill(run, cfg(name="kept", student_args=None))
     with pytest.raises(ConfigError, match="val_by='colour'"):
-        distill(run, cfg(name="vb", val_by="colour"))
+        distill(run, cfg(name="kept", val_by="colour"))
     with pytest.raises(ConfigError, match="unknown student"):
-        distill(run, cfg(student="nope"))
+        distill(run, cfg(name="kept", student="nope"))
     with pytest.raises(ConfigError, match="student 'sea_mcu_xs' has no option"):
-        distill(run, cfg(name="sa", student_args={"out_dim": 8, "colour": 1}))
+        distill(run, cfg(name="kept", student_args={"out_dim": 8, "colour": 1}))
+    assert (out / "stage.json").read_bytes() == before  # still the finished record, not 'running' with a bad config
+    with pytest.raises(ConfigError, match="outputs 64-d"):
+        distill(run, cfg(name="never", student_args=None))
+    assert not (run / "students" / "never").exists()
+
+
+def test_fresh_run_names_the_whole_chain(run, tmp_path):
+    """Issue 19 §3: the missing-stage error lists every command still to run, in order, and writes nothing."""
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ManifestError, match="no target sets.*sea targets fit"):
+    with pytest.raises(ManifestError) as e:
         distill(empty, DistillConfig())
+    msg = str(e.value)
+    steps = [f"sea data prepare DATASET RAW_DIR {empty}", f"sea teacher extract {empty}", f"sea targets fit {empty}"]
+    assert all(s in msg for s in steps), msg
+    assert [msg.index(s) for s in steps] == sorted(msg.index(s) for s in steps) and "\n" not in msg
+    assert list(empty.iterdir()) == []  # no lock file, no students/ directory
+    # prepared and extracted, no target set yet: only the last step is left
+    partial = tmp_path / "partial"
+    shutil.copytree(run / "teacher", partial / "teacher")
+    shutil.copytree(run / "audio", partial / "audio")
+    shutil.copy(run / "clips.jsonl", partial / "clips.jsonl")
+    with pytest.raises(ManifestError, match=r"run 'sea targets fit .*partial', then 'sea distill") as e:
+        distill(partial, DistillConfig())
+    assert "teacher extract" not in str(e.value) and "data prepare" not in str(e.value)
+    # a prepared run without the 8 kHz cache: rebuild the caches first
     nocache = tmp_path / "nocache"
     shutil.copytree(run / "targets", nocache / "targets")
     shutil.copytree(run / "teacher", nocache / "teacher")
-    with pytest.raises(ManifestError, match="no 8000 Hz audio cache"):
+    shutil.copy(run / "clips.jsonl", nocache / "clips.jsonl")
+    with pytest.raises(ManifestError, match=r"sea data prepare DATASET RAW_DIR .* --cache-srs 48000,8000 --overwrite"):
         distill(nocache, cfg())
+    # the CLI prints it as one line, exit 1, no traceback
+    assert main(["distill", str(empty)]) == 1
 
 
 def test_cli(run, capsys):
@@ -345,6 +443,199 @@ def test_cli(run, capsys):
     with pytest.raises(SystemExit) as e:
         main(["distill", str(run), "--frontend-dtype", "float16"])
     assert e.value.code == 2
+
+
+# -- windows of any length (issue 15 §2) ---------------------------------------------------------------------------
+
+
+def build_window_run(run_dir: Path, *, window_size: float = 3.0, hop_size: float = 1.0, dim: int = 8) -> Path:
+    """A run whose stand-in teacher has ``window_size``-s windows, uncentred (BirdNET-like), with PCA targets."""
+    import warnings
+
+    from sea.cache import AudioCache
+    from sea.evaluate.demo import StandinTeacher, make_demo_run
+    from sea.framing import frame_starts
+    from sea.manifest import read_manifest
+    from sea.store import FrameStoreWriter
+    from sea.targets import TargetsConfig, fit_targets
+
+    make_demo_run(run_dir, n_clips=16, duration=5.0, hop_size=0.5, teacher_dim=16, pca_dims=(dim,), students={})
+    shutil.rmtree(run_dir / "teacher")
+    shutil.rmtree(run_dir / "targets")
+    teacher = {"family": "standin", "name": "standin3", "sr": 48000, "window_size": window_size,
+               "hop_size": hop_size, "embedding_size": 16, "weights": None, "weights_sha256": None,
+               "untrained": False}  # fmt: skip
+    meta = {"sr": 48000, "hop_size": hop_size, "center": False, "frame_size": window_size, "teacher": teacher}
+    net, cache = StandinTeacher(16, seed=0), AudioCache(run_dir, 48000)
+    length = int(window_size * 48000)
+    with FrameStoreWriter(run_dir / "teacher" / "standin3", 16, dtype="float32", meta=meta) as w:
+        for r in read_manifest(run_dir):
+            starts = frame_starts(cache.n_samples(r.clip_id), 48000, hop_size=hop_size, center=False,
+                                  frame_size=window_size)  # fmt: skip
+            win = np.stack([cache.window(r.clip_id, int(s), length) for s in starts])
+            with torch.no_grad():
+                emb = net(torch.from_numpy(win)).numpy()
+            w.add([r.clip_id] * len(starts), np.arange(len(starts)), np.arange(len(starts)) * hop_size, emb)
+    with Stage(run_dir / "teacher" / "standin3", "teacher", {"standin": True}).running() as st:
+        st.extra["teacher"] = teacher
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit_targets(run_dir, TargetsConfig(dim=dim, name=f"pca{dim}", n_points=100_000))
+    return run_dir
+
+
+def test_three_second_teacher_window(tmp_path):
+    """The student's input span follows the store's teacher window: 3-s windows, 150 mel frames, recorded."""
+    from sea.cache import AudioCache
+    from sea.students.frontend import StudentFrontend
+    from sea.targets import open_targets
+
+    run3 = build_window_run(tmp_path / "run3")
+    reader = open_targets(run3, "pca8")
+    src = WindowSource(run3, reader)
+    assert src.window_size == 3.0 and src.window_length == 24000
+    rows = np.array([0, 1, 2, src.n_rows - 1])
+    audio, _ = src(rows)
+    cache = AudioCache(run3, 8000)
+    assert audio.shape == (4, 24000)
+    for i, r in enumerate(rows):  # uncentred: the window starts at the frame's timestamp
+        start = int(round(reader.store.timestamps[r] * 8000))
+        np.testing.assert_array_equal(audio[i], cache.window(str(reader.store.clip_ids[r]), start, 24000))
+
+    out = distill(run3, cfg(epochs=2, batch_size=16, max_steps_per_epoch=3, bn_recalibrate=2))
+    model, ck = load_student(out / "best.pt")
+    assert ck["frontend"]["window_size"] == 3.0 and ck["frontend"]["n_frames"] == 150
+    assert ck["frontend"]["output_shape"] == [1, 64, 150] and ck["frontend"]["window_length"] == 24000
+    assert ck["teacher"]["window_size"] == 3.0 and ck["teacher"]["name"] == "standin3"
+    assert ck["framing"]["window_size"] == 3.0 and ck["framing"]["center"] is False
+    assert list(model.input_shape) == [1, 64, 150]
+    # what evaluation and export do: the front-end from the checkpoint's record, then the student
+    feats = StudentFrontend(mode="stft", params=ck["frontend"])(torch.from_numpy(audio))
+    assert feats.shape == (4, 1, 64, 150)
+    with torch.no_grad():
+        assert model(feats).shape == (4, 8)
+    fid = json.loads((out / "fidelity.json").read_text())
+    assert fid["window_size"] == 3.0 and fid["teacher"]["window_size"] == 3.0
+    assert "window 3 s" in report_text(out)
+
+
+# -- damaged and non-finite inputs (issue 18 §2) ---------------------------------------------------------------------
+
+
+def _copy_run(run: Path, dest: Path) -> Path:
+    for sub in ("audio", "teacher", "targets"):
+        shutil.copytree(run / sub, dest / sub)
+    shutil.copy(run / "clips.jsonl", dest / "clips.jsonl")
+    return dest
+
+
+def test_damaged_checkpoints_are_named_with_the_fix(run, tmp_path):
+    out = distill(run, cfg(name="damaged", epochs=2, max_steps_per_epoch=2))
+    best_bytes = (out / "best.pt").read_bytes()
+    st = read_stage(out)
+    assert set(st["files"]) == {"best.pt", "fidelity.json"}  # what evaluate/export trust is recorded
+    # a truncated ckpt.pt of an interrupted run: one line naming it and the fix, nothing rewritten
+    with open(out / "stage.json", "w") as f:
+        json.dump({**st, "status": "running"}, f)
+    before = (out / "stage.json").read_bytes()
+    full = (out / "ckpt.pt").read_bytes()
+    (out / "ckpt.pt").write_bytes(full[: len(full) // 2])
+    with pytest.raises(
+        ManifestError,
+        match=r"ckpt.pt' is not a readable sea checkpoint.*start student 'damaged' over.*with --overwrite",
+    ):
+        distill(run, cfg(name="damaged", epochs=2, max_steps_per_epoch=2))
+    assert (out / "stage.json").read_bytes() == before
+    assert main(["distill", str(run), "--student", "sea_mcu_xs", "--student-args", "{out_dim: 8}", "--targets",
+                 "pca8", "--name", "damaged", "--epochs", "2"]) == 1  # fmt: skip
+    distill(run, cfg(name="damaged", epochs=2, max_steps_per_epoch=2), overwrite=True)
+    assert (out / "best.pt").read_bytes() == best_bytes and read_stage(out)["status"] == "done"
+    # a truncated best.pt of a finished run: not 'up to date'; retrained (deterministically) to the same bytes
+    (out / "best.pt").write_bytes(best_bytes[:1000])
+    with pytest.warns(SeaWarning, match=r"best.pt' is damaged.*retraining 'damaged' from scratch"):
+        distill(run, cfg(name="damaged", epochs=2, max_steps_per_epoch=2))
+    assert (out / "best.pt").read_bytes() == best_bytes and read_stage(out)["status"] == "done"
+
+
+def test_non_finite_teacher_frame_names_file_and_row(run, tmp_path):
+    from sea.store import FrameStore
+
+    bad = _copy_run(run, tmp_path / "nan")
+    store = FrameStore(bad / "teacher" / "standin")
+    row = 57
+    shard = bad / "teacher" / "standin" / store.shards[0]["emb"]
+    emb = np.load(shard, mmap_mode="r+")
+    emb[row - store.shards[0]["start"], 3] = np.nan
+    emb.flush()
+    del emb
+    # as a teacher that wrote a NaN frame would have recorded it: the shard's size and hashes match
+    from sea import integrity
+
+    meta = json.loads((shard.parent / "store.json").read_text())
+    rec = integrity.record(shard, full=True)
+    meta["shards"][0].update({k: rec[k] for k in ("sha256", "sampled_sha256") if k in meta["shards"][0]})
+    (shard.parent / "store.json").write_text(json.dumps(meta))
+    clip, frame = str(store.clip_ids[row]), int(store.frames[row])
+    c = cfg(name="nan", epochs=1, val_fraction=0.0, fidelity_max_frames=10_000)
+    with pytest.raises(ManifestError) as e:
+        distill(bad, c)
+    msg = str(e.value)  # the store's reader or distillation's own check: either names file, row, clip and frame
+    assert str(shard) in msg and f"row {row} (clip {clip!r}, frame {frame})" in msg, msg
+    assert "sea teacher extract" in msg and "--overwrite" in msg and "\n" not in msg
+    assert (read_stage(bad / "students" / "nan") or {}).get("status") != "done"
+
+
+def test_window_source_refuses_non_finite_targets_and_audio(run, monkeypatch):
+    """Distillation's own check, behind the readers': a NaN/Inf target or sample names the file, row, clip, frame."""
+    from sea.targets import open_targets
+
+    src = WindowSource(run, open_targets(run, "pca8"))
+    rows = np.array([3, 40, 41])
+    store = src.targets.store
+    read = src.targets.read
+
+    def inf_target(idx):
+        out = read(idx)
+        out[np.asarray(idx) == 40, 2] = np.inf
+        return out
+
+    monkeypatch.setattr(src.targets, "read", inf_target)
+    where = f"row 40 (clip {str(store.clip_ids[40])!r}, frame {int(store.frames[40])})"
+    with pytest.raises(ManifestError, match=r"non-finite target in '.*targets/pca8' at " + re.escape(where)):
+        src(rows)
+    with pytest.raises(ManifestError, match="the teacher frame is finite.*sea targets fit .* --overwrite"):
+        src.batch(rows, epoch=0)
+    monkeypatch.setattr(src.targets, "read", read)
+    audio = src.audio
+
+    def nan_audio(idx, shifts=None):
+        out = audio(idx, shifts)
+        out[1, 100] = np.nan
+        return out
+
+    monkeypatch.setattr(src, "audio", nan_audio)
+    with pytest.raises(ManifestError, match=r"non-finite audio in '.*audio/8000' for " + re.escape(where)):
+        src(rows)
+
+
+def test_non_finite_loss_stops_with_epoch_and_step(run, monkeypatch):
+    from sea.distill.loop import DivergedError
+    from sea.distill.losses import DistillLoss
+
+    forward = DistillLoss.forward
+    calls = {"n": 0}
+
+    def nan_at_step_3(self, y, t):
+        calls["n"] += 1
+        total, parts = forward(self, y, t)
+        return (total * float("nan") if calls["n"] == 3 else total), parts
+
+    monkeypatch.setattr(DistillLoss, "forward", nan_at_step_3)
+    with pytest.raises(DivergedError, match=r"diverged: the training loss of step 3 is nan at epoch 2.*lower the"):
+        distill(run, cfg(name="diverged", epochs=3, max_steps_per_epoch=2))
+    ck = load_checkpoint(run / "students" / "diverged" / "ckpt.pt")
+    assert ck["epoch"] == 1 and all(torch.isfinite(v).all() for v in ck["state_dict"].values() if v.is_floating_point())
+    assert read_stage(run / "students" / "diverged")["status"] == "running"
 
 
 # -- kill and resume -------------------------------------------------------------------------------------------------
@@ -388,7 +679,8 @@ def test_kill_and_resume_matches_uninterrupted(run):
     done_epochs = load_checkpoint(out / "ckpt.pt")["epoch"]
     assert 1 <= done_epochs < 4 and read_stage(out)["status"] == "running"
 
-    resumed = distill(run, cfg(**kw))
+    with pytest.warns(SeaWarning, match="stale lock of pid"):  # the killed process's lock record, taken over
+        resumed = distill(run, cfg(**kw))
     st = read_stage(resumed)
     assert st["status"] == "done" and st["counts"]["resumed_from_epoch"] == done_epochs
     ref = distill(run, cfg(**{**kw, "name": "uninterrupted"}))
@@ -496,10 +788,15 @@ def test_qat_fine_tunes_a_float_student_and_reports_int8_fidelity(run):
     assert json.loads((q_out / "stage.json").read_text())["finished"] == stage_before
 
 
-def test_qat_init_errors(run):
+def test_qat_init_errors(run, tmp_path):
     with pytest.raises(ManifestError, match="init_from='nope'.*distil the float student first"):
         distill(run, cfg(qat=True, init_from="nope"))
-    distill(run, cfg(name="qat_other", student="sea_mcu_s", epochs=1, max_steps_per_epoch=2))
+    other = distill(run, cfg(name="qat_other", student="sea_mcu_s", epochs=1, max_steps_per_epoch=2))
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes((other / "best.pt").read_bytes()[:2000])
+    with pytest.raises(ManifestError, match=r"cut.pt' is not a readable sea checkpoint.*pass another init_from"):
+        distill(run, cfg(name="qat_cut", qat=True, init_from=str(cut)))
+    assert not (run / "students" / "qat_cut").exists()
     with pytest.raises(ConfigError, match="holds 'sea_mcu_s'.*use the same student"):
         distill(run, cfg(name="qat_bad", qat=True, init_from="qat_other"))
     with pytest.raises(ConfigError, match="own output"):
