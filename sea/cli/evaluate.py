@@ -15,18 +15,37 @@ def register(subparsers, name: str, help_text: str) -> None:
         name,
         help=help_text,
         description=(
-            "Embed a prepared downstream dataset with each model (1-s frames, hop 0.1 s, cached under "
-            "RUN_DIR/eval/<dataset>/emb/), train the downstream classifiers under the dataset's protocol "
-            "(US8K 10-fold / ESC-50 5-fold CV on the predefined folds with the previous fold validating; "
-            "SONYC-UST official split with AutoPool and mean pooling; other sets: their folds/splits or a "
-            "seeded stratified k-fold), and write RUN_DIR/eval/<dataset>/report.json, report.md and PNG plots, "
-            "plus the run summary RUN_DIR/eval/report.md. Models: teacher, teacher_pca[:NAME], student "
-            "checkpoints (.pt files, directories or names under RUN_DIR/students/)."
+            "Embed a prepared downstream dataset with each model (frames of the model's window: 1 s for OpenL3,\n"
+            "edgel3 and their students, 3 s for BirdNET; hop --hop-size; cached under\n"
+            "RUN_DIR/eval/<dataset>/emb/), train the downstream classifiers under the dataset's protocol and\n"
+            "write RUN_DIR/eval/<dataset>/report.json, report.md and PNG plots, plus the run summary\n"
+            "RUN_DIR/eval/report.md.\n"
+            "\n"
+            "Protocols: us8k / esc50 = leave-one-fold-out over the folds present (at least 3; the previous fold\n"
+            "validates), else grouped k-fold by recording; sonyc = the official split, scored on verified labels\n"
+            "(DCASE-UST AUPRC), AutoPool head selected on validate; folds / split / kfold for other sets; auto\n"
+            "picks from the dataset's name.\n"
+            "\n"
+            "Models: teacher, teacher_pca[:TARGETS] (the teacher followed by a fitted PCA), and student\n"
+            "checkpoints (students/<name>, a name under RUN_DIR/students/, a directory or a .pt file).\n"
+            "\n"
+            "Everything is checked before anything is written: a failed command leaves a finished evaluation\n"
+            "finished."
         ),
         epilog=(
-            "example: sea evaluate runs/demo --models teacher,teacher_pca,runs/demo/students/s3 "
-            "--dataset runs/us8k --classifiers mlp,logreg"
+            "examples (paths that 'sea run configs/quickstart.yaml' and 'configs/sea_paper.yaml' create):\n"
+            "  sea evaluate runs/quickstart --models teacher,teacher_pca:pca64_random,students/sea_mcu_s\n"
+            "  sea evaluate runs/quickstart --dataset runs/quickstart/datasets/synthetic_eval \\\n"
+            "      --models teacher,students/sea_student_3_lin --classifiers logreg,mlp\n"
+            "  sea evaluate runs/sea_paper --dataset runs/sea_paper/datasets/us8k --protocol us8k \\\n"
+            "      --models teacher,students/sea_mcu_s\n"
+            "  sea evaluate runs/sea_paper --dataset runs/sea_paper/datasets/sonyc_ust --protocol sonyc \\\n"
+            "      --classifiers mlp --autopool-preset fast --models teacher\n"
+            "\n"
+            "a fresh run needs, in order: sea data prepare, sea teacher extract, sea targets fit, sea distill\n"
+            "(or all of it from one YAML file: sea run CONFIG)"
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "run_dir", metavar="RUN_DIR", help="run directory (teacher store, targets, students; default dataset)"

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..config import did_you_mean
+from ..constants import VALID_CONTENT_TYPES, VALID_FRONTENDS, VALID_INPUT_REPRS
 from ..errors import ConfigError
 from .classifiers import AUTOPOOL_PRESETS, CLASSIFIERS, ClassifierSettings, resolve_device
 from .protocols import PROTOCOLS
@@ -90,7 +91,8 @@ class EvalConfig:
     models: tuple[str, ...] = field(
         default=("teacher",),
         metadata={
-            "help": "comma list: teacher, teacher_pca[:NAME], student checkpoints (.pt, dir, or RUN/students/<name>)"
+            "help": "comma list: teacher, teacher_pca[:TARGETS], students/<name> (or a name under RUN/students/, "
+            "a directory, a .pt file)"
         },
     )
     dataset: str | None = field(
@@ -126,10 +128,19 @@ class EvalConfig:
     teacher: str = field(
         default="auto", metadata={"help": "teacher store variant under RUN/teacher/ (auto: the only one)"}
     )
-    input_repr: str = field(default="mel256", metadata={"help": "teacher input_repr when no store describes it"})
-    content_type: str = field(default="music", metadata={"help": "teacher content_type when no store describes it"})
+    input_repr: str = field(
+        default="mel256",
+        metadata={"help": "OpenL3 input_repr when no store describes the teacher", "choices": VALID_INPUT_REPRS},
+    )
+    content_type: str = field(
+        default="music",
+        metadata={"help": "OpenL3 content_type when no store describes the teacher", "choices": VALID_CONTENT_TYPES},
+    )
     embedding_size: int = field(default=512, metadata={"help": "teacher embedding size when no store describes it"})
-    teacher_frontend: str = field(default="kapre", metadata={"help": "teacher front-end when no store describes it"})
+    teacher_frontend: str = field(
+        default="kapre",
+        metadata={"help": "OpenL3 front-end when no store describes the teacher", "choices": VALID_FRONTENDS},
+    )
     teacher_weights: str | None = field(default=None, metadata={"help": "teacher weights file (default: resolved)"})
     untrained_teacher: bool = field(default=False, metadata={"help": "random teacher weights (dry runs only)"})
     embed_batch_size: int = field(default=64, metadata={"help": "windows per forward pass while embedding"})
@@ -157,7 +168,9 @@ class EvalConfig:
     sk_max_frames: int = field(default=20000, metadata={"help": "max training frames of logreg/svm (random subset)"})
     logreg_c: float = field(default=1.0, metadata={"help": "inverse regularisation of the logistic regression"})
     svm_c: float = field(default=1.0, metadata={"help": "C of the RBF SVM"})
-    min_threshold: float = field(default=0.01, metadata={"help": "lowest AUPRC threshold (DCASE: 0.01)"})
+    min_threshold: float = field(
+        default=0.01, metadata={"help": "lowest score used as an AUPRC threshold (the DCASE-UST scorer's)"}
+    )
     fidelity: bool = field(
         default=True, metadata={"help": "compute fidelity to the teacher (cosine, R2, CKA, agreement)"}
     )

@@ -266,3 +266,32 @@ def test_real_untrained_openl3_teacher_vs_broken_student(tmp_path):
     cost = rep["models"]["teacher"]["cost"]
     assert cost["macs"] > 1e9 and "spectrogram" in cost["cost_scope"]
     assert seconds < 120
+
+
+def test_help_lists_choices_and_examples_with_paths_the_pipeline_creates(capsys):
+    """Issue 19 §6: examples that use paths the pipeline creates; choices listed; each default shown once."""
+    from pathlib import Path
+
+    import yaml
+
+    from sea.layout import RunLayout
+
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "{auto,us8k,esc50,sonyc,sonyc_sea,folds,split,kfold}" in text and "{paper,fast}" in text
+    assert "mlp, logreg, svm" in text and "{coarse,fine}" in text
+    for line in text.splitlines():
+        assert line.count("default") <= 1, line
+    configs = Path(__file__).resolve().parents[2] / "configs"
+    quick = yaml.safe_load((configs / "quickstart.yaml").read_text())
+    run = RunLayout(quick["run_dir"])
+    eval_ds = quick["evaluate"]["datasets"][0]["name"]
+    assert f"sea evaluate {quick['run_dir']} --models teacher,teacher_pca:pca64_random,students/sea_mcu_s" in text
+    assert f"--dataset {run.dataset(eval_ds)}" in text
+    paper = yaml.safe_load((configs / "sea_paper.yaml").read_text())
+    names = {d["name"] for d in paper["evaluate"]["datasets"]}
+    for name in ("us8k", "sonyc_ust"):
+        assert name in names and f"--dataset {RunLayout(paper['run_dir']).dataset(name)}" in text
+    assert any(s == "sea_mcu_s" or (isinstance(s, dict) and s.get("student") == "sea_mcu_s") for s in paper["students"])
