@@ -9,15 +9,16 @@ module          what it holds
 =============== ==========================================================================
 config          ``PrepareConfig``, ``DATASETS``
 stage           ``run`` (the stage), ``prepare``, ``prepare_from_config``, ``download_dataset``
-engine          decode once, validate, downmix, resample into the caches; manifest and report
+engine          lock, decode once, validate, downmix, resample into the caches; manifest, report, records
 clips           ``Candidate`` / ``ClipList``: what a dataset module hands the engine
 metadata        metadata CSVs read by column name
+timestamps      recording dates and ISO 8601 time stamps (SONYC-UST year/week/day/hour, CSV timestamps)
 report          ``data_report.json`` and the ``sea data info`` text
 download        download helpers (soundata, pooch), clear offline errors
 urbansound8k    ``metadata/UrbanSound8K.csv`` + ``audio/fold1..10`` (10 folds)
-sonyc_ust       ``annotations.csv`` + ``audio*/`` (v2.3, train/validate/test, multi-label)
+sonyc_ust       ``annotations.csv`` + audio (v2.3 or v1, train/validate/test, multi-label, sensor dates)
 esc50           ``meta/esc50.csv`` + ``audio/`` (5 folds, ``esc10=True`` subset)
-folder          any folder of audio, optional CSV ``path,label[,fold|split]`` (unlabeled otherwise)
+folder          any folder of audio, optional CSV ``path[,label,fold|split,group,sensor_id,timestamp]``
 synthetic       deterministic generator writing the UrbanSound8K (or SONYC-UST) layout
 =============== ==========================================================================
 

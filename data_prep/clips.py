@@ -77,6 +77,9 @@ class ClipList:
         Problems that do not stop a clip (see :func:`warning_entry`).
     notes : list of str
         Free-text notes for the report (e.g. ignored sidecar files).
+    details : dict
+        Machine-readable facts of the dataset for the report's ``dataset_details`` (e.g. SONYC-UST's
+        ``version`` and ``week_numbering``), read by later stages.
     inputs : dict[str, Path]
         Metadata files hashed into ``stage.json`` (e.g. ``{"metadata": csv}``).
     extra_fingerprint : list of Path
@@ -87,6 +90,7 @@ class ClipList:
     skipped: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Path] = field(default_factory=dict)
     extra_fingerprint: list[Path] = field(default_factory=list)
 

@@ -151,7 +151,9 @@ def prepare_clips(clips: ClipList, run_dir: str | Path, config: PrepareConfig, *
         with stage.running():
             records, facts = _decode_into_caches(clips.candidates, run, config, skipped, warns)
             write_manifest(records, run.manifest)
-            report = build_report(records, skipped, warns, facts, config=config, notes=clips.notes)
+            report = build_report(
+                records, skipped, warns, facts, config=config, notes=clips.notes, details=clips.details
+            )
             write_json(run.data_report, report)
             stage.track(run.manifest, run.data_report)
             for sr in config.cache_srs:

@@ -79,6 +79,7 @@ def build_report(
     *,
     config: PrepareConfig,
     notes: Sequence[str],
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Count the facts of a prepared dataset (the content of ``data_report.json``).
 
@@ -92,6 +93,8 @@ def build_report(
         ``{"subtype", "format"}`` of each record's file, in record order.
     config : PrepareConfig
     notes : sequence of str
+    details : dict, optional
+        The dataset module's machine-readable facts (:attr:`data_prep.clips.ClipList.details`).
 
     Returns
     -------
@@ -123,6 +126,7 @@ def build_report(
         "warning_counts": _sorted_counts(Counter(w["kind"] for w in warns)),
         "warnings": list(warns),
         "notes": list(notes),
+        "dataset_details": dict(details or {}),
     }
 
 

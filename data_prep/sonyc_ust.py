@@ -9,7 +9,8 @@ Versions (detected from the columns of ``annotations.csv``)
     paper): 3068 clips, train 2351, validate 443 (sensors disjoint from train), test 274 (in the
     later 2019 release 3338310); the same label columns but **no** ``year, week, day, hour, borough,
     block, latitude, longitude`` columns, so its clips get no date (day buckets fall back to clip
-    buckets). A file without the ``year``/``week`` columns is read as v1, with a note in the report.
+    buckets). A file without the ``year``/``week`` columns is read as v1, with a note in the report;
+    ``data_report.json`` records ``dataset_details.version`` (``"v1"`` or ``"v2"``).
     v1 cannot be downloaded by sea (no published checksums): fetch ``annotations.csv`` and
     ``audio.tar.gz`` from https://zenodo.org/records/2590742 and extract them into RAW_DIR.
 Layout
@@ -290,7 +291,7 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
             "extract the audio archives there"
         )
     v1 = not {"year", "week"} <= set(header)
-    numbering, week_note = week_numbering([] if v1 else [_week_of(r) for r in rows])
+    numbering, week_counts, week_note = week_numbering([] if v1 else [_week_of(r) for r in rows])
     cands, warns = [], []
     for name, c in _group_rows(rows, csv_path, coarse, fine).items():
         if len(c["splits"]) > 1:
@@ -300,7 +301,10 @@ def find_clips(raw_dir: Path, config: PrepareConfig, run_dir: Path) -> ClipList:
         path = index.get(name, raw_dir / "audio" / name)
         cands.append(_candidate(name, c, path, coarse, fine, warns, numbering))
     notes = [V1_NOTE] if v1 else [week_note]
-    return ClipList(cands, warnings=warns + _date_warnings(cands), notes=notes, inputs={"metadata": csv_path})
+    details = {"version": "v1"} if v1 else {"version": "v2", "week_numbering": numbering, **week_counts}
+    clips = ClipList(cands, warnings=warns + _date_warnings(cands), notes=notes, inputs={"metadata": csv_path})
+    clips.details = details
+    return clips
 
 
 def _week_of(row: dict) -> int | None:

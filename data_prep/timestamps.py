@@ -30,7 +30,7 @@ ISO = "iso"
 MONDAY_WEEKS = "monday"
 
 
-def week_numbering(weeks: Iterable[int | None]) -> tuple[str, str]:
+def week_numbering(weeks: Iterable[int | None]) -> tuple[str, dict[str, int], str]:
     """Decide how a SONYC-UST file numbers its weeks, from the week numbers it holds.
 
     ISO 8601 weeks run 1-53 and have no week 0; Monday-started ``%W`` weeks run 0-53. A file with a
@@ -46,6 +46,8 @@ def week_numbering(weeks: Iterable[int | None]) -> tuple[str, str]:
     -------
     numbering : str
         :data:`ISO` or :data:`MONDAY_WEEKS`.
+    counts : dict of str -> int
+        ``n_rows_with_week``, ``n_week_0``, ``n_week_53``.
     note : str
         The counts behind the decision, for the data report.
     """
@@ -53,9 +55,14 @@ def week_numbering(weeks: Iterable[int | None]) -> tuple[str, str]:
     n0, n53 = sum(w == 0 for w in values), sum(w == 53 for w in values)
     numbering = MONDAY_WEEKS if n0 else ISO
     rule = "Monday-started weeks from 0 (strftime %W)" if n0 else "ISO 8601 weeks"
-    return numbering, (
-        f"SONYC-UST week numbering: {rule}, decided from the data ({len(values)} rows with a week: "
-        f"{n0} with week 0, {n53} with week 53)"
+    counts = {"n_rows_with_week": len(values), "n_week_0": n0, "n_week_53": n53}
+    return (
+        numbering,
+        counts,
+        (
+            f"SONYC-UST week numbering: {rule}, decided from the data ({len(values)} rows with a week: "
+            f"{n0} with week 0, {n53} with week 53)"
+        ),
     )
 
 

@@ -204,6 +204,9 @@ def test_a_year_of_mondays_is_52_days_not_one(tmp_path):
     assert {r.meta["timestamp"][11:] for r in recs} == {"09:00:00", "17:00:00", "12:00:00"}
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert any("ISO 8601 weeks" in n and "0 with week 0" in n for n in rep["notes"])
+    assert rep["dataset_details"] == {
+        "version": "v2", "week_numbering": "iso", "n_rows_with_week": 156, "n_week_0": 0, "n_week_53": 0,
+    }  # fmt: skip
 
 
 def test_week_numbering_follows_the_data(tmp_path):
@@ -214,6 +217,7 @@ def test_week_numbering_follows_the_data(tmp_path):
     assert [r.meta["date"] for r in recs] == ["2019-01-01", "2019-01-07", "2019-12-30"]
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert any("Monday-started weeks from 0" in n and "1 with week 0" in n for n in rep["notes"])
+    assert rep["dataset_details"]["week_numbering"] == "monday"
     # week 53 of a year with 52 ISO weeks names no date: no date, a warning, the clip is kept
     _time_tree(tmp_path / "raw2", [(1, 2019, 53, 0, 8), (1, 2020, 53, 3, 8)])
     recs = {r.clip_id: r for r in _prepare_quiet(tmp_path / "raw2", tmp_path / "run2")}
@@ -246,3 +250,4 @@ def test_v1_layout_without_time_columns(tmp_path):
     assert recs["b"].meta["sensor_id"] == "9" and not {"date", "timestamp", "year"} & set(recs["b"].meta)
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert any("v1 layout" in n for n in rep["notes"]) and rep["splits"] == {"train": 1, "validate": 1}
+    assert rep["dataset_details"] == {"version": "v1"}
