@@ -302,6 +302,21 @@ def teacher_model(run_dir: Path, dataset_dir: Path, config: EvalConfig, *, devic
     )
 
 
+def _load_reducer(path: Path, run: RunLayout):
+    """A fitted reducer; a damaged file is named in one line with the command that rebuilds it."""
+    from ..targets.reducers import load_reducer
+
+    try:
+        return load_reducer(path)
+    except SeaError as exc:
+        raise ManifestError(str(exc).splitlines()[0]) from None
+    except Exception as exc:  # a truncated or foreign .npz: zipfile, numpy or key errors
+        raise ManifestError(
+            f"reducer {str(path)!r} is damaged ({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}); "
+            f"rebuild it: sea targets fit {run.root} --overwrite"
+        ) from None
+
+
 def _target_names(run: RunLayout) -> list[str]:
     root = run.targets_root
     return sorted(p.name for p in root.iterdir() if run.reducer(p.name).is_file()) if root.is_dir() else []
@@ -325,8 +340,6 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
     -------
     model : EmbeddingModel
     """
-    from ..targets.reducers import load_reducer
-
     run = RunLayout(run_dir)
     if not name:
         names = _target_names(run)
@@ -343,7 +356,7 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
             f"model spec {spec!r}: no reducer at {str(path)!r} (target sets: {', '.join(have) or 'none'}); "
             "run 'sea targets fit' first"
         )
-    reducer = load_reducer(path)
+    reducer = _load_reducer(path, run)
     base_fn = teacher.fn
 
     def fn(x):
@@ -457,14 +470,13 @@ def student_name(path: Path) -> str:
 
 
 def _student_reducer(run: RunLayout, ckpt: dict):
-    from ..targets.reducers import load_reducer
 
     spec = ckpt.get("target_spec") or {}
     if spec.get("kind") == "identity":
         return "identity"
     for cand in (spec.get("path"), run.reducer(str(spec.get("name"))) if spec.get("name") else None):
         if cand and Path(cand).is_file():
-            r = load_reducer(cand)
+            r = _load_reducer(Path(cand), run)
             if spec.get("sha256") and r.sha256_ != spec["sha256"]:
                 log.warning("reducer %s differs from the one the student was trained on (sha256)", cand)
             return r

@@ -210,3 +210,11 @@ def test_three_second_window_student_from_its_checkpoint(demo, tmp_path):
 
     assert m["cost"]["macs"] == model_cost(net, (1, 64, 150))["macs"]
     assert np.load(out / "emb" / "birdnet_student.npz")["features"].shape == (want, 8)
+
+
+def test_truncated_reducer_named_with_fix(copy):
+    reducer = RunLayout(copy).reducer("pca8")
+    reducer.write_bytes(reducer.read_bytes()[:200])
+    _refused(
+        copy, EvalConfig(models=("teacher_pca:pca8",), **FAST), r"reducer .*reducer\.npz.* is damaged.*sea targets fit"
+    )
