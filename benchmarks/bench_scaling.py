@@ -114,6 +114,12 @@ def main() -> None:
         return
     stages = [s for s in args.stages.split(",") if s]
     results: dict[str, list[dict]] = {s: [] for s in stages}
+    sys.path.insert(0, str(ROOT))
+    from sea.utils import machine_info
+
+    m = machine_info()
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {args.threads} torch threads per child; "
+          f"load average {os.getloadavg()[0]:.1f} at start")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="sea_scaling_") as tmp:
         for mult in (1, 2, 4):
             run = Path(tmp) / f"x{mult}"
