@@ -674,7 +674,9 @@ def load_teacher_model(source: Any, *, device: str = "cpu", num_threads: int | N
         Invalid values, or a tflite/onnx model whose input, window, output or size
         differs from the declaration.
     WeightsError
-        No weights, or weights that do not match their pinned hash.
+        No weights, weights that do not match their pinned hash, or (``source`` a
+        record with ``weights_sha256``, e.g. a frame store's) weights other than the
+        recorded ones.
     SeaError
         A family whose runtime is not installed (the message names the pip extra).
     """
@@ -689,6 +691,15 @@ def load_teacher_model(source: Any, *, device: str = "cpu", num_threads: int | N
         "onnx": _load_graph,
     }[v["model"]]
     model, spec = loader(v, device=device, num_threads=int(threads or 1))
+    recorded = source.get("weights_sha256") if isinstance(source, Mapping) else None
+    if recorded and spec.weights_sha256 and recorded != spec.weights_sha256:
+        from ..errors import WeightsError
+
+        raise WeightsError(
+            f"the {spec.family} teacher's weights {spec.weights!r} (sha256 {spec.weights_sha256[:12]}...) are not the "
+            f"ones recorded ({recorded[:12]}...); pass the recorded file with weights: PATH, or rebuild what was made "
+            "with the old weights"
+        )
     model.spec = spec
     return model, spec
 

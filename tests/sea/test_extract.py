@@ -400,6 +400,15 @@ def test_real_untrained_teacher(tmp_path):
         assert ref.std() > 1e-6  # not a degenerate (constant) embedding
         np.testing.assert_allclose(got, ref, rtol=2e-3, atol=2e-3 * max(1e-6, float(np.abs(ref).max())))
     json.dumps(store.meta)  # meta stays JSON-serialisable
+    # the teacher rebuilds from the store's identity (as evaluation does): same random weights, same frames
+    from sea.teacher.registry import load_teacher_model
+
+    with pytest.warns(UntrainedTeacherWarning):
+        again, spec = load_teacher_model(store.teacher)
+    assert spec.variant == "mel128_music_512" and spec.untrained
+    c = cache.clip_ids[0]
+    np.testing.assert_allclose(again(windows(cache.get(c), 48000)), store.read(np.arange(sl[c].start, sl[c].stop)),
+                               rtol=2e-3, atol=2e-3 * float(np.abs(ref).max()))  # fmt: skip
 
 
 # -- reliability (issue 18 §2): lock, validation before writing, damaged shards, non-finite outputs ------------

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sea.config import config_from_dict
-from sea.errors import ConfigError, SeaError
+from sea.errors import ConfigError, SeaError, WeightsError
 from sea.framing import n_frames
 from sea.runs import read_stage
 from sea.store import FrameStore
@@ -229,11 +229,11 @@ def fake_published(monkeypatch, tmp_path):
         calls.append((name, weights))
         return FakePublished(), {"weights_path": str(weights) if weights else None}
 
+    import sea.students  # first: the real package (and whatever it imports) loads as usual
+
     mod = types.ModuleType("sea.students.published")
     mod.load_published = load_published
     monkeypatch.setitem(sys.modules, "sea.students.published", mod)
-    import sea.students
-
     monkeypatch.setattr(sea.students, "published", mod, raising=False)
     return weights, calls
 
@@ -270,9 +270,17 @@ def test_edgel3_family_extracts_at_8k(tmp_path, fake_published):
     assert "audio/8000" in st["input_paths"]["audio"]
     # the cost of the published student comes from the student's own count
     assert teacher_cost(t) == {"params": 80 * 64, "macs": None}  # no log-mel network to count MACs on
+    # rebuilt from the store's record (as evaluation does); other weights at that path are refused
+    model, spec = load_teacher_model(t)
+    assert spec.variant == "edgel3_sea_ust_64" and model(np.zeros((2, 8000), np.float32)).shape == (2, 64)
+    weights.write_bytes(b"other weights")
+    with pytest.raises(WeightsError, match="are not the ones recorded"):
+        load_teacher_model(t)
 
 
 def test_edgel3_family_without_published_module(monkeypatch, tiny_run):
+    import sea.students  # noqa: F401
+
     monkeypatch.setitem(sys.modules, "sea.students.published", None)  # import fails
     with pytest.raises(SeaError, match="sea.students.published"):
         load_teacher_model("edgel3:sea_ust_64")
