@@ -147,8 +147,8 @@ def prepare_clips(clips: ClipList, run_dir: str | Path, config: PrepareConfig, *
             log.info("prepare: %s is up to date (same config and raw files); pass --overwrite to redo it", run.root)
             return run.manifest
         skipped, warns = list(clips.skipped), list(clips.warnings)
-        _remove_other_caches(run, config.cache_srs)
-        with stage.running():
+        with stage.running():  # stage.json says 'running' from here until every output is written
+            _remove_other_caches(run, config.cache_srs)
             records, facts = _decode_into_caches(clips.candidates, run, config, skipped, warns)
             write_manifest(records, run.manifest)
             report = build_report(
@@ -209,7 +209,7 @@ def _writing(run_dir: Path) -> Iterator[None]:
     except OSError as exc:
         where = exc.filename or run_dir
         raise ManifestError(
-            f"cannot write {str(where)!r}: {exc.strerror or exc} (the prepare stage is left unfinished); "
+            f"cannot write {str(where)!r}: {exc.strerror or exc} (the prepare stage did not finish); "
             "check the run directory's permissions and free space, then run the same command again"
         ) from None
 
