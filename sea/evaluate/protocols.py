@@ -594,6 +594,19 @@ def _split_plan(ds: Dataset, protocol: str, seed: int, val_fraction: float) -> P
     )
 
 
+def _unseen_class_note(ds: Dataset, splits: list[Split]) -> list[str]:
+    """Say when test clips belong to classes their split never trains on (their accuracy can only be 0)."""
+    if ds.multilabel:
+        return []
+    unseen = sum(int(np.sum(~np.isin(ds.y[s.test], ds.y[s.train]))) for s in splits)
+    if not unseen:
+        return []
+    return [
+        f"{unseen} test clip(s) belong to classes absent from their split's training clips (too few clips per class "
+        "for these folds): their predictions are wrong by construction"
+    ]
+
+
 def plan_splits(
     ds: Dataset, protocol: str, *, n_folds: int = 5, seed: int = 0, val_fraction: float = 0.1
 ) -> ProtocolPlan:
@@ -623,7 +636,12 @@ def plan_splits(
         When the manifest lacks what the protocol needs (a fold per clip, a train and a test split,
         enough recordings for the folds).
     """
-    protocol = resolve_protocol(ds, protocol)
+    plan = _plan(ds, resolve_protocol(ds, protocol), n_folds, seed, val_fraction)
+    plan.notes += _unseen_class_note(ds, plan.splits)
+    return plan
+
+
+def _plan(ds: Dataset, protocol: str, n_folds: int, seed: int, val_fraction: float) -> ProtocolPlan:
     if protocol in ("us8k", "esc50"):
         return _paper_folds_plan(ds, protocol, n_folds, seed)
     if protocol == "folds":

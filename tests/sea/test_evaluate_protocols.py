@@ -254,3 +254,12 @@ def test_split_protocol_and_multilabel(tmp_path):
     write_manifest(out, run / "clips.jsonl")
     (s2,) = make_splits(load_dataset(run), "split", seed=0)
     assert len(s2.val) >= 1 and not set(s2.val) & set(s2.train) and not set(s2.val) & set(s2.test)
+
+
+def test_test_classes_absent_from_training_are_reported(tmp_path):
+    # 10 clips, 5 classes, 5 folds: clip i has class i % 5 and fold i % 5 + 1, so each fold holds one class
+    rows = [dict(clip_id=f"c{i}", label=f"k{i % 5}", label_id=i % 5, fold=i % 5 + 1) for i in range(10)]
+    plan = plan_splits(load_dataset(_write(tmp_path / "r", rows)), "folds")
+    assert any("10 test clip(s) belong to classes absent" in n for n in plan.notes)
+    rows = [dict(clip_id=f"c{i}", label=f"k{i % 5}", label_id=i % 5, fold=i % 2 + 1) for i in range(20)]
+    assert not any("absent" in n for n in plan_splits(load_dataset(_write(tmp_path / "s", rows)), "folds").notes)
