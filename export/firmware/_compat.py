@@ -1,12 +1,10 @@
-"""Where sea's numpy front-end lives (the package is being reorganised; both homes are accepted)."""
+"""Where sea's numpy front-end lives: :mod:`sea.students.frontend_numpy` (numpy only; the Pi bundle ships it)."""
 
 from __future__ import annotations
 
 
 def frontend_numpy():
     """The module with ``logmel_numpy``, ``mel_filterbank_numpy``, ``hann_periodic`` and ``frontend_params``."""
-    try:
-        from sea.students import frontend_numpy as mod
-    except ImportError:  # before the reorganisation
-        from sea import frontend as mod
+    from sea.students import frontend_numpy as mod
+
     return mod

@@ -139,150 +139,151 @@ extern const float sea_fe_mel_weights[{t["mel_weights"].size}];
     return h, c
 
 
-def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
-    """(data definitions for sea_model_data.c, the layer function for sea_model.c)."""
-    i = layer.index
-    p = layer.params
-    fn = f"sea_layer_{i:02d}"
-    src = f"SEA_ARENA({off[layer.src]})"
-    dst = f"SEA_ARENA({off[layer.dst]})"
-    data = ""
-    doc = (
-        f"/* layer {i}: {layer.op} -> {layer.kind}; {layer.note}"
+_CONV_ARGS = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "k_h", "k_w", "s_h", "s_w", "d_h", "d_w", "pad_t",
+              "pad_l", "k_len", "k_pad", "in_zp", "out_zp", "act_min", "act_max", "w16", "fast", "single")  # fmt: skip
+
+
+def _layer_doc(layer) -> str:
+    return (
+        f"/* layer {layer.index}: {layer.op} -> {layer.kind}; {layer.note}"
         + (f"; {layer.macs:,} MACs" if layer.macs else "")
         + " */\n"
     )
-    if layer.kind == "conv":
-        oc = p["out_c"]
-        data += _array("uint32_t", f"sea_w{i:02d}", p["words"], _u32, 8, static=False)
-        data += "/* per output channel: bias, multiplier, shift, rounding word(s) */\n"
-        data += _array("int32_t", f"sea_q{i:02d}", p["q"], _i32, p["q"].shape[1] * 2, static=False)
-        decl = f"extern const uint32_t sea_w{i:02d}[];\nextern const int32_t sea_q{i:02d}[];\n"
-        args = ", ".join(
-            str(int(p[k]))
-            for k in (
-                "in_h",
-                "in_w",
-                "in_c",
-                "out_h",
-                "out_w",
-                "out_c",
-                "k_h",
-                "k_w",
-                "s_h",
-                "s_w",
-                "d_h",
-                "d_w",
-                "pad_t",
-                "pad_l",
-                "k_len",
-                "k_pad",
-                "in_zp",
-                "out_zp",
-                "act_min",
-                "act_max",
-                "w16",
-                "fast",
-                "single",
-            )
-        )
-        body = (
-            f"    sea_conv_s8({src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}), sea_w{i:02d}, sea_q{i:02d},\n"
-            f"                {p['q'].shape[1]}, {args});\n"
-        )
-        return data, decl + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    if layer.kind == "dwconv":
-        oc = p["out_c"]
-        data += _array("int8_t", f"sea_w{i:02d}", p["w"], str, 16, static=False)
-        has_b = p["bias"] is not None
-        if has_b:
-            data += _array("int32_t", f"sea_b{i:02d}", p["bias"], _i32, 12, static=False)
-        data += _array("int32_t", f"sea_m{i:02d}", p["mult"], _i32, 8, static=False)
-        data += _array("int8_t", f"sea_s{i:02d}", p["shift"], str, 16, static=False)
-        decl = f"extern const int8_t sea_w{i:02d}[];\n" + (f"extern const int32_t sea_b{i:02d}[];\n" if has_b else "")
-        decl += f"extern const int32_t sea_m{i:02d}[];\nextern const int8_t sea_s{i:02d}[];\n"
-        struct = (
-            f"static const sea_dwconv_t sea_p{i:02d} = {{{p['in_h']}, {p['in_w']}, {p['in_c']}, {p['out_h']}, {p['out_w']}, {oc}, "
-            f"{p['k_h']}, {p['k_w']}, {p['s_h']}, {p['s_w']}, {p['d_h']}, {p['d_w']}, {p['depth_mul']}, {p['pad_t']}, {p['pad_l']}, "
-            f"{p['in_zp']}, {p['out_zp']}, {p['act_min']}, {p['act_max']}, sea_w{i:02d}, "
-            f"{f'sea_b{i:02d}' if has_b else '0'}, sea_m{i:02d}, sea_s{i:02d}}};\n"
-        )
-        body = f"    sea_dwconv_s8(&sea_p{i:02d}, {src}, {dst});\n"
-        return data, decl + struct + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    if layer.kind in ("maxpool", "avgpool"):
-        struct = (
-            f"static const sea_pool_t sea_p{i:02d} = {{{p['in_h']}, {p['in_w']}, {p['c']}, {p['out_h']}, {p['out_w']}, "
-            f"{p['f_h']}, {p['f_w']}, {p['s_h']}, {p['s_w']}, {p['pad_t']}, {p['pad_l']}, {p['act_min']}, {p['act_max']}}};\n"
-        )
-        body = f"    sea_{layer.kind}_s8(&sea_p{i:02d}, {src}, {dst});\n"
-        return "", struct + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    if layer.kind == "lut":
-        data += _array("int8_t", f"sea_lut{i:02d}", p["table"], str, 16, static=False)
-        decl = f"extern const int8_t sea_lut{i:02d}[];\n"
-        body = f"    sea_lut_s8(sea_lut{i:02d}, {src}, {dst}, {p['n']});\n"
-        return data, decl + doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    if layer.kind in ("reduce_max", "transpose"):
-        shape, strides = p["shape"], p["strides"]
-        rank = len(shape)
-        axes = p.get("axes", [])
-        keep = [k for k in range(rank) if k not in axes]
-        red = list(axes)
-        order = keep + red if layer.kind == "reduce_max" else list(range(rank))
-        lines = [f"    const int8_t *in = {src};", f"    int8_t *out = {dst};"]
-        if rank:
-            lines.append("    int " + ", ".join(f"i{k}" for k in range(rank)) + ";")
-        off_expr = " + ".join(f"i{k} * {strides[k]}" for k in range(rank) if shape[k] > 1) or "0"
-        depth = 1
-        for k in order[: len(keep)] if layer.kind == "reduce_max" else order:
-            lines.append("    " * depth + f"for (i{k} = 0; i{k} < {shape[k]}; ++i{k}) {{")
-            depth += 1
-        if layer.kind == "reduce_max":
-            lines.append("    " * depth + "int8_t m = -128;")
-            for k in red:
-                lines.append("    " * depth + f"for (i{k} = 0; i{k} < {shape[k]}; ++i{k}) {{")
-                depth += 1
-            lines.append("    " * depth + f"const int8_t v = in[{off_expr}];")
-            lines.append("    " * depth + "if (v > m)")
-            lines.append("    " * (depth + 1) + "m = v;")
-            for _ in red:
-                depth -= 1
-                lines.append("    " * depth + "}")
-            lines.append("    " * depth + "*out++ = m;")
-        else:
-            lines.append("    " * depth + f"*out++ = in[{off_expr}];")
-        for _ in range(depth - 1):
-            depth -= 1
-            lines.append("    " * depth + "}")
-        body = "\n".join(lines) + "\n"
-        return "", doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    if layer.kind == "pad":
-        ins, outs, pads = p["in_shape"], p["out_shape"], p["pads"]
-        rank = len(ins)
-        n_out = int(np.prod(outs))
-        out_strides = [int(np.prod(outs[k + 1 :])) for k in range(rank)]
-        # copy rows of the last axis
-        lines = [
-            f"    const int8_t *in = {src};",
-            f"    int8_t *out = {dst};",
-            f"    memset(out, {p['value']}, {n_out});",
-        ]
-        if rank > 1:
-            lines.append("    int " + ", ".join(f"i{k}" for k in range(rank - 1)) + ";")
-        depth = 1
-        for k in range(rank - 1):
-            lines.append("    " * depth + f"for (i{k} = 0; i{k} < {ins[k]}; ++i{k}) {{")
-            depth += 1
-        dst_off = " + ".join(
-            [f"(i{k} + {pads[k][0]}) * {out_strides[k]}" for k in range(rank - 1)] + [str(pads[-1][0])]
-        )
-        lines.append("    " * depth + f"memcpy(out + {dst_off}, in, {ins[-1]});")
-        lines.append("    " * depth + f"in += {ins[-1]};")
-        for _ in range(rank - 1):
-            depth -= 1
-            lines.append("    " * depth + "}")
-        body = "\n".join(lines) + "\n"
-        return "", doc + f"static void {fn}(void)\n{{\n{body}}}\n"
-    raise ValueError(f"no emitter for layer kind {layer.kind}")
+
+
+def _function(fn: str, body: str) -> str:
+    return f"static void {fn}(void)\n{{\n{body}}}\n"
+
+
+def _conv_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    i, p = layer.index, layer.params
+    data = _array("uint32_t", f"sea_w{i:02d}", p["words"], _u32, 8, static=False)
+    data += "/* per output channel: bias, multiplier, shift, rounding word(s) */\n"
+    data += _array("int32_t", f"sea_q{i:02d}", p["q"], _i32, p["q"].shape[1] * 2, static=False)
+    decl = f"extern const uint32_t sea_w{i:02d}[];\nextern const int32_t sea_q{i:02d}[];\n"
+    args = ", ".join(str(int(p[k])) for k in _CONV_ARGS)
+    body = (
+        f"    sea_conv_s8({src}, {dst}, (uint32_t *)SEA_ARENA({off[layer.scratch]}), sea_w{i:02d}, sea_q{i:02d},\n"
+        f"                {p['q'].shape[1]}, {args});\n"
+    )
+    return data, decl + _layer_doc(layer) + _function(f"sea_layer_{i:02d}", body)
+
+
+def _dwconv_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    i, p = layer.index, layer.params
+    oc = p["out_c"]
+    data = _array("int8_t", f"sea_w{i:02d}", p["w"], str, 16, static=False)
+    has_b = p["bias"] is not None
+    if has_b:
+        data += _array("int32_t", f"sea_b{i:02d}", p["bias"], _i32, 12, static=False)
+    data += _array("int32_t", f"sea_m{i:02d}", p["mult"], _i32, 8, static=False)
+    data += _array("int8_t", f"sea_s{i:02d}", p["shift"], str, 16, static=False)
+    decl = f"extern const int8_t sea_w{i:02d}[];\n" + (f"extern const int32_t sea_b{i:02d}[];\n" if has_b else "")
+    decl += f"extern const int32_t sea_m{i:02d}[];\nextern const int8_t sea_s{i:02d}[];\n"
+    struct = (
+        f"static const sea_dwconv_t sea_p{i:02d} = {{{p['in_h']}, {p['in_w']}, {p['in_c']}, {p['out_h']}, {p['out_w']}, {oc}, "
+        f"{p['k_h']}, {p['k_w']}, {p['s_h']}, {p['s_w']}, {p['d_h']}, {p['d_w']}, {p['depth_mul']}, {p['pad_t']}, {p['pad_l']}, "
+        f"{p['in_zp']}, {p['out_zp']}, {p['act_min']}, {p['act_max']}, sea_w{i:02d}, "
+        f"{f'sea_b{i:02d}' if has_b else '0'}, sea_m{i:02d}, sea_s{i:02d}}};\n"
+    )
+    body = f"    sea_dwconv_s8(&sea_p{i:02d}, {src}, {dst});\n"
+    return data, decl + struct + _layer_doc(layer) + _function(f"sea_layer_{i:02d}", body)
+
+
+def _pool_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    i, p = layer.index, layer.params
+    struct = (
+        f"static const sea_pool_t sea_p{i:02d} = {{{p['in_h']}, {p['in_w']}, {p['c']}, {p['out_h']}, {p['out_w']}, "
+        f"{p['f_h']}, {p['f_w']}, {p['s_h']}, {p['s_w']}, {p['pad_t']}, {p['pad_l']}, {p['act_min']}, {p['act_max']}}};\n"
+    )
+    body = f"    sea_{layer.kind}_s8(&sea_p{i:02d}, {src}, {dst});\n"
+    return "", struct + _layer_doc(layer) + _function(f"sea_layer_{i:02d}", body)
+
+
+def _lut_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    i, p = layer.index, layer.params
+    data = _array("int8_t", f"sea_lut{i:02d}", p["table"], str, 16, static=False)
+    decl = f"extern const int8_t sea_lut{i:02d}[];\n"
+    body = f"    sea_lut_s8(sea_lut{i:02d}, {src}, {dst}, {p['n']});\n"
+    return data, decl + _layer_doc(layer) + _function(f"sea_layer_{i:02d}", body)
+
+
+def _gather_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    """REDUCE_MAX over some axes, or TRANSPOSE: nested loops over the input's strides."""
+    p = layer.params
+    shape, strides = p["shape"], p["strides"]
+    rank = len(shape)
+    red = list(p.get("axes", []))
+    keep = [k for k in range(rank) if k not in red]
+    order = keep + red if layer.kind == "reduce_max" else list(range(rank))
+    lines = [f"    const int8_t *in = {src};", f"    int8_t *out = {dst};"]
+    if rank:
+        lines.append("    int " + ", ".join(f"i{k}" for k in range(rank)) + ";")
+    off_expr = " + ".join(f"i{k} * {strides[k]}" for k in range(rank) if shape[k] > 1) or "0"
+    depth = 1
+    for k in order[: len(keep)] if layer.kind == "reduce_max" else order:
+        lines.append("    " * depth + f"for (i{k} = 0; i{k} < {shape[k]}; ++i{k}) {{")
+        depth += 1
+    if layer.kind == "reduce_max":
+        depth = _reduce_inner(lines, depth, red, shape, off_expr)
+    else:
+        lines.append("    " * depth + f"*out++ = in[{off_expr}];")
+    for _ in range(depth - 1):
+        depth -= 1
+        lines.append("    " * depth + "}")
+    body = "\n".join(lines) + "\n"
+    return "", _layer_doc(layer) + _function(f"sea_layer_{layer.index:02d}", body)
+
+
+def _reduce_inner(lines: list[str], depth: int, red: list[int], shape, off_expr: str) -> int:
+    lines.append("    " * depth + "int8_t m = -128;")
+    for k in red:
+        lines.append("    " * depth + f"for (i{k} = 0; i{k} < {shape[k]}; ++i{k}) {{")
+        depth += 1
+    lines.append("    " * depth + f"const int8_t v = in[{off_expr}];")
+    lines.append("    " * depth + "if (v > m)")
+    lines.append("    " * (depth + 1) + "m = v;")
+    for _ in red:
+        depth -= 1
+        lines.append("    " * depth + "}")
+    lines.append("    " * depth + "*out++ = m;")
+    return depth
+
+
+def _pad_c(layer, src: str, dst: str, off: dict) -> tuple[str, str]:
+    p = layer.params
+    ins, outs, pads = p["in_shape"], p["out_shape"], p["pads"]
+    rank = len(ins)
+    n_out = int(np.prod(outs))
+    out_strides = [int(np.prod(outs[k + 1 :])) for k in range(rank)]
+    # copy rows of the last axis
+    lines = [f"    const int8_t *in = {src};", f"    int8_t *out = {dst};", f"    memset(out, {p['value']}, {n_out});"]
+    if rank > 1:
+        lines.append("    int " + ", ".join(f"i{k}" for k in range(rank - 1)) + ";")
+    depth = 1
+    for k in range(rank - 1):
+        lines.append("    " * depth + f"for (i{k} = 0; i{k} < {ins[k]}; ++i{k}) {{")
+        depth += 1
+    dst_off = " + ".join([f"(i{k} + {pads[k][0]}) * {out_strides[k]}" for k in range(rank - 1)] + [str(pads[-1][0])])
+    lines.append("    " * depth + f"memcpy(out + {dst_off}, in, {ins[-1]});")
+    lines.append("    " * depth + f"in += {ins[-1]};")
+    for _ in range(rank - 1):
+        depth -= 1
+        lines.append("    " * depth + "}")
+    body = "\n".join(lines) + "\n"
+    return "", _layer_doc(layer) + _function(f"sea_layer_{layer.index:02d}", body)
+
+
+_EMITTERS = {"conv": _conv_c, "dwconv": _dwconv_c, "maxpool": _pool_c, "avgpool": _pool_c, "lut": _lut_c,
+             "reduce_max": _gather_c, "transpose": _gather_c, "pad": _pad_c}  # fmt: skip
+
+
+def _layer_c(layer, off: dict, name: str) -> tuple[str, str]:
+    """(data definitions for sea_model_data.c, the layer function for sea_model.c)."""
+    emit = _EMITTERS.get(layer.kind)
+    if emit is None:
+        raise ValueError(f"no emitter for layer kind {layer.kind}")
+    return emit(layer, f"SEA_ARENA({off[layer.src]})", f"SEA_ARENA({off[layer.dst]})", off)
 
 
 def emit_project(out: Path, prog: Program, plan: dict, fe: FrontendSpec | None, name: str, *, dsp: bool) -> list[str]:
@@ -292,19 +293,30 @@ def emit_project(out: Path, prog: Program, plan: dict, fe: FrontendSpec | None, 
     the per-layer tests compile that against their own harness.
     """
     out.mkdir(parents=True, exist_ok=True)
-    off = plan["offsets"]
-    tin, tout = prog.input_tensor, prog.output_tensor
     if fe is not None:
         fe_h, fe_c = emit_frontend_tables(fe, name)
         write_text_atomic(out / "sea_frontend_tables.h", fe_h)
         write_text_atomic(out / "sea_frontend_tables.c", fe_c)
+    fn_parts = _emit_data(out, prog, plan["offsets"], name)
+    write_text_atomic(out / "sea.h", _sea_h(prog, plan, fe, name))
+    write_text_atomic(out / "sea_model.c", _model_c(prog, plan, fe, name, fn_parts))
+    static = _copy_static(out, fe, name, dsp)
+    generated = ["sea.h", "sea_model.c", "sea_model_data.c"]
+    if fe is not None:
+        generated += ["sea_frontend_tables.h", "sea_frontend_tables.c"]
+    files = sorted([*static, *generated])
+    for f in files:
+        (out / f).chmod(0o644)
+    return files
 
+
+def _emit_data(out: Path, prog: Program, off: dict, name: str) -> list[str]:
+    """Write ``sea_model_data.c`` (the const tables); return each layer's function text for ``sea_model.c``."""
     data_parts, fn_parts = [], []
     for layer in prog.layers:
         d, f = _layer_c(layer, off, name)
         data_parts.append(d)
         fn_parts.append(f)
-    n_layers = len(prog.layers)
     data_c = (
         _HEADER.format(name=name)
         + "/* Weights (packed as in sea_kernels.h), biases, requantisation multipliers/shifts and lookup tables:\n"
@@ -312,7 +324,13 @@ def emit_project(out: Path, prog: Program, plan: dict, fe: FrontendSpec | None, 
         + "\n".join(x for x in data_parts if x)
     )
     write_text_atomic(out / "sea_model_data.c", data_c)
+    return fn_parts
 
+
+def _sea_h(prog: Program, plan: dict, fe: FrontendSpec | None, name: str) -> str:
+    """``sea.h``: the API, the window and the I/O quantisation."""
+    tin, tout = prog.input_tensor, prog.output_tensor
+    n_layers = len(prog.layers)
     out_scale, out_zp = tout.qscale, tout.qzero
     in_scale, in_zp = tin.qscale, tin.qzero
     emb_dim = int(tout.size)
@@ -330,7 +348,7 @@ def emit_project(out: Path, prog: Program, plan: dict, fe: FrontendSpec | None, 
         if fe is not None
         else ""
     )
-    sea_h = (
+    return (
         _HEADER.format(name=name)
         + f"""/* sea: {name} audio embedding as dependency-free C99.
  *
@@ -384,13 +402,12 @@ void sea_profile_mark(int stage);
 #endif /* SEA_H */
 """
     )
-    write_text_atomic(out / "sea.h", sea_h)
 
-    fe_includes = '#include "sea_frontend.h"\n#include "sea_frontend_tables.h"\n' if fe is not None else ""
-    fe_fn1 = fe_fn2 = ""
-    if fe is not None:
-        x_off, fe_off, y_off = off[prog.input_buffer], off["frontend"], off[prog.output_buffer]
-        fe_fn1 = f"""int sea_frontend(const int16_t *pcm, size_t n_samples, int8_t *features)
+
+def _fe_functions(prog: Program, off: dict) -> tuple[str, str]:
+    """``sea_frontend`` and ``sea_embed`` (the functions that run the C front-end)."""
+    x_off, fe_off, y_off = off[prog.input_buffer], off["frontend"], off[prog.output_buffer]
+    fe_fn1 = f"""int sea_frontend(const int16_t *pcm, size_t n_samples, int8_t *features)
 {{
     int8_t *x = SEA_ARENA({x_off});
     if (features == 0 || sea_frontend_run(pcm, n_samples, x, (float *)SEA_ARENA({fe_off})) != 0)
@@ -400,7 +417,7 @@ void sea_profile_mark(int stage);
 }}
 
 """
-        fe_fn2 = f"""
+    fe_fn2 = f"""
 int sea_embed(const int16_t *pcm, size_t n_samples, int8_t *embedding)
 {{
     if (embedding == 0)
@@ -413,12 +430,21 @@ int sea_embed(const int16_t *pcm, size_t n_samples, int8_t *embedding)
     return SEA_OK;
 }}
 """
+    return fe_fn1, fe_fn2
+
+
+def _model_c(prog: Program, plan: dict, fe: FrontendSpec | None, name: str, fn_parts: list[str]) -> str:
+    """``sea_model.c``: the arena, one function per layer and the entry points."""
+    off = plan["offsets"]
+    n_layers = len(prog.layers)
+    fe_includes = '#include "sea_frontend.h"\n#include "sea_frontend_tables.h"\n' if fe is not None else ""
+    fe_fn1, fe_fn2 = _fe_functions(prog, off) if fe is not None else ("", "")
     plan_lines = [
         f" *   {b['name']:<10} {b['kind']:<10} {b['bytes']:>7} B at {b['offset']:>7}, steps {b['first']}..{b['last']}"
         for b in plan["buffers"]
     ]
     calls = "\n".join(f"    SEA_MARK({i + 1});\n    sea_layer_{i:02d}();" for i in range(n_layers))
-    model_c = (
+    return (
         _HEADER.format(name=name)
         + f"""/* {name}: {n_layers} layers, {prog.macs:,} MACs per window.
  *
@@ -458,8 +484,10 @@ static void sea_run_layers(void)
 
 {fe_fn2}"""
     )
-    write_text_atomic(out / "sea_model.c", model_c)
 
+
+def _copy_static(out: Path, fe: FrontendSpec | None, name: str, dsp: bool) -> tuple[str, ...]:
+    """Copy the fixed sources (the Makefile with its DSP default, the README with the model's name)."""
     static = STATIC_FILES if fe is not None else NETWORK_FILES
     for f in static:
         text = (TEMPLATES / f).read_text(encoding="utf-8")
@@ -468,10 +496,4 @@ static void sea_run_layers(void)
         if f == "README.md":
             text = text.replace("{{MODEL_NAME}}", name)
         write_text_atomic(out / f, text)
-    generated = ["sea.h", "sea_model.c", "sea_model_data.c"]
-    if fe is not None:
-        generated += ["sea_frontend_tables.h", "sea_frontend_tables.c"]
-    files = sorted([*static, *generated])
-    for f in files:
-        (out / f).chmod(0o644)
-    return files
+    return static
