@@ -75,6 +75,7 @@ def _outputs(nb):
     return [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
 
 
+@pytest.mark.claim
 @pytest.mark.parametrize("name", ["01_downstream_classifiers.ipynb", "02_compression_tradeoffs.ipynb"])
 def test_notebook_executes_from_repo_root(name, in_repo_runs, monkeypatch):
     assert not (NOTEBOOKS / in_repo_runs).exists()  # so the path only resolves against the caller's directory

@@ -87,6 +87,7 @@ EXAMPLES = {
 }
 
 
+@pytest.mark.claim
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_worked_examples_exact(name):
     y, s, micro, macro = EXAMPLES[name]

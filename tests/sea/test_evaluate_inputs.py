@@ -36,6 +36,7 @@ def _stage(out):
     return (out / "stage.json").read_bytes()
 
 
+@pytest.mark.claim
 def test_unknown_student_fails_before_writing_and_leaves_evaluation_finished(demo, capsys):
     """Issue 19 §4: `sea evaluate RUN --models students/nope` must not rewrite a finished stage.json."""
     args = ["evaluate", str(demo), "--hop-size", "0.5", "--classifiers", "logreg", "--no-plots"]
@@ -155,6 +156,7 @@ def test_own_corpus_evaluation_says_transductive_and_teacher_identity(demo):
 EDGEL3 = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "edgel3_sea_ust_audio_emb_64.h5.gz"
 
 
+@pytest.mark.claim
 def test_registry_teacher_rebuilt_from_store_identity_on_another_dataset(tmp_path):
     """A run specialised with the published SEA student (edgel3 family) as teacher: evaluating it on another
     prepared dataset rebuilds that teacher from the store's record and embeds the dataset's 8 kHz audio."""

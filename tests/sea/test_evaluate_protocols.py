@@ -120,6 +120,7 @@ def test_folds_present_leave_one_out_previous_present_fold(tmp_path):
         assert len(s.val) == 8
 
 
+@pytest.mark.claim
 @pytest.mark.parametrize("folds", [[10], [3, 4]])
 def test_under_three_folds_grouped_kfold_by_recording(tmp_path, folds):
     """One or two folds present: grouped 5-fold by fsID; no recording on two sides; each clip tested once."""
@@ -161,6 +162,7 @@ def test_groups_from_file_name_and_esc50_src_file(tmp_path):
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "us8k_fold10_sample" / "UrbanSound8K"
 
 
+@pytest.mark.claim
 def test_real_us8k_sample_splits_keep_recordings_apart(tmp_path):
     """The shared real sample (fold 10 only, 65 recordings): grouped k-fold, no fsID on two sides."""
     if not (SHARED / "metadata" / "UrbanSound8K.csv").is_file():
