@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sea.errors import ExportError
+from sea.errors import ExportError, SeaError
+from sea.files import FileReport
 from sea.utils import write_json
 
 from . import toolchain as tc
@@ -173,18 +176,153 @@ def _sizes(elf: Path, stack_used: int | None, meta: dict) -> dict:
 
 
 def _tflm_arena(export_dir: Path, tflite: Path):
+    """The TFLite Micro arena of the model (from footprint.json, else measured), for comparison; None without TFLM."""
     fp = export_dir / "footprint.json"
-    try:
-        if fp.is_file():
+    if fp.is_file():
+        try:
             arts = json.loads(fp.read_text(encoding="utf-8")).get("artifacts", {})
-            v = arts.get("model_int8.tflite", {}).get("tflm_arena_bytes")
-            if v:
-                return int(v)
+        except ValueError:  # a damaged report: measure instead
+            arts = {}
+        v = arts.get("model_int8.tflite", {}).get("tflm_arena_bytes")
+        if v:
+            return int(v)
+    try:
         from export.footprint import measure_arena
-
-        return int(measure_arena(tflite))
-    except Exception:  # tflite-micro absent or export reorganised: the figure is optional
+    except ImportError:  # tflite-micro is optional here: the figure is only a comparison
         return None
+    try:
+        return int(measure_arena(tflite))
+    except ExportError:
+        return None
+
+
+@dataclass
+class _Model:
+    """The firmware project, its model and the LiteRT references it is compared with."""
+
+    fw: Path
+    tfl: Path
+    meta: dict
+    fe_params: dict
+    it_ref: object
+    it_def: object
+
+    @property
+    def sr(self) -> int:
+        return int(self.meta["sample_rate"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["embedding_dim"])
+
+
+def _open_model(export_dir: Path, firmware_dir) -> _Model:
+    """Resolve the model and front-end; regenerate the firmware when missing or made from another model."""
+    tfl, fe_json = resolve_inputs(export_dir, None)
+    fw = Path(firmware_dir) if firmware_dir is not None else tfl.parent / "firmware"
+    meta_path = fw / FIRMWARE_JSON
+    sha = hashlib.sha256(tfl.read_bytes()).hexdigest()
+    fe_sha = hashlib.sha256(fe_json.read_bytes()).hexdigest() if fe_json.is_file() else None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    except ValueError:  # a damaged firmware.json: regenerate
+        meta = None
+    stale = meta is None or meta.get("generator_version") != GENERATOR_VERSION
+    if stale or meta.get("tflite_sha256") != sha or meta.get("frontend_sha256") != fe_sha:
+        # missing, or generated from another model / front-end: regenerate (build outputs are kept, make rebuilds)
+        write_firmware(tfl, fe_json, fw)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    fe_params = json.loads(fe_json.read_text(encoding="utf-8"))["frontend"]
+    return _Model(fw, tfl, meta, fe_params, _interpreter(tfl, "BUILTIN_REF"), _interpreter(tfl, "AUTO"))
+
+
+def _load_files(paths: list[Path], m: _Model, hop_size: float, tmp: Path, report: FileReport) -> list[dict]:
+    """Decode each file to the firmware's int16 PCM and its LiteRT reference; unreadable files go to ``report``."""
+    scale, zp = float(m.meta["input"]["scale"]), int(m.meta["input"]["zero_point"])
+    files = []
+    for i, path in enumerate(paths):
+        try:
+            pcm = _load_pcm(path, m.sr)
+        except (SeaError, OSError) as exc:  # a bad audio file: listed at the end, the others are checked
+            report.fail(path, exc)
+            continue
+        pcm_path = tmp / f"in{i}.pcm"
+        pcm.tofile(pcm_path)
+        _, q_ref = _reference_features(pcm, m.sr, hop_size, m.fe_params, scale, zp)
+        files.append({"path": path, "pcm": pcm_path, "q_ref": q_ref, "y_ref": _run_int8(m.it_ref, q_ref)})
+    return files
+
+
+def _run_target(target: str, m: _Model, files: list[dict], tmp: Path, hop: int, timeout: float):
+    """Build and run one target on every file; return (merged comparison, embeddings per file, QEMU stats)."""
+    exe = tc.build(m.fw, target, dsp=None if target == "host" else m.meta["dsp_default"], timeout=timeout)
+    parts, embs, stats_all = [], [], []
+    for i, f in enumerate(files):
+        emb_p, feat_p = tmp / f"{target}{i}.emb", tmp / f"{target}{i}.feat"
+        if target == "host":
+            tc.run_host(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout)
+        else:
+            stats_all.append(tc.run_qemu(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout))
+        emb = np.fromfile(emb_p, np.int8).reshape(-1, m.dim)
+        feats = np.fromfile(feat_p, np.int8).reshape(len(emb), -1)
+        if len(emb) != len(f["q_ref"]):
+            raise ExportError(
+                f"{f['path']}: the {target} firmware produced {len(emb)} windows, sea's framing {len(f['q_ref'])}"
+            )
+        parts.append(_compare(emb, feats, f["q_ref"], f["y_ref"], m.it_ref, m.it_def))
+        embs.append(emb)
+    res = _merge(parts)
+    res["files"] = [{"path": str(f["path"]), **p} for f, p in zip(files, parts)]
+    return res, embs, exe, stats_all
+
+
+def _m4_result(res: dict, exe: Path, stats_all: list[dict], m: _Model) -> None:
+    total = {k: sum(s[k] for s in stats_all) for k in stats_all[0] if k != "stack_bytes"}
+    res.update(_m4_figures(total, m.meta))
+    res.update(_sizes(exe, max(s["stack_bytes"] for s in stats_all), m.meta))
+    res["dsp"] = bool(m.meta["dsp_default"])
+
+
+def _plain_c(target: str, m: _Model, f: dict, tmp: Path, hop: int, timeout: float) -> dict:
+    """The Cortex-M image without DSP instructions, on the first file: bit-exactness and instruction counts."""
+    elf0 = tc.build(m.fw, target, dsp=False, timeout=timeout)
+    st = tc.run_qemu(elf0, f["pcm"], tmp / "plain.emb", tmp / "plain.feat", hop, timeout=timeout)
+    e0 = np.fromfile(tmp / "plain.emb", np.int8).reshape(-1, m.dim)
+    f0 = np.fromfile(tmp / "plain.feat", np.int8).reshape(len(e0), -1)
+    fig = _m4_figures(st, m.meta)
+    keys = ("instructions_per_window", "network_instructions_per_window", "instructions_per_mac", "ms_per_window_at_80mhz")
+    return {"bit_exact": bool(np.array_equal(_run_int8(m.it_ref, f0), e0)), "windows": int(len(e0)),
+            **{k: fig[k] for k in keys}}  # fmt: skip
+
+
+def _check_target(target: str, m: _Model, files: list[dict], tmp: Path, hop: int, *, plain_c: bool, timeout: float):
+    """One target's entry of check.json, and its embeddings per file (None for a built-only target)."""
+    if target == "cortex-m7":
+        elf = tc.build(m.fw, "cortex-m7", dsp=m.meta["dsp_default"], timeout=timeout)
+        res = {"built": True, "run": False, **_sizes(elf, None, m.meta)}
+        res["note"] = "built only: RAM excludes the stack (QEMU's mps2-an386 is a Cortex-M4)"
+        return res, None
+    res, embs, exe, stats_all = _run_target(target, m, files, tmp, hop, timeout)
+    if target == "host":
+        res.update({"flash_bytes": None, "ram_bytes": None, "instructions_per_window": None,
+                    "instructions_per_mac": None})  # fmt: skip
+        return res, embs
+    _m4_result(res, exe, stats_all, m)
+    if plain_c:
+        res["plain_c"] = _plain_c(target, m, files[0], tmp, hop, timeout)
+    return res, embs
+
+
+def _write_outputs(files: list[dict], embs: list[np.ndarray], names: dict, m: _Model, hop_size: float) -> list[str]:
+    """``<stem>.npy`` (dequantised float32 (T, D)) and ``<stem>_timestamps.npy``, as the Pi runner's ``--out DIR``."""
+    o_scale, o_zp = float(m.meta["output"]["scale"]), int(m.meta["output"]["zero_point"])
+    written = []
+    for f, emb in zip(files, embs):
+        path = names[f["path"]]
+        np.save(path, ((emb.astype(np.float32) - o_zp) * np.float32(o_scale)).astype(np.float32))
+        np.save(path.with_name(path.stem + "_timestamps.npy"), np.arange(len(emb)) * float(hop_size))
+        written.append(str(path))
+    return written
 
 
 def check_firmware(
@@ -197,6 +335,7 @@ def check_firmware(
     firmware_dir=None,
     plain_c: bool = True,
     timeout: float = 900.0,
+    report: FileReport | None = None,
 ) -> dict:
     """Build the firmware, run it on ``audio_paths`` and compare it with the int8 TFLite model.
 
@@ -206,12 +345,14 @@ def check_firmware(
         An export folder (``model_int8.tflite``, ``frontend.json``); its ``firmware/`` is generated when missing or
         made from another model.
     audio_paths : sequence of paths
-        Audio files (any rate sea reads; resampled to the front-end's rate).
+        Audio files (any rate sea reads; resampled to the front-end's rate). Unreadable files are recorded in
+        ``report`` (and in check.json's ``failed``); the others are checked.
     targets : sequence of {"host", "cortex-m4", "cortex-m7"}
         ``cortex-m4`` runs under QEMU ``mps2-an386``; ``cortex-m7`` is built (sizes) but not run.
     out_dir : path, optional
         Where ``<stem>.npy`` (dequantised float32 ``(T, D)``) and ``<stem>_timestamps.npy`` go, as the Pi runner's
-        ``--out`` writes them; from the first run target. Default: ``<firmware>/check``.
+        ``--out DIR`` writes them (window centres, in seconds); from the first run target. Two inputs with one stem
+        (``a.flac``, ``a.ogg``) keep their extension in the name. Default: ``<firmware>/check``.
     hop_size : float
         Seconds between windows (centred framing).
     firmware_dir : path, optional
@@ -220,155 +361,83 @@ def check_firmware(
         Also build the Cortex-M4 image without DSP instructions and count its instructions (first file only).
     timeout : float
         Seconds per build or emulator run.
+    report : FileReport, optional
+        Collects the files that could not be read (default: a new one).
 
     Returns
     -------
     dict
         The content of ``<firmware>/check.json``: ``macs_per_window`` and ``targets`` with, per target,
         ``bit_exact``, ``max_abs_diff_lsb``, ``input_steps``, ``flash_bytes``, ``ram_bytes``,
-        ``instructions_per_window`` and ``instructions_per_mac`` (None where a target does not measure them).
+        ``instructions_per_window`` and ``instructions_per_mac`` (None where a target does not measure them),
+        and ``failed`` (``[path, reason]`` of each unreadable file).
 
     Raises
     ------
     FirmwareToolchainError
         A compiler or QEMU is missing (the message says what to apt-get install).
     ExportError
-        No int8 model, a bad frontend.json, a failed build or run.
+        No int8 model, a bad frontend.json, a bad hop, no readable audio file, a failed build or run.
     """
+    from sea.files import output_paths
+
     targets = tuple(dict.fromkeys(targets))
     tc.check_toolchain(targets)
-    export_dir = Path(export_dir)
-    tfl, fe_json = resolve_inputs(export_dir, None)
-    fw = Path(firmware_dir) if firmware_dir is not None else tfl.parent / "firmware"
-    meta_path = fw / FIRMWARE_JSON
-    sha = hashlib.sha256(tfl.read_bytes()).hexdigest()
-    fe_sha = hashlib.sha256(fe_json.read_bytes()).hexdigest() if fe_json.is_file() else None
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
-    stale = meta is None or meta.get("generator_version") != GENERATOR_VERSION
-    if stale or meta.get("tflite_sha256") != sha or meta.get("frontend_sha256") != fe_sha:
-        # missing, or generated from another model / front-end: regenerate (build outputs are kept, make rebuilds)
-        write_firmware(tfl, fe_json, fw)
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if not (math.isfinite(hop_size) and hop_size > 0):
+        raise ExportError(f"hop_size={hop_size} must be a finite number of seconds > 0")
     audio_paths = [Path(p) for p in ([audio_paths] if isinstance(audio_paths, (str, Path)) else audio_paths)]
     if not audio_paths:
         raise ExportError("check_firmware needs at least one audio file")
-    out = Path(out_dir) if out_dir is not None else fw / "check"
-    out.mkdir(parents=True, exist_ok=True)
-
-    fe_doc = json.loads(fe_json.read_text(encoding="utf-8"))
-    fe_params = fe_doc["frontend"]
-    sr, scale, zp = int(meta["sample_rate"]), float(meta["input"]["scale"]), int(meta["input"]["zero_point"])
-    hop = int(hop_size * sr)
+    m = _open_model(Path(export_dir), firmware_dir)
+    hop = int(hop_size * m.sr)
     if hop < 1:
-        raise ExportError(f"hop_size={hop_size} s is shorter than one sample at {sr} Hz")
-    it_ref = _interpreter(tfl, "BUILTIN_REF")
-    it_def = _interpreter(tfl, "AUTO")
-    o_scale, o_zp = float(meta["output"]["scale"]), int(meta["output"]["zero_point"])
-
-    files = []
+        raise ExportError(f"hop_size={hop_size} s is shorter than one sample at {m.sr} Hz")
+    out = Path(out_dir) if out_dir is not None else m.fw / "check"
+    names = output_paths(audio_paths, out, ext=".npy")
+    report = report if report is not None else FileReport()
+    results: dict = {}
+    emb_by_target: dict = {}
     with tempfile.TemporaryDirectory(prefix="sea_fw_") as tmp:
-        tmp = Path(tmp)
-        for i, path in enumerate(audio_paths):
-            pcm = _load_pcm(path, sr)
-            pcm_path = tmp / f"in{i}.pcm"
-            pcm.tofile(pcm_path)
-            _, q_ref = _reference_features(pcm, sr, hop_size, fe_params, scale, zp)
-            files.append({"path": path, "pcm": pcm_path, "q_ref": q_ref, "y_ref": _run_int8(it_ref, q_ref)})
-
-        results: dict = {}
-        emb_by_target: dict = {}
+        files = _load_files(audio_paths, m, hop_size, Path(tmp), report)
+        if not files:
+            raise ExportError(
+                f"none of the {len(audio_paths)} audio file(s) could be read: "
+                + "; ".join(f"{p}: {why}" for p, why in report.failed[:3])
+            )
         for target in targets:
-            if target == "cortex-m7":
-                elf = tc.build(fw, "cortex-m7", dsp=meta["dsp_default"], timeout=timeout)
-                results[target] = {"built": True, "run": False, **_sizes(elf, None, meta)}
-                results[target]["note"] = "built only: RAM excludes the stack (QEMU's mps2-an386 is a Cortex-M4)"
-                continue
-            exe = tc.build(fw, target, dsp=None if target == "host" else meta["dsp_default"], timeout=timeout)
-            parts, embs, stats_all = [], [], []
-            for i, f in enumerate(files):
-                emb_p, feat_p = tmp / f"{target}{i}.emb", tmp / f"{target}{i}.feat"
-                if target == "host":
-                    tc.run_host(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout)
-                else:
-                    stats_all.append(tc.run_qemu(exe, f["pcm"], emb_p, feat_p, hop, timeout=timeout))
-                emb = np.fromfile(emb_p, np.int8).reshape(-1, meta["embedding_dim"])
-                feats = np.fromfile(feat_p, np.int8).reshape(len(emb), -1)
-                if len(emb) != len(f["q_ref"]):
-                    raise ExportError(
-                        f"{f['path']}: the {target} firmware produced {len(emb)} windows, sea's framing {len(f['q_ref'])}"
-                    )
-                parts.append(_compare(emb, feats, f["q_ref"], f["y_ref"], it_ref, it_def))
-                embs.append(emb)
-            res = _merge(parts)
-            res["files"] = [{"path": str(f["path"]), **p} for f, p in zip(files, parts)]
-            if target == "host":
-                res.update(
-                    {
-                        "flash_bytes": None,
-                        "ram_bytes": None,
-                        "instructions_per_window": None,
-                        "instructions_per_mac": None,
-                    }
-                )
-            else:
-                total = {k: sum(s[k] for s in stats_all) for k in stats_all[0] if k != "stack_bytes"}
-                res.update(_m4_figures(total, meta))
-                res.update(_sizes(exe, max(s["stack_bytes"] for s in stats_all), meta))
-                res["dsp"] = bool(meta["dsp_default"])
-                if plain_c:
-                    elf0 = tc.build(fw, target, dsp=False, timeout=timeout)
-                    f = files[0]
-                    st = tc.run_qemu(elf0, f["pcm"], tmp / "plain.emb", tmp / "plain.feat", hop, timeout=timeout)
-                    e0 = np.fromfile(tmp / "plain.emb", np.int8).reshape(-1, meta["embedding_dim"])
-                    f0 = np.fromfile(tmp / "plain.feat", np.int8).reshape(len(e0), -1)
-                    fig = _m4_figures(st, meta)
-                    res["plain_c"] = {
-                        "bit_exact": bool(np.array_equal(_run_int8(it_ref, f0), e0)),
-                        "windows": int(len(e0)),
-                        **{
-                            k: fig[k]
-                            for k in (
-                                "instructions_per_window",
-                                "network_instructions_per_window",
-                                "instructions_per_mac",
-                                "ms_per_window_at_80mhz",
-                            )
-                        },
-                    }
-            results[target] = res
-            emb_by_target[target] = embs
-
+            results[target], embs = _check_target(target, m, files, Path(tmp), hop, plain_c=plain_c, timeout=timeout)
+            if embs is not None:
+                emb_by_target[target] = embs
     ran = [t for t in targets if t in emb_by_target]
     written = []
     if ran:
-        first = ran[0]
-        stems: dict = {}
-        for f, emb in zip(files, emb_by_target[first]):
-            stem = f["path"].stem
-            stems[stem] = stems.get(stem, 0) + 1
-            name = stem if stems[stem] == 1 else f"{stem}_{stems[stem]}"
-            np.save(out / f"{name}.npy", ((emb.astype(np.float32) - o_zp) * np.float32(o_scale)).astype(np.float32))
-            np.save(out / f"{name}_timestamps.npy", np.arange(len(emb)) * float(hop_size))
-            written.append(str(out / f"{name}.npy"))
+        out.mkdir(parents=True, exist_ok=True)
+        written = _write_outputs(files, emb_by_target[ran[0]], names, m, hop_size)
         if len(ran) > 1:
-            same = all(
-                all(np.array_equal(a, b) for a, b in zip(emb_by_target[first], emb_by_target[t])) for t in ran[1:]
-            )
+            same = all(all(np.array_equal(a, b) for a, b in zip(emb_by_target[ran[0]], emb_by_target[t]))
+                       for t in ran[1:])  # fmt: skip
             for t in ran:
                 results[t]["identical_across_targets"] = bool(same)
+    doc = _document(m, Path(export_dir), hop_size, [f["path"] for f in files], written, results, report)
+    write_json(m.fw / CHECK_JSON, doc)
+    return doc
 
-    doc = {
+
+def _document(m: _Model, export_dir: Path, hop_size: float, audio: list[Path], written: list[str], results: dict,
+              report: FileReport) -> dict:  # fmt: skip
+    return {
         "format": "sea-firmware-check",
-        "model_name": meta["model_name"],
-        "macs_per_window": int(meta["macs_per_window"]),
+        "model_name": m.meta["model_name"],
+        "macs_per_window": int(m.meta["macs_per_window"]),
         "reference": "ai-edge-litert reference kernels (OpResolverType.BUILTIN_REF) on model_int8.tflite",
-        "rounding": meta.get("rounding", "litert"),
+        "rounding": m.meta.get("rounding", "litert"),
         "hop_size": float(hop_size),
-        "audio": [str(p) for p in audio_paths],
+        "window_size": m.meta["window_samples"] / m.sr,
+        "timestamps": "i * hop_size: the centre of window i, as the Pi runner's",
+        "audio": [str(p) for p in audio],
+        "failed": [[str(p), why] for p, why in report.failed],
         "outputs": written,
-        "tflm_arena_bytes": _tflm_arena(export_dir, tfl),
-        "arena_bytes": meta["memory"]["arena_bytes"],
+        "tflm_arena_bytes": _tflm_arena(export_dir, m.tfl),
+        "arena_bytes": m.meta["memory"]["arena_bytes"],
         "targets": results,
     }
-    write_json(fw / CHECK_JSON, doc)
-    return doc
