@@ -424,7 +424,8 @@ def score_lines(report: dict) -> str:
     Returns
     -------
     text : str
-        ``<model>\t<classifier> <metric> <mean>[ ± <std>]`` lines.
+        ``<model>\t<classifier> <metric> <mean>[ ± <std>]`` lines, then the report's caveats as
+        ``note: ...`` lines (overlap allowed, untrained teacher, noisy CV, fast preset...).
     """
     metric = report["primary"]["metric"]
     clf = report["primary"]["classifier"]
@@ -432,7 +433,9 @@ def score_lines(report: dict) -> str:
     for name, m in report["models"].items():
         s = m["classifiers"][clf]["scores"][metric]
         std = f" ± {s['std']:.3f}" if s.get("std") is not None else ""
-        lines.append(f"{name}\t{clf} {metric} {s['mean']:.3f}{std}")
+        mean = f"{s['mean']:.3f}" if s.get("mean") is not None else "-"
+        lines.append(f"{name}\t{clf} {metric} {mean}{std}")
+    lines += [f"note: {n}" for n in report.get("notes") or []]
     return "\n".join(lines)
 
 
