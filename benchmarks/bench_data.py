@@ -28,12 +28,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def _time_prepare(raw: Path, run: Path, srs: tuple[int, ...], res_type: str) -> dict:
+def _time_prepare(raw: Path, run: Path, srs: tuple[int, ...], res_type: str, workers: int) -> dict:
     from data_prep.config import PrepareConfig
     from data_prep.stage import run as prepare
     from sea.manifest import read_manifest
 
-    config = PrepareConfig(dataset="urbansound8k", raw_dir=str(raw), cache_srs=srs, res_type=res_type)
+    config = PrepareConfig(dataset="urbansound8k", raw_dir=str(raw), cache_srs=srs, res_type=res_type, workers=workers)
     tracemalloc.start()
     t0 = time.perf_counter()
     prepare(run, config, overwrite=True)
@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--res-types", default="kaiser_best,soxr_vhq", help="resamplers to time (comma-separated)")
     ap.add_argument("--baseline", default="soxr_hq", help="resampler the others are compared with")
+    ap.add_argument("--workers", type=int, default=0, help="prepare's decode/resample threads (0: automatic)")
     ap.add_argument("--workdir", default=None, help="keep the data here (default: a temp dir)")
     args = ap.parse_args()
     os.environ.setdefault("SEA_NO_PROGRESS", "1")
@@ -85,11 +86,14 @@ def main() -> None:
         t_gen = time.perf_counter() - t0
         raw_mib = sum(p.stat().st_size for p in raw.rglob("*.wav")) / 2**20
         _warm_up(res_types, srs)
-        results = {rt: _time_prepare(raw, work / f"run_{rt}", srs, rt) for rt in res_types}
+        results = {rt: _time_prepare(raw, work / f"run_{rt}", srs, rt, args.workers) for rt in res_types}
     first = results[args.baseline]
     print(f"synthetic set: {first['n']} clips, {first['audio_s']:.1f} s of audio, {raw_mib:.1f} MiB of wav "
           f"(generated in {t_gen:.2f} s)")  # fmt: skip
-    print(f"prepare to {','.join(map(str, srs))} Hz (decode + validate + downmix + resample + cache + records):")
+    from data_prep.engine import resolve_workers
+
+    print(f"prepare to {','.join(map(str, srs))} Hz (decode + validate + downmix + resample + cache + records), "
+          f"{resolve_workers(args.workers)} worker thread(s):")  # fmt: skip
     for rt, r in results.items():
         ratio = r["seconds"] / first["seconds"]
         print(f"  {rt:<12} {r['seconds']:7.2f} s  {r['n'] / r['seconds']:6.1f} clips/s  "

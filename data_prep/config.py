@@ -18,6 +18,8 @@ DOWNLOADABLE = ("urbansound8k", "sonyc_ust", "esc50")
 #: Options of the synthetic generator. They describe the raw set, whose files are fingerprinted one by
 #: one, so ``stage.json`` records the prepare options without them.
 GENERATION_FIELDS = ("n_clips", "duration", "synth_seed")
+#: Options that change how fast the stage runs, not what it writes: left out of ``stage.json``'s config.
+SPEED_FIELDS = ("workers",)
 #: Defaults and limits of the synthetic generator's options (checked before anything is written).
 DEFAULT_N_CLIPS = 200
 MIN_DURATION, MAX_DURATION = 0.5, 60.0
@@ -45,6 +47,8 @@ class PrepareConfig:
         ``folder`` only: CSV of labels.
     n_clips, duration, synth_seed : int, float, int or None
         ``synthetic`` only: generator options; all None reuses a set already in ``raw_dir``.
+    workers : int
+        Threads that decode and resample; 0 = automatic. Not recorded: outputs do not depend on it.
     """
 
     dataset: str = field(default="folder", metadata={"help": f"dataset loader: {', '.join(DATASETS)}"})
@@ -85,6 +89,14 @@ class PrepareConfig:
         },
     )
     synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed, >= 0 (default: 0)"})
+    workers: int = field(
+        default=0,
+        metadata={
+            "help": "threads that decode and resample clips; 0 = the usable cores, at most 8 (outputs do not "
+            "depend on it; memory grows with it for long files)",
+            "metavar": "N",
+        },
+    )
 
     def validate(self) -> None:
         """Check the values together.
@@ -102,6 +114,8 @@ class PrepareConfig:
         for sr in self.cache_srs:
             if not 1000 <= int(sr) <= 192000:
                 raise ConfigError(f"cache rate {sr} Hz is out of range 1000-192000 Hz (e.g. --cache-srs 48000,8000)")
+        if self.workers < 0:
+            raise ConfigError(f"workers={self.workers} must be >= 0 (0 = one thread per usable core, at most 8)")
         if len(set(self.cache_srs)) != len(self.cache_srs):
             raise ConfigError(f"cache_srs={list(self.cache_srs)} repeats a rate; list each rate once")
         if self.res_type not in VALID_RES_TYPES:
@@ -119,14 +133,14 @@ class PrepareConfig:
         check_generation(self.n_clips, self.duration, self.synth_seed)
 
     def recorded(self) -> dict[str, Any]:
-        """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS`.
+        """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS` and ``workers``.
 
         Returns
         -------
         values : dict
             JSON-ready values, in field order.
         """
-        return {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS}
+        return {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS + SPEED_FIELDS}
 
 
 def check_generation(n_clips: int | None, duration: float | None, seed: int | None) -> None:

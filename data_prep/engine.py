@@ -37,13 +37,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import shutil
 import struct
 import warnings
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -262,22 +265,33 @@ def _remove_other_caches(run: RunLayout, cache_srs: Sequence[int]) -> None:
 def _decode_into_caches(
     candidates: Sequence[Candidate], run: RunLayout, config: PrepareConfig, skipped: list[dict], warns: list[dict]
 ) -> tuple[list[ClipRecord], list[dict]]:
-    """Decode every candidate into the caches; unusable files go to ``skipped``.
+    """Decode every candidate into the caches, in candidate order; unusable files go to ``skipped``.
 
-    Returns the manifest records and the ``{"subtype", "format"}`` of their files. No cache is
-    left behind when this raises.
+    Clips are decoded and resampled by ``config.workers`` threads (the decoder and the resampling
+    kernels release the GIL) and appended to the caches in candidate order, so the outputs do not
+    depend on the number of workers. Returns the manifest records and the ``{"subtype", "format"}``
+    of their files. No cache is left behind when this raises.
     """
     writers = {sr: CacheWriter(run.root, sr) for sr in config.cache_srs}
     records: list[ClipRecord] = []
     facts: list[dict] = []
+    done = _ordered(lambda c: _process_clip(c, run, config), candidates, resolve_workers(config.workers))
     try:
-        for c in progress(candidates, total=len(candidates), desc=f"prepare {config.dataset}", unit="clip"):
-            done = _add_clip(c, run, config, writers, skipped, warns)
-            if done is not None:
-                records.append(done[0])
-                facts.append(done[1])
+        with warnings.catch_warnings():  # sea.audio's per-file warnings: the report lists each clip's, once
+            warnings.simplefilter("ignore", SeaWarning)
+            for c, out in progress(zip(candidates, done), total=len(candidates), desc=f"prepare {config.dataset}",
+                                   unit="clip"):  # fmt: skip
+                if out.skipped is not None:
+                    skipped.append(out.skipped)
+                    continue
+                for sr, y in out.audio.items():
+                    writers[sr].add(c.clip_id, y)
+                warns.extend(out.warnings)
+                records.append(out.record)
+                facts.append(out.facts)
         _check_usable(records, skipped, config)
     except BaseException:
+        done.close()  # stops the worker threads before the partial caches go
         for w in writers.values():
             w.abort()
         raise
@@ -286,34 +300,79 @@ def _decode_into_caches(
     return records, facts
 
 
-def _add_clip(
-    c: Candidate,
-    run: RunLayout,
-    config: PrepareConfig,
-    writers: dict[int, CacheWriter],
-    skipped: list[dict],
-    warns: list[dict],
-) -> tuple[ClipRecord, dict] | None:
-    """Decode one clip into every cache (only this clip's samples are in memory); None if skipped."""
+def resolve_workers(workers: int) -> int:
+    """Threads that decode and resample clips: ``workers``, or for 0 the usable cores (at most 8).
+
+    Parameters
+    ----------
+    workers : int
+        0 = automatic, 1 = no threads.
+
+    Returns
+    -------
+    n : int >= 1
+    """
+    if workers > 0:
+        return workers
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def _ordered(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> Iterator[Any]:
+    """``map(fn, items)`` in order, computed by ``workers`` threads at most ``workers`` items ahead (bounded memory)."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sea-prepare") as pool:
+        it = iter(items)
+        pending = deque(pool.submit(fn, x) for x in itertools.islice(it, workers))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                nxt = next(it, _END)
+                if nxt is not _END:
+                    pending.append(pool.submit(fn, nxt))
+                yield result
+        finally:
+            for f in pending:  # stopped early (an error, --strict, Ctrl-C): drop the work not yet started
+                f.cancel()
+
+
+_END = object()
+
+
+@dataclass
+class _Clip:
+    """What one candidate became: a skip entry, or its record, resampled audio, warnings and file facts."""
+
+    skipped: dict | None = None
+    record: ClipRecord | None = None
+    audio: dict[int, np.ndarray] = field(default_factory=dict)
+    warnings: list[dict] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+
+def _process_clip(c: Candidate, run: RunLayout, config: PrepareConfig) -> _Clip:
+    """Decode one clip and resample it to every cache rate (only this clip's samples are in memory)."""
     path = Path(c.path)
-    decoded = _decode(c, path, config, skipped)
-    if decoded is None:
-        return None
+    decoded = _decode(c, path, config)
+    if isinstance(decoded, dict):
+        return _Clip(skipped=decoded)
     y, sr, head = decoded
     n_channels = int(y.shape[1])
     y = to_mono(y)  # float64 mean over channels, openl3's np.mean(audio, axis=1)
     duration = y.shape[0] / sr
-    warns.extend(_clip_warnings(c, path, y, sr, duration))
+    out = _Clip(warnings=_clip_warnings(c, path, y, sr, duration))
     declared = declared_wav_frames(path)
     if declared is not None and declared > y.shape[0]:
         detail = (
             f"header declares {declared} samples ({declared / sr:.3f} s), file holds {y.shape[0]} ({duration:.3f} s)"
         )
-        warns.append(warning_entry(c.clip_id, path, "truncated file (shorter than its header)", detail))
-    for target, w in writers.items():
+        out.warnings.append(warning_entry(c.clip_id, path, "truncated file (shorter than its header)", detail))
+    for target in config.cache_srs:
         # one shot in float64 (resampy's dtype in openl3/edgel3), rounded to float32 once
-        w.add(c.clip_id, resample(y, sr, target, res_type=config.res_type).astype(np.float32))
-    record = ClipRecord(
+        out.audio[target] = resample(y, sr, target, res_type=config.res_type).astype(np.float32)
+    out.record = ClipRecord(
         clip_id=c.clip_id,
         path=_record_path(path, run.root),
         duration=round(float(duration), 6),
@@ -326,26 +385,21 @@ def _add_clip(
         md5=md5_file(path),
         meta=c.meta,
     )
-    return record, {"subtype": head["subtype"], "format": head["format"]}
+    out.facts = {"subtype": head["subtype"], "format": head["format"]}
+    return out
 
 
-def _decode(
-    c: Candidate, path: Path, config: PrepareConfig, skipped: list[dict]
-) -> tuple[np.ndarray, int, dict[str, Any]] | None:
-    """``(y [shape=(n, channels)], sr, header)`` at the file's own rate, or None (listed in ``skipped``)."""
+def _decode(c: Candidate, path: Path, config: PrepareConfig) -> tuple[np.ndarray, int, dict[str, Any]] | dict:
+    """``(y [shape=(n, channels)], sr, header)`` at the file's own rate, or the skip entry of an unusable file."""
     problem = not_a_file(path)
     if problem is not None:
-        skipped.append(skip_entry(c.clip_id, path, *problem))
-        return None
+        return skip_entry(c.clip_id, path, *problem)
     try:
-        with warnings.catch_warnings():  # the report lists what is odd about a clip (_clip_warnings), once
-            warnings.simplefilter("ignore", SeaWarning)
-            head = info(path)
-            y, sr = load(path, sr=None, mono=False, dtype="float64", res_type=config.res_type)
+        head = info(path)
+        y, sr = load(path, sr=None, mono=False, dtype="float64", res_type=config.res_type)
     except AudioError as exc:
         msg = str(exc)
-        skipped.append(skip_entry(c.clip_id, path, _skip_reason(msg), msg))
-        return None
+        return skip_entry(c.clip_id, path, _skip_reason(msg), msg)
     return y, sr, head
 
 

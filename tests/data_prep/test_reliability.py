@@ -227,3 +227,14 @@ def test_failed_prepare_leaves_a_finished_one_finished(prepared, tmp_path, capsy
     (other / "raw" / "mine.txt").write_text("x")
     err = _one_line_error(capsys, ["data", "prepare", "synthetic", str(other), "--n-clips", "3"])
     assert "already holds other files" in err and sorted(p.name for p in other.iterdir()) == ["raw"]
+
+
+def test_outputs_do_not_depend_on_the_number_of_workers(prepared, tmp_path):
+    from data_prep.engine import resolve_workers
+
+    raw, _, clean = prepared
+    for workers in (1, 3):
+        _prepare(raw, tmp_path / f"w{workers}", workers=workers)
+        assert _outputs(tmp_path / f"w{workers}") == clean
+        assert "workers" not in read_stage(tmp_path / f"w{workers}")["config"]  # not recorded: a rerun stays up to date
+    assert resolve_workers(0) >= 1 and resolve_workers(5) == 5
