@@ -10,7 +10,8 @@ Layout
     any other file is **listed as skipped** ("not an audio file extension"), and so are
     directories named like audio files, broken or looping symbolic links and unreadable files:
     every entry of the folder is a clip, skipped, noted or hidden, never dropped silently.
-    Symbolic links to folders are not followed (noted).
+    Symbolic links to folders are followed once; a link back into a folder already searched (a
+    loop) is noted and not followed again.
 Columns of the optional CSV (``csv=``, read by name)
     ``path`` (relative to the folder), and optionally ``label`` (empty = unlabeled), ``fold`` (int)
     or ``split`` (train/validate/test), ``group`` (the recording a clip was cut from, for grouped
@@ -55,19 +56,28 @@ def _clip_id(rel: Path) -> str:
 
 
 def _scan(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Audio files, non-audio files, ignored sidecars and folders named like audio, under ``root``.
+    """Audio files, non-audio files, ignored sidecars, and folders to report, under ``root``.
 
-    Hidden entries are passed over; symbolic links to folders are not followed (so a link loop
-    cannot recurse); ``exclude`` (the run directory, when it lies inside the folder) is not searched.
+    Hidden entries are passed over. Symbolic links to folders are followed once: a link back to a
+    folder already searched (a loop) is reported, not followed. ``exclude`` (the run directory,
+    when it lies inside the folder) is not searched.
     """
     audio, other, sidecars, folders = [], [], [], []
     skip = os.path.realpath(exclude) if exclude is not None else None
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+    seen = {os.path.realpath(root)}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         here = Path(dirpath)
-        dirnames[:] = [n for n in dirnames if not n.startswith(".") and os.path.realpath(here / n) != skip]
-        for n in dirnames:
-            if Path(n).suffix.lower() in AUDIO_EXTENSIONS or (here / n).is_symlink():
-                folders.append(here / n)  # a directory named like audio, or a link to a folder
+        keep = []
+        for n in sorted(dirnames):
+            real = os.path.realpath(here / n)
+            if n.startswith(".") or real == skip:
+                continue
+            if Path(n).suffix.lower() in AUDIO_EXTENSIONS or real in seen:
+                folders.append(here / n)  # a directory named like audio (searched too), or a link loop (not)
+            if real not in seen:
+                seen.add(real)
+                keep.append(n)
+        dirnames[:] = keep
         for n in filenames:
             if n.startswith("."):
                 continue
@@ -78,13 +88,13 @@ def _scan(root: Path, exclude: Path | None = None) -> tuple[list[Path], list[Pat
 
 
 def _folder_entries(folders: list[Path]) -> tuple[list[dict], list[str]]:
-    """Skip entries for folders named like audio files, notes for links to folders (not followed)."""
+    """Skip entries for folders named like audio files, notes for links to folders already searched."""
     skipped, notes = [], []
     for d in folders:
         if Path(d.name).suffix.lower() in AUDIO_EXTENSIONS:
             skipped.append(skip_entry(None, d, "not a regular file", f"{d.name} is a directory, not an audio file"))
         else:
-            notes.append(f"symbolic link to a folder not followed: {d}")
+            notes.append(f"link to a folder already searched (a loop or a second link), not followed again: {d}")
     return skipped, notes
 
 

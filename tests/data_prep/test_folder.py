@@ -167,3 +167,16 @@ def test_teacher_embed_sees_the_cache_windows(tmp_path):
     want = framing.windows(AudioCache(tmp_path / "run", 48000).get("st"), 48000, hop_size=0.5)
     assert got.shape == want.shape == (4, 48000)
     np.testing.assert_array_equal(got, want)
+
+
+def test_links_to_folders_are_followed_once(tmp_path):
+    raw, elsewhere = tmp_path / "raw", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    sf.write(elsewhere / "far.wav", noise(0.6, 16000), 16000)
+    tree(raw)
+    (raw / "linked").symlink_to(elsewhere)  # a dataset assembled from links: followed
+    (raw / "sensor_a" / "loop").symlink_to(raw)  # a link back up: a loop, noted and not followed
+    recs = {r.clip_id for r in read_manifest(_prepare(raw, tmp_path / "run"))}
+    assert recs == {"sensor_a__day1__rec1", "sensor_a__rec2", "rec3", "linked__far"}
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    assert any("not followed again" in n and n.endswith("sensor_a/loop") for n in rep["notes"])
