@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from sea.constants import VALID_CALIBRATE_METHODS, VALID_FORMATS
 from sea.errors import ConfigError
 
-__all__ = ["VALID_CALIBRATE_METHODS", "VALID_FORMATS", "ExportConfig"]
+__all__ = ["INT8_FORMATS", "VALID_CALIBRATE_METHODS", "VALID_FORMATS", "ExportConfig"]
+
+#: Formats made from the full-int8 TFLite model (TFLite Micro's C arrays, sea's generated C).
+INT8_FORMATS = ("mcu", "firmware")
 
 
 @dataclass(frozen=True)
@@ -23,13 +26,17 @@ class ExportConfig:
         The run's student to export (``RUN/students/<student>/best.pt``), for :func:`export.stage.run`
         and ``sea run``; ``sea export CHECKPOINT`` ignores it. It is not a setting of the export, so it
         is left out of the export's ``stage.json`` fingerprint.
-    formats : tuple of "onnx", "tflite", "mcu", "pi"
-        Artifacts to build (``mcu`` needs ``int8``; ``mcu`` and ``pi`` need TFLite, built with them).
-    int8 : bool
-        Also build full-int8 models, calibrated on real windows.
+    formats : tuple of "onnx", "tflite", "mcu", "firmware", "pi"
+        Artifacts to build (``mcu`` and ``firmware`` need the int8 TFLite model; ``mcu``, ``firmware`` and
+        ``pi`` need TFLite, built with them).
+    int8 : bool or None
+        Build full-int8 models, calibrated on real windows. None (the default) follows the formats: int8 is
+        built when they include ``mcu`` or ``firmware`` (and skipped, with a warning naming them, when there is
+        no calibration source); False skips ``mcu`` and ``firmware`` with a warning.
     calibration : path or None
-        Run directory with the 8 kHz audio cache, or a ``.npy``/``.npz`` of log-mel ``[N, 1, 64, 50]``
-        or audio ``[N, 8000]`` windows; None: the run the checkpoint lives in.
+        Run directory with the 8 kHz audio cache, a folder of audio files (any rate, decoded and resampled like
+        the run's cache), or a ``.npy``/``.npz`` of log-mel ``[N, 1, 64, n_frames]`` or audio
+        ``[N, window_length]`` windows; None: the run the checkpoint lives in.
     n_calibration : int >= 1
         Calibration windows.
     n_parity : int >= 1
@@ -39,9 +46,9 @@ class ExportConfig:
     holdout_fraction : float in (0, 1)
         Share of clips held out of calibration for parity.
     window_hop_size : float > 0
-        Hop (s) between the 1-s windows cut from the run's clips.
+        Hop (s) between the windows (of the checkpoint's length) cut from the run's clips.
     with_frontend : bool
-        Models take raw 8 kHz audio ``[B, 8000]`` with the Conv1d-DFT front-end inside.
+        Models take raw 8 kHz audio ``[B, window_length]`` with the Conv1d-DFT front-end inside.
     per_channel : bool
         Per-channel int8 weights.
     onnx_reduce_range : bool
@@ -72,14 +79,26 @@ class ExportConfig:
         default="", metadata={"help": "the run's student to export (RUN/students/<name>/best.pt), for sea run"}
     )
     formats: tuple[str, ...] = field(
-        default=VALID_FORMATS, metadata={"help": "artifacts to build: any of onnx,tflite,mcu,pi (mcu needs --int8)"}
+        default=VALID_FORMATS,
+        metadata={
+            "help": f"artifacts to build, comma-separated: any of {','.join(VALID_FORMATS)} "
+            "(mcu and firmware imply --int8) (default: all)",
+            "metavar": "FMT,...",
+        },
     )
-    int8: bool = field(default=False, metadata={"help": "also build full-int8 models, calibrated on real windows"})
+    int8: bool | None = field(
+        default=None,
+        metadata={
+            "help": "full-int8 models calibrated on real windows (default: built when --formats has mcu or firmware; "
+            "--no-int8 skips mcu and firmware)"
+        },
+    )
     calibration: str | None = field(
         default=None,
         metadata={
-            "help": "run directory with the 8 kHz audio cache (or a .npy of log-mel [N,1,64,50] / audio [N,8000] windows); "
-            "default: the run the checkpoint lives in"
+            "help": "run directory with the 8 kHz audio cache, a folder of audio files, or a .npy of log-mel "
+            "[N,1,64,n_frames] / audio [N,window_length] windows (default: the run the checkpoint lives in)",
+            "metavar": "RUN_OR_AUDIO_DIR",
         },
     )
     n_calibration: int = field(default=200, metadata={"help": "calibration windows (from calibration clips)"})
@@ -93,10 +112,11 @@ class ExportConfig:
         default=0.25, metadata={"help": "share of clips held out from calibration for parity"}
     )
     window_hop_size: float = field(
-        default=0.5, metadata={"help": "hop (s) between the 1-s windows cut from the run's clips"}
+        default=0.5, metadata={"help": "hop (s) between the windows cut from the calibration clips"}
     )
     with_frontend: bool = field(
-        default=False, metadata={"help": "models take raw 8 kHz audio [B,8000] with the Conv1d-DFT front-end inside"}
+        default=False,
+        metadata={"help": "models take raw 8 kHz audio [B,window_length] with the Conv1d-DFT front-end inside"},
     )
     per_channel: bool = field(default=True, metadata={"help": "per-channel int8 weights"})
     onnx_reduce_range: bool = field(
@@ -104,7 +124,7 @@ class ExportConfig:
         metadata={"help": "7-bit ONNX int8 weights: no int16 saturation in onnxruntime on x86 CPUs without VNNI"},
     )
     calibrate_method: str = field(
-        default="minmax", metadata={"help": "onnxruntime calibration: minmax, entropy or percentile"}
+        default="minmax", metadata={"help": "onnxruntime calibration method", "choices": VALID_CALIBRATE_METHODS}
     )
     fp32_cosine: float = field(default=0.9999, metadata={"help": "parity: minimum mean cosine for fp32 artifacts"})
     int8_cosine: float = field(default=0.99, metadata={"help": "parity: minimum mean cosine for int8 artifacts"})
@@ -112,7 +132,7 @@ class ExportConfig:
     latency: bool = field(default=True, metadata={"help": "measure host latency (batch 1, one thread)"})
     latency_repeats: int = field(default=30, metadata={"help": "timed invokes per runtime"})
     teacher_latency: bool = field(
-        default=True, metadata={"help": "also time the OpenL3 teacher (untrained weights) for ratios"}
+        default=True, metadata={"help": "also time the OpenL3 teacher (untrained weights) for speed-up ratios"}
     )
     arena_margin: float = field(
         default=0.10, metadata={"help": "MCU arena margin over the measured TFLM arena (fraction)"}
@@ -121,7 +141,7 @@ class ExportConfig:
         default=None,
         metadata={"help": "optional .npz with a linear head W [D,C], b [C] (labels optional) for downstream parity"},
     )
-    overwrite: bool = field(default=False, metadata={"help": "replace an existing export in OUT_DIR"})
+    overwrite: bool = field(default=False, metadata={"help": "rebuild an export that is up to date"})
     seed: int = field(default=0, metadata={"help": "seed for window selection"})
 
     def validate(self) -> None:
@@ -133,10 +153,13 @@ class ExportConfig:
             A field is out of range, a format or calibration method is unknown,
             or only ``mcu`` is asked for without ``int8``.
         """
+        from sea.config import did_you_mean
+
         bad = [f for f in self.formats if f not in VALID_FORMATS]
         if bad or not self.formats:
+            hint = did_you_mean(bad[0], VALID_FORMATS) if bad else ""
             raise ConfigError(
-                f"ExportConfig.formats={','.join(self.formats)!r} is invalid; choose from {', '.join(VALID_FORMATS)}"
+                f"ExportConfig.formats={','.join(self.formats)!r} is invalid{hint}; choose from {', '.join(VALID_FORMATS)}"
             )
         if self.calibrate_method not in VALID_CALIBRATE_METHODS:
             raise ConfigError(
@@ -156,7 +179,13 @@ class ExportConfig:
                 raise ConfigError(f"ExportConfig.{name}={getattr(self, name)} must be a cosine in [-1, 1]")
         if self.arena_margin < 0:
             raise ConfigError(f"ExportConfig.arena_margin={self.arena_margin} must be >= 0")
-        if "mcu" in self.formats and not self.int8:
-            # Explicitly asking for only an MCU bundle without int8 cannot work: TFLM needs full-int8.
-            if self.formats == ("mcu",):
-                raise ConfigError("--formats mcu needs --int8 (TFLite Micro runs full-int8 models); add --int8")
+        if self.int8 is False and set(self.formats) <= set(INT8_FORMATS):
+            # asking for nothing but int8 bundles while refusing int8 cannot work: TFLM and the firmware run full-int8
+            raise ConfigError(
+                f"--formats {','.join(self.formats)} needs int8 models (TFLite Micro and the firmware run full-int8); "
+                "drop --no-int8"
+            )
+
+    def builds_int8(self) -> bool:
+        """Whether int8 models are asked for: ``int8`` itself, or (when None) the formats that need them."""
+        return bool(self.int8) if self.int8 is not None else bool(set(self.formats) & set(INT8_FORMATS))

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sea.tables import render_table
+from sea.errors import ExportError
+from sea.tables import fmt_bytes, render_table
 
 if TYPE_CHECKING:
     from .artifacts import ExportNet
@@ -97,7 +98,7 @@ def _schema():
         from ai_edge_litert import schema_py_generated as s
 
         return s, s.Model.GetRootAsModel
-    except Exception:  # pragma: no cover - fallback parser
+    except ImportError:  # pragma: no cover - an older ai-edge-litert: the tflite package's parser
         import tflite
 
         return tflite, tflite.Model.GetRootAsModel
@@ -165,24 +166,57 @@ def onnx_weight_bytes(path: str | Path) -> int:
     return int(sum(numpy_helper.to_array(t).nbytes for t in m.graph.initializer))
 
 
+#: What TensorFlow Lite Micro's Python interpreter raises when the model does not fit the arena.
+_TFLM_ARENA_MESSAGE = "failed to allocate"
+
+
+def _fits_arena(path: str | Path, n: int) -> bool:
+    """Whether TFLM allocates ``path`` in ``n`` bytes; any error but "does not fit" is raised with its type."""
+    from .tflite import _no_stderr, tflm_interpreter
+
+    try:
+        with _no_stderr():
+            tflm_interpreter(path, n)
+    except RuntimeError as exc:
+        if _TFLM_ARENA_MESSAGE in str(exc).lower():
+            return False
+        raise ExportError(f"tflite-micro cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # a corrupt model or a TFLM bug: never read as "does not fit"
+        raise ExportError(f"tflite-micro cannot load {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+    return True
+
+
 def measure_arena(path: str | Path, *, hi: int = 8 * MiB, tol: int = 256) -> int:
     """Smallest TFLM arena (bytes) that lets the interpreter allocate, by bisection.
 
     TFLM raises at construction when the arena is too small, so no invoke is needed.
     The figure comes from the host (64-bit pointers); on a 32-bit MCU the tail is a bit smaller.
+
+    Parameters
+    ----------
+    path : path
+        An int8 ``.tflite``.
+    hi : int
+        Upper bound of the search (bytes).
+    tol : int
+        Resolution of the search (bytes).
+
+    Returns
+    -------
+    arena_bytes : int
+
+    Raises
+    ------
+    ExportError
+        The model does not fit ``hi`` bytes, or TFLM fails for another reason (named with its type: only
+        TFLM's "failed to allocate" means "does not fit").
     """
-    from .tflite import _no_stderr, tflm_interpreter
 
     def ok(n: int) -> bool:
-        try:
-            with _no_stderr():
-                tflm_interpreter(path, n)
-            return True
-        except Exception:
-            return False
+        return _fits_arena(path, n)
 
     if not ok(hi):
-        raise RuntimeError(f"{path} does not fit a {hi} B TFLM arena")
+        raise ExportError(f"{path} does not fit a {fmt_bytes(hi)} TFLite Micro arena")
     lo = 0
     while hi - lo > tol:
         mid = (lo + hi) // 2
@@ -258,18 +292,19 @@ def teacher_latency_ms(repeats: int = 5) -> float | None:
     """
     if "ms" in _TEACHER_MS:
         return _TEACHER_MS["ms"]
+    import warnings
+
+    import torch
+
+    from sea.errors import SeaError
+    from sea.teacher import load_teacher
+
     try:
-        import warnings
-
-        import torch
-
-        from sea.teacher import load_teacher
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             teacher, _ = load_teacher("mel256", "music", 512, untrained=True)
-    except Exception as exc:  # teacher not built / not importable: ratios are left out
-        log.info("teacher latency skipped: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except (SeaError, ImportError, OSError) as exc:  # the teacher cannot be built here: ratios are left out
+        log.info("teacher latency skipped: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
         return None
     x = torch.zeros(1, 48000)
     x[0, ::7] = 0.1
@@ -315,6 +350,7 @@ def footprint_report(
         "macs_with_frontend": int(macs) if net.in_kind == "audio" else None,
         "input_kind": net.in_kind,
         "input_shape": [1, *net.in_shape],
+        "window_size": float(net.fe_params.get("window_size") or net.fe_params["window_length"] / net.fe_params["sr"]),
         "cost": cost,
         "artifacts": arts,
         "latency_ms": latency,
@@ -324,6 +360,7 @@ def footprint_report(
         t_ms = teacher_latency_ms()
         if t_ms is not None:
             fp["teacher_ms"] = t_ms
+            fp["teacher_timed"] = "openl3 mel256_music_512, untrained weights, one 1-s window at 48 kHz"
             fp["speedup_vs_teacher"] = {
                 k: t_ms / v for k, v in latency.items() if v > 0 and not k.startswith("frontend")
             }
@@ -332,12 +369,11 @@ def footprint_report(
 
 
 def _student_cost(student, input_shape: tuple[int, ...]) -> dict | None:
-    try:
-        from sea.students import model_cost
+    from sea.students import model_cost
 
-        return model_cost(student, input_shape)
-    except Exception:  # a model outside the registry: MACs are counted on the graph instead
+    if not getattr(student, "model_name", None):  # a model outside the registry: MACs are counted on the graph
         return None
+    return model_cost(student, input_shape)
 
 
 def _artifact_sizes(name: str, path: Path) -> dict:
@@ -377,7 +413,7 @@ def _latencies(net: ExportNet, example, artifacts: dict[str, Path], repeats: int
             it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
             latency[f"{name}|ai-edge-litert"] = time_fn(it.invoke, repeats=repeats)["median_ms"]
     y = np.zeros(int(net.fe_params["window_length"]), np.float32)
-    latency["frontend numpy (logmel_numpy)"] = time_fn(lambda: logmel_numpy(y), repeats=10)["median_ms"]
+    latency["frontend numpy (logmel_numpy)"] = time_fn(lambda: logmel_numpy(y, net.fe_params), repeats=10)["median_ms"]
     return latency
 
 
@@ -390,11 +426,7 @@ def _device_budget(arts: dict[str, dict], net: ExportNet, arena_margin: float) -
     fe = net.fe_params
     i8 = arts.get("model_int8.tflite")
     n_dft = int(fe.get("n_dft", 1024))
-    frontend_ram = (
-        2 * int(fe["window_length"])
-        + 3 * n_dft * 4
-        + 4 * int(np.prod(net.in_shape if net.in_kind == "logmel" else (64, 50)))
-    )
+    frontend_ram = 2 * int(fe["window_length"]) + 3 * n_dft * 4 + 4 * int(np.prod(net.fe_params["output_shape"]))
     frontend_flash = 4 * n_dft + 4 * 2 * (n_dft // 2 + 1)  # window + sparse mel weights (upper bound)
     if i8 is not None:
         arena = int(np.ceil(i8["tflm_arena_bytes"] * (1 + arena_margin) / 16) * 16)
@@ -415,15 +447,13 @@ def _device_budget(arts: dict[str, dict], net: ExportNet, arena_margin: float) -
         "frontend_flash_bytes": frontend_flash,
         "ram_needed": mcu_ram,
         "flash_needed": mcu_flash,
-        "note": "flash excludes the TFLM library code (~50-100 KB); arena measured on a 64-bit host",
+        "note": "flash excludes the TFLM library code (~50-100 KiB); arena measured on a 64-bit host",
     }
     return mcu, fit
 
 
 def _kb(n) -> str:
-    if n is None:
-        return "-"
-    return f"{n / 1e6:,.1f} MB" if abs(n) >= 10e6 else f"{n / 1000:,.1f} KB"
+    return fmt_bytes(n)
 
 
 def _ms(v: float | None) -> str:
@@ -458,14 +488,14 @@ def format_table(fp: dict) -> str:
     cols = (("artifact", 22), ("file", 10), ("weights", 10), ("peak act.", 10), ("arena", 10), ("onnxruntime", 12))
     align = "<>>>>>>"
     lines = [
-        f"model {fp['model_name']}: {fp['params']:,} params, {fp['macs'] / 1e6:,.1f} M MACs per 1-s window, "
-        f"input {fp['input_kind']} {fp['input_shape']}",
+        f"model {fp['model_name']}: {fp['params']:,} params, {fp['macs'] / 1e6:,.1f} M MACs per "
+        f"{fp.get('window_size', 1.0):g}-s window, input {fp['input_kind']} {fp['input_shape']}",
         "",
         render_table(_header((*cols, ("litert", 9)), align), rows, style="text", align=align),
     ]
     if "teacher_ms" in fp:
         lines.append("")
-        lines.append(f"teacher fp32 (torch, 1 thread): {fp['teacher_ms']:.1f} ms per window")
+        lines.append(f"teacher fp32 (OpenL3, torch, 1 thread): {fp['teacher_ms']:.1f} ms per window")
         for k, r in fp.get("speedup_vs_teacher", {}).items():
             lines.append(f"  {k}: {r:,.1f}x faster than the teacher")
     devices = [

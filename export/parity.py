@@ -28,6 +28,7 @@ __all__ = [
     "measure",
     "parity_report",
     "raise_failures",
+    "runtime_errors",
     "tflite_runtime_status",
 ]
 
@@ -82,7 +83,7 @@ def tflite_runtime_status() -> dict:
     """Whether tflite-runtime is usable here (it needs numpy < 2; see edge_toolchain.md)."""
     try:
         from tflite_runtime.interpreter import Interpreter  # noqa: F401
-    except Exception as exc:  # ImportError, or the numpy-1.x ABI error under numpy 2
+    except (ImportError, AttributeError, RuntimeError) as exc:  # not installed, or its numpy-1.x ABI under numpy 2
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         if np.__version__.split(".")[0] >= "2":
             reason += (
@@ -133,8 +134,28 @@ def raise_failures(results: dict) -> None:
         )
 
 
+def runtime_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean "this runtime cannot run this model": recorded as that artifact's parity failure.
+
+    ai-edge-litert, tflite-runtime and tflite-micro raise ``RuntimeError`` / ``ValueError``; onnxruntime its own
+    ``Fail`` / ``InvalidArgument`` / ``RuntimeException`` classes; sea raises :class:`~sea.errors.SeaError`. Anything
+    else (``TypeError``, ``AttributeError``, ``KeyError``...) is a bug and propagates with its traceback.
+    """
+    from sea.errors import SeaError
+
+    errors: tuple[type[BaseException], ...] = (RuntimeError, ValueError, OSError, MemoryError, SeaError)
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+        errors += tuple(getattr(ort_state, n) for n in ("Fail", "InvalidArgument", "RuntimeException",
+                                                        "InvalidGraph", "NotImplemented") if hasattr(ort_state, n))  # fmt: skip
+    except ImportError:
+        pass
+    return errors
+
+
 class _Recorder:
-    """Runs each artifact in a runtime and gathers the comparisons (a failing run is recorded, not raised)."""
+    """Runs each artifact in a runtime and gathers the comparisons (a runtime's failure is recorded, not raised)."""
 
     def __init__(self, ref: np.ndarray):
         self.ref = ref
@@ -145,7 +166,7 @@ class _Recorder:
         key = f"{name}|{runtime}"
         try:
             y = fn()
-        except Exception as exc:  # gathered, reported with the others
+        except runtime_errors() as exc:  # the runtime refused the model: gathered, reported with the others
             self.results[key] = {
                 "passed": False,
                 "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}",
@@ -222,25 +243,33 @@ def _tflite_runtime(rec: _Recorder, artifacts: dict[str, Path], x_held: np.ndarr
         rec.record(name, "tflite-runtime", _tfr, tol["int8" if "int8" in name else "fp32"])
 
 
-def downstream(path: str | Path, ref: np.ndarray, runs: dict[str, np.ndarray], labels: np.ndarray) -> dict:
+def downstream(path: str | Path, ref: np.ndarray, runs: dict[str, np.ndarray], labels: np.ndarray,
+               label_names: list[str] | None = None) -> dict:  # fmt: skip
     """Accuracy of a linear head on each runtime's embeddings, against the PyTorch reference.
+
+    The figure is only meaningful when the held-out windows carry the head's label set: a head fitted on
+    another dataset (``sea run`` fits it on the primary evaluation dataset, which may not be the run's own
+    clips) is compared by its ``labels`` with the run's class names, and the figure is skipped, saying why,
+    when they differ or when the run is unlabelled.
 
     Parameters
     ----------
     path : path
-        ``.npz`` with ``W`` [D, C] (or [C, D]) and ``b`` [C].
+        ``.npz`` with ``W`` [D, C] (or [C, D]), ``b`` [C] and optionally ``labels`` [C].
     ref : np.ndarray [shape=(n, D)]
         PyTorch fp32 embeddings of the held-out windows.
     runs : dict of str to np.ndarray [shape=(n_k, D)]
         Embeddings of each artifact/runtime (the first ``n_k`` held-out windows).
     labels : np.ndarray [shape=(n,), dtype=int64]
         Class id of each window; -1 where unknown.
+    label_names : list of str, optional
+        The run's class names by id (None: not known, the head is assumed to share the windows' classes).
 
     Returns
     -------
     report : dict
         ``reference_accuracy``, ``n_labelled`` and per run ``accuracy`` and ``delta_vs_reference``;
-        ``{"skipped": ...}`` when no window has a label.
+        ``{"skipped": ...}`` when no window has a label or the head's classes are not the run's.
     """
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -249,6 +278,9 @@ def downstream(path: str | Path, ref: np.ndarray, runs: dict[str, np.ndarray], l
         raise ExportError(f"cannot read classifier {path!r}: {exc}; expected an .npz with W [D, C] and b [C]") from None
     if "W" not in head:
         raise ExportError(f"classifier {path!r} has no 'W' array (keys: {', '.join(head)})")
+    mismatch = _label_mismatch(head, label_names, labels)
+    if mismatch:
+        return {"skipped": mismatch}
     base = downstream_accuracy(ref, labels, head)
     if base is None:
         return {"skipped": "held-out windows have no labels"}
@@ -258,6 +290,25 @@ def downstream(path: str | Path, ref: np.ndarray, runs: dict[str, np.ndarray], l
         ref_acc = downstream_accuracy(ref[: y.shape[0]], labels[: y.shape[0]], head)
         out[key] = {"accuracy": acc, "delta_vs_reference": None if acc is None else acc - ref_acc}
     return out
+
+
+def _label_mismatch(head: dict, label_names: list[str] | None, labels: np.ndarray) -> str | None:
+    """Why the head's accuracy on these windows would mean nothing, or None when the label sets agree."""
+    if not np.any(labels >= 0):
+        return "held-out windows have no labels (the run is unlabelled); the head is still shipped in the Pi bundle"
+    if label_names is None:  # labelled windows of unknown class names: nothing to check against
+        return None
+    n_classes = int(np.asarray(head["b"]).shape[-1]) if "b" in head else min(np.asarray(head["W"]).shape)
+    if "labels" in head:
+        head_names = [str(v) for v in np.asarray(head["labels"]).ravel()]
+        if head_names != list(label_names):
+            return (f"the head's labels ({', '.join(head_names[:6])}{', ...' if len(head_names) > 6 else ''}) are not "
+                    f"the run's ({', '.join(label_names[:6])}{', ...' if len(label_names) > 6 else ''}): it was fitted "
+                    "on another dataset, so its accuracy on the run's windows means nothing; the head is still "
+                    "shipped in the Pi bundle")  # fmt: skip
+    elif n_classes != len(label_names):
+        return f"the head has {n_classes} classes, the run {len(label_names)}; accuracy skipped"
+    return None
 
 
 def parity_report(

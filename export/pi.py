@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from sea.utils import write_text_atomic
+from sea.utils import read_json, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUNNER = "sea_edge.py"
@@ -61,6 +61,8 @@ def write_pi_bundle(
         files.append("classifier.npz")
     readme = (TEMPLATES / "README_pi.md").read_text(encoding="utf-8").replace("{{MODEL_NAME}}", model_name)
     readme = readme.replace("{{MODELS}}", "\n".join(f"- `{n}`" for n in models))
+    fe = read_json(frontend_json).get("frontend", {})
+    readme = readme.replace("{{WINDOW}}", f"{float(fe.get('window_length', 8000)) / float(fe.get('sr', 8000)):g}")
     write_text_atomic(out / "README.md", readme)
     files.append("README.md")
     for f in out.iterdir():  # atomic writes create 0600 files; bundles are meant to be shared

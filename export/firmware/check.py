@@ -30,7 +30,7 @@ from sea.utils import write_json
 from . import toolchain as tc
 from .generate import FIRMWARE_JSON, GENERATOR_VERSION, resolve_inputs, write_firmware
 
-__all__ = ["CHECK_JSON", "check_firmware"]
+__all__ = ["ALL_TARGETS", "CHECK_JSON", "check_command", "check_firmware", "render_check"]
 
 CHECK_JSON = "check.json"
 CLOCK_HZ = 80e6  # the issue's reference clock for "ms per window"
@@ -290,7 +290,12 @@ def _plain_c(target: str, m: _Model, f: dict, tmp: Path, hop: int, timeout: floa
     e0 = np.fromfile(tmp / "plain.emb", np.int8).reshape(-1, m.dim)
     f0 = np.fromfile(tmp / "plain.feat", np.int8).reshape(len(e0), -1)
     fig = _m4_figures(st, m.meta)
-    keys = ("instructions_per_window", "network_instructions_per_window", "instructions_per_mac", "ms_per_window_at_80mhz")
+    keys = (
+        "instructions_per_window",
+        "network_instructions_per_window",
+        "instructions_per_mac",
+        "ms_per_window_at_80mhz",
+    )
     return {"bit_exact": bool(np.array_equal(_run_int8(m.it_ref, f0), e0)), "windows": int(len(e0)),
             **{k: fig[k] for k in keys}}  # fmt: skip
 
@@ -441,3 +446,74 @@ def _document(m: _Model, export_dir: Path, hop_size: float, audio: list[Path], w
         "arena_bytes": m.meta["memory"]["arena_bytes"],
         "targets": results,
     }
+
+
+#: ``--target all``: every target (Cortex-M7 is built for its sizes, not run).
+ALL_TARGETS = ("host", "cortex-m4", "cortex-m7")
+
+
+def check_command(export_dir, inputs, *, target: str = "all", out_dir=None, hop_size: float = 1.0) -> tuple[str, int]:
+    """What ``sea export check-firmware`` does: check the firmware on files and folders, render the result.
+
+    Parameters
+    ----------
+    export_dir : path
+        An export folder with ``model_int8.tflite`` and ``frontend.json``.
+    inputs : sequence of path
+        Audio files and folders (searched for audio files).
+    target : {"host", "cortex-m4", "cortex-m7", "all"}
+    out_dir : path, optional
+        Where ``<stem>.npy`` and ``<stem>_timestamps.npy`` go (default ``<firmware>/check``).
+    hop_size : float
+        Seconds between windows.
+
+    Returns
+    -------
+    text : str
+        A table per target and the list of files that could not be read.
+    exit_code : int
+        1 when a file failed, or a run target is not bit-exact with LiteRT or more than 1 LSB off end to end.
+    """
+    from sea.config import did_you_mean
+    from sea.files import expand_inputs
+
+    if target != "all" and target not in ALL_TARGETS:
+        raise ExportError(f"unknown firmware target {target!r}{did_you_mean(target, (*ALL_TARGETS, 'all'))}; "
+                          f"choose one of {', '.join(ALL_TARGETS)} or all")  # fmt: skip
+    targets = ALL_TARGETS if target == "all" else (target,)
+    tc.check_toolchain(targets)
+    resolve_inputs(export_dir, None)  # a missing model is named before any input is read
+    files = expand_inputs(inputs)
+    report = FileReport()
+    doc = check_firmware(export_dir, files, targets=targets, out_dir=out_dir, hop_size=hop_size, report=report)
+    report.written = [Path(p) for p in doc["outputs"]]
+    bad = [t for t, r in doc["targets"].items() if r.get("run", True) and
+           (not r.get("bit_exact") or r.get("max_abs_diff_lsb", 0) > 1)]  # fmt: skip
+    lines = [render_check(doc), "", report.summary().replace(" skipped (exist; --overwrite),", ",")]
+    if bad:
+        lines.append(f"NOT bit-exact with ai-edge-litert (or > 1 LSB end to end) on: {', '.join(bad)}")
+    lines.append(f"check.json: {Path(export_dir) / 'firmware' / CHECK_JSON}")
+    return "\n".join(lines), 1 if (bad or report.failed) else 0
+
+
+def render_check(doc: dict) -> str:
+    """A check.json as a text table: bit-exactness, LSB difference, flash, RAM, instructions, ms at 80 MHz."""
+    from sea.tables import fmt_bytes, fmt_count, render_table
+
+    rows = []
+    for name, r in doc["targets"].items():
+        ran = r.get("run", True)
+        rows.append([
+            name,
+            ("yes" if r["bit_exact"] else "NO") if ran else "built only",
+            str(r["max_abs_diff_lsb"]) if ran else "-",
+            fmt_bytes(r.get("flash_bytes")),
+            fmt_bytes(r.get("ram_bytes")),
+            fmt_count(r.get("instructions_per_window")),
+            "-" if r.get("instructions_per_mac") is None else f"{r['instructions_per_mac']:.2f}",
+            "-" if r.get("ms_per_window_at_80mhz") is None else f"{r['ms_per_window_at_80mhz']:.1f}",
+        ])  # fmt: skip
+    header = ["target", "bit-exact", "max LSB", "flash", "RAM", "instr./window", "instr./MAC", "ms @ 80 MHz"]
+    head = (f"firmware of {doc['model_name']}: {doc['macs_per_window']:,} MACs per {doc.get('window_size', 1.0):g}-s "
+            f"window, {len(doc['audio'])} file(s), hop {doc['hop_size']:g} s; reference: {doc['reference']}")  # fmt: skip
+    return head + "\n\n" + render_table(header, rows, style="text", align="<<>>>>>>")

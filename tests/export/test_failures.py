@@ -90,8 +90,14 @@ def test_config_validation():
 
     with pytest.raises(ConfigError, match="coreml"):
         load_config(ExportConfig, overrides={"formats": "onnx,coreml"})
-    with pytest.raises(ConfigError, match="needs --int8"):
-        load_config(ExportConfig, overrides={"formats": "mcu"})
+    # int8 follows the formats: mcu and firmware imply it; refusing it while asking only for them is an error
+    assert load_config(ExportConfig, overrides={"formats": "mcu"}).builds_int8()
+    assert load_config(ExportConfig, overrides={"formats": "firmware,mcu"}).builds_int8()
+    assert not load_config(ExportConfig, overrides={"formats": "onnx,pi"}).builds_int8()
+    with pytest.raises(ConfigError, match="drop --no-int8"):
+        load_config(ExportConfig, overrides={"formats": "mcu,firmware", "int8": "false"})
+    with pytest.raises(ConfigError, match="did you mean 'firmware'"):
+        load_config(ExportConfig, overrides={"formats": "onnx,firmwar"})
     with pytest.raises(ConfigError, match="int8_cosine"):
         load_config(ExportConfig, overrides={"int8_cosine": 2.0})
     assert load_config(ExportConfig, overrides={"formats": "onnx,pi", "int8": "true"}).formats == ("onnx", "pi")
