@@ -1,4 +1,6 @@
-"""Student architectures: a timm-style registry, SEA's Students 0-3, ``_lin`` variants and an MCU-class family.
+"""Student architectures and the SEA paper's published students with edgel3-compatible inference.
+
+A timm-style registry holds SEA's Students 0-3, their ``_lin`` variants and an MCU-class family.
 
 >>> from sea import students
 >>> m = students.create("sea_student_3_lin")          # [B, 1, 64, 50] log-mel -> [B, 64]
@@ -8,6 +10,11 @@
 
 Every student has ``.input_shape`` (``(1, 64, 50)`` by default: a 1-s window), ``.embedding_dim``, ``.model_name``
 and ``.model_args`` (the kwargs of :func:`create`, so ``create(m.model_name, **m.model_args)`` rebuilds it).
+The published students (edgel3's ``sea_ust_64`` ... ``sea_ust_512``, read from their Keras files without TensorFlow):
+
+>>> model, info = students.load_published("sea_ust_64")            # [B, 8000] audio at 8 kHz -> [B, 64]
+>>> emb, ts = students.get_embedding(audio, sr, model="sea_ust_64")  # edgel3.get_embedding(..., model_type='sea')
+
 Windows of any length: ``create(name, input_shape=(1, 64, 150))`` takes the 150 mel frames of a 3-s window
 (``frontend.frontend_params(3.0)["output_shape"]``), and ``model_cost(m, m.input_shape)`` counts per such window.
 """
@@ -16,23 +23,33 @@ from __future__ import annotations
 
 from . import mcu, paper  # noqa: F401  (registers the students)
 from .cost import format_cost_table, format_layer_summary, layer_summary, model_cost
+from .inference import embed_files, get_embedding, process_file
 from .mcu import MCU_BUDGET, McuStudent
 from .paper import PAPER_FILTERS, SeaStudent
+from .published import PUBLISHED, PublishedStudent, load_embedding_model, load_published, published_checkpoint
 from .registry import check_input_shape, create, get_factory, list_students, register_student, student_description
 
 __all__ = [
     "MCU_BUDGET",
     "PAPER_FILTERS",
+    "PUBLISHED",
     "McuStudent",
+    "PublishedStudent",
     "SeaStudent",
     "check_input_shape",
     "create",
+    "embed_files",
     "format_cost_table",
     "format_layer_summary",
+    "get_embedding",
     "get_factory",
     "layer_summary",
     "list_students",
+    "load_embedding_model",
+    "load_published",
     "model_cost",
+    "process_file",
+    "published_checkpoint",
     "register_student",
     "student_cost_table",
     "student_description",
