@@ -24,9 +24,9 @@ Protocols
     One run on the ``split`` column: train / validate / test. Without a ``validate`` split a seeded
     share of the training clips validates.
 ``kfold``
-    No fold or split column: stratified k-fold (seeded), grouped by recording when clips share one,
-    then as ``folds``. Clips are sorted by ``clip_id`` before assignment, so folds do not depend on
-    the manifest's line order.
+    No fold or split column: stratified k-fold by clip (seeded), then as ``folds``; the report says
+    when clips of one recording land on both sides. Clips are sorted by ``clip_id`` before
+    assignment, so folds do not depend on the manifest's line order.
 ``auto``
     ``data_report.json``'s dataset name (urbansound8k -> us8k, esc50 -> esc50, sonyc_ust -> sonyc),
     else ``folds`` when every clip has a fold, ``split`` when every clip has a split, else ``kfold``.
@@ -473,6 +473,22 @@ def _noisy_note(ds: Dataset, n_runs: int, folds_present: int | None = None) -> l
     ]
 
 
+def _leak_note(ds: Dataset, splits: list[Split]) -> list[str]:
+    """Say when a by-clip split puts clips of one recording on both sides (optimistic scores)."""
+    if ds.groups is None:
+        return []
+    g = ds.group_array
+    shared = set()
+    for s in splits:
+        shared |= set(g[s.test]) & (set(g[s.train]) | set(g[s.val]))
+    if not shared:
+        return []
+    return [
+        f"{len(shared)} recording(s) ({ds.group_key}) have clips on both sides of a split (k-fold by clip): "
+        "optimistic; the us8k and esc50 protocols group folds by recording"
+    ]
+
+
 def _present_folds(ds: Dataset, protocol: str) -> list[int]:
     have = [f for f in ds.folds if f is not None]
     if have and len(have) != len(ds):
@@ -656,15 +672,14 @@ def _plan(ds: Dataset, protocol: str, n_folds: int, seed: int, val_fraction: flo
     if protocol in ("sonyc", "sonyc_sea", "split"):
         return _split_plan(ds, protocol, seed, val_fraction)
     if protocol == "kfold":
-        splits = _fold_splits(kfold_assignment(ds, n_folds, seed))
-        grouped = ds.groups is not None
-        desc = f"{'grouped ' if grouped else ''}stratified {n_folds}-fold (seed {seed}); the previous fold validates"
+        splits = _fold_splits(kfold_assignment(ds, n_folds, seed, grouped=False))
+        desc = f"stratified {n_folds}-fold by clip (seed {seed}); the previous fold validates"
         return ProtocolPlan(
             protocol,
             splits,
-            "grouped_kfold" if grouped else "kfold",
+            "kfold",
             desc,
-            _noisy_note(ds, len(splits)),
+            _leak_note(ds, splits) + _noisy_note(ds, len(splits)),
             ds.n_groups,
             ds.group_key,
         )

@@ -133,9 +133,11 @@ def test_under_three_folds_grouped_kfold_by_recording(tmp_path, folds):
     tested = np.concatenate([s.test for s in plan.splits])
     assert sorted(tested.tolist()) == list(range(len(ds)))
     assert all(s.val.size for s in plan.splits)  # the previous fold validates
-    # a random clip k-fold WOULD split recordings: the grouping is what prevents it
-    plain = make_splits(ds, "kfold", n_folds=5, seed=0)  # kfold groups too when clips share recordings
-    _no_group_on_two_sides(ds, plain)
+    # a k-fold by clip DOES split recordings (the defect the grouping prevents), and its report says so
+    plain = plan_splits(ds, "kfold", n_folds=5, seed=0)
+    with pytest.raises(AssertionError):
+        _no_group_on_two_sides(ds, plain.splits)
+    assert any("have clips on both sides of a split" in n for n in plain.notes)
     with pytest.raises(DatasetError, match="recordings"):
         plan_splits(ds, "us8k", n_folds=31)
 
