@@ -692,7 +692,7 @@ def load_teacher_model(source: Any, *, device: str = "cpu", num_threads: int | N
     }[v["model"]]
     model, spec = loader(v, device=device, num_threads=int(threads or 1))
     recorded = source.get("weights_sha256") if isinstance(source, Mapping) else None
-    if recorded and spec.weights_sha256 and recorded != spec.weights_sha256:
+    if recorded and spec.weights_sha256 and recorded not in _weights_hashes(spec):
         from ..errors import WeightsError
 
         raise WeightsError(
@@ -702,6 +702,17 @@ def load_teacher_model(source: Any, *, device: str = "cpu", num_threads: int | N
         )
     model.spec = spec
     return model, spec
+
+
+def _weights_hashes(spec: TeacherSpec) -> set[str]:
+    """Hashes a record may name for these weights: the loader's and the file's own.
+
+    edgel3's loader hashes the ``.h5`` inside a ``.h5.gz``; a record may hold either.
+    """
+    hashes = {spec.weights_sha256}
+    if spec.weights and Path(spec.weights).is_file():
+        hashes.add(_sha256_cached(Path(spec.weights)))
+    return hashes
 
 
 def _cpu_count() -> int:
