@@ -24,9 +24,11 @@ without TensorFlow.
 
 Usage::
 
-    # openl3 cannot be pip-installed offline (its setup.py downloads weights); put its sdist on the path:
-    PYTHONPATH=openl3-0.4.2 TFENV/bin/python benchmarks/openl3_reference.py make /tmp/ol3ref
-    python benchmarks/openl3_reference.py check /tmp/ol3ref
+    # openl3 cannot be pip-installed offline (its setup.py downloads weights); put its sdist on the path,
+    # in an environment with openl3's own pins (resampy 0.2.2, TF 2.15, kapre 0.3.6: see VERSIONS.txt):
+    PYTHONPATH=openl3-0.4.2 REFENV/bin/python benchmarks/openl3_reference.py make /tmp/ol3ref \\
+        --sdist openl3-0.4.2.tar.gz
+    python benchmarks/openl3_reference.py check /tmp/ol3ref [--res-type soxr_vhq]
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def h5_layout(path: Path) -> dict:
     return {"root": root, "items": items}
 
 
-def make(out: Path) -> int:
+def make(out: Path, sdist: Path | None = None) -> int:
     import openl3
     import soundfile as sf
     import tensorflow as tf
@@ -117,27 +119,98 @@ def make(out: Path) -> int:
             str(out / "weights" / f"openl3_audio_{input_repr}_{content_type}.h5"), input_repr, size, frontend=frontend
         )
         audio, sr = sf.read(out / "audio" / audio_name)  # as openl3.process_audio_file reads it
+        kw = {"model": model, "input_repr": input_repr, "hop_size": hop, "center": center, "frontend": frontend}
         t0 = time.perf_counter()
-        emb, ts = openl3.get_audio_embedding(
-            audio, sr, model=model, input_repr=input_repr, hop_size=hop, center=center, frontend=frontend, verbose=0
-        )
+        emb, ts = openl3.get_audio_embedding(audio, sr, verbose=0, **kw)
+        seconds = time.perf_counter() - t0
+        # openl3's own float32 noise floor: the same audio rounded to float32 (so resampled in float32)
+        emb32, _ = openl3.get_audio_embedding(audio.astype(np.float32), sr, verbose=0, **kw)
         refs[f"{case_id}/embedding"] = emb.astype(np.float32)
         refs[f"{case_id}/timestamps"] = np.asarray(ts)
-        cases.append({"case": case_id, "frames": int(emb.shape[0]), "seconds": time.perf_counter() - t0})
-        print(f"{case_id}: {emb.shape} in {cases[-1]['seconds']:.1f} s")
+        floor = compare(emb.astype(np.float32), emb32.astype(np.float32))["rel_l2_median"]
+        cases.append({"case": case_id, "frames": int(emb.shape[0]), "seconds": seconds, "float32_noise_floor": floor})
+        print(f"{case_id}: {emb.shape} in {seconds:.1f} s, openl3 float32 noise floor {floor:.1e}")
     np.savez_compressed(out / "reference.npz", **refs)
     (out / "h5_layout.json").write_text(json.dumps(layouts, indent=1))
     import kapre
+
+    import resampy
 
     meta = {
         "openl3": openl3.__version__,
         "tensorflow": tf.__version__,
         "kapre": getattr(kapre, "__version__", "?"),
+        "resampy": resampy.__version__,
         "numpy": np.__version__,
+        "float32_noise_floor": "median relative L2 per frame between openl3 on the float64 audio and on the "
+        "same audio rounded to float32; acceptance: sea within max(1e-3, 2x this floor)",
         "cases": cases,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_versions(out, sdist)
+    resampy_reference(out)
     return tf_numerics(out)
+
+
+def write_versions(out: Path, sdist: Path | None) -> None:
+    """``OUT/VERSIONS.txt``: the reference environment's exact pins (a reference is only one with its own pins)."""
+    import hashlib
+    import platform
+    import subprocess
+
+    import openl3
+
+    freeze = subprocess.run([sys.executable, "-m", "pip", "freeze"], capture_output=True, text=True, check=True).stdout
+    lines = [
+        "# Environment that made these fixtures (benchmarks/openl3_reference.py make)",
+        f"# python {platform.python_version()} on {platform.machine()} {platform.system()}",
+        f"# openl3 {openl3.__version__} from its PyPI sdist on PYTHONPATH (its setup.py downloads weights), "
+        "installed with its own install_requires (resampy>=0.2.1,<0.3.0 -> 0.2.2; kapre>=0.3.5)",
+    ]
+    if sdist is not None:
+        digest = hashlib.sha256(Path(sdist).read_bytes()).hexdigest()
+        lines.append(f"# openl3 sdist {Path(sdist).name} sha256 {digest}")
+    (out / "VERSIONS.txt").write_text("\n".join(lines) + "\n" + freeze)
+
+
+#: (case, input, sr_orig, sr_new, dtype) of ``resampy022.npz``: chirps up to 0.99 of the source Nyquist, where the
+#: resampler versions differ most; int16 shows resampy 0.2.2's integer arithmetic (openl3 given an int16 array).
+RESAMPY_CASES = (
+    ("chirp44_48k_f8", "chirp44", 44100, 48000, "float64"),
+    ("chirp44_48k_f4", "chirp44", 44100, 48000, "float32"),
+    ("chirp44_48k_i2", "chirp44", 44100, 48000, "int16"),
+    ("chirp22_48k_f8", "chirp22", 22050, 48000, "float64"),
+    ("chirp16_48k_f8", "chirp16", 16000, 48000, "float64"),
+    ("chirp44_8k_f8", "chirp44", 44100, 8000, "float64"),
+    ("noise48_8k_f4", "noise48", 48000, 8000, "float32"),
+)
+
+
+def resampy_inputs() -> dict[str, np.ndarray]:
+    """The 0.1-s float64 inputs of ``RESAMPY_CASES`` (other dtypes are exact casts of these)."""
+    rng = np.random.default_rng(20261204)
+    out = {}
+    for name, sr in (("chirp44", 44100), ("chirp22", 22050), ("chirp16", 16000)):
+        t = np.arange(int(0.1 * sr)) / sr
+        f1 = 0.99 * sr / 2
+        out[name] = np.round(0.9 * np.sin(2 * np.pi * (100 * t + 0.5 * (f1 - 100) / 0.1 * t**2)) * 32767) / 32768
+    out["noise48"] = np.round(rng.uniform(-0.5, 0.5, 4800) * 32767) / 32768
+    return out
+
+
+def resampy_reference(out: Path) -> int:
+    """``OUT/resampy022.npz``: the installed resampy's ``kaiser_best`` on ``RESAMPY_CASES`` (make it with 0.2.2)."""
+    import resampy
+
+    inputs = resampy_inputs()
+    res = {f"in/{k}": v for k, v in inputs.items()}
+    for case, src, sr_orig, sr_new, dtype in RESAMPY_CASES:
+        x = inputs[src] * 32768 if dtype == "int16" else inputs[src]
+        res[f"out/{case}"] = resampy.resample(x.astype(dtype), sr_orig, sr_new, filter="kaiser_best")
+    res["resampy_version"] = np.array(resampy.__version__)
+    np.savez_compressed(out / "resampy022.npz", **res)
+    print(f"wrote {out / 'resampy022.npz'} (resampy {resampy.__version__})")
+    return 0
 
 
 def tf_numerics(out: Path) -> int:
@@ -183,8 +256,13 @@ def compare(ref: np.ndarray, got: np.ndarray) -> dict:
     }
 
 
-def sea_embed(ref_dir: Path, weights_dir: Path, case: tuple, out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+def sea_embed(
+    ref_dir: Path, weights_dir: Path, case: tuple, out_dir: Path, res_type: str = "kaiser_best"
+) -> tuple[np.ndarray, np.ndarray]:
     """``sea teacher embed`` on one recipe case; returns (embedding, timestamps) from its npz."""
+    import contextlib
+    import io
+
     from sea.cli import main as sea_main
 
     case_id, audio_name, input_repr, content_type, size, frontend, hop, center = case
@@ -194,14 +272,17 @@ def sea_embed(ref_dir: Path, weights_dir: Path, case: tuple, out_dir: Path) -> t
             "--hop-size", str(hop), "--frontend", frontend, "--overwrite"]  # fmt: skip
     if not center:
         args.append("--no-centering")
-    rc = sea_main(args)
+    if res_type != "kaiser_best":
+        args += ["--res-type", res_type]
+    with contextlib.redirect_stdout(io.StringIO()):  # sea prints the output paths
+        rc = sea_main(args)
     if rc:
         raise SystemExit(f"sea teacher embed failed for {case_id} (exit {rc})")
     with np.load(out_dir / case_id / (Path(audio_name).stem + ".npz")) as z:
         return z["embedding"], z["timestamps"]
 
 
-def check(ref_dir: Path, weights_dir: Path | None = None) -> int:
+def check(ref_dir: Path, weights_dir: Path | None = None, res_type: str = "kaiser_best") -> int:
     import warnings
 
     recipe = load_recipe()
@@ -212,7 +293,7 @@ def check(ref_dir: Path, weights_dir: Path | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for case in recipe.CASES:
-            emb, ts = sea_embed(ref_dir, weights_dir, case, Path(tmp))
+            emb, ts = sea_embed(ref_dir, weights_dir, case, Path(tmp), res_type)
             ref, ref_ts = refs[f"{case[0]}/embedding"], refs[f"{case[0]}/timestamps"]
             if emb.shape != ref.shape:
                 print(f"{case[0]:<36} shape {emb.shape} != openl3 {ref.shape}")
@@ -235,17 +316,23 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make", help="run openl3 (needs TensorFlow + kapre) and write the reference")
     m.add_argument("out", type=Path)
+    m.add_argument("--sdist", type=Path, default=None, help="openl3 sdist archive, to record its sha256")
     t = sub.add_parser("numerics", help="only write OUT/tf_numerics.npz (TF's cos, Hann window and rfft bits)")
     t.add_argument("out", type=Path)
+    r = sub.add_parser("resampy", help="only write OUT/resampy022.npz (the installed resampy on chirps near Nyquist)")
+    r.add_argument("out", type=Path)
     c = sub.add_parser("check", help="compare sea teacher embed with a reference made by 'make'")
     c.add_argument("ref_dir", type=Path)
     c.add_argument("--weights-dir", type=Path, default=None, help="default: REF_DIR/weights")
+    c.add_argument("--res-type", default="kaiser_best", help="sea's resampler (kaiser_best, soxr_vhq, soxr_hq)")
     args = ap.parse_args(argv)
     if args.cmd == "make":
-        return make(args.out)
+        return make(args.out, args.sdist)
     if args.cmd == "numerics":
         return tf_numerics(args.out)
-    return check(args.ref_dir, args.weights_dir)
+    if args.cmd == "resampy":
+        return resampy_reference(args.out)
+    return check(args.ref_dir, args.weights_dir, args.res_type)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,12 @@
 Public API
 ----------
 - :class:`OpenL3Audio` -- the network with its front-end: [B, 48000] -> [B, D].
+- :func:`get_audio_embedding`, :func:`process_audio_file`, :func:`load_audio_embedding_model`,
+  :func:`load_audio_embedding_model_from_path`, :func:`get_output_path` -- openl3 0.4.2's audio API with
+  its signatures and defaults (plus sea's keyword ``untrained_teacher=False`` for dry runs).
 - :func:`load_teacher` -- model + weights (official ``.h5`` read with h5py, no TensorFlow).
-- :func:`get_embedding` -- ``openl3.get_audio_embedding`` for arrays.
-- :func:`embed_files` -- ``openl3.process_audio_file``: ``<stem>.npz`` with ``embedding``/``timestamps``.
+- :func:`get_embedding` -- ``get_audio_embedding`` with sea's keyword names.
+- :func:`embed_files` / :func:`embed_report` -- files to ``<stem>.npz`` with ``embedding``/``timestamps``.
 
 The teacher stage of a run (``sea teacher extract``) is :func:`sea.teacher.stage.run`
 with :class:`sea.teacher.config.ExtractConfig`; the frame store it writes is
@@ -21,10 +24,17 @@ from ..constants import VALID_CONTENT_TYPES, VALID_EMBEDDING_SIZES, VALID_FRONTE
 
 _LAZY = {
     "PRECISIONS": "core",
+    "EmbedReport": "core",
     "embed_files": "core",
+    "embed_report": "core",
+    "get_audio_embedding": "core",
     "get_embedding": "core",
+    "get_output_path": "core",
+    "load_audio_embedding_model": "core",
+    "load_audio_embedding_model_from_path": "core",
     "load_teacher": "core",
     "output_path": "core",
+    "process_audio_file": "core",
     "variant_name": "core",
     "Frontend": "frontends",
     "amplitude_to_db": "frontends",
@@ -76,10 +86,17 @@ __all__ = [
     "amplitude_to_db",
     "conv_macs",
     "convert_h5",
+    "EmbedReport",
     "embed_files",
+    "embed_report",
+    "get_audio_embedding",
     "get_embedding",
+    "get_output_path",
+    "load_audio_embedding_model",
+    "load_audio_embedding_model_from_path",
     "load_teacher",
     "output_path",
+    "process_audio_file",
     "read_keras_h5",
     "resolve_weights",
     "variant_name",

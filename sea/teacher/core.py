@@ -1,29 +1,38 @@
-"""openl3-compatible embedding API: :func:`load_teacher`, :func:`get_embedding`, :func:`embed_files`.
+"""openl3-compatible embedding API: :func:`get_audio_embedding`, :func:`process_audio_file`, :func:`embed_files`.
 
-Preprocessing follows ``openl3.core`` 0.4.x (openl3.md §3): empty audio is an
-error, all-zero audio a warning; (N, C) audio is downmixed by the mean
-*before* resampling; audio is resampled to 48 kHz with output length
-``floor(N * 48000 / sr)`` (resampy ``kaiser_best``, as openl3; soxr VHQ with a
-warning if resampy is missing); 1-s windows every ``int(hop_size * 48000)``
-samples, ``center=True`` prepends 24000 zeros, short audio is zero-padded to one
-window (with a warning); timestamps are ``arange(T) * hop_size``.
+openl3 0.4.2's public audio API with its signatures and defaults (``get_audio_embedding``,
+``process_audio_file``, ``load_audio_embedding_model``, ``get_output_path``), plus sea's own
+:func:`load_teacher`, :func:`get_embedding` and :func:`embed_files`.
+
+Preprocessing follows ``openl3.core`` 0.4.2 (openl3.md §3): empty audio is an
+error, all-zero audio a warning; (N, C) audio is downmixed by ``np.mean(axis=1)``
+*before* resampling (integer samples are averaged in float64, float32 in float32);
+audio not at 48 kHz is resampled with resampy 0.2.2's ``kaiser_best``
+(:mod:`sea.resample`, bit for bit, the resampler openl3 pins) in the audio's own
+dtype, to length ``int(N * (48000 / sr))``; 1-s windows every
+``int(hop_size * 48000)`` samples, ``center=True`` prepends 24000 zeros, short
+audio is zero-padded to one window (with a warning); timestamps are
+``arange(T) * hop_size``. Files are read as float64, as ``soundfile.read`` does in
+openl3. Unlike openl3, NaN/Inf samples are an error (naming the first one).
 
 Unlike openl3, frames are never stacked for a whole file: windows are cut in
 chunks of ``batch_size`` straight from the (resampled) signal, as float32
 (float64 only for the librosa front-end, which openl3 computes in the audio's
 dtype), and files are streamed block by block (resampled with the same bits as
-a one-shot ``resampy.resample``), so memory is bounded by the batch size and the
-output, not by the input length.
+one shot), so memory is bounded by the batch size and the output, not by the
+input length. A bad file among many is reported at the end
+(:class:`sea.files.FileReport`); the good ones are embedded.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import math
+import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from numbers import Real
 from pathlib import Path
 
@@ -32,14 +41,15 @@ import torch
 
 from .. import framing
 from ..constants import (
-    AUDIO_EXTENSIONS,
     TEACHER_SR,
     VALID_CONTENT_TYPES,
     VALID_EMBEDDING_SIZES,
     VALID_FRONTENDS,
     VALID_INPUT_REPRS,
+    VALID_RES_TYPES,
 )
-from ..errors import AudioError, ParameterError, SeaWarning, UntrainedTeacherWarning
+from ..errors import AudioError, ParameterError, SeaError, SeaWarning, UntrainedTeacherWarning
+from ..files import FileReport, expand_inputs, output_paths
 from ..progress import progress
 from ..utils import atomic_path
 from .frontends import FRAME_LEN
@@ -50,17 +60,24 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "PRECISIONS",
-    "default_res_type",
+    "EmbedReport",
     "embed_files",
+    "embed_report",
+    "get_audio_embedding",
     "get_embedding",
+    "get_output_path",
+    "load_audio_embedding_model",
+    "load_audio_embedding_model_from_path",
     "load_teacher",
     "output_path",
+    "process_audio_file",
     "variant_name",
 ]
 
 #: Autocast dtype of each precision name (None: plain float32).
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_BLOCK_SECONDS = 10.0
+#: Samples (at 48 kHz) a file is streamed by: ~10 s of audio.
+_BLOCK_SAMPLES = 480_000
 
 
 def _check_choice(name: str, value, allowed: tuple) -> None:
@@ -84,26 +101,6 @@ def variant_name(input_repr: str, content_type: str, embedding_size: int, fronte
         E.g. ``mel256_music_512_kapre``.
     """
     return f"{input_repr}_{content_type}_{int(embedding_size)}_{frontend}"
-
-
-def default_res_type() -> str:
-    """``kaiser_best`` (openl3's resampy filter) when resampy is importable, else ``soxr_vhq`` with a warning."""
-    import importlib.util
-
-    if importlib.util.find_spec("resampy") is not None:
-        return "kaiser_best"
-    _warn_no_resampy()
-    return "soxr_vhq"
-
-
-@functools.lru_cache(maxsize=1)
-def _warn_no_resampy() -> None:
-    warnings.warn(
-        "resampy is not installed, so audio not at 48 kHz is resampled with soxr_vhq instead of openl3's "
-        "kaiser_best; embeddings then differ from openl3's by ~3e-2 relative L2. Fix: pip install resampy",
-        SeaWarning,
-        stacklevel=3,
-    )
 
 
 def _device(device) -> torch.device:
@@ -182,7 +179,7 @@ def load_teacher(
     if untrained:
         warnings.warn(
             f"OpenL3 teacher {variant_name(input_repr, content_type, embedding_size, frontend)} uses RANDOM weights "
-            "(--untrained-teacher): outputs are for dry runs only",
+            "(an untrained teacher was asked for): outputs are for dry runs only",
             UntrainedTeacherWarning,
             stacklevel=2,
         )
@@ -316,8 +313,13 @@ def _write_npz_stream(path, n_frames: int, chunks: Iterable[np.ndarray], arrays:
                 np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
 
 
-def _prepare_array(audio, sr, name: str) -> tuple[np.ndarray, int]:
-    """Validate, warn, downmix (before resampling) and resample one array to 48 kHz."""
+#: Sample dtypes an audio array may have: openl3's (float32/float64, resampled in that dtype) and integers
+#: (resampled in their integer type as resampy 0.2.2 does in openl3; not rescaled, as openl3 does not rescale).
+_ARRAY_DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16")
+
+
+def _prepare_array(audio, sr, name: str, res_type: str = "kaiser_best") -> tuple[np.ndarray, int]:
+    """Validate, warn, downmix (before resampling) and resample one array to 48 kHz, as openl3 0.4.2 does."""
     from ..audio import resample
 
     if not isinstance(audio, np.ndarray):
@@ -326,21 +328,21 @@ def _prepare_array(audio, sr, name: str) -> tuple[np.ndarray, int]:
         raise AudioError(f"{name} is empty (0 samples); openl3 cannot embed empty audio")
     if audio.ndim > 2:
         raise AudioError(f"{name} has shape {audio.shape}; audio must be 1-D (N,) or 2-D (N, C)")
-    if not isinstance(sr, Real) or isinstance(sr, bool) or sr <= 0:
+    if not isinstance(sr, Real) or isinstance(sr, bool) or not sr > 0:
         raise ParameterError(f"sample rate {sr!r} of {name} must be a positive number")
-    if not np.issubdtype(audio.dtype, np.number):
-        raise AudioError(f"{name} has dtype {audio.dtype}; expected float or integer samples")
+    if audio.dtype == np.float16:
+        audio = audio.astype(np.float32)
+    if audio.dtype.name not in _ARRAY_DTYPES:
+        raise AudioError(f"{name} has dtype {audio.dtype}; expected float32/float64 or integer samples")
     if np.issubdtype(audio.dtype, np.floating) and not np.all(np.isfinite(audio)):
-        raise AudioError(f"{name} contains NaN/Inf samples; audio must be finite")
+        first = int(np.argmin(np.isfinite(audio) if audio.ndim == 1 else np.isfinite(audio).all(axis=1)))
+        raise AudioError(f"{name} contains NaN/Inf samples (the first at sample {first}); audio must be finite")
     if not np.any(audio):
         warnings.warn(f"{name} is all zeros", SeaWarning, stacklevel=3)
-    if audio.dtype not in (np.float32, np.float64):
-        audio = audio.astype(np.float64)
     if audio.ndim == 2:
-        audio = audio.mean(axis=1, dtype=audio.dtype)
+        audio = np.mean(audio, axis=1)  # openl3's downmix: float64 for integers, float32 stays float32
     if sr != TEACHER_SR:
-        # in the audio's own precision, as resampy does in openl3
-        audio = resample(audio, int(sr), TEACHER_SR, res_type=default_res_type())
+        audio = resample(audio, sr, TEACHER_SR, res_type=res_type)
     return audio, int(sr)
 
 
@@ -376,8 +378,9 @@ def _window_dtype(model) -> type:
     return np.float64 if fe == "librosa" else np.float32
 
 
-def _check_common(hop_size, center, batch_size, precision) -> None:
+def _check_common(hop_size, center, batch_size, precision, res_type="kaiser_best") -> None:
     framing.hop_length_for(hop_size, TEACHER_SR)
+    _check_choice("res_type", res_type, VALID_RES_TYPES)
     if center not in (True, False):
         raise ParameterError(f"center={center!r} must be True or False")
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
@@ -420,8 +423,9 @@ def get_embedding(
     model: torch.nn.Module | None = None,
     verbose: bool = True,
     precision: str = "float32",
+    res_type: str = "kaiser_best",
 ):
-    """Compute OpenL3 embeddings of audio arrays, as ``openl3.get_audio_embedding``.
+    """Compute OpenL3 embeddings of audio arrays, as ``openl3.get_audio_embedding`` (sea's keywords).
 
     Parameters
     ----------
@@ -443,6 +447,8 @@ def get_embedding(
         Progress bar for long inputs.
     precision : "float32", "bfloat16" or "float16"
         Autocast dtype of the CNN (front-end always float32/float64).
+    res_type : "kaiser_best", "soxr_vhq" or "soxr_hq"
+        Resampler of audio not at 48 kHz: ``kaiser_best`` is openl3's (resampy 0.2.2, bit for bit).
 
     Returns
     -------
@@ -464,11 +470,11 @@ def get_embedding(
         raise ParameterError(f"sr must be a number or a list of numbers, got {type(sr).__name__}")
     if len(sr_list) != len(audio_list):
         raise ParameterError(f"{len(audio_list)} audio inputs but {len(sr_list)} sample rates")
-    _check_common(hop_size, center, batch_size, precision)
+    _check_common(hop_size, center, batch_size, precision, res_type)
     prepared = []
     for k, (a, s) in enumerate(zip(audio_list, sr_list)):
         name = f"audio[{k}]" if list_input else "audio"
-        y, _ = _prepare_array(a, s, name)
+        y, _ = _prepare_array(a, s, name, res_type)
         _short_warning(y.shape[0], name)
         prepared.append((name, y))
     mdl, _ = _resolve_model(model, input_repr, content_type, embedding_size, frontend, weights, untrained, device)
@@ -497,107 +503,70 @@ def get_embedding(
 # -- files ------------------------------------------------------------------------------------------
 
 
-def _file_blocks(path: Path, dtype) -> tuple[int, Iterator[np.ndarray], dict]:
+def _file_blocks(path: Path, dtype, res_type: str = "kaiser_best") -> tuple[int, Iterator[np.ndarray], dict]:
     """(n samples at 48 kHz, iterator of mono 48 kHz blocks, state) for an audio file.
 
-    Reads float64 (openl3's ``soundfile.read`` default), downmixes by the mean,
-    resamples in float64 block by block: resampy ``kaiser_best`` (bit-identical to
-    one-shot resampy), or soxr VHQ when resampy is missing (identical to one-shot soxr).
+    Reads float64 (openl3's ``soundfile.read`` default), downmixes by the mean and
+    resamples in float64 block by block, with the same bits as one shot
+    (:func:`sea.resample.resample_blocks`; soxr's own stream for ``soxr_*``).
+    ``state["nonzero"]`` tells, once the blocks are consumed, whether any sample was not 0.
     """
-    import soundfile as sf
+    from ..audio import probe
+    from ..resample import output_length, resample_blocks
 
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise AudioError(
-            f"cannot open audio file {str(path)!r}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
-        ) from None
-    sr_in, n_in = int(info.samplerate), int(info.frames)
-    if n_in <= 0:
-        raise AudioError(f"{str(path)!r} is empty (0 samples); openl3 cannot embed empty audio")
-    n_out = n_in if sr_in == TEACHER_SR else int(n_in * TEACHER_SR / sr_in)
+    head = probe(path, check_sr=False, short_s=None)  # one-line errors; a truncated WAV warns
+    sr_in, n_in = head["sr"], head["frames"]
+    n_out = n_in if sr_in == TEACHER_SR else output_length(n_in, sr_in, TEACHER_SR)
     state = {"nonzero": False, "sr": sr_in}
-    res_type = default_res_type()
 
-    def check(blk: np.ndarray) -> None:
-        if not np.all(np.isfinite(blk)):
-            raise AudioError(f"{str(path)!r} contains NaN/Inf samples; audio must be finite")
-        if not state["nonzero"] and np.any(blk):
-            state["nonzero"] = True
+    def read(f, lo: int, hi: int) -> np.ndarray:
+        try:
+            f.seek(lo)
+            x = f.read(frames=hi - lo, dtype="float64", always_2d=True)
+        except (RuntimeError, OSError) as exc:  # libsndfile's errors are RuntimeErrors
+            raise AudioError(f"cannot decode {str(path)!r} after sample {lo}: {exc}") from None
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            bad = lo + int(np.argmin(finite))
+            raise AudioError(
+                f"{str(path)!r} contains NaN/Inf samples (the first at sample {bad}); audio must be finite"
+            )
+        state["nonzero"] = state["nonzero"] or bool(np.any(x))
+        return x.mean(axis=1)
 
     def gen() -> Iterator[np.ndarray]:
-        with sf.SoundFile(str(path)) as f:
-            if sr_in != TEACHER_SR and res_type == "kaiser_best":
-                for m in _kaiser_blocks(f, sr_in, n_in, n_out, check):
-                    yield m.astype(dtype, copy=False)
-                return
-            stream = None
-            if sr_in != TEACHER_SR:
-                import soxr
+        import soundfile as sf
 
-                stream = soxr.ResampleStream(sr_in, TEACHER_SR, 1, dtype="float64", quality="VHQ")
-            block = max(1, int(_BLOCK_SECONDS * sr_in))
-            done = produced = 0
-            while done < n_in:
-                y = f.read(frames=min(block, n_in - done), dtype="float64", always_2d=True)
-                if y.shape[0] == 0:
-                    break
-                done += y.shape[0]
-                check(y)
-                m = y.mean(axis=1)
-                if stream is not None:
-                    m = stream.resample_chunk(m, last=done >= n_in)
-                m = m[: max(0, n_out - produced)]
-                produced += m.shape[0]
-                yield m.astype(dtype, copy=False)
-            if stream is not None and done < n_in:  # header promised more frames than decoded
-                tail = stream.resample_chunk(np.zeros(0), last=True)[: max(0, n_out - produced)]
-                yield tail.astype(dtype, copy=False)
+        with sf.SoundFile(str(path)) as f:
+            if sr_in == TEACHER_SR:
+                for lo in range(0, n_in, _BLOCK_SAMPLES):
+                    m = read(f, lo, min(n_in, lo + _BLOCK_SAMPLES))
+                    yield np.pad(m, (0, min(n_in, lo + _BLOCK_SAMPLES) - lo - m.shape[0])).astype(dtype, copy=False)
+            elif res_type == "kaiser_best":
+                for m in resample_blocks(lambda lo, hi: read(f, lo, hi), n_in, sr_in, TEACHER_SR, block=_BLOCK_SAMPLES):
+                    yield m.astype(dtype, copy=False)
+            else:
+                yield from _soxr_blocks(f, read, sr_in, n_in, n_out, res_type, dtype)
 
     return n_out, gen(), state
 
 
-def _kaiser_blocks(f, sr_in: int, n_in: int, n_out: int, check) -> Iterator[np.ndarray]:
-    """Resample with resampy's ``kaiser_best`` (openl3's) block by block, bit-identical to resampling the whole file.
+def _soxr_blocks(f, read, sr_in: int, n_in: int, n_out: int, res_type: str, dtype) -> Iterator[np.ndarray]:
+    """Resample with soxr's streaming resampler over the file (identical to one-shot soxr), cut or padded to ``n_out``."""
+    import soxr
 
-    resampy has no streaming API, but its filter is finite (64 zero crossings, widened by the
-    decimation factor). Each block is read with that much real context on both sides and run
-    through resampy's own kernel at the *global* output times ``k * sr_in / 48000`` shifted by
-    the block's first input sample (an exact float64 subtraction), so every output sample sums
-    the same products in the same order as the one-shot ``resampy.resample``. Bit identity
-    matters: a 1-ulp change in one float32 sample changes kapre's FFT noise in the empty band
-    above the source's Nyquist, which the 80 dB range keeps. Memory: one block (~10 s), not the file.
-    """
-    # resampy.resample's own steps (resampy 0.4.x), so that the time axis can be global
-    from resampy.filters import get_filter
-    from resampy.interpn import resample_f_s
-
-    ratio = TEACHER_SR / sr_in
-    interp_win, precision, _ = get_filter("kaiser_best")
-    if ratio < 1:
-        interp_win = ratio * interp_win
-    interp_delta = np.diff(interp_win, append=interp_win[-1])
-    g = math.gcd(sr_in, TEACHER_SR)
-    l_in, l_out = sr_in // g, TEACHER_SR // g
-    pad = math.ceil(64 / min(1.0, ratio)) + 16  # filter half-width in input samples, plus margin
-    pad = -(-pad // l_in) * l_in
-    step = max(1, round(_BLOCK_SECONDS * sr_in / l_in)) * l_in
+    stream = soxr.ResampleStream(
+        sr_in, TEACHER_SR, 1, dtype="float64", quality="VHQ" if res_type == "soxr_vhq" else "HQ"
+    )
+    step = max(1, _BLOCK_SAMPLES * sr_in // TEACHER_SR)
     produced = 0
-    for a in range(0, n_in, step):
-        b = min(a + step, n_in)
-        lo, hi = max(0, a - pad), min(n_in, b + pad)
-        f.seek(lo)
-        x = f.read(frames=hi - lo, dtype="float64", always_2d=True)
-        check(x)
-        if x.shape[0] < hi - lo:  # header promised more frames than decoded
-            x = np.concatenate([x, np.zeros((hi - lo - x.shape[0], x.shape[1]))])
-        x = x.mean(axis=1)
-        end = n_out if b == n_in else b // l_in * l_out
-        t_local = np.arange(produced, end) * (1.0 / ratio) - lo  # exact: global times minus an integer
-        y = np.zeros(end - produced)
-        resample_f_s(x, t_local, interp_win, interp_delta, precision, min(1.0, ratio), y)
-        yield y
-        produced = end
+    for lo in range(0, n_in, step):
+        hi = min(n_in, lo + step)
+        m = stream.resample_chunk(read(f, lo, hi), last=hi >= n_in)[: max(0, n_out - produced)]
+        produced += m.shape[0]
+        yield m.astype(dtype, copy=False)
+    if produced < n_out:
+        yield np.zeros(n_out - produced, dtype=dtype)
 
 
 def output_path(path: str | Path, suffix: str | None = None, output_dir: str | Path | None = None) -> Path:
@@ -617,29 +586,29 @@ def output_path(path: str | Path, suffix: str | None = None, output_dir: str | P
     output : Path
         ``<output_dir>/<stem>.npz`` or ``<output_dir>/<stem>_<suffix>.npz``.
     """
-    path = Path(path)
-    suffix = (suffix or "") + ".npz"
-    stem = path.stem
-    name = stem + suffix if suffix.startswith(".") else f"{stem}_{suffix}"
+    return get_output_path(path, (suffix or "") + ".npz", output_dir)
+
+
+def get_output_path(filepath: str | Path, suffix: str, output_dir: str | Path | None = None) -> Path:
+    """Return the output file of an input file, as ``openl3.core.get_output_path``.
+
+    Parameters
+    ----------
+    filepath : path
+        The input file.
+    suffix : str
+        Appended to the stem, extension included: ``".npz"`` gives ``<stem>.npz``, ``"x.npz"`` gives
+        ``<stem>_x.npz``.
+    output_dir : path or None
+        Default: the input's directory.
+
+    Returns
+    -------
+    output : Path
+    """
+    path = Path(filepath)
+    name = path.stem + suffix if suffix.startswith(".") else f"{path.stem}_{suffix}"
     return Path(output_dir if output_dir else path.parent) / name
-
-
-def _expand(paths: Sequence[str | Path] | str | Path) -> list[Path]:
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    out: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in AUDIO_EXTENSIONS)
-            if not found:
-                log.warning("no audio files (%s) under %s", ", ".join(AUDIO_EXTENSIONS), p)
-            out.extend(found)
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise AudioError(f"input {str(p)!r} does not exist (give audio files or directories of them)")
-    return out
 
 
 #: embed_files' framing keywords (those of _embed_chunks), with openl3's defaults.
@@ -669,7 +638,8 @@ def embed_files(
     float64 exactly as openl3 writes them, plus two metadata entries:
     ``sea_teacher_variant`` (str) and ``untrained`` (bool, True for a random-weight
     teacher). Existing outputs are skipped unless ``overwrite``. Directories
-    expand (recursively) to the audio files they contain.
+    expand (recursively) to the audio files they contain. Every good file is
+    embedded before the bad ones are reported together.
 
     Parameters
     ----------
@@ -682,52 +652,130 @@ def embed_files(
     overwrite : bool
         Recompute outputs that already exist.
     **kwargs
-        :func:`get_embedding` keywords (``input_repr``, ``hop_size``, ``model``...).
+        :func:`get_embedding` keywords (``input_repr``, ``hop_size``, ``model``, ``res_type``...).
 
     Returns
     -------
     outputs : list of Path
         The output file of every input, in input order (skipped ones included).
+
+    Raises
+    ------
+    AudioError
+        After the good files are written: one line naming each file that could not be embedded and why.
     """
-    files = _expand(paths)
+    report = embed_report(paths, output_dir, suffix, overwrite, **kwargs)
+    if report.failed:
+        why = "; ".join(f"{p}: {r}" for p, r in report.failed)
+        raise AudioError(f"{len(report.failed)} of {len(report.outputs)} file(s) could not be embedded: {why}")
+    return list(report.outputs)
+
+
+@dataclass
+class EmbedReport(FileReport):
+    """A :class:`~sea.files.FileReport` that also lists every input's output file, in input order."""
+
+    outputs: list[Path] = field(default_factory=list)
+
+
+def embed_report(paths, output_dir=None, suffix=None, overwrite: bool = False, **kwargs) -> EmbedReport:
+    """:func:`embed_files`, returning what happened to every file instead of raising for the bad ones.
+
+    Parameters
+    ----------
+    paths, output_dir, suffix, overwrite, **kwargs
+        As :func:`embed_files`.
+
+    Returns
+    -------
+    report : EmbedReport
+        ``written``, ``skipped`` (outputs that exist), ``failed`` (input, reason), and ``outputs``
+        (every input's output, in input order); ``report.exit_code`` is 1 when any file failed.
+
+    Raises
+    ------
+    ParameterError
+        Before anything is written: bad options, a missing input, or an output folder that is a
+        file or cannot be created or written.
+    """
+    files = _expand([paths] if isinstance(paths, (str, Path)) else list(paths))
     opts = {k: kwargs.pop(k, v) for k, v in _FRAMING_DEFAULTS.items()}
-    precision = kwargs.pop("precision", "float32")
+    precision, res_type = kwargs.pop("precision", "float32"), kwargs.pop("res_type", "kaiser_best")
     model = kwargs.pop("model", None)
     sel = {k: kwargs.pop(k, v) for k, v in _MODEL_DEFAULTS.items()}
     if kwargs:
         raise ParameterError(f"unknown keyword(s) for embed_files: {', '.join(sorted(kwargs))}")
-    _check_common(opts["hop_size"], opts["center"], opts["batch_size"], precision)
-    outs, todo = _outputs(files, output_dir, suffix, overwrite)
-    if not todo:
-        return outs
-    mdl, info = _resolve_model(model, **sel)
-    untrained = bool(info.get("untrained")) if model is None else bool(getattr(mdl, "untrained", False))
+    _check_common(opts["hop_size"], opts["center"], opts["batch_size"], precision, res_type)
+    outputs = output_paths(files, output_dir, suffix=suffix)
+    _check_output_dir(output_dir)
+    report = EmbedReport(outputs=[outputs[f] for f in files])
+    todo = [f for f in files if overwrite or not outputs[f].exists()]
+    report.skipped = [outputs[f] for f in files if f not in todo]
+    for o in report.skipped:
+        log.info("%s exists and overwriting is not enabled; skipping", o)
+    if todo:
+        mdl, info = _resolve_model(model, **sel)
+        with _Precision(mdl, precision):
+            _embed_each(mdl, info, model is None, todo, outputs, report, res_type=res_type, **opts)
+    return report
+
+
+def _expand(inputs: list) -> list[Path]:
+    """Expand inputs as :func:`sea.files.expand_inputs`, plus directories *named* like audio files.
+
+    A folder ``x.wav/`` inside an input folder (or given, and empty) is kept as an input, so that it is
+    reported as not audio rather than skipped silently.
+    """
+    from ..constants import AUDIO_EXTENSIONS
+
+    odd = []
+    for item in map(Path, inputs):
+        if item.is_dir() and item.suffix.lower() in AUDIO_EXTENSIONS and not any(item.iterdir()):
+            odd.append(item)
+        elif item.is_dir():
+            odd += sorted(d for d in item.rglob("*") if d.is_dir() and d.suffix.lower() in AUDIO_EXTENSIONS)
+    try:
+        files = expand_inputs([i for i in inputs if Path(i) not in odd])
+    except ParameterError:
+        if not odd:
+            raise
+        files = []
+    return files + [d for d in odd if d not in files]
+
+
+def _check_output_dir(output_dir) -> None:
+    """Create the output folder, or say in one line why it cannot be used."""
+    if output_dir is None:
+        return
+    out = Path(output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"cannot create the output folder {str(out)!r}: {exc.strerror}; give another -o") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ParameterError(f"the output folder {str(out)!r} is not writable; give another -o or fix its permissions")
+
+
+def _embed_each(mdl, info: dict, own_model: bool, todo: list[Path], outputs: dict, report: EmbedReport, **opts) -> None:
+    """Embed each file of ``todo`` into its output, recording successes and failures in ``report``."""
+    untrained = bool(info.get("untrained")) if own_model else bool(getattr(mdl, "untrained", False))
     meta = {"sea_teacher_variant": np.array(info.get("variant", "")), "untrained": np.array(untrained)}
-    dtype, verbose = _window_dtype(mdl), opts["verbose"]
-    with _Precision(mdl, precision):
-        for k, (f, o) in enumerate(todo, start=1):
-            if verbose:
-                log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
-            n, blocks, state = _file_blocks(f, dtype)
+    dtype, verbose, res_type = _window_dtype(mdl), opts["verbose"], opts.pop("res_type")
+    for k, f in enumerate(todo, start=1):
+        if verbose:
+            log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
+        try:
+            n, blocks, state = _file_blocks(f, dtype, res_type)
             _short_warning(n, str(f))
-            _write_embedding(mdl, blocks, n, o, meta, dtype=dtype, name=f.name, **opts)
-            if not state["nonzero"]:
-                warnings.warn(f"{str(f)!r} is all zeros", SeaWarning, stacklevel=2)
-            if verbose:
-                log.info("openl3: saved %s", o)
-    return outs
-
-
-def _outputs(files: list[Path], output_dir, suffix, overwrite: bool) -> tuple[list[Path], list[tuple[Path, Path]]]:
-    """Return the output path of every file, and the (input, output) pairs still to compute (others are logged)."""
-    if output_dir is not None:
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-    outs = [output_path(f, suffix, output_dir) for f in files]
-    todo = [(f, o) for f, o in zip(files, outs) if overwrite or not o.exists()]
-    for o in outs:
-        if not overwrite and o.exists():
-            log.info("%s exists and overwriting is not enabled; skipping", o)
-    return outs, todo
+            _write_embedding(mdl, blocks, n, outputs[f], meta, dtype=dtype, name=f.name, **opts)
+        except (SeaError, OSError) as exc:  # a bad or unwritable file; the others go on
+            report.fail(f, exc)
+            continue
+        report.written.append(outputs[f])
+        if not state["nonzero"]:
+            warnings.warn(f"{str(f)!r} is all zeros", SeaWarning, stacklevel=3)
+        if verbose:
+            log.info("openl3: saved %s", outputs[f])
 
 
 def _write_embedding(model, blocks: Iterable[np.ndarray], n: int, out: Path, meta: dict[str, np.ndarray], **kw) -> None:
@@ -740,3 +788,207 @@ def _write_embedding(model, blocks: Iterable[np.ndarray], n: int, out: Path, met
     with atomic_path(out, suffix=".npz") as tmp:
         # streamed: memory is one batch, however long the file (openl3 stacks it all in float64)
         _write_npz_stream(tmp, n_frames, chunks, {"timestamps": framing.timestamps(n_frames, kw["hop_size"]), **meta})
+
+
+# -- openl3 0.4.2's API, with its signatures and defaults ---------------------------------------------------
+
+
+def _openl3_frontend(frontend, input_repr, model) -> tuple[str, str]:
+    """openl3's ``_validate_audio_frontend``: the front-end and input representation to use."""
+    _check_choice("frontend", frontend, VALID_FRONTENDS)
+    have = getattr(model, "frontend_name", None)
+    if model is not None and have is not None and have != frontend:
+        raise ParameterError(f"the model was built with frontend={have!r} but frontend={frontend!r} was given; "
+                             f"pass frontend={have!r}")  # fmt: skip
+    if input_repr is None:
+        if frontend == "librosa" and model is None:
+            raise ParameterError("input_repr must be given for the librosa front-end, e.g. input_repr='mel256'")
+        input_repr = getattr(model, "input_repr", "mel256")
+    _check_choice("input_repr", input_repr, VALID_INPUT_REPRS)
+    return frontend, input_repr
+
+
+def _openl3_checks(content_type, embedding_size, verbose) -> None:
+    _check_choice("content_type", content_type, VALID_CONTENT_TYPES)
+    _check_choice("embedding_size", embedding_size, VALID_EMBEDDING_SIZES)
+    if verbose not in (0, 1):
+        raise ParameterError(f"verbose={verbose!r} must be True or False")
+
+
+def get_audio_embedding(
+    audio,
+    sr,
+    model=None,
+    input_repr=None,
+    content_type="music",
+    embedding_size=6144,
+    center=True,
+    hop_size=0.1,
+    batch_size=32,
+    frontend="kapre",
+    verbose=True,
+    *,
+    untrained_teacher: bool = False,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    precision: str = "float32",
+    res_type: str = "kaiser_best",
+):
+    """Compute OpenL3 embeddings of audio arrays: ``openl3.get_audio_embedding`` 0.4.2, same signature and defaults.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(N,) or (N, C)] or list of them
+        Samples (float or integer); (N, C) is downmixed by the mean before resampling.
+    sr : number > 0 or list of them
+        Sample rate of each array; audio not at 48 kHz is resampled as openl3 does.
+    model : torch.nn.Module or None
+        From :func:`load_audio_embedding_model` (or :func:`load_teacher`); when given, ``input_repr``,
+        ``content_type`` and ``embedding_size`` are ignored, and ``frontend`` must be the model's.
+    input_repr : "linear", "mel128", "mel256" or None
+        None: ``mel256`` (required for the librosa front-end), as openl3.
+    content_type : "music" or "env"
+    embedding_size : 6144 or 512
+    center : bool
+        Pad 0.5 s of zeros at the start so timestamps are window centres.
+    hop_size : float
+        Seconds between window starts.
+    batch_size : int
+        Windows per forward pass; results do not depend on it.
+    frontend : "kapre", "librosa" or "legacy"
+        openl3's two front-ends, and kapre 0.1.4's (openl3 <= 0.3.1).
+    verbose : bool
+        Progress bar for long inputs.
+    untrained_teacher : bool
+        sea's dry-run option: random weights, no download (outputs are meaningless).
+    weights, device, precision, res_type
+        sea's options (see :func:`get_embedding`).
+
+    Returns
+    -------
+    embedding : np.ndarray [shape=(T, D), float32] (a list for list input)
+    timestamps : np.ndarray [shape=(T,), float64] (a list for list input)
+    """
+    frontend, input_repr = _openl3_frontend(frontend, input_repr, model)
+    _openl3_checks(content_type, embedding_size, verbose)
+    return get_embedding(
+        audio, sr, input_repr=input_repr, content_type=content_type, embedding_size=embedding_size,
+        hop_size=hop_size, center=center, batch_size=batch_size, frontend=frontend, weights=weights,
+        untrained=untrained_teacher, device=device, model=model, verbose=bool(verbose), precision=precision,
+        res_type=res_type,
+    )  # fmt: skip
+
+
+def process_audio_file(
+    filepath,
+    output_dir=None,
+    suffix=None,
+    model=None,
+    input_repr=None,
+    content_type="music",
+    embedding_size=6144,
+    center=True,
+    hop_size=0.1,
+    batch_size=32,
+    overwrite=False,
+    frontend="kapre",
+    verbose=True,
+    *,
+    untrained_teacher: bool = False,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    precision: str = "float32",
+    res_type: str = "kaiser_best",
+) -> list[Path]:
+    """Embed audio files to ``<stem>[_<suffix>].npz``: ``openl3.process_audio_file`` 0.4.2, same signature and defaults.
+
+    Parameters
+    ----------
+    filepath : path or list of paths
+        Audio files (or, unlike openl3, directories of them).
+    output_dir : path or None
+        Default: next to each input.
+    suffix : str or None
+        Output names ``<stem>_<suffix>.npz``.
+    model, input_repr, content_type, embedding_size, center, hop_size, batch_size, frontend, verbose
+        As :func:`get_audio_embedding`.
+    overwrite : bool
+        Recompute outputs that exist (else they are skipped, as openl3 does).
+    untrained_teacher, weights, device, precision, res_type
+        sea's options (see :func:`get_audio_embedding`).
+
+    Returns
+    -------
+    outputs : list of Path
+        The output of every input (openl3 returns None).
+
+    Raises
+    ------
+    AudioError
+        After every good file is written, naming each file that could not be embedded (openl3 stops at
+        the first).
+    """
+    frontend, input_repr = _openl3_frontend(frontend, input_repr, model)
+    _openl3_checks(content_type, embedding_size, verbose)
+    return embed_files(
+        filepath, output_dir=output_dir, suffix=suffix, overwrite=overwrite, model=model, input_repr=input_repr,
+        content_type=content_type, embedding_size=embedding_size, center=center, hop_size=hop_size,
+        batch_size=batch_size, frontend=frontend, verbose=bool(verbose), untrained=untrained_teacher,
+        weights=weights, device=device, precision=precision, res_type=res_type,
+    )  # fmt: skip
+
+
+def load_audio_embedding_model(
+    input_repr,
+    content_type,
+    embedding_size,
+    frontend="kapre",
+    *,
+    untrained_teacher: bool = False,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+) -> OpenL3Audio:
+    """Load an OpenL3 audio model: ``openl3.models.load_audio_embedding_model`` 0.4.2, returning sea's model.
+
+    Parameters
+    ----------
+    input_repr : "linear", "mel128" or "mel256"
+    content_type : "music" or "env"
+    embedding_size : 6144 or 512
+    frontend : "kapre", "librosa" or "legacy"
+    untrained_teacher : bool
+        Random weights for a dry run (no download).
+    weights : path or None
+        ``.h5`` or converted ``.pt``; None: resolved as :func:`sea.teacher.weights.resolve_weights` does.
+    device : str or torch.device
+
+    Returns
+    -------
+    model : OpenL3Audio
+        Usable as ``model=`` of :func:`get_audio_embedding` and :func:`process_audio_file`.
+    """
+    model, _ = load_teacher(
+        input_repr, content_type, embedding_size, frontend=frontend, weights=weights, untrained=untrained_teacher,
+        device=device,
+    )  # fmt: skip
+    return model
+
+
+def load_audio_embedding_model_from_path(model_path, input_repr, embedding_size, frontend="kapre") -> OpenL3Audio:
+    """Load an OpenL3 audio model from a weights file: ``openl3.models.load_audio_embedding_model_from_path``.
+
+    Parameters
+    ----------
+    model_path : path
+        openl3 ``.h5`` weights (``openl3_audio_<repr>_<content>.h5``) or a converted ``.pt``.
+    input_repr : "linear", "mel128" or "mel256"
+    embedding_size : 6144 or 512
+    frontend : "kapre", "librosa" or "legacy"
+
+    Returns
+    -------
+    model : OpenL3Audio
+    """
+    content_type = "env" if "_env" in Path(model_path).name else "music"  # selects weights only; the file decides
+    model, _ = load_teacher(input_repr, content_type, embedding_size, frontend=frontend, weights=model_path)
+    return model

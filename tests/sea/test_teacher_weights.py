@@ -404,7 +404,7 @@ def test_cli_embed_without_weights_exits_1(tmp_path, capsys):
 
 
 def test_embed_flags_build_an_embed_config_with_embed_files_defaults():
-    """`sea teacher embed` flags (openl3's short options too) come from EmbedConfig, whose defaults are embed_files'."""
+    """`sea teacher embed` flags (openl3 0.4.2's spellings too) come from EmbedConfig, whose defaults are embed_files'."""
     import argparse
     import dataclasses
     import inspect
@@ -431,15 +431,20 @@ def test_embed_flags_build_an_embed_config_with_embed_files_defaults():
         return config_from_args(EmbedConfig, parser.parse_args(["teacher", "embed", "a.wav", *flags]))
 
     assert config() == defaults
-    short = config("-o", "out", "-x", "v2", "-i", "mel128", "-t", "env", "-s", "512")
+    short = config("-o", "out", "-x", "v2", "-i", "mel128", "-c", "env", "-as", "512", "-t", "0.5", "-ab", "4")
     long = config("--output-dir", "out", "--suffix", "v2", "--input-repr", "mel128", "--content-type", "env",
-                  "--embedding-size", "512")  # fmt: skip
-    expected = EmbedConfig(output_dir="out", suffix="v2", input_repr="mel128", content_type="env", embedding_size=512)
-    assert short == long == expected
-    assert config("--no-centering", "--untrained-teacher", "--hop-size", "0.5", "--batch-size", "4") == EmbedConfig(
-        center=False, untrained=True, hop_size=0.5, batch_size=4
-    )
-    for flags in (["-i", "mel64"], ["--frontend", "tf"], ["--precision", "half"], ["--center"]):
+                  "--embedding-size", "512", "--hop-size", "0.5", "--batch-size", "4")  # fmt: skip
+    openl3_long = config("--output-dir", "out", "--suffix", "v2", "--input-repr", "mel128", "--content-type", "env",
+                         "--audio-embedding-size", "512", "--audio-hop-size", "0.5", "--audio-batch-size", "4")  # fmt: skip
+    expected = EmbedConfig(output_dir="out", suffix="v2", input_repr="mel128", content_type="env", embedding_size=512,
+                           hop_size=0.5, batch_size=4)  # fmt: skip
+    assert short == long == openl3_long == expected
+    for centering in ("--no-centering", "--no-audio-centering", "-n"):
+        assert config(centering, "--untrained-teacher", "-af", "librosa") == EmbedConfig(
+            center=False, untrained=True, frontend="librosa"
+        )
+    # openl3's -t is the hop size (sea once read it as the content type)
+    for flags in (["-i", "mel64"], ["--frontend", "tf"], ["--precision", "half"], ["--center"], ["-t", "env"]):
         with pytest.raises(SystemExit):
             config(*flags)
     with pytest.raises(ConfigError, match="embedding_size=1024"):
@@ -504,19 +509,24 @@ def test_file_embedding_memory_is_bounded_not_the_whole_output(tmp_path):
     np.testing.assert_array_equal(got["timestamps"], ts)
 
 
-@pytest.mark.parametrize("sr", [44100, 22050, 11025, 96000])
-def test_kaiser_best_block_resampling_equals_one_shot(tmp_path, sr):
-    """With resampy installed, files resample block by block (bounded memory) with openl3's kaiser_best,
-    bit-identical to resampling the whole file at once (a 1-ulp change would move kapre's noise floor)."""
-    resampy = pytest.importorskip("resampy")
-    y = np.random.default_rng(sr).standard_normal((int(23.3 * sr), 2)) * 0.1
-    sf.write(tmp_path / "a.wav", y, sr, subtype="DOUBLE")
+@pytest.mark.parametrize("sr,res_type", [(44100, "kaiser_best"), (22050, "kaiser_best"), (11025, "kaiser_best"),
+                                         (96000, "kaiser_best"), (48000, "kaiser_best"), (22050, "soxr_vhq")])  # fmt: skip
+def test_file_blocks_equal_one_shot(tmp_path, monkeypatch, sr, res_type):
+    """Files resample block by block (bounded memory), bit-identical to resampling the whole file at once
+    with sea.audio.resample (a 1-ulp change would move kapre's noise floor); the downmix is openl3's mean."""
+    from sea.audio import resample
     from sea.teacher import core
 
-    n, blocks, _ = core._file_blocks(tmp_path / "a.wav", np.float64)
+    monkeypatch.setattr(core, "_BLOCK_SAMPLES", 48_000)  # 1-s blocks, so 3.3 s of audio is 4 blocks
+    y = np.random.default_rng(sr).standard_normal((int(3.3 * sr), 2)) * 0.1
+    sf.write(tmp_path / "a.wav", y, sr, subtype="DOUBLE")
+    n, blocks, _ = core._file_blocks(tmp_path / "a.wav", np.float64, res_type)
     parts = list(blocks)
     assert len(parts) >= 3  # really in blocks
     got = np.concatenate(parts)
-    ref = resampy.resample(y.mean(axis=1), sr, 48000, filter="kaiser_best")
+    ref = resample(np.mean(y, axis=1), sr, 48000, res_type=res_type)
     assert n == got.shape[0] == ref.shape[0]
-    np.testing.assert_array_equal(got, ref)
+    if res_type == "kaiser_best":
+        assert got.tobytes() == ref.tobytes()
+    else:  # soxr's stream and one shot agree to rounding
+        np.testing.assert_allclose(got, ref, atol=1e-6)
