@@ -4,25 +4,50 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import typing
+from pathlib import Path
 
-from ..config import add_config_arguments, config_from_args
+from ..config import add_config_arguments, config_from_args, config_to_dict
+from ..constants import VALID_RES_TYPES
 from ..teacher.config import EmbedConfig, ExtractConfig
 from ._common import add_group
 
 _EMBED_DESCRIPTION = """\
-Embed audio files with OpenL3 exactly as 'openl3' 0.4.x does (same defaults,
-preprocessing, timestamps and output files): each FILE becomes
+Embed audio files with OpenL3 exactly as 'openl3' 0.4.2 does (same defaults,
+preprocessing, resampler, timestamps and output files): each FILE becomes
 OUTDIR/<stem>.npz (or <stem>_<SUFFIX>.npz) with 'embedding' (T, D) float32 and
 'timestamps' (T,) float64, plus 'sea_teacher_variant' and 'untrained' metadata.
+openl3's command line works as typed: the 'audio' modality word, its long and
+short options (-o -x -i -c -as -t -ab -af -n -ow -q) and their defaults.
 Directories are searched recursively for audio files. Existing outputs are
-skipped unless --overwrite.
+skipped unless --overwrite. Unreadable files are listed at the end (exit 1);
+the others are embedded.
 
 Weights: --weights PATH (.h5 from openl3 or a converted .pt), else the .h5 of
 an installed openl3 package, else the cache ($SEA_CACHE_DIR/openl3 or
 ~/.cache/sea/openl3), else a download from github.com/marl/openl3 (models
 branch). --untrained-teacher uses random weights for dry runs.
 """
+_EMBED_EPILOG = """\
+examples:
+  sea teacher embed audio clip.wav                     # openl3's defaults: mel256, music, 6144, hop 0.1
+  sea teacher embed audio a.wav b.flac -o out/ --suffix l3 --audio-embedding-size 512 \\
+      --no-audio-centering --audio-hop-size 0.5 --audio-batch-size 16 --audio-frontend kapre
+  sea teacher embed audio sounds/ -i mel128 -c env -as 512 -t 0.5 -ow -q
+  sea teacher embed clip.wav --untrained-teacher -o /tmp/dry   # offline dry run, random weights
+"""
+#: openl3 0.4.2's option strings (openl3/cli.py) for EmbedConfig's fields, besides sea's own --field-name.
+_OPENL3_FLAGS = {
+    "output_dir": ("-o",),
+    "suffix": ("-x",),
+    "input_repr": ("-i",),
+    "content_type": ("-c",),
+    "embedding_size": ("--audio-embedding-size", "-as", "-s"),
+    "hop_size": ("--audio-hop-size", "-t", "-ah"),
+    "batch_size": ("--audio-batch-size", "-ab"),
+    "frontend": ("--audio-frontend", "-af"),
+}
 _EXTRACT_HELP = "embed every frame of a run (clips.jsonl + 48 kHz cache) into RUN_DIR/teacher/<variant>/"
 
 
@@ -32,6 +57,7 @@ def register(subparsers, name: str, help_text: str) -> None:
         "embed",
         help="embed audio files to <stem>.npz (openl3 CLI compatible)",
         description=_EMBED_DESCRIPTION,
+        epilog=_EMBED_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_embed_arguments(p)
@@ -41,26 +67,61 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.set_defaults(func=_run_extract)
 
 
+def _openl3_flavoured(cls: type) -> type:
+    """``cls`` with openl3's option strings added to its fields' metadata ``flags`` (what the parser reads)."""
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for f in dataclasses.fields(cls):
+        md = {k: v for k, v in f.metadata.items() if k != "short"}
+        own = tuple(md.get("flags", ()))
+        md["flags"] = own + tuple(x for x in _OPENL3_FLAGS.get(f.name, ()) if x not in own)
+        if f.name == "embedding_size":
+            md["help"] = f"{md.get('help', 'embedding dimension')}: 512 or 6144"
+        fields.append((f.name, hints[f.name], dataclasses.field(default=f.default, metadata=md)))
+    return dataclasses.make_dataclass(cls.__name__, fields, frozen=True)
+
+
 def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
-    """FILE_OR_DIR..., --overwrite and the EmbedConfig flags, with openl3's short options and boolean flags."""
-    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or directories of audio files")
-    add_config_arguments(parser, EmbedConfig, exclude=("center", "untrained"))
-    parser._action_groups[-1].title = "openl3 options"  # embed reads no --config file, unlike the default title says
-    hints = typing.get_type_hints(EmbedConfig)
-    for f in dataclasses.fields(EmbedConfig):
-        if "short" in f.metadata:  # openl3's short option, as another spelling of the field's flag
-            choices = typing.get_args(hints[f.name]) if typing.get_origin(hints[f.name]) is typing.Literal else None
-            parser.add_argument(f.metadata["short"], dest=f.name, default=None, choices=choices, help=argparse.SUPPRESS)
-    # openl3's spellings of the two boolean options (each sets the field only when given)
-    parser.add_argument(
-        "--no-centering", dest="center", action="store_const", const=False, default=None,
-        help="do not pad 0.5 s so timestamps are window centres",
-    )  # fmt: skip
-    parser.add_argument(
-        "--untrained-teacher", dest="untrained", action="store_const", const=True, default=None,
-        help="random weights for a dry run (outputs are marked untrained)",
-    )  # fmt: skip
-    parser.add_argument("--overwrite", action="store_true", help="recompute outputs that already exist")
+    """[audio] FILE_OR_DIR..., the EmbedConfig flags with openl3's spellings, and openl3's switches."""
+    parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or directories of audio files "
+                        "(openl3's modality word 'audio' may come first)")  # fmt: skip
+    group = add_config_arguments(parser, _openl3_flavoured(EmbedConfig), exclude=("center", "untrained"),
+                                 title="openl3 options")  # fmt: skip
+    group.add_argument(
+        "--no-audio-centering",
+        "--no-centering",
+        "-n",
+        dest="center",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not pad 0.5 s at the start (timestamps are window starts)",
+    )
+    group.add_argument("--overwrite", "-ow", action="store_true", help="recompute outputs that already exist")
+    group.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="no progress messages")
+    own = parser.add_argument_group("sea options")
+    own.add_argument(
+        "--untrained-teacher",
+        dest="untrained",
+        action="store_const",
+        const=True,
+        default=None,
+        help="random weights for an offline dry run (outputs are marked untrained)",
+    )
+    own.add_argument("--res-type", default="kaiser_best", choices=VALID_RES_TYPES, help="resampler of audio not at "
+                     "48 kHz: kaiser_best is openl3's (resampy 0.2.2, bit for bit); soxr is faster (default: %(default)s)")  # fmt: skip
+
+
+def _embed_inputs(args: argparse.Namespace) -> list[str]:
+    """The input paths, without openl3's modality word; other modalities are a usage error (exit 2)."""
+    inputs = list(args.inputs)
+    if inputs[0] in ("image", "video"):
+        args.command_parser.error(f"sea embeds audio only: openl3's {inputs[0]!r} modality is not supported")
+    if inputs[0] == "audio" and (len(inputs) > 1 or not Path("audio").exists()):
+        inputs = inputs[1:]
+    if not inputs:
+        args.command_parser.error("the following arguments are required: FILE_OR_DIR")
+    return inputs
 
 
 def _add_extract_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,12 +138,18 @@ def _add_extract_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_embed(args: argparse.Namespace) -> int:
-    from ..teacher import stage
+    from ..teacher.core import embed_report
 
+    inputs = _embed_inputs(args)
     config = config_from_args(EmbedConfig, args)
-    for out in stage.embed(args.inputs, config, overwrite=args.overwrite, verbose=not getattr(args, "quiet", False)):
+    quiet = getattr(args, "quiet", False)
+    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, res_type=args.res_type,
+                          **config_to_dict(config))  # fmt: skip
+    for out in report.written:
         print(out)
-    return 0
+    if report.failed or (report.skipped and not quiet):
+        print(report.summary(), file=sys.stderr)
+    return report.exit_code
 
 
 def _run_extract(args: argparse.Namespace) -> int:
