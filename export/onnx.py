@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .ops import explain
+from .quiet import quiet
 
 log = logging.getLogger("sea.export")
 
@@ -33,8 +33,7 @@ def export_onnx(model, example, path: str | Path, *, input_name: str = "logmel")
     if example.shape[0] < 2:
         example = example.repeat(2, *([1] * (example.ndim - 1)))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet("ONNX export"):
             prog = torch.onnx.export(
                 model,
                 (example,),
@@ -90,9 +89,11 @@ def quantize_onnx_int8(
     src, dst = Path(src), Path(dst)
     pre = dst.with_suffix(".pre.onnx")
     try:
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-    except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph if it fails
-        log.warning("onnxruntime quant_pre_process failed (%s); quantizing the unprocessed graph", exc)
+        with quiet("onnxruntime quant_pre_process"):
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+    except Exception as exc:  # pre-processing is an optimisation (any failure of it): quantize the raw graph
+        log.warning("onnxruntime quant_pre_process failed (%s: %s); quantizing the unprocessed graph",
+                    type(exc).__name__, exc)  # fmt: skip
         pre = src
     methods = {
         "minmax": CalibrationMethod.MinMax,
@@ -100,17 +101,18 @@ def quantize_onnx_int8(
         "percentile": CalibrationMethod.Percentile,
     }
     try:
-        quantize_static(
-            str(pre),
-            str(dst),
-            _Reader(input_name, np.ascontiguousarray(calib, dtype=np.float32)),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=per_channel,
-            reduce_range=reduce_range,
-            calibrate_method=methods[method],
-        )
+        with quiet("onnxruntime quantize_static"):
+            quantize_static(
+                str(pre),
+                str(dst),
+                _Reader(input_name, np.ascontiguousarray(calib, dtype=np.float32)),
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=per_channel,
+                reduce_range=reduce_range,
+                calibrate_method=methods[method],
+            )
     finally:
         if pre != src and pre.exists():
             pre.unlink()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .ops import check_ops, explain
+from .quiet import c_stderr_captured, quiet
 
 log = logging.getLogger("sea.export")
 
@@ -27,35 +26,14 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Silence converter chatter (MLIR/absl logs and Python warnings) unless debugging."""
-    if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    # litert-torch and torchao log through the root logger and their own at WARNING for things
-    # that are not the user's problem (no triton, "converted in training mode" after PT2E)
-    loggers = [logging.getLogger(), logging.getLogger("torchao")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
 def export_tflite_fp32(model, example, path: str | Path) -> Path:
     """Float TFLite of ``model`` at batch 1 (the MCU/Pi shape)."""
-    with _quiet():
+    with quiet("litert-torch import"):
         import litert_torch
 
     check_ops(model, example[:1], target="TFLite")
     try:
-        with _quiet():
+        with quiet("TFLite fp32 conversion"):
             litert_torch.convert(model, (example[:1],)).export(str(path))
     except Exception as exc:
         raise explain(exc, "TFLite") from exc
@@ -149,7 +127,7 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
     """
     import torch
 
-    with _quiet():
+    with quiet("litert-torch import"):
         import litert_torch
         from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
         from litert_torch.quantize.quant_config import QuantConfig
@@ -159,7 +137,7 @@ def export_tflite_int8(model, example, path: str | Path, calib: np.ndarray, *, p
     check_ops(model, x1, target="TFLite int8")
     model = input_bn_to_conv(model, x1)
     try:
-        with _quiet():
+        with quiet("TFLite int8 conversion"):
             quantizer = PT2EQuantizer().set_global(_quantization_config(per_channel))
             pm = prepare_pt2e(torch.export.export(model, (x1,)).module(), quantizer)
             with torch.no_grad():
@@ -176,8 +154,9 @@ def litert_interpreter(path: str | Path, *, threads: int = 1):
     """Open a .tflite in ai-edge-litert with tensors allocated."""
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(model_path=str(path), num_threads=threads)
-    it.allocate_tensors()
+    with c_stderr_captured(f"ai-edge-litert on {path}"):  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+        it = Interpreter(model_path=str(path), num_threads=threads)
+        it.allocate_tensors()
     return it
 
 

@@ -39,10 +39,13 @@ CLOCK_HZ = 80e6  # the issue's reference clock for "ms per window"
 def _interpreter(path: Path, resolver: str):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    it = Interpreter(
-        model_path=str(path), experimental_op_resolver_type=getattr(OpResolverType, resolver), num_threads=1
-    )
-    it.allocate_tensors()
+    from ..quiet import c_stderr_captured
+
+    with c_stderr_captured(f"ai-edge-litert on {path}"):  # "Created TensorFlow Lite XNNPACK delegate for CPU."
+        it = Interpreter(
+            model_path=str(path), experimental_op_resolver_type=getattr(OpResolverType, resolver), num_threads=1
+        )
+        it.allocate_tensors()
     return it
 
 
