@@ -37,7 +37,7 @@ examples:
 def _run_list(args: argparse.Namespace) -> int:
     from .. import students
 
-    rows = students.student_cost_table(args.pattern)
+    rows = students.student_cost_table(args.pattern, window_size=args.window_size)
     if not rows:
         from ..errors import ConfigError
 
@@ -48,7 +48,10 @@ def _run_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         print(students.format_cost_table(rows))
-        print("MACs: conv + linear multiply-accumulates per 1-s window (front-end excluded); peak act: live-tensor sum")
+        print(
+            f"MACs: conv + linear multiply-accumulates per {args.window_size:g}-s window (front-end excluded); "
+            "peak act: live-tensor sum"
+        )
     return 0
 
 
@@ -70,7 +73,12 @@ def _parse_kwargs(items: list[str] | None) -> dict:
 def _run_show(args: argparse.Namespace) -> int:
     from .. import students
 
-    model = students.create(args.name, **_parse_kwargs(args.arg))
+    kwargs = _parse_kwargs(args.arg)
+    if args.window_size != 1.0 and "input_shape" not in kwargs:
+        from ..students.frontend import frontend_params
+
+        kwargs["input_shape"] = frontend_params(args.window_size)["output_shape"]
+    model = students.create(args.name, **kwargs)
     if args.json:
         cost = students.model_cost(model, model.input_shape)
         rows = students.layer_summary(model, model.input_shape)
@@ -151,10 +159,12 @@ def register(subparsers, name: str, help_text: str) -> None:
     p = sub.add_parser(
         "list",
         help="table of students: params, MACs per window, peak activation and weight bytes",
-        description="List registered students with params, MACs per 1-s window, peak activation memory "
+        description="List registered students with params, MACs per window (1 s unless --window-size), peak activation memory "
         "(int8 and fp32 bytes, live-tensor sum), int8 weight bytes, input shape and output dim.",
     )
     p.add_argument("--pattern", default="*", help="glob on student names (default: all), e.g. 'sea_mcu_*'")
+    p.add_argument("--window-size", type=_positive_float, default=1.0, metavar="S",
+                   help="window in seconds the students see: 1 for OpenL3/edgel3, 3 for BirdNET (default: 1)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run_list)
 
@@ -165,6 +175,8 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.add_argument(
         "--arg", action="append", metavar="KEY=VALUE", help="student option, repeatable (e.g. --arg out_dim=128)"
     )
+    p.add_argument("--window-size", type=_positive_float, default=1.0, metavar="S",
+                   help="window in seconds: the student is built for its mel frames (default: 1)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_run_show)
 

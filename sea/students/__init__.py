@@ -56,10 +56,26 @@ __all__ = [
 ]
 
 
-def student_cost_table(pattern: str = "*") -> list[dict]:
-    """``model_cost`` of every registered student matching ``pattern`` (default kwargs), with ``name`` added."""
+def student_cost_table(pattern: str = "*", window_size: float = 1.0) -> list[dict]:
+    """``model_cost`` of every registered student matching ``pattern`` (default kwargs), with ``name`` added.
+
+    Parameters
+    ----------
+    pattern : str
+        Glob on student names.
+    window_size : float
+        The window in seconds (1.0 for OpenL3/edgel3 teachers, 3.0 for BirdNET): each student is built for its
+        ``n_frames`` and costed per window of that length.
+
+    Returns
+    -------
+    rows : list of dict
+    """
+    from .frontend import frontend_params
+
+    shape = tuple(frontend_params(window_size)["output_shape"])
     rows = []
     for name in list_students(pattern):
-        m = create(name)
+        m = create(name) if shape == (1, 64, 50) else create(name, input_shape=shape)
         rows.append({"name": name, **model_cost(m, m.input_shape)})
     return rows

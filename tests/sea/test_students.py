@@ -249,6 +249,12 @@ def test_cli_students_list_and_show(capsys):
     assert d["cost"]["output_dim"] == 16 and d["model_args"] == {"out_dim": 16}
     assert main(["students", "show", "nope"]) == 1
     assert "sea_student_0" in capsys.readouterr().err
+    # per 3-s window (BirdNET's): every student built for 150 frames, MACs counted per such window
+    assert main(["students", "list", "--pattern", "sea_student_3", "--window-size", "3", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["input_shape"] == [1, 64, 150] and row["macs"] == 370_814_976
+    assert main(["students", "show", "sea_mcu_s", "--window-size", "3"]) == 0
+    assert "input 1x64x150" in capsys.readouterr().out
 
 
 # --- windows of any length (issue 15 §2) -----------------------------------------------------------------------------
