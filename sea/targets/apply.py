@@ -8,14 +8,17 @@ from typing import Any
 
 import numpy as np
 
+from .. import integrity
 from ..errors import ParameterError
 from ..layout import RunLayout
+from ..lock import run_lock
 from ..progress import progress
-from ..runs import input_hash, read_stage
+from ..runs import input_hash
 from ..store import FrameStore
-from ..utils import atomic_path, read_json, write_json
+from ..utils import atomic_path, write_json
 from .config import DEFAULT_BATCH_SIZE
-from .reader import INDEX_NAME, load_targets, teacher_dir_of
+from .reader import INDEX_NAME, applied_shards, load_targets
+from .teacher_store import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,9 @@ def apply_targets(
 
     Shards are row-aligned with the store: shard ``i`` holds rows
     ``[i·shard_size, (i+1)·shard_size)``. ``targets_index.json`` records the
-    reducer sha256 and the store fingerprint; a matching index means done.
+    reducer sha256, the store fingerprint and each shard's size and hashes; an
+    index that matches all of them means done. The run directory is locked
+    while the shards are written; a NaN/Inf teacher frame stops the step.
 
     Parameters
     ----------
@@ -61,30 +66,31 @@ def apply_targets(
     out_dir : Path
         ``RUN/targets/<name>``, holding float32 shards of shape ``(rows, d)``.
     """
+    if int(shard_size) < 1 or int(batch_size) < 1:
+        raise ParameterError(
+            f"batch_size={batch_size} and shard_size={shard_size} must be >= 1; e.g. --batch-size {DEFAULT_BATCH_SIZE}"
+        )
     run_dir = Path(run_dir)
     out = RunLayout(run_dir).targets(name)
-    reducer, store = load_targets(run_dir, name)
-    fingerprint = input_hash(teacher_dir_of(run_dir, read_stage(out) or {}))
-    index_path = out / INDEX_NAME
-    if not overwrite and index_path.is_file():
-        index = read_json(index_path)
-        if index.get("reducer_sha256") == reducer.sha256_ and index.get("store") == fingerprint:
+    reducer, store = load_targets(run_dir, name)  # checks the target set and its teacher store first
+    with run_lock(run_dir):
+        fingerprint = input_hash(store.dir)
+        index_path = out / INDEX_NAME
+        if not overwrite and applied_shards(index_path, reducer.sha256_, len(store), fingerprint) is not None:
             log.info("targets %s: already applied, skipping", name)
             return out
-    if shard_size < 1 or batch_size < 1:
-        raise ParameterError("batch_size and shard_size must be >= 1")
-    for old in out.glob("targets-*.npy"):
-        old.unlink()
-    if index_path.exists():
-        index_path.unlink()
-    n, d = len(store), reducer.out_dim
-    n_shards = max(1, -(-n // shard_size))
-    shards = [
-        _write_shard(out, k, reducer, store, k * shard_size, min(n, (k + 1) * shard_size), batch_size)
-        for k in progress(range(n_shards), total=n_shards, desc=f"apply {name}", unit="shard")
-    ]
-    index = {"n_frames": n, "dim": d, "shard_size": shard_size, "shards": shards}
-    write_json(index_path, {**index, "reducer_sha256": reducer.sha256_, "store": fingerprint})
+        if index_path.exists():
+            index_path.unlink()  # first: shards without a matching index are never read
+        for old in out.glob("targets-*.npy"):
+            old.unlink()
+        n, d = len(store), reducer.out_dim
+        n_shards = max(1, -(-n // shard_size))
+        shards = [
+            _write_shard(out, k, reducer, store, k * shard_size, min(n, (k + 1) * shard_size), batch_size)
+            for k in progress(range(n_shards), total=n_shards, desc=f"apply {name}", unit="shard")
+        ]
+        index = {"n_frames": n, "dim": d, "shard_size": shard_size, "shards": shards}
+        write_json(index_path, {**index, "reducer_sha256": reducer.sha256_, "store": fingerprint})
     return out
 
 
@@ -97,7 +103,7 @@ def _write_shard(
         arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(stop - start, reducer.out_dim))
         for b in range(start, stop, batch_size):
             e = min(stop, b + batch_size)
-            arr[b - start : e - start] = reducer.transform(store.read(np.arange(b, e)))
+            arr[b - start : e - start] = reducer.transform(read_rows(store, np.arange(b, e)))
         arr.flush()
         del arr
-    return {"file": fname, "start": start, "stop": stop}
+    return {"file": fname, "start": start, "stop": stop, "record": integrity.record(out / fname)}

@@ -33,14 +33,17 @@ class TargetsConfig:
         Frames to fit on (capped to the frames available).
     bucket : "clip", "sensor", "day" or "auto"
         Time buckets for the samplers' quotas.
-    spl_window : int >= 0
-        ``spl`` rank window in frames within a bucket; 0 = the whole bucket.
+    spl_window : float >= 0
+        ``spl``/``dpp`` relevance window in seconds within a bucket (the paper's 2 hours); 0 = the whole bucket.
     dpp_pool_size : int >= 0
-        k-DPP candidate pool drawn uniformly per DPP bucket; 0 = all candidates.
+        k-DPP candidate pool drawn uniformly per DPP bucket, raised to at least 4x the bucket's
+        quota (or the whole bucket); 0 = all candidates.
     dpp_sigma : float > 0
         Ridge of the k-DPP kernel ``L = F̂F̂ᵀ + σI``.
-    dpp_norm : "l1" or "l2"
-        Row normalisation of ``F̂`` for the DPP kernels.
+    dpp_norm : "zscore", "l1" or "l2"
+        How ``F̂`` is made from the embeddings (:func:`sea.targets.samplers.kernel_rows`). ``l1`` is the
+        paper's kernel, but on dense 512-d embeddings its ridge dominates and the draw is close to
+        uniform (``report.json``'s ``diversity`` shows it); ``zscore`` (default) diversifies.
     heldout_fraction : float in [0, 1)
         Share of clips held out of fitting for the report.
     report_max_frames : int > 0
@@ -71,14 +74,25 @@ class TargetsConfig:
         default="auto",
         metadata={"help": "time buckets for quotas: clip, sensor, day (per sensor) or auto (day if known, else clip)"},
     )
-    spl_window: int = field(default=0, metadata={"help": "spl rank window in frames within a bucket; 0 = whole bucket"})
+    spl_window: float = field(
+        default=7200.0,
+        metadata={"help": "spl/dpp loudness-rank window in seconds within a bucket (paper: 2 h); 0 = whole bucket"},
+    )
     dpp_pool_size: int = field(
-        default=20000, metadata={"help": "k-DPP candidate pool drawn uniformly per DPP bucket; 0 = all candidates"}
+        default=20000,
+        metadata={
+            "help": "k-DPP candidate pool drawn uniformly per DPP bucket, raised to at least 4x the bucket's "
+            "quota (or the whole bucket); 0 = all candidates"
+        },
     )
     dpp_sigma: float = field(default=0.1, metadata={"help": "k-DPP kernel ridge: L = F^F^T + sigma*I"})
-    dpp_norm: Literal["l1", "l2"] = field(
-        default="l1",
-        metadata={"help": "row normalisation of F^ for the DPP kernels: l1 (paper) or l2 (stronger diversity)"},
+    dpp_norm: Literal["zscore", "l1", "l2"] = field(
+        default="zscore",
+        metadata={
+            "help": "F^ of the DPP kernels: zscore = standardised dimensions (diversity in teacher space), "
+            "l1 = rows L1-normalised (the paper's; near-uniform draws on dense 512-d embeddings), "
+            "l2 = rows L2-normalised"
+        },
     )
     heldout_fraction: float = field(default=0.1, metadata={"help": "share of clips held out of fitting for the report"})
     report_max_frames: int = field(
@@ -103,30 +117,55 @@ class TargetsConfig:
         Raises
         ------
         ConfigError
-            Naming the first field out of range and the rule it breaks.
+            Naming the first field out of range, the rule it breaks and a valid value.
         """
 
         def bad(key: str, rule: str) -> ConfigError:
             return ConfigError(f"TargetsConfig.{key}={getattr(self, key)!r} {rule}")
 
         if self.dim < 1:
-            raise bad("dim", "must be >= 1, e.g. 64, 128 or 256")
+            raise bad("dim", "must be >= 1; use e.g. dim: 64, 128 or 256 (the paper's), or method: identity")
         if self.n_points < 2:
-            raise bad("n_points", "must be >= 2")
+            raise bad("n_points", "must be >= 2 (frames to fit on); use e.g. n_points: 20000")
         if not 0.0 <= self.heldout_fraction < 1.0:
-            raise bad("heldout_fraction", "must be in [0, 1), e.g. 0.1")
-        if self.spl_window < 0:
-            raise bad("spl_window", "must be >= 0 (0 = whole bucket)")
+            raise bad("heldout_fraction", "must be in [0, 1); use e.g. heldout_fraction: 0.1")
+        if not 0.0 <= self.spl_window < float("inf"):
+            raise bad(
+                "spl_window", "must be a finite number of seconds >= 0; use 7200 (2 h, the paper) or 0 (whole bucket)"
+            )
         if self.dpp_pool_size < 0:
-            raise bad("dpp_pool_size", "must be >= 0 (0 = no pool)")
-        if not self.dpp_sigma > 0:
-            raise bad("dpp_sigma", "must be > 0, e.g. 0.1")
+            raise bad("dpp_pool_size", "must be >= 0; use e.g. dpp_pool_size: 20000, or 0 for whole buckets")
+        if not 0.0 < self.dpp_sigma < float("inf"):
+            raise bad("dpp_sigma", "must be a finite number > 0; use dpp_sigma: 0.1 (the paper's)")
         if self.batch_size < 1:
-            raise bad("batch_size", "must be >= 1")
+            raise bad("batch_size", f"must be >= 1 (frames per read); use e.g. batch_size: {DEFAULT_BATCH_SIZE}")
         if self.report_max_frames < 1:
-            raise bad("report_max_frames", "must be >= 1")
-        if self.name and ("/" in self.name or self.name.startswith(".")):
-            raise bad("name", "must be a plain directory name")
+            raise bad("report_max_frames", "must be >= 1; use e.g. report_max_frames: 50000")
+        if self.seed < 0:
+            raise bad("seed", "must be >= 0; use e.g. seed: 0")
+        if self.name and ("/" in self.name or "\\" in self.name or self.name.startswith(".")):
+            raise bad("name", "must be a plain directory name (no '/', not starting with '.'); e.g. name: pca64_day")
+
+    def check_teacher_dim(self, embedding_size: int) -> None:
+        """Check ``dim`` against the teacher's embedding size, before anything runs.
+
+        Parameters
+        ----------
+        embedding_size : int
+            The teacher's embedding dimension (the frame store's ``dim``, or the teacher's
+            ``embedding_size`` before extraction).
+
+        Raises
+        ------
+        ConfigError
+            When a reduction would have more outputs than the teacher has dimensions.
+        """
+        if self.method != "identity" and self.dim > int(embedding_size):
+            raise ConfigError(
+                f"TargetsConfig.dim={self.dim} exceeds the teacher's embedding size {int(embedding_size)}: "
+                f"{self.method} cannot give more outputs than inputs; use dim <= {int(embedding_size)} "
+                "or method: identity"
+            )
 
     def default_name(self, in_dim: int | None = None) -> str:
         """Return the target set's name under ``RUN/targets/``.

@@ -20,7 +20,8 @@ Two exact samplers are provided:
   while the ``σ I`` part (the ``N − rank`` null-space eigenvalues equal to
   ``σ``, and the shift of the others) costs nothing. Cost:
   ``O(N D²)`` for ``BᵀB`` plus ``O(D³)`` for its eigendecomposition plus
-  ``O(N t²)`` for the projection DPP, ``t ≤ min(k, D)``.
+  ``O(N t²)`` for the projection DPP, ``t ≤ min(k, D)``. When ``N < D`` (small
+  buckets) the ``N × N`` kernel ``B Bᵀ`` is eigendecomposed instead: ``O(N² D + N³)``.
 
 The projection DPP is sampled with the chain rule / incremental Cholesky
 (Gram–Schmidt) update, ``O(N t)`` per item, no re-orthonormalisation.
@@ -231,7 +232,12 @@ def sample_kdpp_lowrank(
         if info is not None:
             info.update(t=0, t_expected=0.0, rank=0)
         return np.zeros(0, dtype=np.int64)
-    C = gram if gram is not None else _gram(B)
+    primal = gram is None and n < B.shape[1]
+    if primal:  # fewer items than features: eigendecompose the N x N kernel B Bᵀ itself (same non-zero spectrum)
+        Bf = np.asarray(B, dtype=np.float64)
+        C = Bf @ Bf.T
+    else:
+        C = gram if gram is not None else _gram(B)
     lam, V = np.linalg.eigh((C + C.T) / 2)
     keep = lam > _RANK_TOL * max(float(lam.max()), 1e-300)
     lam, V = lam[keep], V[:, keep]
@@ -248,8 +254,8 @@ def sample_kdpp_lowrank(
     T = np.zeros(0, dtype=np.int64)
     if t > 0:
         J = _select_eigvecs(log_mu, log_e, t, rng)
-        # dual eigenvectors of B Bᵀ: u_j = B v_j / sqrt(λ_j), orthonormal in R^N
-        U = _matmul_f64(B, V[:, J]) / np.sqrt(lam[J])
+        # eigenvectors of B Bᵀ, orthonormal in R^N: directly, or from the dual ones as u_j = B v_j / sqrt(λ_j)
+        U = V[:, J] if primal else _matmul_f64(B, V[:, J]) / np.sqrt(lam[J])
         T = sample_projection_dpp(U, rng)
     rest = np.setdiff1d(np.arange(n, dtype=np.int64), T, assume_unique=False)
     fill = rng.choice(rest, size=k - t, replace=False) if k > t else np.zeros(0, dtype=np.int64)

@@ -7,7 +7,13 @@ Files of ``RUN/targets/<name>/``::
     report.json                  held-out explained variance / reconstruction error, sampler stats
     stage.json                   resolved config, input hashes (teacher store, manifest), counts
     targets-00000.npy ...        after ``apply``: float32 [n, d] shards aligned with the store
-    targets_index.json           shard list, reducer sha256 and store fingerprint
+    targets_index.json           shard list with each shard's size and hashes, reducer sha256 and store fingerprint
+
+A target set is read only while it matches its inputs: ``reducer.npz`` and ``sample_indices.npy``
+must match the sizes and hashes its ``stage.json`` recorded, and the teacher store must be the one it
+was fitted on (a re-extracted store needs a refit). Applied shards are used only when
+``targets_index.json`` names this reducer and this store and every shard matches its record;
+otherwise targets are projected on the fly from the store.
 
 Examples
 --------
@@ -18,20 +24,24 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from .. import integrity
+from ..errors import ManifestError, ParameterError
 from ..layout import RunLayout
-from ..runs import require_stage
+from ..runs import input_hash, require_stage
 from ..store import FrameStore
 from ..utils import read_json
 from .config import DEFAULT_BATCH_SIZE
 from .reducers import load_reducer
-from .teacher_store import open_store, resolve_teacher_dir
+from .teacher_store import open_store, read_rows, resolve_teacher_dir
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "INDEX_NAME",
@@ -48,9 +58,38 @@ REPORT_NAME = "report.json"
 INDEX_NAME = "targets_index.json"
 
 
+def refit_command(run_dir: str | Path, name: str) -> str:
+    """The command that rebuilds target set ``name``, for messages."""
+    return (
+        f"'sea targets fit {run_dir} --overwrite' with the options that made {name!r} "
+        "(or 'sea run CONFIG --overwrite targets')"
+    )
+
+
 def fitted_stage(run_dir: str | Path, name: str) -> dict[str, Any]:
-    """Return the ``stage.json`` record of a finished target set, or raise saying how to fit it."""
-    return require_stage(RunLayout(run_dir).targets(name), f"target set {name!r}", f"sea targets fit {run_dir}")
+    """Return the ``stage.json`` record of a finished, intact target set, or raise saying how to (re)fit it."""
+    return require_stage(
+        RunLayout(run_dir).targets(name), f"target set {name!r}", f"sea targets fit {run_dir}",
+        fix=refit_command(run_dir, name),
+    )  # fmt: skip
+
+
+def check_teacher_unchanged(run_dir: str | Path, name: str, stage: dict[str, Any], teacher_dir: Path) -> str:
+    """Return the teacher store's fingerprint, or raise when it changed since target set ``name`` was fitted.
+
+    Raises
+    ------
+    ManifestError
+        The store was re-extracted (its ``stage.json`` fingerprint differs from the one the fit recorded).
+    """
+    current = input_hash(teacher_dir)
+    recorded = (stage.get("inputs") or {}).get("teacher")
+    if recorded is not None and recorded != current:
+        raise ManifestError(
+            f"target set {name!r} was fitted on an earlier version of the teacher store {str(teacher_dir)!r} "
+            f"(re-extracted since); its reduction no longer matches the frames: refit it with {refit_command(run_dir, name)}"
+        )
+    return current
 
 
 def teacher_dir_of(run_dir: str | Path, stage: dict[str, Any]) -> Path:
@@ -77,7 +116,9 @@ def load_targets(run_dir: str | Path, name: str) -> tuple[Any, FrameStore]:
     """
     run_dir = Path(run_dir)
     stage = fitted_stage(run_dir, name)
-    return load_reducer(RunLayout(run_dir).reducer(name)), open_store(teacher_dir_of(run_dir, stage))
+    teacher_dir = teacher_dir_of(run_dir, stage)
+    check_teacher_unchanged(run_dir, name, stage, teacher_dir)
+    return load_reducer(RunLayout(run_dir).reducer(name)), open_store(teacher_dir)
 
 
 def target_spec(run_dir: str | Path, name: str) -> dict[str, Any]:
@@ -100,14 +141,40 @@ def target_spec(run_dir: str | Path, name: str) -> dict[str, Any]:
     return {**reducer.spec(), "name": name, "teacher": config.get("teacher"), "sampler": config.get("sampler")}
 
 
-def applied_shards(index_path: Path, reducer_sha256: str | None, n_frames: int) -> list[dict[str, Any]] | None:
-    """Return the shard list of ``targets_index.json`` when it matches the reducer and the store, else None."""
+def applied_shards(
+    index_path: Path, reducer_sha256: str | None, n_frames: int, store_fingerprint: str | None = None
+) -> list[dict[str, Any]] | None:
+    """Return the shard list of ``targets_index.json`` when it is current and intact, else None.
+
+    Current: it names this reducer (sha256), this store (fingerprint, when given) and its row count.
+    Intact: every shard matches the size and hashes recorded for it (a damaged one is named in a warning).
+    """
     if not index_path.is_file():
         return None
-    index = read_json(index_path)
-    if index.get("reducer_sha256") == reducer_sha256 and index.get("n_frames") == n_frames:
-        return index["shards"]
-    return None
+    try:
+        index = read_json(index_path)
+    except (OSError, ValueError):
+        log.warning("%s is unreadable; projecting targets on the fly (rerun 'sea targets apply')", index_path)
+        return None
+    if (
+        not isinstance(index, dict)
+        or index.get("reducer_sha256") != reducer_sha256
+        or index.get("n_frames") != n_frames
+    ):
+        return None
+    if store_fingerprint is not None and index.get("store") != store_fingerprint:
+        log.warning(
+            "%s: the applied targets belong to an earlier teacher store; projecting on the fly "
+            "(rerun 'sea targets apply' to rebuild them)", index_path.parent,
+        )  # fmt: skip
+        return None
+    for s in index.get("shards") or []:
+        try:
+            integrity.check(index_path.parent / s["file"], s.get("record") or {}, fix="rerun 'sea targets apply'")
+        except integrity.DamagedFileError as exc:
+            log.warning("%s; projecting targets on the fly", exc)
+            return None
+    return index["shards"]
 
 
 class TargetsReader:
@@ -145,7 +212,7 @@ class TargetsReader:
         self._shards: list[np.ndarray] = []
         self._starts = np.zeros(0, dtype=np.int64)
         index_path = RunLayout(self.run_dir).targets(name) / INDEX_NAME
-        shards = applied_shards(index_path, self.reducer.sha256_, self.n_frames)
+        shards = applied_shards(index_path, self.reducer.sha256_, self.n_frames, input_hash(self.store.dir))
         self.applied = shards is not None
         if shards is not None:
             base = index_path.parent
@@ -182,7 +249,7 @@ class TargetsReader:
         out = np.empty((indices.size, self.dim), dtype=np.float32)
         if not self.applied:
             order = np.argsort(indices, kind="stable")
-            out[order] = self.reducer.transform(self.store.read(indices[order]))
+            out[order] = self.reducer.transform(read_rows(self.store, indices[order]))
             return out
         shard = np.searchsorted(self._starts, indices, side="right") - 1
         for s in np.unique(shard):

@@ -27,13 +27,18 @@ Examples
 from __future__ import annotations
 
 import json
+import struct
+import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import integrity
 from ..errors import ManifestError, ParameterError
+from ..runs import read_stage
 from ..utils import atomic_path, sha256_file, write_json
 
 __all__ = [
@@ -649,7 +654,7 @@ def save_reducer(reducer: _Reducer, path: str | Path, *, extra: dict[str, Any] |
         path = path.with_suffix(".npz")
     meta = _meta_of(reducer)
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, kind=np.str_(reducer.kind), meta_json=np.str_(json.dumps(meta)), **reducer._arrays())
+        _write_npz(tmp, {"kind": np.str_(reducer.kind), "meta_json": np.str_(json.dumps(meta)), **reducer._arrays()})
     reducer.path_ = str(path)
     reducer.sha256_ = sha256_file(path)
     write_json(path.with_suffix(".json"), {**meta, "sha256": reducer.sha256_, "file": path.name, **(extra or {})})
@@ -677,8 +682,12 @@ def load_reducer(path: str | Path) -> _Reducer:
     path = Path(path)
     if path.is_dir():
         path = path / "reducer.npz"
+    fix = f"refit it: 'sea targets fit RUN_DIR --overwrite' with the options that made {path.parent.name!r}"
     if not path.is_file():
         raise ManifestError(f"reducer file {str(path)!r} does not exist; run 'sea targets fit' first")
+    rec = ((read_stage(path.parent) or {}).get("files") or {}).get(path.name)
+    if rec:
+        integrity.check(path, rec, fix=fix, what="reducer file")
     try:
         with np.load(path, allow_pickle=False) as z:
             kind = str(z["kind"])
@@ -686,13 +695,30 @@ def load_reducer(path: str | Path) -> _Reducer:
             if kind not in REDUCER_KINDS:
                 raise ManifestError(f"reducer {str(path)!r} has unknown kind {kind!r}; known: {sorted(REDUCER_KINDS)}")
             r = REDUCER_KINDS[kind]._from_arrays(meta, z)
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+            struct.error) as exc:  # fmt: skip
         raise ManifestError(
-            f"reducer file {str(path)!r} is malformed ({exc}); refit it with 'sea targets fit --overwrite'"
+            f"reducer file {str(path)!r} is damaged or not a sea reducer ({type(exc).__name__}: {str(exc)[:80]}); {fix}"
         ) from None
+    bad = [
+        k
+        for k, v in r._arrays().items()
+        if np.issubdtype(np.asarray(v).dtype, np.floating) and not np.isfinite(v).all()
+    ]
+    if bad:
+        raise ManifestError(f"reducer file {str(path)!r} holds NaN/Inf values in {', '.join(bad)}; {fix}")
     r.path_ = str(path)
     r.sha256_ = sha256_file(path)
     return r
+
+
+def _write_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """``np.savez`` with fixed zip timestamps: the same reducer gives the same bytes (and sha256)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
 def reconstruction_report(

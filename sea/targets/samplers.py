@@ -11,43 +11,54 @@ exactly ``n_points``; asking for more points than candidates raises
 * ``spl`` — loudness-informed. Each frame's level is
   ``10·log10(mean(x²) + 1e-10)`` dBFS over its 1-s window of the audio the
   teacher saw (zero padding included; unweighted, not dB(A)). Its relevance is
-  the normalised rank of that level among the frames of a sliding window of
-  ``W`` frames (time order, within its bucket; the paper used 2 h within a
-  day): ``(rank + 1) / n_window`` with average ranks for ties, so in (0, 1].
+  the normalised rank of that level among the frames of its bucket within a
+  sliding time window (``spl_window`` seconds, the paper's 2 hours; frame times
+  come from the manifest's ``meta.timestamp``, see :mod:`sea.targets.buckets`):
+  ``(rank + 1) / n_window`` with average ranks for ties, so in (0, 1].
   Buckets get proportional quotas as in ``random``; inside a bucket frames are
   drawn without replacement with probability ∝ relevance (successive sampling,
   Efraimidis–Spirakis keys).
 * ``dpp_div`` — an exact k-DPP (:func:`sea.targets.dpp.sample_kdpp_lowrank`) with
-  ``L = F̂F̂ᵀ + σI``, ``F̂`` the L1-normalised embeddings, ``σ = 0.1``.
+  ``L = F̂F̂ᵀ + σI``, ``F̂`` the L1-normalised embeddings, ``σ = 0.1`` (the paper's
+  kernel; ``dpp_norm`` selects others, see :func:`kernel_rows`).
 * ``dpp`` — quality + diversity, ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` with ``q``
   the ``spl`` relevance.
 
-For the DPP samplers a uniform random *pool* of at most ``pool_size`` candidate
-frames is drawn first and the k-DPP is exact within the pool (the pool bounds
-memory at ``pool_size × D`` floats and time at ``O(pool·D² + pool·t²)``,
-``t ≤ min(k, D)``). With ``bucket`` ``sensor`` or ``day`` one k-DPP runs per
-bucket with a proportional quota; with ``clip`` buckets the DPP runs over all
-candidates at once, since diversity across clips is the point.
+For the DPP samplers each bucket draws a uniform random *pool* of candidates
+first and the k-DPP is exact within the pool. The pool is ``dpp_pool_size``
+candidates, but never fewer than 4x the bucket's quota (or the whole bucket when
+it is smaller): with a pool equal to the quota the k-DPP would take all of it,
+which is the uniform draw. The pool bounds memory at ``pool × D`` floats and time
+at ``O(pool·D² + pool·t²)``, ``t ≤ min(k, D)``. With ``bucket`` ``sensor`` or
+``day`` one k-DPP runs per bucket with a proportional quota; with ``clip``
+buckets the DPP runs over all candidates at once, since diversity across clips
+is the point.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
+import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, SeaWarning
 from ..framing import frame_starts
+from .buckets import BUCKETS, Buckets, make_buckets
 from .dpp import sample_kdpp_lowrank
 
 __all__ = [
+    "BUCKETS",
+    "DPP_NORMS",
+    "POOL_FACTOR",
     "SAMPLERS",
     "allocate",
     "bucket_labels",
     "diversity_stats",
     "frame_levels",
+    "kernel_rows",
     "l1_normalise",
     "normalise_rows",
     "relevance_scores",
@@ -55,10 +66,13 @@ __all__ = [
     "sample_points",
     "sample_random",
     "sample_spl",
+    "warn_fallback",
 ]
 
 SAMPLERS = ("random", "spl", "dpp_div", "dpp")
-BUCKETS = ("clip", "sensor", "day", "auto")
+DPP_NORMS = ("l1", "l2", "zscore")
+#: A DPP bucket's candidate pool is at least this many times its quota (or the whole bucket).
+POOL_FACTOR = 4
 LEVEL_EPS = 1e-10
 
 
@@ -76,35 +90,20 @@ def _check_n(n_points: int, available: int, what: str = "candidate frames") -> i
 # -- buckets ----------------------------------------------------------------
 
 
-def _day_of(meta: dict[str, Any]) -> str | None:
-    if meta.get("day") is not None:
-        return str(meta["day"])
-    ts = meta.get("timestamp")
-    if ts is None:
-        return None
-    if isinstance(ts, (int, float)):
-        return _dt.datetime.fromtimestamp(float(ts), _dt.timezone.utc).date().isoformat()
-    try:
-        return _dt.datetime.fromisoformat(str(ts).replace("Z", "+00:00")).date().isoformat()
-    except ValueError:
-        return str(ts)[:10]
-
-
 def bucket_labels(
     clip_ids: Sequence[str] | np.ndarray, clip_meta: dict[str, dict[str, Any]] | None, bucket: str = "auto"
 ) -> tuple[np.ndarray, str]:
-    """Integer bucket label per frame.
+    """Integer bucket label per frame (:func:`sea.targets.buckets.make_buckets` without the keys).
 
     Parameters
     ----------
     clip_ids : array [shape=(M,)]
         Clip of each candidate frame.
     clip_meta : dict clip_id -> ClipRecord.meta, or None
-        Where ``sensor_id``, ``day`` and ``timestamp`` are looked up.
+        Where ``sensor_id``, ``date`` and ``timestamp`` are looked up.
     bucket : {"clip", "sensor", "day", "auto"}
-        ``day`` buckets are (sensor, day) when a ``sensor_id`` exists, as in the
-        paper (daily timeframes per sensor). ``auto``: ``day`` when every clip
-        has a day/timestamp, else ``clip``.
+        ``day`` buckets are (sensor, calendar date); clips without a date or timestamp get their own
+        bucket, with a warning. ``auto``: ``day`` when every clip has a date/timestamp, else ``clip``.
 
     Returns
     -------
@@ -113,35 +112,23 @@ def bucket_labels(
     used : str
         The bucket kind actually used.
     """
-    if bucket not in BUCKETS:
-        raise ParameterError(f"bucket={bucket!r} must be one of {BUCKETS}")
-    clip_ids = np.asarray(clip_ids).astype(str)
-    uniq, inverse = np.unique(clip_ids, return_inverse=True)
-    meta = {c: (clip_meta or {}).get(c) or {} for c in uniq}
-    if bucket == "auto":
-        bucket = "day" if uniq.size and all(_day_of(meta[c]) is not None for c in uniq) else "clip"
-    if bucket == "clip":
-        return inverse.astype(np.int64), "clip"
-    keys = []
-    for c in uniq:
-        m = meta[c]
-        sensor = m.get("sensor_id")
-        if bucket == "sensor":
-            if sensor is None:
-                raise ParameterError(
-                    f"bucket='sensor' but clip {c!r} has no meta.sensor_id in the manifest; use bucket='clip' or 'auto'"
-                )
-            keys.append(str(sensor))
-        else:
-            day = _day_of(m)
-            if day is None:
-                raise ParameterError(
-                    f"bucket='day' but clip {c!r} has no meta.day or meta.timestamp in the manifest; "
-                    "use bucket='clip' or 'auto'"
-                )
-            keys.append(f"{sensor}|{day}" if sensor is not None else day)
-    _, key_ids = np.unique(np.asarray(keys, dtype=str), return_inverse=True)
-    return key_ids[inverse].astype(np.int64), bucket
+    b = make_buckets(clip_ids, clip_meta, bucket)
+    warn_fallback(b, stacklevel=3)
+    return b.labels, b.kind
+
+
+def warn_fallback(buckets: Buckets, *, stacklevel: int = 2) -> str | None:
+    """Warn (and return the message) when ``day`` buckets fell back to clip buckets for some clips."""
+    if not buckets.fallback_clips:
+        return None
+    n = len(buckets.fallback_clips)
+    msg = (
+        f"bucket='day': {n} clip(s) have no meta.date or meta.timestamp in the manifest "
+        f"(e.g. {buckets.fallback_clips[0]!r}); each is a bucket of its own (clip buckets). Prepare the data "
+        "with sensor and time metadata (SONYC-UST year/week/day/hour, or the folder CSV's timestamp column)"
+    )
+    warnings.warn(msg, SeaWarning, stacklevel=stacklevel + 1)
+    return msg
 
 
 def allocate(sizes: np.ndarray, n: int) -> np.ndarray:
@@ -289,38 +276,43 @@ def frame_levels(
     return out
 
 
-def _window_ranks(v: np.ndarray, window: int, block_cells: int = 4_000_000) -> np.ndarray:
-    """(rank + 1) / n_window of each value among its centred window of ``window`` neighbours."""
-    m = v.shape[0]
-    if window <= 0 or window >= m:
-        from scipy.stats import rankdata
+def _window_ranks(v: np.ndarray, t: np.ndarray, window: float, block_cells: int = 4_000_000) -> np.ndarray:
+    """(rank + 1) / n_window of each value among the values whose time is within ``window / 2`` of its own.
 
+    ``t`` is sorted. Cost ``O(M · w)`` for ``w`` frames per window, in blocks of at most ``block_cells``
+    comparisons; a window that covers the whole bucket is one ``rankdata``.
+    """
+    from scipy.stats import rankdata
+
+    m = v.shape[0]
+    if m == 0:
+        return np.zeros(0, dtype=np.float64)
+    if window <= 0 or not np.all(np.isfinite(t)) or t[-1] - t[0] <= window / 2:
         return rankdata(v, method="average") / m
-    h = window // 2
+    lo = np.searchsorted(t, t - window / 2, side="left")
+    hi = np.searchsorted(t, t + window / 2, side="right")
+    width = int((hi - lo).max())
+    step = int(min(4096, max(1, block_cells // (2 * width + 1))))
     out = np.empty(m, dtype=np.float64)
-    B = max(1, block_cells // (window + 1))
-    pos = np.arange(m)
-    for a in range(0, m, B):
-        b = min(m, a + B)
-        lo, hi = max(0, a - h), min(m, b + h)
-        seg = v[lo:hi]
-        vb = v[a:b, None]
-        less = np.concatenate([np.zeros((b - a, 1), np.int32), np.cumsum(seg[None, :] < vb, axis=1, dtype=np.int32)], 1)
-        eq = np.concatenate([np.zeros((b - a, 1), np.int32), np.cumsum(seg[None, :] == vb, axis=1, dtype=np.int32)], 1)
-        ws = np.maximum(pos[a:b] - h, 0) - lo
-        we = np.minimum(pos[a:b] + h + 1, m) - lo
+    for a in range(0, m, step):
+        b = min(m, a + step)
+        s0, s1 = int(lo[a]), int(hi[b - 1])
+        seg, vb = v[s0:s1], v[a:b, None]
+        zero = np.zeros((b - a, 1), np.int32)
+        less = np.concatenate([zero, np.cumsum(seg[None, :] < vb, axis=1, dtype=np.int32)], 1)
+        eq = np.concatenate([zero, np.cumsum(seg[None, :] == vb, axis=1, dtype=np.int32)], 1)
         r = np.arange(b - a)
+        ws, we = lo[a:b] - s0, hi[a:b] - s0
         n_less = less[r, we] - less[r, ws]
         n_eq = eq[r, we] - eq[r, ws]  # includes the frame itself
-        rank = n_less + (n_eq - 1) / 2.0  # average rank, 0-based
-        out[a:b] = (rank + 1.0) / (we - ws)
+        out[a:b] = (n_less + (n_eq - 1) / 2.0 + 1.0) / (we - ws)  # average rank, 0-based, + 1
     return out
 
 
 def relevance_scores(
-    levels: np.ndarray, *, groups: np.ndarray | None = None, times: np.ndarray | None = None, window: int = 0
+    levels: np.ndarray, *, groups: np.ndarray | None = None, times: np.ndarray | None = None, window: float = 0
 ) -> np.ndarray:
-    """Normalised-rank relevance in (0, 1] of each frame's level within a sliding window.
+    """Normalised-rank relevance in (0, 1] of each frame's level within a sliding time window.
 
     Parameters
     ----------
@@ -329,9 +321,12 @@ def relevance_scores(
     groups : np.ndarray [shape=(M,)] or None
         Bucket of each frame; windows never cross buckets.
     times : np.ndarray [shape=(M,)] or None
-        Sort key giving time order inside a bucket (default: the given order).
-    window : int
-        Window length in frames; ``0`` (default) = the whole bucket.
+        Time of each frame (seconds; the stage passes :func:`sea.targets.buckets.frame_times`). None:
+        the position in the given order (then ``window`` counts frames). A bucket with a NaN time is
+        ranked as a whole.
+    window : float
+        Window span in the unit of ``times``: a frame is ranked among the frames of its bucket within
+        ``window / 2`` of it (the paper: 2 hours). ``0`` (default) = the whole bucket.
 
     Returns
     -------
@@ -340,11 +335,15 @@ def relevance_scores(
     """
     levels = np.asarray(levels, dtype=np.float64)
     m = levels.shape[0]
+    t_all = np.arange(m, dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64)
+    if t_all.shape != (m,):
+        raise ParameterError(f"times must have shape ({m},), got {t_all.shape}")
+    if not window >= 0:
+        raise ParameterError(f"relevance window={window!r} must be >= 0 (0 = the whole bucket)")
     rel = np.empty(m, dtype=np.float64)
     for part in _groups(groups, m):
-        if times is not None:
-            part = part[np.argsort(np.asarray(times)[part], kind="stable")]
-        rel[part] = _window_ranks(levels[part], int(window))
+        part = part[np.argsort(t_all[part], kind="stable")]
+        rel[part] = _window_ranks(levels[part], t_all[part], float(window))
     return rel
 
 
@@ -365,7 +364,7 @@ def sample_spl(
     *,
     groups: np.ndarray | None = None,
     times: np.ndarray | None = None,
-    window: int = 0,
+    window: float = 0,
 ) -> np.ndarray:
     """Sample ∝ loudness relevance within buckets (the ``spl`` sampler).
 
@@ -440,6 +439,73 @@ def normalise_rows(F: np.ndarray, norm: str = "l1", *, dtype=np.float64) -> np.n
     return F
 
 
+def kernel_rows(F: np.ndarray, norm: str = "l1", *, dtype=np.float32) -> np.ndarray:
+    """The DPP kernel's factor ``F̂`` (``L = F̂F̂ᵀ + σI``) from a pool's embeddings.
+
+    Parameters
+    ----------
+    F : np.ndarray [shape=(k, D)]
+        The pool's embeddings.
+    norm : {"l1", "l2", "zscore"}
+        ``l1``: rows divided by their L1 norm (the paper's ``F̂``); ``l2``: by their L2 norm;
+        ``zscore``: every dimension standardised over the pool (mean 0, variance 1; constant
+        dimensions stay 0), then divided by ``sqrt(D)`` so that ``mean ‖f̂‖² = 1``.
+    dtype : numpy dtype
+        Of the returned array.
+
+    Returns
+    -------
+    F_hat : np.ndarray [shape=(k, D)]
+        A new array.
+
+    Notes
+    -----
+    With ``l1``, dense ``D``-dimensional embeddings have ``‖f̂‖² ≈ 1/D``, so ``σ = 0.1`` dominates
+    ``L`` and the k-DPP is close to a uniform draw (the report's ``t_drawn`` and ``diversity`` show it).
+    ``zscore`` is a linear kernel on standardised embeddings: the determinant favours frames that are
+    far apart in the standardised teacher space, where the report measures diversity.
+    """
+    if norm not in DPP_NORMS:
+        raise ParameterError(f"dpp norm={norm!r} must be one of {DPP_NORMS} ('l1' is the paper's)")
+    if norm != "zscore":
+        return normalise_rows(F, norm, dtype=dtype)
+    Z = np.array(F, dtype=np.float64)
+    Z -= Z.mean(axis=0)
+    sd = Z.std(axis=0)
+    Z /= np.where(sd > 0, sd, 1.0) * np.sqrt(max(Z.shape[1], 1))
+    return Z.astype(dtype, copy=False)
+
+
+def _pool_for(p: np.ndarray, quota: int, pool_size: int | None, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+    """The bucket's candidate pool (at least POOL_FACTOR x its quota, or the whole bucket); and whether it was raised."""
+    need = min(p.size, POOL_FACTOR * quota)
+    size = p.size if not pool_size else min(p.size, max(int(pool_size), need))
+    raised = bool(pool_size) and int(pool_size) < need
+    pool = p if size >= p.size else np.sort(rng.choice(p, size=size, replace=False))
+    return pool, raised
+
+
+def _warn_pools(stats: list[dict[str, Any]], pool_size: int | None) -> None:
+    raised = [b for b in stats if b["pool_raised"]]
+    if raised:
+        warnings.warn(
+            f"dpp_pool_size={pool_size} is below {POOL_FACTOR}x the quota of {len(raised)} of {len(stats)} DPP "
+            f"bucket(s); their pools were raised to {POOL_FACTOR}x the quota (or the whole bucket), up to "
+            f"{max(b['pool'] for b in raised)} candidates, so that the DPP has frames to choose from",
+            SeaWarning,
+            stacklevel=3,
+        )
+    degenerate = [b for b in stats if b["degenerate"]]
+    if degenerate:
+        warnings.warn(
+            f"{len(degenerate)} of {len(stats)} DPP bucket(s) have no more candidates than their quota "
+            f"(e.g. {degenerate[0]['n_candidates']} candidates for {degenerate[0]['k']} points): the DPP takes "
+            "all of them, the same as a uniform draw; lower n_points or use larger buckets",
+            SeaWarning,
+            stacklevel=3,
+        )
+
+
 def sample_dpp(
     features,
     n_points: int,
@@ -470,45 +536,53 @@ def sample_dpp(
     sigma : float
         Kernel ridge (paper: 0.1).
     pool_size : int or None
-        Per bucket, at most this many uniformly drawn candidates enter the
-        exact k-DPP (``None``/0: all). Must be ≥ the bucket's quota.
-    norm : {"l1", "l2"}
-        Row normalisation of ``F̂``. ``l1`` is the paper's. For dense
-        high-dimensional embeddings ``‖f̂‖₂² ≈ 1/D`` after L1 normalisation,
-        so ``σ = 0.1`` dominates the kernel and the k-DPP is close to uniform;
-        ``l2`` (``diag(F̂F̂ᵀ) = 1``) gives a much stronger diversity term.
+        Per bucket, the number of uniformly drawn candidates that enter the exact k-DPP
+        (``None``/0: the whole bucket). A pool is never smaller than ``POOL_FACTOR`` (4) times the
+        bucket's quota, or the whole bucket when that is smaller: a smaller ``pool_size`` is raised,
+        with a warning. A bucket with no more candidates than its quota is taken whole (a warning).
+    norm : {"l1", "l2", "zscore"}
+        How ``F̂`` is made from the embeddings (:func:`kernel_rows`); ``l1`` is the paper's.
     on_bucket : callable or None
-        Receives per-bucket stats (pool size, k, seconds, and ``t`` /
-        ``t_expected``: how many of the k items came from the diversity part
-        of the kernel, see :func:`sea.targets.dpp.sample_kdpp_lowrank`).
+        Receives per-bucket stats: ``bucket`` (its label), ``n_candidates``, ``pool``, ``k``,
+        ``pool_raised``, ``degenerate`` (pool <= k), ``seconds``, and ``t`` / ``t_expected``: how many of
+        the k items came from the diversity part of the kernel (:func:`sea.targets.dpp.sample_kdpp_lowrank`).
 
     Returns
     -------
     positions : np.ndarray [shape=(n_points,), int64]
         Sorted distinct positions in ``[0, M)``.
     """
-    import time
-
     m = len(features)
     n_points = _check_n(n_points, m)
     parts = _groups(groups, m)
     alloc = allocate(np.array([p.size for p in parts]), n_points)
-    out = []
+    out, stats = [], []
     for p, a in zip(parts, alloc):
         if a == 0:
             continue
         t0 = time.perf_counter()
-        pool = p
-        if pool_size and p.size > pool_size:
-            pool = np.sort(rng.choice(p, size=max(int(pool_size), int(a)), replace=False))
-        B = normalise_rows(features[pool], norm, dtype=np.float32)
+        pool, raised = _pool_for(p, int(a), pool_size, rng)
+        B = kernel_rows(features[pool], norm)
         if quality is not None:
             B *= np.asarray(quality, dtype=np.float32)[pool, None]
         info: dict[str, Any] = {}
         chosen = sample_kdpp_lowrank(B, int(a), sigma=sigma, rng=rng, info=info)
         out.append(pool[chosen])
+        stats.append(
+            {
+                "bucket": int(np.asarray(groups)[p[0]]) if groups is not None else 0,
+                "n_candidates": int(p.size),
+                "pool": int(pool.size),
+                "k": int(a),
+                "pool_raised": raised,
+                "degenerate": bool(pool.size <= a),
+                "seconds": time.perf_counter() - t0,
+                **info,
+            }
+        )
         if on_bucket is not None:
-            on_bucket({"pool": int(pool.size), "k": int(a), "seconds": time.perf_counter() - t0, **info})
+            on_bucket(stats[-1])
+    _warn_pools(stats, pool_size)
     return np.sort(np.concatenate(out)).astype(np.int64)
 
 
@@ -525,7 +599,7 @@ def sample_points(
     features=None,
     levels: np.ndarray | None = None,
     times: np.ndarray | None = None,
-    spl_window: int = 0,
+    spl_window: float = 0,
     dpp_pool_size: int | None = 20000,
     dpp_sigma: float = 0.1,
     dpp_groups: np.ndarray | None = None,
@@ -551,9 +625,9 @@ def sample_points(
     levels : np.ndarray [shape=(m,)], optional
         Frame levels in dB; required by ``spl`` and ``dpp``.
     times : np.ndarray [shape=(m,)], optional
-        Time order within a bucket, for the relevance windows.
-    spl_window : int
-        Relevance window in frames; 0 = the whole bucket.
+        Time of each candidate (seconds), for the relevance windows (:func:`relevance_scores`).
+    spl_window : float
+        Relevance window in the unit of ``times`` (seconds; the paper's is 7200); 0 = the whole bucket.
     dpp_pool_size, dpp_sigma, dpp_norm, on_bucket
         :func:`sample_dpp`'s ``pool_size``, ``sigma``, ``norm`` and ``on_bucket``.
     dpp_groups : np.ndarray [shape=(m,)], optional

@@ -14,7 +14,15 @@ from ..layout import RunLayout
 from ..progress import progress
 from ..store import FrameStore
 
-__all__ = ["StoreRows", "audio_params", "open_store", "read_batches", "resolve_teacher_dir"]
+__all__ = [
+    "StoreRows",
+    "audio_params",
+    "open_store",
+    "read_batches",
+    "read_rows",
+    "resolve_teacher_dir",
+    "teacher_identity",
+]
 
 
 def resolve_teacher_dir(run_dir: str | Path, teacher: str = "auto") -> Path:
@@ -63,6 +71,67 @@ def open_store(teacher_dir: Path) -> FrameStore:
     return FrameStore(teacher_dir)
 
 
+def teacher_identity(store: FrameStore, teacher_dir: Path) -> dict[str, Any]:
+    """The teacher a frame store was extracted with, for reports: ``variant`` plus the store's ``teacher`` record.
+
+    Parameters
+    ----------
+    store : FrameStore
+        The teacher frame store.
+    teacher_dir : Path
+        Its directory (``RUN/teacher/<variant>``).
+
+    Returns
+    -------
+    teacher : dict
+        ``variant`` and whatever ``store.json`` records (family, name, sr, window_size, weights,
+        weights_sha256, untrained...).
+    """
+    recorded = getattr(store, "teacher", None)
+    if not isinstance(recorded, dict):
+        recorded = (store.meta or {}).get("teacher")
+    return {"variant": teacher_dir.name, **(recorded if isinstance(recorded, dict) else {})}
+
+
+def read_rows(store: FrameStore, rows: np.ndarray) -> np.ndarray:
+    """Read store rows as float32 [k, D], refusing non-finite values.
+
+    Parameters
+    ----------
+    store : FrameStore
+        The teacher frame store.
+    rows : np.ndarray [shape=(k,), dtype=int64]
+        Store rows, any order.
+
+    Returns
+    -------
+    emb : np.ndarray [shape=(k, D), dtype=float32]
+        The rows, in the order of ``rows``.
+
+    Raises
+    ------
+    ManifestError
+        On a NaN or Inf value: names the shard file, the row in it, the clip and the frame, and the fix.
+    """
+    emb = store.read(rows)
+    finite = np.isfinite(emb).all(axis=1)
+    if not finite.all():
+        raise _non_finite(store, int(np.asarray(rows).reshape(-1)[int(np.argmin(finite))]))
+    return emb
+
+
+def _non_finite(store: FrameStore, row: int) -> ManifestError:
+    starts = np.asarray([s["start"] for s in store.shards], dtype=np.int64)
+    k = int(np.searchsorted(starts, row, side="right") - 1)
+    run = store.dir.parent.parent if store.dir.parent.name == "teacher" else "RUN_DIR"
+    return ManifestError(
+        f"teacher frame store {str(store.dir)!r}: {store.shards[k]['emb']} row {row - int(starts[k])} "
+        f"(clip {str(store.clip_ids[row])!r}, frame {int(store.frames[row])}) is NaN or Inf; the targets stage "
+        f"stops rather than fit on it: re-extract the teacher frames ('sea teacher extract {run} --overwrite', "
+        "or 'sea run CONFIG --overwrite teacher')"
+    )
+
+
 def audio_params(meta: dict[str, Any]) -> dict[str, Any]:
     """Return the framing the teacher used, from the store's meta (openl3's defaults otherwise).
 
@@ -105,7 +174,7 @@ class StoreRows:
         idx = np.asarray(idx, dtype=np.int64)
         order = np.argsort(idx, kind="stable")
         out = np.empty((idx.shape[0], self.store.dim), dtype=np.float32)
-        out[order] = self.store.read(self.candidates[idx[order]])
+        out[order] = read_rows(self.store, self.candidates[idx[order]])
         return out
 
 
@@ -114,8 +183,8 @@ def read_batches(
 ) -> Iterator[np.ndarray]:
     """Yield the store rows ``indices`` in batches of ``batch_size``, float32 [b, D].
 
-    A progress bar is shown when ``desc`` is given.
+    A progress bar is shown when ``desc`` is given; a NaN/Inf value stops the read (:func:`read_rows`).
     """
     chunks = range(0, indices.shape[0], batch_size)
     for i in progress(chunks, total=len(chunks), desc=desc, unit="batch") if desc else chunks:
-        yield store.read(indices[i : i + batch_size])
+        yield read_rows(store, indices[i : i + batch_size])

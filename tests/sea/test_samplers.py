@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import collections
+import datetime as _dt
 
 import numpy as np
 import pytest
 
-from sea.errors import ParameterError
+from sea.errors import ParameterError, SeaWarning
+from sea.targets.buckets import clip_date, clip_start, frame_times, make_buckets, parse_timestamp
+from sea.targets.diversity import bucket_table, within_bucket_diversity
 from sea.targets.dpp import kdpp_probabilities, sample_kdpp, sample_kdpp_lowrank, sample_projection_dpp
 from sea.targets.samplers import (
     allocate,
     bucket_labels,
     diversity_stats,
     frame_levels,
+    kernel_rows,
     l1_normalise,
     relevance_scores,
     sample_dpp,
@@ -104,8 +108,70 @@ def test_bucket_labels_clip_sensor_day_auto():
     assert bucket_labels(clips, {"a": {"sensor_id": "x"}}, "auto")[1] == "clip"
     with pytest.raises(ParameterError, match="no meta.sensor_id"):
         bucket_labels(clips, {}, "sensor")
-    with pytest.raises(ParameterError, match="bucket='day'"):
-        bucket_labels(clips, {"a": {}}, "day")
+    with pytest.raises(ParameterError, match="bucket='week'"):
+        bucket_labels(clips, meta, "week")
+
+
+def test_day_buckets_are_sensor_dates_not_weekdays():
+    """SONYC-UST's ``day`` column is the weekday: a year of Mondays at one sensor is 52 buckets, not one."""
+    mondays = [_dt.date(2017, 1, 2) + _dt.timedelta(weeks=w) for w in range(52)]
+    meta = {f"m{w}": {"sensor_id": "s1", "day": 0, "weekday": 0, "date": d.isoformat()} for w, d in enumerate(mondays)}
+    meta["t0"] = {"sensor_id": "s2", "day": 0, "date": "2017-01-02", "timestamp": "2017-01-02T08:00:00"}
+    meta["t1"] = {"sensor_id": "s2", "day": 0, "date": "2017-01-02", "timestamp": "2017-01-02T21:00:00"}
+    clips = np.repeat(sorted(meta), 3)
+    b = make_buckets(clips, meta, "day")
+    pairs = {(m["sensor_id"], m["date"]) for m in meta.values()}
+    assert b.kind == "day" and b.n_buckets == len(pairs) == 53
+    assert set(b.keys) == {f"{s}|{d}" for s, d in pairs}
+    assert b.labels[list(clips).index("t0")] == b.labels[list(clips).index("t1")]  # same sensor and date
+    assert not b.fallback_clips
+
+
+def test_timestamps_without_zone_and_numbers_read_as_utc(monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "America/New_York")  # a machine away from UTC must read them the same way
+    time.tzset()
+    naive = {"timestamp": "2019-03-04T23:30:00"}
+    zulu = {"timestamp": "2019-03-04T23:30:00Z"}
+    number = {"timestamp": _dt.datetime(2019, 3, 4, 23, 30, tzinfo=_dt.timezone.utc).timestamp()}
+    starts = {clip_start(m) for m in (naive, zulu, number)}
+    assert len(starts) == 1  # one instant, whatever the machine's time zone
+    assert clip_date(naive) == clip_date(zulu) == clip_date(number) == "2019-03-04"
+    # an explicit zone is kept: its calendar date is the one written; its instant is converted
+    ny = {"timestamp": "2019-03-04T23:30:00-05:00"}
+    assert clip_date(ny) == "2019-03-04" and clip_start(ny) == clip_start(naive) + 5 * 3600
+    assert clip_date({"date": "2019-03-05", "timestamp": "2019-03-04T23:30:00"}) == "2019-03-05"  # meta.date wins
+    assert clip_date({"day": 3}) is None and clip_start({"timestamp": "soon"}) is None
+    assert parse_timestamp(float("nan")) is None and parse_timestamp(True) is None
+    monkeypatch.delenv("TZ")
+    time.tzset()
+
+
+def test_day_buckets_fall_back_to_clips_without_time_metadata_with_a_warning():
+    meta = {"a": {"sensor_id": "s1", "date": "2017-03-01"}, "b": {"sensor_id": "s1", "date": "2017-03-01"}, "c": {}}
+    clips = np.array(["a", "b", "c", "c"])
+    with pytest.warns(SeaWarning, match=r"1 clip\(s\) have no meta.date or meta.timestamp .*'c'"):
+        lab, used = bucket_labels(clips, meta, "day")
+    assert used == "day" and lab[0] == lab[1] and lab[2] == lab[3] != lab[0]
+    b = make_buckets(clips, meta, "day")
+    assert b.fallback_clips == ["c"] and "clip:c" in b.keys
+    with pytest.warns(SeaWarning, match="no meta.date"):
+        assert bucket_labels(clips, {}, "day")[1] == "clip"
+    auto = make_buckets(clips, meta, "auto")
+    assert auto.kind == "clip" and "1 of 3 clips have no meta.date" in auto.note
+
+
+def test_frame_times_are_clip_start_plus_frame_time():
+    meta = {"a": {"sensor_id": "s", "timestamp": "2017-03-01T10:00:00Z"}, "b": {"sensor_id": "s", "date": "2017-03-01"}}
+    clips, ts = np.array(["a", "a", "b", "b"]), np.array([0.0, 0.5, 0.0, 0.5])
+    b = make_buckets(clips, meta, "day")
+    t = frame_times(clips, ts, meta, b)
+    start = _dt.datetime(2017, 3, 1, 10, tzinfo=_dt.timezone.utc).timestamp()
+    np.testing.assert_array_equal(t[:2], [start, start + 0.5])
+    assert np.isnan(t[2:]).all()  # b shares a's day but has no start: its bucket is ranked as a whole
+    t = frame_times(clips, ts, meta, make_buckets(clips, meta, "clip"))
+    np.testing.assert_array_equal(t[2:], [0.0, 0.5])  # alone in its bucket: time within the clip
 
 
 # -- spl ------------------------------------------------------------------------
@@ -114,10 +180,9 @@ def test_bucket_labels_clip_sensor_day_auto():
 def test_relevance_window_matches_brute_force(rng):
     v = np.round(rng.normal(size=203), 1)  # rounding creates ties
     for window in (1, 6, 11, 50):
-        rel = relevance_scores(v, window=window)
-        h = window // 2
+        rel = relevance_scores(v, window=window)  # no times: positions, so the window counts frames
         for i in range(v.size):
-            w = v[max(0, i - h) : min(v.size, i + h + 1)]
+            w = v[max(0, i - window // 2) : min(v.size, i + window // 2 + 1)]
             rank = (w < v[i]).sum() + ((w == v[i]).sum() - 1) / 2
             assert rel[i] == pytest.approx((rank + 1) / w.size)
     whole = relevance_scores(v, window=0)
@@ -126,6 +191,22 @@ def test_relevance_window_matches_brute_force(rng):
     g = np.repeat([0, 1], [100, 103])
     rel = relevance_scores(v, groups=g)
     np.testing.assert_allclose(rel[:100], relevance_scores(v[:100]))
+
+
+def test_relevance_window_is_a_time_span(rng):
+    """A frame is ranked among the frames of its bucket within window/2 seconds of it (the paper's 2 h)."""
+    t = np.sort(rng.uniform(0, 86400, size=300)) + 1.5e9  # one day of irregular frame times
+    v = np.round(rng.normal(size=300), 1)
+    perm = rng.permutation(300)  # the order given does not matter, the times do
+    rel = relevance_scores(v[perm], times=t[perm], window=7200)
+    for j, i in enumerate(perm):
+        w = v[np.abs(t - t[i]) <= 3600]
+        rank = (w < v[i]).sum() + ((w == v[i]).sum() - 1) / 2
+        assert rel[j] == pytest.approx((rank + 1) / w.size)
+    np.testing.assert_allclose(relevance_scores(v, times=t, window=2 * 86400), relevance_scores(v))
+    t_nan = t.copy()
+    t_nan[5] = np.nan  # an unknown time: the bucket is ranked as a whole
+    np.testing.assert_allclose(relevance_scores(v, times=t_nan, window=7200), relevance_scores(v))
 
 
 def _loud_quiet_cache(tmp_path, sr=8000, n_clips=4, dur=6.0):
@@ -295,3 +376,99 @@ def test_dpp_reports_diversity_share_and_l2_norm_strengthens_it():
     assert l2["t_expected"] > 3 * l1["t_expected"]
     with pytest.raises(ParameterError, match="norm='l3'"):
         sample_dpp(F, 10, rng, norm="l3")
+
+
+# -- dpp pools and kernels (issue 14 §3) ---------------------------------------------
+
+
+def test_dpp_pool_is_at_least_four_times_the_quota():
+    """A pool equal to the quota made the k-DPP take all of it (the uniform draw): it is raised and said so."""
+    rng = np.random.default_rng(0)
+    F = np.abs(rng.standard_normal((1000, 6)))
+    seen: list[dict] = []
+    with pytest.warns(SeaWarning, match=r"dpp_pool_size=100 is below 4x the quota of 1 of 1 DPP bucket"):
+        pos = sample_dpp(F, 100, rng, pool_size=100, on_bucket=seen.append)
+    assert pos.size == 100 and seen[0]["pool"] == 400 > seen[0]["k"] == 100
+    assert seen[0]["pool_raised"] and not seen[0]["degenerate"]
+    groups = np.repeat([0, 1], [900, 100])  # bucket 1 is smaller than 4x its quota: all of it is the pool
+    seen.clear()
+    with pytest.warns(SeaWarning, match="below 4x the quota of 2 of 2"):
+        sample_dpp(F, 200, rng, groups=groups, pool_size=50, on_bucket=seen.append)
+    assert [(b["pool"], b["k"]) for b in seen] == [(720, 180), (80, 20)]
+
+
+def test_default_pool_and_points_no_longer_give_the_uniform_draw():
+    """n_points = dpp_pool_size = 20000 (the defaults) over 100 000 candidates: the pool is 80 000, not 20 000."""
+    F = np.abs(np.random.default_rng(1).standard_normal((100_000, 4))).astype(np.float32)
+    seen: list[dict] = []
+    with pytest.warns(SeaWarning, match="raised"):
+        sample_points("dpp_div", 20000, m=F.shape[0], rng=np.random.default_rng(2), features=F,
+                      dpp_pool_size=20000, on_bucket=seen.append)  # fmt: skip
+    assert seen[0]["pool"] == 80_000 and seen[0]["k"] == 20_000
+
+
+def test_buckets_without_room_to_choose_are_warned_and_recorded():
+    F = np.abs(np.random.default_rng(3).standard_normal((60, 5)))
+    seen: list[dict] = []
+    with pytest.warns(SeaWarning, match=r"3 of 3 DPP bucket\(s\) have no more candidates than their quota"):
+        pos = sample_dpp(F, 60, np.random.default_rng(0), groups=np.repeat([0, 1, 2], 20), on_bucket=seen.append)
+    assert pos.size == 60 and all(b["degenerate"] and b["pool"] == b["k"] == 20 for b in seen)
+
+
+def test_kernel_rows():
+    F = np.random.default_rng(4).gamma(2.0, size=(300, 32)) + 5.0
+    Z = kernel_rows(F, "zscore")
+    assert Z.dtype == np.float32
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-5)
+    assert (Z.astype(np.float64) ** 2).sum(1).mean() == pytest.approx(1.0, rel=1e-4)
+    L1 = kernel_rows(F, "l1")
+    np.testing.assert_allclose(np.abs(L1).sum(1), 1, rtol=1e-5)
+    assert (L1.astype(np.float64) ** 2).sum(1).mean() < 0.05  # why the paper's kernel is near-uniform: ||f^||^2 ~ 1/D
+    F[:, 3] = 7.0  # a constant dimension stays 0
+    assert np.all(kernel_rows(F, "zscore")[:, 3] == 0)
+    with pytest.raises(ParameterError, match="dpp norm='l3'"):
+        kernel_rows(F, "l3")
+
+
+@pytest.mark.parametrize("k", [3])
+def test_kdpp_lowrank_with_fewer_items_than_features_matches_exact(k):
+    """N < D: the N x N kernel is eigendecomposed directly; the law is the same exact k-DPP."""
+    rng = np.random.default_rng(k)
+    B = 0.4 * rng.standard_normal((6, 10))
+    exact = kdpp_probabilities(B @ B.T + 0.1 * np.eye(6), k)
+    n = 12000
+    counts = collections.Counter(tuple(sample_kdpp_lowrank(B, k, sigma=0.1, rng=rng).tolist()) for _ in range(n))
+    for S, p in exact.items():
+        assert abs(counts[S] / n - p) < 4.5 * np.sqrt(p * (1 - p) / n) + 1e-3, (S, counts[S] / n, p)
+
+
+def test_zscore_dpp_is_more_diverse_than_uniform_and_stronger_than_l1():
+    """The measure of report.json's ``diversity`` on imbalanced clusters (frames of a few clips per bucket)."""
+    F, _ = _clustered(np.random.default_rng(5), n=3000)
+    groups = np.repeat(np.arange(10), 300)
+    share = {}
+    for norm in ("zscore", "l1"):
+        seen: list[dict] = []
+        pos = sample_dpp(
+            F, 400, np.random.default_rng(6), groups=groups, pool_size=400, norm=norm, on_bucket=seen.append
+        )
+        d = within_bucket_diversity(F, groups, pos, np.random.default_rng(7))
+        share[norm] = sum(b["t"] for b in seen) / 400
+        if norm == "zscore":
+            assert d["sample"] > 1.3 * d["uniform"] and d["n_buckets"] == 10
+    assert share["zscore"] > 2 * share["l1"]  # points drawn from the kernel's diversity term, not the ridge
+
+
+def test_diversity_measure_of_a_uniform_draw_is_the_uniform_baseline():
+    rng = np.random.default_rng(8)
+    F = rng.standard_normal((4000, 16))
+    groups = np.repeat(np.arange(20), 200)
+    ratios = []
+    for seed in range(5):
+        pos = sample_random(4000, 600, np.random.default_rng(seed), groups=groups)
+        d = within_bucket_diversity(F, groups, pos, np.random.default_rng([seed, 13]))
+        ratios.append(d["sample"] / d["uniform"])
+    assert abs(np.mean(ratios) - 1) < 0.01
+    table = bucket_table(groups, [f"b{i}" for i in range(20)], pos, {3: 120})
+    assert table[3] == {"key": "b3", "n_candidates": 200, "n_pool": 120, "n_chosen": 30}
+    assert sum(r["n_chosen"] for r in table) == 600 and table[0]["n_pool"] == 200
