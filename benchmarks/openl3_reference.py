@@ -130,10 +130,21 @@ def make(out: Path, sdist: Path | None = None) -> int:
         floor = compare(emb.astype(np.float32), emb32.astype(np.float32))["rel_l2_median"]
         cases.append({"case": case_id, "frames": int(emb.shape[0]), "seconds": seconds, "float32_noise_floor": floor})
         print(f"{case_id}: {emb.shape} in {seconds:.1f} s, openl3 float32 noise floor {floor:.1e}")
+    for case_id, audio_name, dtype, input_repr, content_type, size, frontend, hop, center in recipe.ARRAY_CASES:
+        model = load_audio_embedding_model_from_path(
+            str(out / "weights" / f"openl3_audio_{input_repr}_{content_type}.h5"), input_repr, size, frontend=frontend
+        )
+        audio, sr = sf.read(out / "audio" / audio_name, dtype=dtype)
+        emb, ts = openl3.get_audio_embedding(
+            audio, sr, model=model, input_repr=input_repr, hop_size=hop, center=center, frontend=frontend, verbose=0
+        )
+        refs[f"{case_id}/embedding"] = emb.astype(np.float32)
+        refs[f"{case_id}/timestamps"] = np.asarray(ts)
+        cases.append({"case": case_id, "frames": int(emb.shape[0]), "array_dtype": dtype})
+        print(f"{case_id}: {emb.shape} from a {dtype} array")
     np.savez_compressed(out / "reference.npz", **refs)
     (out / "h5_layout.json").write_text(json.dumps(layouts, indent=1))
     import kapre
-
     import resampy
 
     meta = {

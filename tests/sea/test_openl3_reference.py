@@ -116,7 +116,7 @@ def test_reference_was_made_with_openl3s_own_pins():
     pins = (FIXTURES / "VERSIONS.txt").read_text()
     assert "resampy==0.2.2" in pins and "kapre==0.3.6" in pins and "tensorflow==2.15.1" in pins
     assert "bd590f6c311de5196b615b65a3f49ea1327be72ed6e9e3cddb5631e391c1ee8a" in pins  # openl3-0.4.2.tar.gz
-    assert {c["case"] for c in meta["cases"]} == {c[0] for c in recipe.CASES}
+    assert {c["case"] for c in meta["cases"]} == {c[0] for c in recipe.CASES + recipe.ARRAY_CASES}
 
 
 def test_keras_layout_loads_by_position(weights_dir):
@@ -148,6 +148,28 @@ def test_sea_teacher_embed_matches_openl3(case, weights_dir, tmp_path):
     floor = next(m["float32_noise_floor"] for m in json.loads((FIXTURES / "meta.json").read_text())["cases"]
                  if m["case"] == case[0])  # fmt: skip
     assert c["rel_l2_median"] <= max(1e-3, 2 * floor)  # the acceptance bound of issue 14
+
+
+@pytest.mark.parametrize("case", recipe.ARRAY_CASES, ids=[c[0] for c in recipe.ARRAY_CASES])
+def test_arrays_of_other_dtypes_match_openl3(case, weights_dir):
+    """openl3 passes int16 and float32 arrays on as they are (resampled in that dtype, int16 not rescaled): so does sea."""
+    import soundfile as sf
+
+    from sea.teacher import get_audio_embedding, load_audio_embedding_model_from_path
+
+    case_id, audio_name, dtype, input_repr, content_type, size, frontend, hop, center = case
+    model = load_audio_embedding_model_from_path(
+        weights_dir / f"openl3_audio_{input_repr}_{content_type}.h5", input_repr, size, frontend=frontend
+    )
+    audio, sr = sf.read(FIXTURES / "audio" / audio_name, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        emb, ts = get_audio_embedding(audio, sr, model=model, hop_size=hop, center=center, verbose=False)
+    with np.load(FIXTURES / "reference.npz") as refs:
+        ref, ref_ts = refs[f"{case_id}/embedding"], refs[f"{case_id}/timestamps"]
+    np.testing.assert_array_equal(ts, ref_ts)
+    c = tool.compare(ref, emb)
+    assert c["live"] == c["frames"] and c["rel_l2_median"] <= TOL_MEDIAN and c["rel_l2_max"] <= TOL_MAX, c
 
 
 # -- TF's float32 numbers behind kapre's STFT (tf_numerics.npz, written by the tool with TF 2.15) --------
