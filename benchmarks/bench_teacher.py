@@ -19,6 +19,9 @@ Prints, for mel256/512 and mel128/6144 on CPU (and CUDA when available):
 * optional reduced precision (``--precision bfloat16`` on CPU; bfloat16/float16
   on CUDA) with its relative L2 error against float32 on the same windows.
 
+``--resample`` only times the resamplers: sea's ``kaiser_best`` (resampy 0.2.2 bit for bit, one
+shot and streamed) against the installed resampy's and soxr, on a 60-s clip, in one process.
+
 ``--long-file`` writes a synthetic 1-hour 44.1 kHz file and embeds it with
 ``sea teacher embed`` semantics (streamed), reporting peak RSS (use
 ``--long-hop 1.0`` to keep it short on CPU).
@@ -35,7 +38,7 @@ Usage::
 openl3 cannot be pip-installed offline (its setup.py downloads the weights), and
 TensorFlow 2.15 needs numpy < 2. A separate environment works::
 
-    python3 -m venv tfenv && tfenv/bin/pip install tensorflow-cpu==2.15.1 "numpy<2" librosa "resampy<0.5" \
+    python3 -m venv tfenv && tfenv/bin/pip install tensorflow-cpu==2.15.1 "numpy<2" librosa "resampy<0.3" \
         soundfile h5py scikit-learn && tfenv/bin/pip install --no-deps kapre==0.3.7
     # unpack the openl3 0.4.2 sdist from PyPI next to it, then
     python benchmarks/bench_teacher.py --openl3-python tfenv/bin/python --openl3-path openl3-0.4.2
@@ -278,6 +281,80 @@ def _write_long_file(path: Path, seconds: float, sr: int = 44100) -> None:
             f.write(0.3 * np.sin(2 * np.pi * (300 + 200 * np.sin(t)) * t) + 0.01 * rng.standard_normal(n))
 
 
+def _machine() -> str:
+    import platform
+
+    cpu = platform.processor() or "?"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    return f"{cpu}, {cores} cores usable{load}"
+
+
+def _best(fn, repeats: int) -> float:
+    ts = []
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def _resample_rows(x, sr_in: int, sr_out: int, resampy, repeats: int) -> list[tuple[str, float]]:
+    """(resampler, best seconds) for one rate pair."""
+    from sea import resample as sea_resample
+    from sea.audio import resample as audio_resample
+
+    rows = [
+        ("sea kaiser_best (0.2.2 bits)", lambda: sea_resample.resample(x, sr_in, sr_out)),
+        ("sea kaiser_best, 10-s blocks", lambda: list(sea_resample.resample_blocks(
+            lambda lo, hi: x[lo:hi], x.shape[0], sr_in, sr_out, block=480_000))),
+    ]  # fmt: skip
+    if resampy is not None:
+        rows.append((f"resampy {resampy.__version__} kaiser_best",
+                     lambda: resampy.resample(x, sr_in, sr_out, filter="kaiser_best")))  # fmt: skip
+    rows.append(("soxr VHQ", lambda: audio_resample(x, sr_in, sr_out, res_type="soxr_vhq")))
+    return [(name, _best(fn, repeats)) for name, fn in rows]
+
+
+def bench_resample(seconds: float, repeats: int) -> int:
+    """Time the resamplers in this process on a ``seconds``-long float64 clip.
+
+    sea's kaiser_best (resampy 0.2.2 bit for bit, one shot and streamed in 10-s blocks) against the
+    installed resampy's kaiser_best (the baseline of the ratios) and soxr VHQ.
+    """
+    import importlib.util
+
+    import numpy as np
+
+    from sea import resample as sea_resample
+
+    t0 = time.perf_counter()
+    sea_resample.kaiser_best_table()
+    t_table = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sea_resample.resample(np.zeros(1000), 44100, 48000)
+    sea_resample.resample(np.zeros(1000), 44100, 8000)
+    t_first = time.perf_counter() - t0
+    resampy = importlib.import_module("resampy") if importlib.util.find_spec("resampy") else None
+    print(f"machine: {_machine()}")
+    print(f"sea kaiser_best: filter table {t_table:.2f} s once per process; first calls (numba load/compile) "
+          f"{t_first:.2f} s")  # fmt: skip
+    print(f"{'rates':<16}{'resampler':<34}{'s':>8}{'x realtime':>12}{'vs resampy':>12}")
+    for sr_in, sr_out in ((44100, 48000), (22050, 48000), (44100, 8000)):
+        x, _ = _test_audio(seconds, sr_in)
+        times = _resample_rows(x, sr_in, sr_out, resampy, repeats)
+        ref = next((t for name, t in times if name.startswith("resampy")), float("nan"))
+        for name, t in times:
+            print(f"{f'{sr_in}->{sr_out}':<16}{name:<34}{t:>8.3f}{seconds / t:>12.0f}{ref / t:>12.2f}")
+    print(f"({seconds:.0f}-s clip, best of {repeats}; 'vs resampy' > 1 means faster than the installed resampy)")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="all", help="cpu, cuda or all (cuda only when available)")
@@ -309,11 +386,18 @@ def main(argv=None) -> int:
     ap.add_argument("--long-seconds", type=float, default=3600.0)
     ap.add_argument("--long-hop", "--hop-size", dest="long_hop", type=float, default=1.0, help="hop for --long-file")
     ap.add_argument("--json", default=None, help="also write all results to this JSON file")
+    ap.add_argument(
+        "--resample",
+        action="store_true",
+        help="only time the resamplers (sea's resampy-0.2.2 kaiser_best against resampy and soxr) and exit",
+    )
     ap.add_argument("--_worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._worker:
         print(json.dumps(worker(json.loads(args._worker))))
         return 0
+    if args.resample:
+        return bench_resample(args.e2e_seconds * 6, args.repeats)
     configs = []
     for c in args.configs:
         r, _, n = c.partition("/")
