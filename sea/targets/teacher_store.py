@@ -94,7 +94,7 @@ def teacher_identity(store: FrameStore, teacher_dir: Path) -> dict[str, Any]:
 
 
 def read_rows(store: FrameStore, rows: np.ndarray) -> np.ndarray:
-    """Read store rows as float32 [k, D], refusing non-finite values.
+    """Read store rows as float32 [k, D]; a NaN/Inf frame stops the read.
 
     Parameters
     ----------
@@ -111,25 +111,18 @@ def read_rows(store: FrameStore, rows: np.ndarray) -> np.ndarray:
     Raises
     ------
     ManifestError
-        On a NaN or Inf value: names the shard file, the row in it, the clip and the frame, and the fix.
+        On a NaN or Inf value (:meth:`sea.store.FrameStore.read` names the shard, the row, the clip, the
+        frame and the fix), e.g. a shard altered where its sampled hash does not look.
     """
     emb = store.read(rows)
-    finite = np.isfinite(emb).all(axis=1)
-    if not finite.all():
-        raise _non_finite(store, int(np.asarray(rows).reshape(-1)[int(np.argmin(finite))]))
+    if not np.isfinite(emb).all():  # FrameStore.read checks; this guards a reader that does not
+        row = int(np.asarray(rows).reshape(-1)[int(np.argmin(np.isfinite(emb).all(axis=1)))])
+        raise ManifestError(
+            f"teacher frame store {str(store.dir)!r}: row {row} (clip {str(store.clip_ids[row])!r}, frame "
+            f"{int(store.frames[row])}) is NaN or Inf; re-extract the teacher frames ('sea teacher extract RUN_DIR "
+            "--overwrite')"
+        )
     return emb
-
-
-def _non_finite(store: FrameStore, row: int) -> ManifestError:
-    starts = np.asarray([s["start"] for s in store.shards], dtype=np.int64)
-    k = int(np.searchsorted(starts, row, side="right") - 1)
-    run = store.dir.parent.parent if store.dir.parent.name == "teacher" else "RUN_DIR"
-    return ManifestError(
-        f"teacher frame store {str(store.dir)!r}: {store.shards[k]['emb']} row {row - int(starts[k])} "
-        f"(clip {str(store.clip_ids[row])!r}, frame {int(store.frames[row])}) is NaN or Inf; the targets stage "
-        f"stops rather than fit on it: re-extract the teacher frames ('sea teacher extract {run} --overwrite', "
-        "or 'sea run CONFIG --overwrite teacher')"
-    )
 
 
 def audio_params(meta: dict[str, Any]) -> dict[str, Any]:

@@ -202,7 +202,7 @@ def _fake_teacher(run_dir: Path, dim: int = 24):
     return np.array(rows, np.float32), np.array(clips), np.array(frames), np.array(ts)
 
 
-def _build_store(run_dir: Path, variant="fake_teacher", dim=24) -> Path:
+def _build_store(run_dir: Path, variant="fake_teacher", dim=24, shard_size: int = 100) -> Path:
     from sea.runs import Stage
     from sea.store import FrameStoreWriter
 
@@ -211,7 +211,7 @@ def _build_store(run_dir: Path, variant="fake_teacher", dim=24) -> Path:
     meta = {"sr": 48000, "hop_size": 0.1, "center": True, "teacher": {"name": "fake"}}
     stage = Stage(d, "teacher", {"variant": variant}, inputs={"clips": run_dir / "clips.jsonl"})
     with stage.running():
-        w = FrameStoreWriter(d, dim, dtype="float32", shard_size=100, meta=meta)
+        w = FrameStoreWriter(d, dim, dtype="float32", shard_size=shard_size, meta=meta)
         for c in np.unique(clips):
             m = clips == c
             w.add(clips[m], frames[m], ts[m], emb[m])
@@ -513,3 +513,233 @@ def test_spl_window_is_two_hours_of_recording_time(sonyc_run):
     assert TargetsConfig().spl_window == 7200 and rep["sampling"]["spl_window_s"] == 7200
     assert rep["sampling"]["level_db_chosen_mean"] > rep["sampling"]["level_db_candidates_mean"]
     assert rep["teacher"]["untrained"] is True and rep["teacher"]["variant"] == "standin_untrained"
+
+
+# -- reliability (issue 18 §2, §3) ------------------------------------------------------------------------------
+
+
+def test_truncated_reducer_is_named_with_the_fix(store_run):
+    from sea.integrity import DamagedFileError
+
+    out = fit_targets(store_run, TargetsConfig(dim=4, n_points=50, name="trunc"))
+    npz = out / "reducer.npz"
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])
+    with pytest.raises(DamagedFileError) as err:
+        open_targets(store_run, "trunc")
+    msg = str(err.value)
+    assert "\n" not in msg and str(npz) in msg and "truncated" in msg and "--overwrite" in msg
+    with pytest.raises(ManifestError, match=r"reducer file .* is damaged or not a sea reducer \(BadZipFile"):
+        load_reducer(npz.rename(store_run / "loose.npz"))  # no stage record next to it: the zip itself fails
+    assert fit_targets(store_run, TargetsConfig(dim=4, n_points=50, name="trunc")) == out  # "up to date" refits
+    assert open_targets(store_run, "trunc").dim == 4
+
+
+def test_same_reducer_is_the_same_bytes(store_run):
+    a = fit_targets(store_run, TargetsConfig(dim=4, n_points=50, name="bytes_a"))
+    b = fit_targets(store_run, TargetsConfig(dim=4, n_points=50, name="bytes_b"))
+    assert (a / "reducer.npz").read_bytes() == (b / "reducer.npz").read_bytes()
+
+
+def _reextract(run: Path, scale: float) -> None:
+    """Re-extract the teacher store with other values and the same frame count (e.g. other weights)."""
+    from sea.store import FrameStore
+
+    d = run / "teacher" / "fake_teacher"
+    old = FrameStore(d)
+    emb, clips, frames, ts = old.read(np.arange(len(old))), old.clip_ids, old.frames, old.timestamps
+    import shutil
+
+    shutil.rmtree(d)
+    from sea.runs import Stage
+    from sea.store import FrameStoreWriter
+
+    stage = Stage(d, "teacher", {"variant": "fake_teacher", "scale": scale}, inputs={"clips": run / "clips.jsonl"})
+    with stage.running():
+        w = FrameStoreWriter(d, emb.shape[1], dtype="float32", shard_size=100, meta={"sr": 48000, "hop_size": 0.1})
+        for c in np.unique(clips):
+            m = clips == c
+            w.add(clips[m], frames[m], ts[m], emb[m] * scale + 1.0)
+        w.close()
+        stage.counts["n_frames"] = int(emb.shape[0])
+
+
+def test_stale_applied_shards_are_not_read_after_reextraction(store_run):
+    """identity's reducer is the same file whatever the store: only the store fingerprint tells stale shards."""
+    fit_targets(store_run, TargetsConfig(method="identity"))
+    apply_targets(store_run, "identity24", shard_size=64)
+    assert open_targets(store_run, "identity24").applied
+    _reextract(store_run, 2.0)
+    fit_targets(store_run, TargetsConfig(method="identity"))  # inputs changed: refitted, same reducer bytes
+    reader = open_targets(store_run, "identity24")
+    assert not reader.applied  # the shards belong to the old store
+    np.testing.assert_array_equal(reader.read(np.arange(20)), reader.store.read(np.arange(20)))
+    apply_targets(store_run, "identity24", shard_size=64)
+    assert open_targets(store_run, "identity24").applied
+
+
+def test_target_set_fitted_on_an_earlier_store_must_be_refitted(store_run):
+    fit_targets(store_run, TargetsConfig(dim=3, n_points=40, name="old"))
+    _reextract(store_run, 3.0)
+    with pytest.raises(ManifestError, match=r"target set 'old' was fitted on an earlier version of the teacher store"):
+        open_targets(store_run, "old")
+    fit_targets(store_run, TargetsConfig(dim=3, n_points=40, name="old"))
+    assert open_targets(store_run, "old").dim == 3
+
+
+def test_altered_applied_shard_is_not_read(store_run):
+    fit_targets(store_run, TargetsConfig(dim=3, n_points=40, name="alt"))
+    out = apply_targets(store_run, "alt", shard_size=64)
+    shard = sorted(out.glob("targets-*.npy"))[1]
+    raw = bytearray(shard.read_bytes())
+    raw[-8:] = b"\x00\x00\xc0\x7f" * 2  # a NaN written over the last values, same size
+    shard.write_bytes(bytes(raw))
+    reader = open_targets(store_run, "alt")
+    assert not reader.applied and np.isfinite(reader.read(np.arange(len(reader)))).all()
+
+
+def test_nan_teacher_frame_stops_the_fit_naming_shard_row_clip_and_frame(tmp_path):
+    """A NaN written into a shard where its sampled hash does not look (the cheap check passes): the fit
+    stops on the value, naming the shard, the row, the clip and the frame, and never finishes."""
+    from sea import integrity
+    from sea.store import FrameStore
+
+    run = make_run(tmp_path / "run", n_clips=10, duration=2.0, srs=(48000,))
+    d = _build_store(run, dim=512, shard_size=4096)
+    store = FrameStore(d)
+    shard = d / store.shards[0]["emb"]
+    size, header = shard.stat().st_size, 128
+    blocks = [0, size - 4096] + [int(i * (size - 4096) / 17) for i in range(1, 17)]
+    row = next(r for r in range(40, len(store)) if all(  # a row outside every sampled block
+        header + (r + 1) * 2048 <= b or header + r * 2048 >= b + 4096 for b in blocks))  # fmt: skip
+    mm = np.load(shard, mmap_mode="r+")
+    mm[row, 5] = np.nan
+    mm.flush()
+    del mm
+    integrity.check(shard, {"size": size, "sampled_sha256": store.shards[0]["sampled_sha256"]}, fix="-")  # passes
+    clip, frame = store.clip_ids[row], int(store.frames[row])
+    with pytest.raises(ManifestError) as err:
+        fit_targets(run, TargetsConfig(dim=3, n_points=10_000, heldout_fraction=0.2, name="nan"))
+    msg = str(err.value)
+    assert str(shard) in msg and f"row {row}" in msg and f"(clip '{clip}', frame {frame})" in msg
+    assert "NaN/Inf" in msg and "sea teacher extract" in msg and "\n" not in msg
+    stage = json.loads((run / "targets" / "nan" / "stage.json").read_text())
+    assert stage["status"] == "running"  # never finished: a later run refits
+
+
+def test_config_errors_before_anything_is_written(store_run):
+    for key, value, rule in [
+        ("n_points", 0, "must be >= 2"), ("batch_size", 0, "must be >= 1"), ("dim", -1, "must be >= 1"),
+        ("dpp_pool_size", -5, "must be >= 0"), ("spl_window", -1, "seconds >= 0"), ("dpp_sigma", 0, "> 0"),
+        ("seed", -2, "must be >= 0"), ("n_points", "many", "wrong type"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError, match=rule) as err:
+            load_config(TargetsConfig, overrides={key: value})
+        assert key in str(err.value) and ("use" in str(err.value) or "expected" in str(err.value))
+    with pytest.raises(ConfigError, match=r"dim=600 exceeds the teacher's embedding size 512.*use dim <= 512"):
+        TargetsConfig(dim=600).check_teacher_dim(512)
+    TargetsConfig(method="identity", dim=600).check_teacher_dim(512)  # identity ignores dim
+    before = sorted(p.name for p in store_run.iterdir() if p.name != ".sea.lock")
+    with pytest.raises(ConfigError, match="exceeds the teacher's embedding size 24"):
+        fit_targets(store_run, TargetsConfig(dim=25))
+    with pytest.raises(ManifestError, match="does not exist"):
+        fit_targets(store_run / "nope", TargetsConfig())
+    after = sorted(p.name for p in store_run.iterdir() if p.name != ".sea.lock")  # the lock records who looked
+    assert after == before and not (store_run / "nope").exists()
+
+
+def test_pca_dim_above_the_fitting_points_is_warned_and_recorded(store_run):
+    with pytest.warns(UserWarning, match=r"PCA dim=20 fitted on 10 points: 11 component\(s\) have zero variance"):
+        out = fit_targets(store_run, TargetsConfig(dim=20, n_points=10, name="rank"))
+    rep = _report(out)
+    assert rep["fit"]["n_zero_variance_components"] == 11
+    assert any("zero variance" in w for w in rep["warnings"])
+    assert any("zero variance" in w for w in json.loads((out / "stage.json").read_text())["warnings"])
+
+
+_HOLD_LOCK = "import sys, time; from sea.lock import run_lock\nwith run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
+
+
+def test_a_second_writer_is_refused_naming_the_holder(store_run):
+    import subprocess
+    import sys
+
+    from sea.lock import RunLockedError
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(store_run)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLockedError, match=rf"is locked by pid {holder.pid}"):
+            fit_targets(store_run, TargetsConfig(dim=3, n_points=30, name="locked"))
+        assert not (store_run / "targets" / "locked").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert fit_targets(store_run, TargetsConfig(dim=3, n_points=30, name="locked")).is_dir()
+
+
+def test_sigkill_during_the_stage_then_rerun_gives_identical_outputs(sonyc_run):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [
+        "targets",
+        "fit",
+        str(sonyc_run),
+        "--sampler",
+        "dpp",
+        "--dim",
+        "16",
+        "--n-points",
+        "1000",
+        "--bucket",
+        "clip",
+    ]
+    clean = fit_targets(
+        sonyc_run, TargetsConfig(sampler="dpp", dim=16, n_points=1000, bucket="clip", name="uninterrupted")
+    )
+    stage_file = sonyc_run / "targets" / "killed" / "stage.json"
+    proc = subprocess.Popen([sys.executable, "-m", "sea", "-q", *args, "--name", "killed"], env={**os.environ})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if stage_file.is_file() and '"running"' in stage_file.read_text():
+            break
+        time.sleep(0.002)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert json.loads(stage_file.read_text())["status"] == "running", "the stage finished before it could be killed"
+    from sea.cli import main
+
+    assert main(["-q", *args, "--name", "killed"]) == 0
+    killed = stage_file.parent
+    for f in ("reducer.npz", "sample_indices.npy"):
+        assert (killed / f).read_bytes() == (clean / f).read_bytes(), f
+    a, b = _report(killed), _report(clean)
+    for r in (a, b):
+        r.pop("timings"), r.pop("name"), r["reducer"].pop("path"), r["sampling"]["dpp"].pop("seconds")
+    assert a == b
+
+
+def test_cli_help_has_examples_and_choices(capsys):
+    from sea.cli import main
+
+    for cmd in (["targets"], ["targets", "fit"], ["targets", "apply"], ["targets", "info"]):
+        with pytest.raises(SystemExit) as exit_:
+            main([*cmd, "--help"])
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert "examples:" in out and "sea targets" in out.split("examples:")[1], cmd
+        if cmd == ["targets", "fit"]:
+            for choices in ("{random,spl,dpp_div,dpp,all}", "{clip,sensor,day,auto}",
+                            "{pca,identity,dims_random,dims_variance}", "{zscore,l1,l2}"):  # fmt: skip
+                assert choices in out
+            import re
+
+            flat = " ".join(out.split())
+            assert not re.search(r"\(default: [^)]*\) \(default:", flat)  # each default once
+            assert flat.count("(default: 20000)") == 2  # --n-points and --dpp-pool-size
+    with pytest.raises(SystemExit) as exit_:
+        main(["targets", "fit", "--sampler", "kmeans", "run"])
+    assert exit_.value.code == 2 and "usage: sea targets fit" in capsys.readouterr().err
