@@ -245,12 +245,15 @@ def time_fn(fn, *, repeats: int = 30, warmup: int = 3) -> dict:
 
 
 def device_fit(ram_needed: int | None, flash_needed: int | None, *, devices: dict = DEVICES) -> dict:
-    """Which device classes fit; margin > 0 is headroom, < 0 is how much it misses by (bytes)."""
+    """Which device classes fit; margin > 0 is headroom, < 0 is how much it misses by (bytes).
+
+    ``fits`` is None when a need is unknown (no int8 model for a microcontroller, no TFLite model for the Pi).
+    """
     out = {}
     for key, d in devices.items():
         r = None if ram_needed is None else d["ram"] - ram_needed
         f = None if flash_needed is None else d["flash"] - flash_needed
-        fits = r is not None and f is not None and r >= 0 and f >= 0
+        fits = None if r is None or f is None else bool(r >= 0 and f >= 0)
         out[key] = {
             "label": d["label"],
             "ram_bytes": d["ram"],
@@ -259,7 +262,7 @@ def device_fit(ram_needed: int | None, flash_needed: int | None, *, devices: dic
             "flash_needed": flash_needed,
             "ram_margin_bytes": r,
             "flash_margin_bytes": f,
-            "fits": bool(fits),
+            "fits": fits,
         }
     return out
 
@@ -500,7 +503,7 @@ def format_table(fp: dict) -> str:
             lines.append(f"  {k}: {r:,.1f}x faster than the teacher")
     devices = [
         [d["label"], _kb(d["ram_needed"]), _kb(d["ram_margin_bytes"]), _kb(d["flash_needed"]),
-         _kb(d["flash_margin_bytes"]), "yes" if d["fits"] else "NO"]
+         _kb(d["flash_margin_bytes"]), {True: "yes", False: "NO"}.get(d["fits"], "-")]
         for d in fp["devices"].values()
     ]  # fmt: skip
     cols = (("device", 28), ("RAM need", 10), ("RAM margin", 11), ("flash need", 10), ("flash margin", 12), ("fits", 4))

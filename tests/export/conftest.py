@@ -32,7 +32,8 @@ def random_bn(model, seed: int = 0):
     return model
 
 
-def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
+def make_checkpoint(run: Path, name: str, seed: int = 0, *, window_size: float = 1.0, out_name: str | None = None) -> Path:
+    """A random-weight student checkpoint in ``RUN/students/<out_name or name>/best.pt`` for ``window_size`` windows."""
     import torch
 
     from sea import students
@@ -41,8 +42,10 @@ def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
     from sea.students.frontend import frontend_params
 
     torch.manual_seed(seed)
-    m = random_bn(students.create(name).eval(), seed)
-    path = RunLayout(run).checkpoint(name)
+    fe = frontend_params(window_size)
+    kwargs = {} if window_size == 1.0 else {"input_shape": tuple(fe["output_shape"])}
+    m = random_bn(students.create(name, **kwargs).eval(), seed)
+    path = RunLayout(run).checkpoint(out_name or name)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(
         path,
@@ -53,10 +56,21 @@ def make_checkpoint(run: Path, name: str, seed: int = 0) -> Path:
             "config": {},
             "target_spec": {"kind": "identity"},
             "teacher": {"variant": "test", "untrained": True},
-            "frontend": frontend_params(),
+            "frontend": fe,
         },
     )
     return path
+
+
+def sea_cli(*args, env: dict | None = None, cwd=None, timeout: float = 600):
+    """Run ``python -m sea ARGS`` in a subprocess (its own stderr, exit status and signals)."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = {**os.environ, "SEA_NO_PROGRESS": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sea", *map(str, args)], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)  # fmt: skip
 
 
 def small_config(**kw):

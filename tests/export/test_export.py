@@ -30,8 +30,36 @@ def test_all_artifacts_written(mcu_export):
         assert (out / "mcu" / name).is_file(), name
     for name in ("sea_edge.py", "frontend_numpy.py", "frontend.json", "model_int8.tflite", "README.md"):
         assert (out / "pi" / name).is_file(), name
+    for name in ("firmware.json", "sea.h", "sea_model.c", "sea_model_data.c", "sea_frontend_tables.c", "Makefile"):
+        assert (out / "firmware" / name).is_file(), name
     # The ONNX weights live inside the file (external_data=False).
     assert not list(out.glob("*.data"))
+    assert not list(out.glob("*.pre.onnx"))  # onnxruntime's pre-processed graph is a temporary
+
+
+def test_firmware_is_made_from_the_exported_int8_model(mcu_export):
+    """The firmware format: sea's C project generated from this export's model_int8.tflite and frontend.json."""
+    import hashlib
+
+    out = Path(mcu_export["out_dir"])
+    meta = json.loads((out / "firmware" / "firmware.json").read_text())
+    assert meta["tflite_sha256"] == hashlib.sha256((out / "model_int8.tflite").read_bytes()).hexdigest()
+    assert meta["frontend_sha256"] == hashlib.sha256((out / "frontend.json").read_bytes()).hexdigest()
+    assert meta["window_samples"] == 8000 and meta["model_name"] == "sea_mcu_xs"
+    assert mcu_export["formats"] == ["firmware", "mcu", "onnx", "pi", "tflite"]
+
+
+def test_stage_json_records_every_file(mcu_export):
+    """Every file a device or a later command trusts is recorded (size + hashes) in the export's stage.json."""
+    from sea.runs import verify_stage
+
+    out = Path(mcu_export["out_dir"])
+    files = json.loads((out / "stage.json").read_text())["files"]
+    for rel in ("model_int8.tflite", "model_fp32.onnx", "frontend.json", "parity.json", "footprint.json",
+                "mcu/model_int8.c", "mcu/sea_model_config.h", "pi/sea_edge.py", "pi/model_int8.tflite",
+                "firmware/firmware.json", "firmware/sea_model.c", "firmware/Makefile"):  # fmt: skip
+        assert rel in files and files[rel]["size"] == (out / rel).stat().st_size, rel
+    verify_stage(out, fix="sea export --overwrite")
 
 
 def test_parity_passes_in_every_runtime(mcu_export):
