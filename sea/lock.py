@@ -5,7 +5,8 @@ the same partial caches), so every stage takes ``RUN/.sea.lock`` before it
 writes. The lock is an ``fcntl`` lock on that file: the kernel drops it when
 its process dies, even by SIGKILL, so a killed run never blocks the next one.
 The file also records the holder's pid and command, for the message a second
-command prints, and for the warning when a dead holder's record is taken over.
+command prints; a clean exit clears the record, so a record left behind means
+its holder died, and the next command takes it over with a warning.
 
 Within one process the lock is re-entrant (``sea run`` holds it while each
 stage takes it again). Under torchrun only rank 0 takes it: the other ranks
@@ -140,4 +141,9 @@ def run_lock(run_dir: Pathlike) -> Iterator[None]:
             entry[1] -= 1
             if entry[1] == 0:
                 del _held[key]
-                entry[0].close()  # closing the descriptor drops the flock; the record stays for the next reader
+                f = entry[0]
+                # a clean exit clears its record: only a holder that died (kill -9, crash) leaves one behind,
+                # which is what the next command's "stale lock" warning reports
+                f.seek(0)
+                f.truncate()
+                f.close()  # closing the descriptor drops the flock

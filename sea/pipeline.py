@@ -428,8 +428,8 @@ def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
 def _resolve_teacher(plan: RunPlan):
     """The teacher config with ``untrained_teacher: auto`` decided (loudly)."""
     cfg = plan.teacher
-    if plan.untrained != "auto":
-        return cfg
+    if plan.untrained != "auto" or getattr(cfg, "model", "openl3") != "openl3":
+        return cfg  # only OpenL3's official weights may be missing here; other families resolve their own
     from .teacher.weights import resolve_weights
 
     try:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -50,6 +51,11 @@ def test_lock_of_a_killed_process_is_taken_over_with_a_warning(tmp_path):
 def test_reentrant_in_one_process_and_released_after(tmp_path):
     with run_lock(tmp_path), run_lock(tmp_path):
         pass
+    assert (tmp_path / LOCK_NAME).read_text() == ""  # a clean exit leaves no holder record: no stale warning next
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with run_lock(tmp_path):
+            pass
     # released: another process can take it now
     p = _holder(tmp_path, 0.1)
     p.wait()
