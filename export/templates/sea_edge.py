@@ -483,7 +483,7 @@ def parse_args(argv=None):
     p.add_argument("--timing", action="store_true", help="print each window's latency (front-end, model, total) "
                    "and the medians on stderr")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="do not print embeddings (use with --out)")
-    return p.parse_args(argv)
+    return p.parse_intermixed_args(argv)  # files may come after options (sea_edge.py M --timing a.wav b.wav)
 
 
 def check_options(args):
