@@ -12,14 +12,18 @@ numpy reports its allocations to; memmap pages are not heap):
    ``n × 512`` frames on disk (the frame store's dtype), batch 8192. Heap stays
    O(D² + batch·D), independent of n.
 2. The samplers on ``N`` candidate frames of dimension 512 (non-negative, post-ReLU-like
-   clustered data): random (bucketed), spl (levels given; whole-bucket and
-   sliding-window ranks), dpp_div and dpp (exact low-rank k-DPP, no pool) for
-   several k, with ``t`` = the number of items drawn from the diversity part of
-   the kernel (the rest is uniform fill), for the paper's L1 and for L2 rows.
+   clustered data) in 20 buckets, as the stage runs them: random, spl (levels given;
+   whole-bucket and sliding-window ranks over frame times at 10 frames/s), dpp_div and
+   dpp (exact low-rank k-DPP per bucket, pool = 4x the bucket's quota) for several k and
+   each kernel (``zscore``, the default; the paper's ``l1``; ``l2``). Times are printed
+   as ratios to the random sampler's, diversity as report.json's measure (mean
+   within-bucket pairwise distance in standardised space) divided by a uniform draw's
+   with the same quotas, and ``t/k`` = the share of points drawn from the kernel's
+   diversity term (the rest is uniform fill).
 3. ``frame_levels`` over one hour of 48 kHz audio at hop 0.1 s.
 
-Figures on the shared 2-core development machine are noisy: several
-contributors run tests at the same time.
+Every ratio's baseline is measured in the same process. Figures on the shared
+2-core development machine are noisy: several contributors run tests at the same time.
 """
 
 from __future__ import annotations
@@ -59,12 +63,12 @@ def bench_pca(n: int, d: int, dim: int, batch: int, tmp: Path) -> None:
     del mm
     gen = time.perf_counter() - t0
     X = np.memmap(path, dtype=np.float16, mode="r", shape=(n, d))
-    pca, dt, peak = _measure(
+    pca, dt_fit, peak = _measure(
         lambda: PCAReducer(dim, method="streaming").fit_batches(X[i : i + batch] for i in range(0, n, batch))
     )
     print(
-        f"PCA streaming fit  n={n} D={d} d={dim} batch={batch}: {dt:.2f} s "
-        f"({n / dt / 1e3:.0f}K frames/s), peak heap {peak:.1f} MiB "
+        f"PCA streaming fit  n={n} D={d} d={dim} batch={batch}: {dt_fit:.2f} s "
+        f"({n / dt_fit / 1e3:.0f}K frames/s), peak heap {peak:.1f} MiB "
         f"(data on disk {n * d * 2 / 2**20:.0f} MiB float16; generation {gen:.1f} s); "
         f"EV(d)={pca.explained_variance_ratio_.sum():.3f}"
     )
@@ -73,13 +77,17 @@ def bench_pca(n: int, d: int, dim: int, batch: int, tmp: Path) -> None:
     print(f"PCA transform      {m} frames: {dt:.2f} s ({m / dt / 1e3:.0f}K frames/s), peak heap {peak:.1f} MiB")
     if n * d <= 60_000_000:
         Xa = np.asarray(X, dtype=np.float32)
-        _, dt, peak = _measure(lambda: PCAReducer(dim, method="exact").fit(Xa))
-        print(f"PCA exact (SVD)    n={n} D={d}: {dt:.2f} s, peak heap {peak:.1f} MiB (needs X in RAM)")
+        _, dt_exact, peak = _measure(lambda: PCAReducer(dim, method="exact").fit(Xa))
+        print(
+            f"PCA exact (SVD)    n={n} D={d}: {dt_exact:.2f} s = x{dt_exact / dt_fit:.1f} the streaming fit, "
+            f"peak heap {peak:.1f} MiB (needs X in RAM)"
+        )
     path.unlink()
 
 
 def bench_samplers(N: int, d: int, ks: list[int], n_buckets: int) -> None:
-    from sea.targets.samplers import diversity_stats, relevance_scores, sample_dpp, sample_random, sample_spl
+    from sea.targets.diversity import within_bucket_diversity
+    from sea.targets.samplers import relevance_scores, sample_dpp, sample_random, sample_spl
 
     rng = np.random.default_rng(0)
     centers = np.maximum(rng.standard_normal((32, d)), 0)
@@ -87,29 +95,39 @@ def bench_samplers(N: int, d: int, ks: list[int], n_buckets: int) -> None:
     levels = rng.normal(-30, 10, N)
     relevance_scores(levels[:10])  # warm-up: first scipy import
     groups = np.repeat(np.arange(n_buckets), -(-N // n_buckets))[:N]
+    times = np.arange(N) * 0.1  # 10 frames/s
     for k in ks:
-        _, dt, _ = _measure(lambda k=k: sample_random(N, k, np.random.default_rng(1), groups=groups))
-        print(f"random   N={N} k={k} buckets={n_buckets}: {dt * 1e3:.1f} ms")
-        _, dt, _ = _measure(lambda k=k: sample_spl(levels, k, np.random.default_rng(1), groups=groups))
-        print(f"spl      N={N} k={k} (whole-bucket ranks): {dt * 1e3:.1f} ms")
-    w = 2000
-    _, dt, _ = _measure(lambda: sample_spl(levels, ks[0], np.random.default_rng(1), groups=groups, window=w))
-    print(f"spl      N={N} k={ks[0]} (sliding window {w} frames): {dt:.2f} s")
-    for k in ks:
-        for name, q, norm in (("dpp_div", None, "l1"), ("dpp", rng.random(N), "l1"), ("dpp_div", None, "l2")):
-            stats: list[dict] = []
-            S, dt, peak = _measure(
-                lambda k=k, q=q, norm=norm, stats=stats: sample_dpp(
-                    F, k, np.random.default_rng(1), quality=q, pool_size=None, norm=norm, on_bucket=stats.append
+        _, t_rnd, _ = _measure(lambda k=k: sample_random(N, k, np.random.default_rng(1), groups=groups))
+        _, t_spl, _ = _measure(lambda k=k: sample_spl(levels, k, np.random.default_rng(1), groups=groups))
+        _, t_win, _ = _measure(
+            lambda k=k: sample_spl(levels, k, np.random.default_rng(1), groups=groups, times=times, window=200.0)
+        )
+        print(
+            f"N={N} k={k} buckets={n_buckets}: random {t_rnd * 1e3:.1f} ms (baseline); spl whole-bucket ranks "
+            f"x{t_spl / t_rnd:.1f}; spl 200-s window (2000 frames) x{t_win / t_rnd:.1f}"
+        )
+        for name, q in (("dpp_div", None), ("dpp", rng.random(N))):
+            for norm in ("zscore", "l1", "l2"):
+                stats: list[dict] = []
+                S, dt, peak = _measure(
+                    lambda k=k, q=q, norm=norm, stats=stats: sample_dpp(
+                        F,
+                        k,
+                        np.random.default_rng(1),
+                        quality=q,
+                        groups=groups,
+                        pool_size=k,
+                        norm=norm,
+                        on_bucket=stats.append,
+                    )  # fmt: skip
                 )
-            )
-            div = diversity_stats(F[S])["mean_pairwise_cosine_distance"]
-            base = diversity_stats(F[sample_random(N, k, np.random.default_rng(1))])["mean_pairwise_cosine_distance"]
-            print(
-                f"{name:8s} norm={norm} N={N} D={d} k={k} exact (no pool): {dt:.2f} s, peak heap {peak:.0f} MiB; "
-                f"t={stats[0]['t']} (E[t]={stats[0]['t_expected']:.1f}) from the diversity part; "
-                f"mean pairwise cosine distance {div:.3f} vs random {base:.3f}"
-            )
+                div = within_bucket_diversity(F, groups, S, np.random.default_rng(2))
+                share = sum(b["t"] for b in stats) / k
+                print(
+                    f"  {name:8s} {norm:6s} x{dt / t_rnd:7.1f} time, peak heap {peak:4.0f} MiB, pools "
+                    f"{stats[0]['pool']} for quotas {stats[0]['k']}; diversity / uniform {div['ratio']:.3f}; "
+                    f"t/k {share:.2f}"
+                )
 
 
 def bench_levels(seconds: float, sr: int, tmp: Path) -> None:
@@ -126,6 +144,18 @@ def bench_levels(seconds: float, sr: int, tmp: Path) -> None:
     print(f"frame_levels {seconds / 3600:.2f} h at {sr} Hz ({nf} frames): {dt:.2f} s, peak heap {peak:.0f} MiB")
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes")
@@ -136,7 +166,7 @@ def main() -> None:
     pca_n = args.pca_n or (20_000 if args.quick else 500_000)
     sampler_n = args.sampler_n or (5_000 if args.quick else 100_000)
     ks = [100, 500] if args.quick else [500, 2000, 5000]
-    print(f"cores available: {os.cpu_count()}")
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores available")
     with tempfile.TemporaryDirectory() as tmp:
         bench_pca(pca_n, 512, 128, 8192, Path(tmp))
         bench_samplers(sampler_n, 512, ks, n_buckets=20)
