@@ -108,6 +108,14 @@ def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="random weights for an offline dry run (outputs are marked untrained)",
     )
+    own.add_argument(
+        "--teacher",
+        metavar="FAMILY[:NAME]",
+        default=None,
+        help="another teacher of the registry, "
+        "e.g. edgel3:sea_ust_64 (with --weights), birdnet, openl3:mel128_env_512; its own rate, window "
+        "and default hop; the .npz layout stays openl3's (default: OpenL3 from the options above)",
+    )
     own.add_argument("--res-type", default="kaiser_best", choices=VALID_RES_TYPES, help="resampler of audio not at "
                      "48 kHz: kaiser_best is openl3's (resampy 0.2.2, bit for bit); soxr is faster (default: %(default)s)")  # fmt: skip
 
@@ -141,15 +149,30 @@ def _run_embed(args: argparse.Namespace) -> int:
     from ..teacher.core import embed_report
 
     inputs = _embed_inputs(args)
-    config = config_from_args(EmbedConfig, args)
+    config, model = _teacher(args, config_from_args(EmbedConfig, args))
     quiet = getattr(args, "quiet", False)
-    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, res_type=args.res_type,
+    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, res_type=args.res_type, model=model,
                           **config_to_dict(config))  # fmt: skip
     for out in report.written:
         print(out)
     if report.failed or (report.skipped and not quiet):
         print(report.summary(), file=sys.stderr)
     return report.exit_code
+
+
+def _teacher(args: argparse.Namespace, config: EmbedConfig):
+    """``(config, model)`` for ``--teacher``: an openl3 variant sets the openl3 options (model None); another family
+    is loaded from the registry, with its default hop unless --hop-size was given."""
+    if not args.teacher:
+        return config, None
+    from ..teacher.registry import load_teacher_model, teacher_values
+
+    values = teacher_values({"model": args.teacher, "weights": config.weights, "untrained": config.untrained})
+    if values["model"] == "openl3":
+        keys = ("input_repr", "content_type", "embedding_size", "frontend")
+        return dataclasses.replace(config, **{k: values[k] for k in keys if values[k] is not None}), None
+    model, spec = load_teacher_model(values, device=config.device)
+    return (config if args.hop_size is not None else dataclasses.replace(config, hop_size=spec.hop_size)), model
 
 
 def _run_extract(args: argparse.Namespace) -> int:

@@ -206,9 +206,9 @@ def load_teacher(
 
 
 def _iter_window_batches(
-    blocks: Iterable[np.ndarray], n: int, starts: np.ndarray, batch_size: int, dtype
+    blocks: Iterable[np.ndarray], n: int, starts: np.ndarray, batch_size: int, dtype, frame_len: int = FRAME_LEN
 ) -> Iterator[np.ndarray]:
-    """Cut zero-padded 1-s windows at ``starts`` from a signal of ``n`` samples given as consecutive blocks.
+    """Cut zero-padded windows of ``frame_len`` at ``starts`` from a signal of ``n`` samples given as consecutive blocks.
 
     Only the samples still needed by later windows are kept, so memory is one
     batch of windows plus about one window of audio (plus a block).
@@ -219,7 +219,7 @@ def _iter_window_batches(
     exhausted = False
     for c in range(0, len(starts), batch_size):
         st = starts[c : c + batch_size]
-        need_end = min(int(st[-1]) + FRAME_LEN, n)
+        need_end = min(int(st[-1]) + frame_len, n)
         while buf0 + buf.shape[0] < need_end and not exhausted:
             try:
                 blk = next(it)
@@ -228,10 +228,10 @@ def _iter_window_batches(
                 break
             blk = np.asarray(blk, dtype=dtype)
             buf = blk if buf.shape[0] == 0 else np.concatenate([buf, blk])
-        out = np.zeros((st.shape[0], FRAME_LEN), dtype=dtype)
+        out = np.zeros((st.shape[0], frame_len), dtype=dtype)
         end = min(buf0 + buf.shape[0], n)
         for i, s in enumerate(st.tolist()):
-            lo, hi = max(s, buf0), min(s + FRAME_LEN, end)
+            lo, hi = max(s, buf0), min(s + frame_len, end)
             if hi > lo:
                 out[i, lo - s : hi - s] = buf[lo - buf0 : hi - buf0]
         yield out
@@ -243,7 +243,7 @@ def _iter_window_batches(
 
 
 def _embed_chunks(
-    model: torch.nn.Module,
+    model,
     blocks: Iterable[np.ndarray],
     n: int,
     *,
@@ -253,22 +253,31 @@ def _embed_chunks(
     dtype,
     verbose: bool,
     name: str,
+    sr: int = TEACHER_SR,
+    window_size: float = 1.0,
 ) -> Iterator[np.ndarray]:
-    """Embeddings of the windows of a signal given as consecutive blocks, one float32 batch ``[b, D]`` at a time."""
-    starts = framing.frame_starts(n, TEACHER_SR, hop_size=hop_size, center=center)
-    device = next(model.parameters()).device
-    batches = _iter_window_batches(blocks, n, starts, batch_size, dtype)
+    """Embeddings of the windows of a signal given as consecutive blocks, one float32 batch ``[b, D]`` at a time.
+
+    ``model`` is a torch module or a registry teacher (numpy ``[B, L]`` -> ``[B, D]``); windows are
+    ``window_size`` seconds at ``sr``, framed by openl3's rule.
+    """
+    starts = framing.frame_starts(n, sr, hop_size=hop_size, center=center, frame_size=window_size)
+    is_module = isinstance(model, torch.nn.Module)
+    device = next(model.parameters()).device if is_module else None
+    batches = _iter_window_batches(blocks, n, starts, batch_size, dtype, int(round(window_size * sr)))
     n_batches = math.ceil(starts.shape[0] / batch_size)
     if verbose and n_batches > 1:
-        batches = progress(batches, total=n_batches, desc=f"openl3 {name}", unit="batch")
+        batches = progress(batches, total=n_batches, desc=f"teacher {name}", unit="batch")
     with torch.inference_mode():
         for chunk in batches:
-            y = model(torch.from_numpy(chunk).to(device, non_blocking=True))
-            yield y.float().cpu().numpy()
+            if is_module:
+                yield model(torch.from_numpy(chunk).to(device, non_blocking=True)).float().cpu().numpy()
+            else:
+                yield np.asarray(model(chunk), dtype=np.float32)
 
 
-def _n_frames(n: int, hop_size: float, center: bool) -> int:
-    return int(framing.frame_starts(n, TEACHER_SR, hop_size=hop_size, center=center).shape[0])
+def _n_frames(n: int, hop_size: float, center: bool, sr: int = TEACHER_SR, window_size: float = 1.0) -> int:
+    return framing.n_frames(n, sr, hop_size=hop_size, center=center, frame_size=window_size)
 
 
 def _embed_stream(model: torch.nn.Module, blocks: Iterable[np.ndarray], n: int, **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -346,10 +355,11 @@ def _prepare_array(audio, sr, name: str, res_type: str = "kaiser_best") -> tuple
     return audio, int(sr)
 
 
-def _short_warning(n: int, name: str) -> None:
-    if n < FRAME_LEN:
+def _short_warning(n: int, name: str, sr: int = TEACHER_SR, window_size: float = 1.0) -> None:
+    if n < int(round(window_size * sr)):
         warnings.warn(
-            f"{name} is shorter than the 1-s window ({n / TEACHER_SR:.3f} s at 48 kHz); it is zero-padded to one window",
+            f"{name} is shorter than the {window_size:g}-s window ({n / sr:.3f} s at {sr / 1000:g} kHz); "
+            "it is zero-padded to one window",
             SeaWarning,
             stacklevel=4,
         )
@@ -357,6 +367,9 @@ def _short_warning(n: int, name: str) -> None:
 
 def _resolve_model(model, input_repr, content_type, embedding_size, frontend, weights, untrained, device):
     if model is not None:
+        spec = getattr(model, "spec", None)
+        if spec is not None and callable(model):  # a registry teacher: numpy windows at spec.sr
+            return model, {**spec.identity(), "variant": spec.variant, "untrained": bool(spec.untrained)}
         if not isinstance(model, torch.nn.Module):
             raise ParameterError(
                 f"model must be a torch.nn.Module mapping [B, 48000] to [B, D], got {type(model).__name__}"
@@ -375,7 +388,7 @@ def _resolve_model(model, input_repr, content_type, embedding_size, frontend, we
 
 def _window_dtype(model) -> type:
     fe = getattr(model, "frontend_name", "kapre")
-    return np.float64 if fe == "librosa" else np.float32
+    return np.float64 if fe == "librosa" and isinstance(model, torch.nn.Module) else np.float32
 
 
 def _check_common(hop_size, center, batch_size, precision, res_type="kaiser_best") -> None:
@@ -503,8 +516,10 @@ def get_embedding(
 # -- files ------------------------------------------------------------------------------------------
 
 
-def _file_blocks(path: Path, dtype, res_type: str = "kaiser_best") -> tuple[int, Iterator[np.ndarray], dict]:
-    """(n samples at 48 kHz, iterator of mono 48 kHz blocks, state) for an audio file.
+def _file_blocks(
+    path: Path, dtype, res_type: str = "kaiser_best", sr: int = TEACHER_SR
+) -> tuple[int, Iterator[np.ndarray], dict]:
+    """(n samples at ``sr``, iterator of mono blocks at ``sr``, state) for an audio file (``sr``: 48 kHz for openl3).
 
     Reads float64 (openl3's ``soundfile.read`` default), downmixes by the mean and
     resamples in float64 block by block, with the same bits as one shot
@@ -516,7 +531,7 @@ def _file_blocks(path: Path, dtype, res_type: str = "kaiser_best") -> tuple[int,
 
     head = probe(path, check_sr=False, short_s=None)  # one-line errors; a truncated WAV warns
     sr_in, n_in = head["sr"], head["frames"]
-    n_out = n_in if sr_in == TEACHER_SR else output_length(n_in, sr_in, TEACHER_SR)
+    n_out = n_in if sr_in == sr else output_length(n_in, sr_in, sr)
     state = {"nonzero": False, "sr": sr_in}
 
     def read(f, lo: int, hi: int) -> np.ndarray:
@@ -538,27 +553,25 @@ def _file_blocks(path: Path, dtype, res_type: str = "kaiser_best") -> tuple[int,
         import soundfile as sf
 
         with sf.SoundFile(str(path)) as f:
-            if sr_in == TEACHER_SR:
+            if sr_in == sr:
                 for lo in range(0, n_in, _BLOCK_SAMPLES):
                     m = read(f, lo, min(n_in, lo + _BLOCK_SAMPLES))
                     yield np.pad(m, (0, min(n_in, lo + _BLOCK_SAMPLES) - lo - m.shape[0])).astype(dtype, copy=False)
             elif res_type == "kaiser_best":
-                for m in resample_blocks(lambda lo, hi: read(f, lo, hi), n_in, sr_in, TEACHER_SR, block=_BLOCK_SAMPLES):
+                for m in resample_blocks(lambda lo, hi: read(f, lo, hi), n_in, sr_in, sr, block=_BLOCK_SAMPLES):
                     yield m.astype(dtype, copy=False)
             else:
-                yield from _soxr_blocks(f, read, sr_in, n_in, n_out, res_type, dtype)
+                yield from _soxr_blocks(f, read, sr_in, sr, n_in, n_out, res_type, dtype)
 
     return n_out, gen(), state
 
 
-def _soxr_blocks(f, read, sr_in: int, n_in: int, n_out: int, res_type: str, dtype) -> Iterator[np.ndarray]:
+def _soxr_blocks(f, read, sr_in: int, sr: int, n_in: int, n_out: int, res_type: str, dtype) -> Iterator[np.ndarray]:
     """Resample with soxr's streaming resampler over the file (identical to one-shot soxr), cut or padded to ``n_out``."""
     import soxr
 
-    stream = soxr.ResampleStream(
-        sr_in, TEACHER_SR, 1, dtype="float64", quality="VHQ" if res_type == "soxr_vhq" else "HQ"
-    )
-    step = max(1, _BLOCK_SAMPLES * sr_in // TEACHER_SR)
+    stream = soxr.ResampleStream(sr_in, sr, 1, dtype="float64", quality="VHQ" if res_type == "soxr_vhq" else "HQ")
+    step = max(1, _BLOCK_SAMPLES * sr_in // sr)
     produced = 0
     for lo in range(0, n_in, step):
         hi = min(n_in, lo + step)
@@ -757,17 +770,30 @@ def _check_output_dir(output_dir) -> None:
 
 
 def _embed_each(mdl, info: dict, own_model: bool, todo: list[Path], outputs: dict, report: EmbedReport, **opts) -> None:
-    """Embed each file of ``todo`` into its output, recording successes and failures in ``report``."""
-    untrained = bool(info.get("untrained")) if own_model else bool(getattr(mdl, "untrained", False))
-    meta = {"sea_teacher_variant": np.array(info.get("variant", "")), "untrained": np.array(untrained)}
+    """Embed each file of ``todo`` into its output, recording successes and failures in ``report``.
+
+    The windows are the teacher's: 1 s at 48 kHz for OpenL3, or a registry teacher's ``spec.sr`` and
+    ``spec.window_size`` (edgel3: 1 s at 8 kHz; BirdNET: 3 s at 48 kHz).
+    """
+    import json
+
+    spec = getattr(mdl, "spec", None)
+    geometry = {"sr": int(spec.sr), "window_size": float(spec.window_size)} if spec is not None else {}
+    untrained = bool(info.get("untrained")) if own_model or spec is not None else bool(getattr(mdl, "untrained", False))
+    identity = {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    meta = {
+        "sea_teacher_variant": np.array(info.get("variant", "")),
+        "untrained": np.array(untrained),
+        "sea_teacher": np.array(json.dumps({**identity, "untrained": untrained}, sort_keys=True)),
+    }
     dtype, verbose, res_type = _window_dtype(mdl), opts["verbose"], opts.pop("res_type")
     for k, f in enumerate(todo, start=1):
         if verbose:
             log.info("openl3: processing %s (%d/%d)", f, k, len(todo))
         try:
-            n, blocks, state = _file_blocks(f, dtype, res_type)
-            _short_warning(n, str(f))
-            _write_embedding(mdl, blocks, n, outputs[f], meta, dtype=dtype, name=f.name, **opts)
+            n, blocks, state = _file_blocks(f, dtype, res_type, geometry.get("sr", TEACHER_SR))
+            _short_warning(n, str(f), **geometry)
+            _write_embedding(mdl, blocks, n, outputs[f], meta, dtype=dtype, name=f.name, **opts, **geometry)
         except (SeaError, OSError) as exc:  # a bad or unwritable file; the others go on
             report.fail(f, exc)
             continue
@@ -783,7 +809,7 @@ def _write_embedding(model, blocks: Iterable[np.ndarray], n: int, out: Path, met
 
     ``kw`` are :func:`_embed_chunks`' keywords.
     """
-    n_frames = _n_frames(n, kw["hop_size"], kw["center"])
+    n_frames = _n_frames(n, kw["hop_size"], kw["center"], kw.get("sr", TEACHER_SR), kw.get("window_size", 1.0))
     chunks = _embed_chunks(model, blocks, n, **kw)
     with atomic_path(out, suffix=".npz") as tmp:
         # streamed: memory is one batch, however long the file (openl3 stacks it all in float64)

@@ -148,3 +148,50 @@ def test_nan_in_the_middle_of_a_long_file_names_the_sample_and_writes_nothing(tm
     err = capsys.readouterr().err
     assert rc == 1 and "contains NaN/Inf samples (the first at sample 40000)" in err
     assert not (tmp_path / "late_nan.npz").exists() and not list(tmp_path.glob(".late_nan*"))
+
+
+# -- --teacher FAMILY[:NAME]: other teachers of the registry, same .npz layout ------------------------------
+
+EDGEL3_WEIGHTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "models" / "edgel3_sea_ust_audio_emb_64.h5.gz"
+
+
+@pytest.mark.skipif(not EDGEL3_WEIGHTS.is_file(), reason="the published SEA student's weights are in ../shared/models")
+def test_teacher_edgel3_embeds_1s_windows_at_8khz(tmp_path):
+    import json
+
+    from sea.audio import load
+    from sea.framing import windows
+    from sea.teacher.registry import load_teacher_model
+
+    y = 0.2 * np.random.default_rng(3).standard_normal((int(1.7 * 22050), 2))
+    sf.write(tmp_path / "x.wav", y, 22050, subtype="PCM_16")
+    rc = main(["-q", "teacher", "embed", "--teacher", "edgel3:sea_ust_64", "--weights", str(EDGEL3_WEIGHTS),
+               str(tmp_path / "x.wav"), "-o", str(tmp_path / "o")])  # fmt: skip
+    assert rc == 0
+    with np.load(tmp_path / "o" / "x.npz") as z:
+        emb, ts, who = z["embedding"], z["timestamps"], json.loads(str(z["sea_teacher"]))
+        assert str(z["sea_teacher_variant"]) == "edgel3_sea_ust_64"
+    assert (who["family"], who["name"], who["sr"], who["window_size"]) == ("edgel3", "sea_ust_64", 8000, 1.0)
+    assert who["weights_sha256"].startswith("e8cd0eaac5d4")
+    assert emb.shape == (13, 64) and np.allclose(ts, np.arange(13) * 0.1)  # edgel3's framing at 8 kHz, hop 0.1
+    # the windows are sea.framing's over sea.audio.load at 8 kHz (edgel3's float64 read, mean, kaiser_best)
+    model, spec = load_teacher_model({"model": "edgel3:sea_ust_64", "weights": str(EDGEL3_WEIGHTS)})
+    audio, _ = load(tmp_path / "x.wav", sr=8000, dtype="float64")
+    np.testing.assert_allclose(emb, model(windows(audio, 8000, hop_size=0.1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.usefixtures("cheap_cnn")
+def test_teacher_openl3_variant_sets_the_openl3_options(tmp_path):
+    sf.write(tmp_path / "x.wav", np.zeros(800) + 0.1, 8000)
+    assert main(["-q", "teacher", "embed", "--teacher", "openl3:mel128_env_512", "--untrained-teacher",
+                 str(tmp_path / "x.wav")]) == 0  # fmt: skip
+    with np.load(tmp_path / "x.npz") as z:
+        assert z["embedding"].shape == (1, 512) and str(z["sea_teacher_variant"]) == "mel128_env_512_kapre"
+
+
+def test_unknown_teacher_is_one_line_with_a_suggestion(tmp_path, capsys):
+    sf.write(tmp_path / "x.wav", np.zeros(800), 8000)
+    assert main(["teacher", "embed", "--teacher", "edgel3:sea_ust_6", str(tmp_path / "x.wav")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'sea_ust_64'" in err[0]
+    assert not (tmp_path / "x.npz").exists()
