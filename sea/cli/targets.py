@@ -59,9 +59,12 @@ _INFO_EPILOG = """\
 examples:
   sea targets info runs/sonyc
 
-Columns: fit_ev = variance of the fitting frames that phi keeps; heldout_ev = the
-same on held-out clips; heldout_rel_mse = held-out reconstruction error relative
-to the held-out energy about the fit mean (1 - heldout_ev); applied = shards written."""
+Columns: bucket = the buckets the sampler drew within; diversity = the chosen
+frames' mean within-bucket pairwise distance (standardised teacher space) divided
+by a uniform draw's with the same quotas (> 1: more diverse than uniform);
+fit_ev = variance of the fitting frames that phi keeps; heldout_ev = the same on
+held-out clips; heldout_rel_mse = held-out reconstruction error relative to the
+held-out energy about the fit mean (1 - heldout_ev); applied = shards written."""
 
 
 def _command(sub, name: str, func: Callable, help_text: str, description: str, epilog: str, run_dir_help: str):

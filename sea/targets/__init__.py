@@ -12,6 +12,8 @@ Modules:
 * :mod:`~sea.targets.teacher_store`: the teacher frame store as the stage reads it;
 * :mod:`~sea.targets.reducers`: PCA, identity and dimension-sampling estimators, npz save/load;
 * :mod:`~sea.targets.samplers`: random / spl / dpp_div / dpp frame selection;
+* :mod:`~sea.targets.buckets`: day (sensor, date) / sensor / clip buckets and frame times;
+* :mod:`~sea.targets.diversity`: ``report.json``'s ``buckets`` and ``diversity`` (vs a uniform draw);
 * :mod:`~sea.targets.dpp`: exact k-DPP samplers.
 """
 

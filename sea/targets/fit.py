@@ -175,13 +175,15 @@ def _fit(layout, name, store, teacher_dir, config, plan) -> dict:
 @contextlib.contextmanager
 def _recorded(notes: list[str]) -> Iterator[None]:
     """Record the message of every SeaWarning given in the body, and give each warning on to the caller."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        if issubclass(w.category, SeaWarning):
-            notes.append(str(w.message))
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:  # given on even when the body fails: they may explain why
+        for w in caught:
+            if issubclass(w.category, SeaWarning):
+                notes.append(str(w.message))
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def make_reducer(config: TargetsConfig, in_dim: int) -> PCAReducer | IdentityReducer | DimSampleReducer:

@@ -15,7 +15,8 @@ __all__ = ["INFO_COLUMNS", "info_table", "targets_info"]
 
 #: Columns of :func:`targets_info` rows, in table order.
 INFO_COLUMNS = (
-    "name", "status", "method", "dim", "sampler", "n_points", "fit_ev", "heldout_ev", "heldout_rel_mse", "applied",
+    "name", "status", "method", "dim", "sampler", "bucket", "n_points", "diversity", "fit_ev", "heldout_ev",
+    "heldout_rel_mse", "applied",
 )  # fmt: skip
 
 
@@ -49,7 +50,9 @@ def targets_info(run_dir: str | Path) -> list[dict[str, Any]]:
                 "method": rep.get("method"),
                 "dim": rep.get("dim"),
                 "sampler": rep.get("sampler"),
+                "bucket": (rep.get("sampling") or {}).get("bucket"),
                 "n_points": rep.get("n_points"),
+                "diversity": (rep.get("diversity") or {}).get("ratio"),
                 "fit_ev": rep.get("fit", {}).get("explained_variance"),
                 "heldout_ev": rep.get("heldout", {}).get("explained_variance"),
                 "heldout_rel_mse": rep.get("heldout", {}).get("relative_mse"),

@@ -322,6 +322,7 @@ def test_identity_and_all_samplers_and_info(store_run):
     rows = {r["name"]: r for r in targets_info(store_run)}
     assert set(rows) == {"identity24", "pca2_random", "pca2_spl", "pca2_dpp_div", "pca2_dpp"}
     assert rows["pca2_spl"]["method"] == "pca" and 0 < rows["pca2_spl"]["heldout_ev"] < 1
+    assert rows["pca2_dpp_div"]["bucket"] == "clip" and rows["pca2_dpp_div"]["diversity"] > 0
 
 
 def test_targets_config_errors(tmp_path, store_run):
@@ -353,7 +354,7 @@ def test_cli_targets_fit_apply_info(store_run, capsys):
     assert main(["-q", "targets", "apply", str(store_run), "pca3_spl"]) == 0
     assert main(["targets", "info", str(store_run)]) == 0
     out = capsys.readouterr().out
-    assert "pca3_spl" in out and "heldout_ev" in out
+    assert "pca3_spl" in out and "heldout_ev" in out and "diversity" in out
     assert main(["-q", "--seed", "5", "targets", "fit", str(store_run), "--dim", "2", "--name", "s5"]) == 0
     assert json.loads((store_run / "targets" / "s5" / "stage.json").read_text())["config"]["seed"] == 5
     capsys.readouterr()
