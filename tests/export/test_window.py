@@ -1,0 +1,90 @@
+"""Windows of any length (issue 15 §2, contract 7): a student trained on 3-s windows (BirdNET's) exports with its own
+window, and the Pi runner, the MCU bundle and the firmware all take it from frontend.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import make_checkpoint, needs_export, small_config
+from .test_pi import TORCH_FREE
+
+pytestmark = [pytest.mark.export, needs_export]
+
+HAVE_GCC = shutil.which("gcc") is not None and shutil.which("make") is not None
+
+
+@pytest.fixture(scope="module")
+def export_3s(export_run) -> dict:
+    from export import export_student
+
+    ckpt = make_checkpoint(export_run, "sea_mcu_xs", seed=7, window_size=3.0, out_name="sea_mcu_xs_3s")
+    cfg = small_config(calibration=str(export_run), formats=("tflite", "mcu", "firmware", "pi"), latency=False,
+                       n_parity_tflm=2, window_hop_size=1.0)  # fmt: skip
+    res = export_student(ckpt, export_run / "export" / "sea_mcu_xs_3s", cfg)
+    res["checkpoint"] = ckpt
+    return res
+
+
+def test_frontend_json_and_models_carry_the_3s_window(export_3s):
+    out = Path(export_3s["out_dir"])
+    doc = json.loads((out / "frontend.json").read_text())
+    assert doc["window_size"] == 3.0 and doc["window_length"] == 24000 and doc["n_frames"] == 150
+    assert doc["frontend"]["window_size"] == 3.0 and doc["input_shape"] == [1, 1, 64, 150]
+    assert doc["framing"]["frame_size"] == 3.0
+    assert export_3s["parity"]["passed"] and export_3s["parity"]["results"]["model_int8.tflite|tflite-micro"]["passed"]
+    assert export_3s["footprint"]["window_size"] == 3.0 and export_3s["footprint"]["input_shape"] == [1, 1, 64, 150]
+    header = (out / "mcu" / "sea_model_config.h").read_text()
+    assert "#define SEA_N_FRAMES 150" in header and "#define SEA_INPUT_SIZE 9600" in header
+    assert "#define SEA_FE_WINDOW_LENGTH 24000" in header
+    fw = json.loads((out / "firmware" / "firmware.json").read_text())
+    assert fw["window_samples"] == 24000 and fw["input"]["shape"] == [1, 1, 64, 150]
+    assert "#define SEA_WINDOW_SAMPLES 24000" in (out / "firmware" / "sea.h").read_text()
+    assert "3 s long" in (out / "pi" / "README.md").read_text()
+
+
+def test_pi_runner_uses_the_3s_window(export_3s, export_run, tmp_path):
+    import soundfile as sf
+    import torch
+
+    from sea.cache import AudioCache
+    from sea.checkpoint import load_student
+    from sea.framing import windows
+    from sea.students.frontend import StudentFrontend
+
+    cache = AudioCache(export_run, 8000)
+    y = np.concatenate([cache.get(c) for c in cache.clip_ids[:3]]).astype(np.float32)[: 5 * 8000]
+    sf.write(tmp_path / "five.wav", y, 8000, subtype="FLOAT")
+    bundle = Path(export_3s["out_dir"]) / "pi"
+    r = subprocess.run([sys.executable, "-c", TORCH_FREE, "sea_edge.py", "model_fp32.tflite", str(tmp_path / "five.wav"),
+                        "--out", str(tmp_path / "e.npz"), "-q"], cwd=bundle, capture_output=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    z = np.load(tmp_path / "e.npz")
+    model, ckpt = load_student(export_3s["checkpoint"])
+    w = windows(y, 8000, hop_size=1.0, center=True, frame_size=3.0)
+    with torch.no_grad():
+        ref = model(StudentFrontend(params=ckpt["frontend"])(torch.from_numpy(w))).numpy()
+    assert z["embedding"].shape == ref.shape and ref.shape[0] == 5  # openl3 framing: 1 + ceil((5 + 1.5 - 3) / 1)
+    np.testing.assert_allclose(z["timestamps"], np.arange(5) * 1.0)  # centres of 3-s windows, hop 1 s
+    np.testing.assert_allclose(z["embedding"], ref, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.skipif(not HAVE_GCC, reason="needs gcc and make to build the generated C")
+def test_firmware_runs_the_3s_window_on_the_host(export_3s, export_run, tmp_path):
+    import soundfile as sf
+
+    from export.firmware import check_firmware
+    from sea.cache import AudioCache
+
+    cache = AudioCache(export_run, 8000)
+    sf.write(tmp_path / "clip.wav", cache.get(cache.clip_ids[0]), 8000, subtype="PCM_16")
+    rep = check_firmware(export_3s["out_dir"], [tmp_path / "clip.wav"], targets=("host",), out_dir=tmp_path / "o")
+    host = rep["targets"]["host"]
+    assert host["bit_exact"] and host["max_abs_diff_lsb"] <= 1 and rep["window_size"] == 3.0
+    assert np.load(tmp_path / "o" / "clip.npy").shape == (2, 64)  # a 2-s clip, hop 1 s: centres 0 s and 1 s
