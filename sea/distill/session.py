@@ -1,8 +1,10 @@
 """One training session of ``sea distill`` (nanoGPT-style: a linear sequence, self-describing checkpoints, exact resume).
 
-:func:`train` reads as the steps it takes: set up the data, the model and the optimiser (:func:`_setup`), resume
-from ``ckpt.pt`` or start over (:func:`_resume`), run the epochs (:func:`sea.distill.loop.run_epoch`) saving after
-each (:func:`_save_epoch`), then score the best weights and record the run (:func:`_finish`).
+:func:`prepare` builds and checks everything before anything is written: the data for the teacher's window, the
+split, the student for that window, the optimiser (:func:`_setup`) and whether ``ckpt.pt`` resumes
+(:func:`_resumable`). :func:`train` then reads as the steps it takes: resume or start over (:func:`_resume`), run the
+epochs (:func:`sea.distill.loop.run_epoch`) saving after each (:func:`_save_epoch`), then score the best weights and
+record the run (:func:`_finish`).
 
 Every rank of a torchrun job runs it with the same seed: the initial weights, the split and the batch order are
 functions of the seed alone, the collectives come in the same order on every rank, and only rank 0 writes files.

@@ -8,7 +8,11 @@ Outputs in ``RUN/students/<name>/``::
     log.csv        one row per epoch: epoch, step, train_loss, val_loss, lr, time, + the loss parts
     tb/            TensorBoard scalars (when tensorboard is importable)
     fidelity.json  held-out MSE, R^2 per target dimension and mean, cosine; for the best and the initial weights
-    stage.json     config hash, input hashes (targets, 8 kHz audio cache), counts
+    stage.json     config hash, input hashes (targets, 8 kHz audio cache), counts, the teacher's identity and window,
+                   the split, and the size/hash records of best.pt and fidelity.json (what later stages trust)
+
+The student sees the teacher's window (``teacher.window_size`` of the frame store: 1 s for OpenL3 and edgel3, 3 s
+for BirdNET); its checkpoints record the front-end params (``frontend``) and the teacher identity (``teacher``).
 
 Under torchrun (``WORLD_SIZE`` > 1) every rank runs :func:`run`: the model is wrapped in DDP, each global batch is
 split ``[rank::world]`` and only rank 0 writes files. This module decides whether there is anything to do and sets up
