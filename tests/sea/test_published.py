@@ -423,3 +423,17 @@ def test_cli_names_match_the_library():
     from sea.cli.students import PUBLISHED_NAMES
 
     assert set(PUBLISHED_NAMES) == set(P.PUBLISHED)
+
+
+def test_fast_inference_copy_follows_the_student(gz_path):
+    m, _ = P.load_published("sea_ust_64", gz_path)
+    x = torch.from_numpy((0.1 * np.random.default_rng(1).standard_normal((4, SR))).astype(np.float32))
+    with torch.no_grad():
+        ref = m.student(m.frontend(x))
+        np.testing.assert_allclose(m(x).numpy(), ref.numpy(), rtol=1e-5, atol=1e-4)  # folded BN, channels-last
+        m.student.features[1].bias.add_(1.0)  # the student changes: the inference copy is rebuilt
+        np.testing.assert_allclose(m(x).numpy(), m.student(m.frontend(x)).numpy(), rtol=1e-5, atol=1e-4)
+    assert not np.allclose(m(x).detach().numpy(), ref.numpy(), atol=1e-3)
+    m.train()
+    assert m(x).requires_grad  # training runs the student itself
+    assert not any(k.startswith("_fused") for k in m.state_dict())
