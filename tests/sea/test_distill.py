@@ -578,6 +578,16 @@ def test_three_second_teacher_window(tmp_path):
     assert feats.shape == (4, 1, 64, 150)
     with torch.no_grad():
         assert model(feats).shape == (4, 8)
+    # evaluation and export build their front-end from the checkpoint alone
+    from export.artifacts import build_net
+    from sea.evaluate.models import student_model
+
+    em = student_model(run3, f"students/{out.name}")
+    assert em.window_size == 3.0 and np.asarray(em.fn(audio)).shape == (4, 8)
+    net = build_net(model, True, ck["frontend"])
+    assert net.in_shape == (24000,)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.net(torch.from_numpy(audio)).numpy(), np.asarray(em.fn(audio)), atol=1e-3)
     fid = json.loads((out / "fidelity.json").read_text())
     assert fid["window_size"] == 3.0 and fid["teacher"]["window_size"] == 3.0
     assert "window 3 s" in report_text(out)
