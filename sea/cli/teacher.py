@@ -17,7 +17,8 @@ _EMBED_DESCRIPTION = """\
 Embed audio files with OpenL3 exactly as 'openl3' 0.4.2 does (same defaults,
 preprocessing, resampler, timestamps and output files): each FILE becomes
 OUTDIR/<stem>.npz (or <stem>_<SUFFIX>.npz) with 'embedding' (T, D) float32 and
-'timestamps' (T,) float64, plus 'sea_teacher_variant' and 'untrained' metadata.
+'timestamps' (T,) float64, plus 'sea_teacher_variant', 'untrained' and
+'sea_teacher' (the teacher's identity, JSON) metadata.
 openl3's command line works as typed: the 'audio' modality word, its long and
 short options (-o -x -i -c -as -t -ab -af -n -ow -q) and their defaults.
 Directories are searched recursively for audio files. Existing outputs are

@@ -648,9 +648,10 @@ def embed_files(
     """Embed audio files and write ``<stem>[_<suffix>].npz`` as ``openl3.process_audio_file``.
 
     Each ``.npz`` holds ``embedding`` (T, D) float32 and ``timestamps`` (T,)
-    float64 exactly as openl3 writes them, plus two metadata entries:
-    ``sea_teacher_variant`` (str) and ``untrained`` (bool, True for a random-weight
-    teacher). Existing outputs are skipped unless ``overwrite``. Directories
+    float64 exactly as openl3 writes them, plus three metadata entries:
+    ``sea_teacher_variant`` (str), ``untrained`` (bool, True for a random-weight
+    teacher) and ``sea_teacher`` (the teacher's identity as JSON: variant or family and
+    name, weights file and sha256, rate, window...). Existing outputs are skipped unless ``overwrite``. Directories
     expand (recursively) to the audio files they contain. Every good file is
     embedded before the bad ones are reported together.
 

@@ -371,7 +371,7 @@ def test_cli_embed_writes_openl3_npz_and_skips_existing(tmp_path, capsys):
         warnings.simplefilter("ignore")
         assert main(args) == 0
     a = np.load(out / "a.npz")
-    assert set(a.files) == {"embedding", "timestamps", "untrained", "sea_teacher_variant"}
+    assert set(a.files) == {"embedding", "timestamps", "untrained", "sea_teacher_variant", "sea_teacher"}
     assert a["embedding"].shape == (3, 512) and a["embedding"].dtype == np.float32
     np.testing.assert_array_equal(a["timestamps"], [0.0, 0.5, 1.0])
     assert a["timestamps"].dtype == np.float64
