@@ -62,3 +62,23 @@ def test_frontend_conv_dft_converts_to_tflite_fp32(tmp_path, rng):
     out = _convert_and_run(fe, y, tmp_path / "frontend.tflite")
     assert out.shape == (1, 1, 64, 50)
     assert np.abs(out - fe(y).numpy()).max() <= 1e-3
+
+
+def test_three_second_window_student_and_frontend_convert(tmp_path, rng):
+    """Windows of any length (issue 15 §2): a 3-s student (150 mel frames) and its front-end convert and agree."""
+    from sea.students.frontend import frontend_params
+
+    p = frontend_params(3.0)
+    torch.manual_seed(0)
+    m = create("sea_mcu_s", input_shape=tuple(p["output_shape"])).eval()
+    _randomise_bn(m)
+    x = -80 * torch.rand(1, *p["output_shape"])
+    y_tfl = _convert_and_run(m, x, tmp_path / "mcu_3s.tflite")
+    with torch.no_grad():
+        y = m(x).numpy()
+    assert y_tfl.shape == (1, 64) and np.abs(y_tfl - y).max() <= 1e-4 * max(1.0, np.abs(y).max())
+    fe = StudentFrontend(mode="conv", dtype=torch.float32, params=p)
+    audio = torch.from_numpy((0.1 * rng.standard_normal((1, p["window_length"]))).astype(np.float32))
+    out = _convert_and_run(fe, audio, tmp_path / "frontend_3s.tflite")
+    assert out.shape == (1, 1, 64, 150)
+    assert np.abs(out - fe(audio).numpy()).max() <= 1e-3
