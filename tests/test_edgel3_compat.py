@@ -149,6 +149,7 @@ def _to_sea(line: str, tmp_path: Path) -> str:
     return line.replace("/different/dir", str(tmp_path / "different" / "dir")).replace("/path/to", str(tmp_path))
 
 
+@pytest.mark.claim
 def test_edgel3_python_calls_verbatim(tmp_path, cache):
     run = next(r for r in SYNTHETIC if r["case"] == "syn_44100_stereo_chirp_noise_1p2s" and r["center"])
     shutil.copyfile(FIX / run["audio"], tmp_path / "file.wav")
@@ -202,6 +203,7 @@ def _sea_argv(line: str, tmp_path: Path) -> list[str]:
     return ["students", "embed", *words[2:], "--overwrite"]
 
 
+@pytest.mark.claim
 def test_edgel3_command_lines_verbatim(tmp_path, cache, capsys):
     src = FIX / "audio" / "syn_44100_stereo_chirp_noise_1p2s.wav"
     for name in ("file.wav", "file1.wav", "file2.wav", "file3.wav", "audio/dir/a.wav", "audio/dir/sub/b.wav"):
@@ -231,6 +233,7 @@ def test_edgel3_lines_sea_cannot_serve_fail_in_one_line(tmp_path, cache, capsys)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.claim
 def test_cli_broken_audio_corpus(tmp_path, cache, capsys):
     """Issue 18: the good files are embedded, each bad one is named in one line, exit 1, no traceback."""
     from sea.files import output_paths

@@ -45,6 +45,7 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
+@pytest.mark.claim
 @pytest.mark.parametrize("where", ["top", "state_dict", "model_args"])
 def test_malicious_checkpoint_runs_nothing_and_says_why(tmp_path, where):
     marker = tmp_path / "PWNED"
@@ -87,6 +88,7 @@ def test_cli_refuses_a_malicious_checkpoint_in_one_line(tmp_path, capsys):
     assert "arbitrary Python objects" in err and "weights_only" not in err and "Traceback" not in err
 
 
+@pytest.mark.claim
 @pytest.mark.parametrize("cut", ["half", "tail", "empty", "head"])
 def test_truncated_checkpoint_is_one_line_naming_the_file_and_the_fix(tmp_path, cut):
     m, ckpt = _student_ckpt()

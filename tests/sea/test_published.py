@@ -67,6 +67,7 @@ def _h5_tensors(h5_bytes: bytes) -> dict[str, dict[str, np.ndarray]]:
 # --- what is in the file, and how sea reads it -------------------------------------------------------------------
 
 
+@pytest.mark.claim
 def test_loads_student_3_with_the_published_weights(model, gz_path, h5_bytes):
     m, info = model
     assert isinstance(m, P.PublishedStudent) and isinstance(m.student, students.SeaStudent)
@@ -124,6 +125,7 @@ def test_conv1_against_an_independent_nhwc_computation(model, h5_bytes, rng):
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.claim
 def test_frontend_reproduces_the_stored_dft_kernels_and_mel_filterbank(h5_bytes):
     """Issue 15 acceptance: sea's front-end equals the kernels and filterbank stored in the .h5 to float32 rounding."""
     from sea.students.frontend import dft_kernels_numpy, frontend_mel_basis, frontend_params
@@ -181,6 +183,7 @@ def test_roundoff_frames_are_recomputed_only_where_visible(model):
     assert (diff > 1e-3).float().mean() < 0.9
 
 
+@pytest.mark.claim
 def test_tf_conv_emulation_is_bit_exact_with_tensorflow():
     """kapre's conv-STFT made by TensorFlow 2.0.4 (edgel3's env, tests/fixtures/edgel3_ref/make_fixtures.py) on frames
     of a pure tone: sea's emulation gives the same float32 values bit for bit; an exact DFT does not."""
