@@ -27,6 +27,16 @@ from sea.targets.samplers import (
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small eigendecompositions (<= 512 x 512) run fastest on one BLAS thread; several threads on a shared
+    2-core machine are up to 10x slower. Results do not depend on it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _clustered(rng, n=1500, d=24, sizes=(0.85, 0.06, 0.05, 0.04)):
     """Non-negative (post-ReLU-like) embeddings in imbalanced clusters with disjoint supports."""
     labels = rng.choice(len(sizes), size=n, p=np.array(sizes) / sum(sizes))

@@ -28,6 +28,16 @@ from sea.targets import (
 from tests.conftest import make_run
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small eigendecompositions (<= 512 x 512) run fastest on one BLAS thread; several threads on a shared
+    2-core machine are up to 10x slower. Results do not depend on it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _lowrank_data(rng, n=3000, d=40, rank=8, noise=0.05, offset=3.0):
     Z = rng.standard_normal((n, rank)) * np.linspace(3, 0.5, rank)
     W = rng.standard_normal((rank, d))
