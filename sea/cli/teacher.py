@@ -117,8 +117,10 @@ def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. edgel3:sea_ust_64 (with --weights), birdnet, openl3:mel128_env_512; its own rate, window "
         "and default hop; the .npz layout stays openl3's (default: OpenL3 from the options above)",
     )
-    own.add_argument("--res-type", default="kaiser_best", choices=VALID_RES_TYPES, help="resampler of audio not at "
-                     "48 kHz: kaiser_best is openl3's (resampy 0.2.2, bit for bit); soxr is faster (default: %(default)s)")  # fmt: skip
+    if "res_type" not in {f.name for f in dataclasses.fields(EmbedConfig)}:  # until EmbedConfig has it
+        own.add_argument("--res-type", default="kaiser_best", choices=VALID_RES_TYPES, help="resampler of audio not at "
+                         "48 kHz: kaiser_best is openl3's (resampy 0.2.2, bit for bit); soxr is faster (default: "
+                         "%(default)s)")  # fmt: skip
 
 
 def _embed_inputs(args: argparse.Namespace) -> list[str]:
@@ -152,8 +154,8 @@ def _run_embed(args: argparse.Namespace) -> int:
     inputs = _embed_inputs(args)
     config, model = _teacher(args, config_from_args(EmbedConfig, args))
     quiet = getattr(args, "quiet", False)
-    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, res_type=args.res_type, model=model,
-                          **config_to_dict(config))  # fmt: skip
+    options = {"res_type": getattr(args, "res_type", "kaiser_best"), **config_to_dict(config)}
+    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, model=model, **options)
     for out in report.written:
         print(out)
     if report.failed or (report.skipped and not quiet):
