@@ -42,7 +42,9 @@ def n_frames(n_samples: int, sr: int, *, hop_size: float = 0.1, center: bool = T
     return 1 + math.ceil(max(0, n - frame_len) / hop_length)
 
 
-def frame_starts(n_samples: int, sr: int, *, hop_size: float = 0.1, center: bool = True, frame_size: float = 1.0) -> np.ndarray:
+def frame_starts(
+    n_samples: int, sr: int, *, hop_size: float = 0.1, center: bool = True, frame_size: float = 1.0
+) -> np.ndarray:
     """Start sample of each window in the original (unpadded) signal, shape (n_frames,).
 
     Starts may be negative (centred frames begin before the audio); use
@@ -60,7 +62,9 @@ def timestamps(count: int, hop_size: float) -> np.ndarray:
     return np.arange(count) * hop_size
 
 
-def windows(y: np.ndarray, sr: int, *, hop_size: float = 0.1, center: bool = True, frame_size: float = 1.0) -> np.ndarray:
+def windows(
+    y: np.ndarray, sr: int, *, hop_size: float = 0.1, center: bool = True, frame_size: float = 1.0
+) -> np.ndarray:
     """Cut ``y`` into zero-padded windows, shape (n_frames, frame_len), float32.
 
     Memory is ``n_frames * frame_len`` floats: call this per chunk for long audio.
