@@ -128,10 +128,16 @@ def read_rows(store: FrameStore, rows: np.ndarray) -> np.ndarray:
 def audio_params(meta: dict[str, Any]) -> dict[str, Any]:
     """Return the framing the teacher used, from the store's meta (openl3's defaults otherwise).
 
+    Parameters
+    ----------
+    meta : dict
+        The store's ``store.json`` content (:attr:`sea.store.FrameStore.meta`).
+
     Returns
     -------
     params : dict
-        ``sr`` (Hz), ``hop_size`` (s), ``center`` and ``frame_size`` (s).
+        ``sr`` (Hz), ``hop_size`` (s), ``center`` and ``frame_size`` (s: the teacher's window, e.g. 3 s
+        for BirdNET).
     """
     teacher = meta.get("teacher") if isinstance(meta.get("teacher"), dict) else {}
     sr = meta.get("sr") or meta.get("audio_sr") or teacher.get("sr") or TEACHER_SR
@@ -139,7 +145,9 @@ def audio_params(meta: dict[str, Any]) -> dict[str, Any]:
         "sr": int(sr),
         "hop_size": float(meta.get("hop_size", teacher.get("hop_size", 0.1))),
         "center": bool(meta.get("center", teacher.get("center", True))),
-        "frame_size": float(meta.get("frame_size", teacher.get("frame_size", 1.0))),
+        "frame_size": float(
+            meta.get("frame_size", meta.get("window_size", teacher.get("window_size", teacher.get("frame_size", 1.0))))
+        ),
     }
 
 

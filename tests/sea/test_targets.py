@@ -518,6 +518,15 @@ def test_paper_kernel_is_recorded_as_near_uniform(sonyc_run):
     assert share["l1"] < 0.1 and share["zscore"] > 3 * share["l1"]
 
 
+def test_frame_levels_use_the_teachers_window():
+    from sea.targets.teacher_store import audio_params
+
+    assert audio_params({"sr": 48000, "hop_size": 0.5, "window_size": 3.0})["frame_size"] == 3.0  # BirdNET's 3 s
+    assert audio_params({"teacher": {"sr": 8000, "window_size": 1.0}}) == {
+        "sr": 8000, "hop_size": 0.1, "center": True, "frame_size": 1.0,
+    }  # fmt: skip
+
+
 def test_spl_window_is_two_hours_of_recording_time(sonyc_run):
     out = fit_targets(sonyc_run, TargetsConfig(dim=8, sampler="spl", n_points=300, name="spl_2h"))
     rep = _report(out)
