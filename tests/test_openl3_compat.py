@@ -151,6 +151,7 @@ def test_missing_weights_offline_is_one_line_and_untrained_teacher_needs_none(us
     assert sh("openl3 audio /path/to/file1.wav -o /different/dir/e", user) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: no OpenL3 weights for mel256/music") and "--weights" in err[0]
+    assert not (user / "different/dir/e").exists()  # nothing made before the weights are found
     assert sh("openl3 audio /path/to/file1.wav -o /different/dir/e -as 512 --untrained-teacher", user) == 0
     with np.load(user / "different/dir/e/file1.npz") as z:
         assert bool(z["untrained"]) and z["embedding"].shape == (1, 512)

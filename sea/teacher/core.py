@@ -728,7 +728,8 @@ def embed_report(paths, output_dir=None, suffix=None, overwrite: bool = False, *
     for o in report.skipped:
         log.info("%s exists and overwriting is not enabled; skipping", o)
     if todo:
-        mdl, info = _resolve_model(model, **sel)
+        mdl, info = _resolve_model(model, **sel)  # weights found and loaded before the output folder is made
+        _check_output_dir(output_dir, create=True)
         with _Precision(mdl, precision):
             _embed_each(mdl, info, model is None, todo, outputs, report, res_type=res_type, **opts)
     return report
@@ -757,16 +758,22 @@ def _expand(inputs: list) -> list[Path]:
     return files + [d for d in odd if d not in files]
 
 
-def _check_output_dir(output_dir) -> None:
-    """Create the output folder, or say in one line why it cannot be used."""
+def _check_output_dir(output_dir, *, create: bool = False) -> None:
+    """Say in one line why the output folder cannot be used (or, with ``create``, make it)."""
     if output_dir is None:
         return
     out = Path(output_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ParameterError(f"cannot create the output folder {str(out)!r}: {exc.strerror}; give another -o") from None
-    if not os.access(out, os.W_OK | os.X_OK):
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ParameterError(
+                f"cannot create the output folder {str(out)!r}: {exc.strerror}; give another -o"
+            ) from None
+    base = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not base.is_dir():
+        raise ParameterError(f"the output folder {str(out)!r} cannot be made: {str(base)!r} is a file; give another -o")
+    if not os.access(base, os.W_OK | os.X_OK):
         raise ParameterError(f"the output folder {str(out)!r} is not writable; give another -o or fix its permissions")
 
 
