@@ -39,9 +39,9 @@ KILLS = {
     "evaluate": "embed sea_mcu_xs:8",
 }
 
-# files whose bytes are results (timings, logs and records with timestamps are not)
+# files whose bytes are results (timings, logs and records with timestamps or absolute paths are not)
 RESULT_GLOBS = ("clips.jsonl", "audio/*/samples.f32", "teacher/*/emb-*.npy", "targets/*/reducer.npz",
-                "targets/*/sample_indices.npy", "students/*/best.pt", "eval/*/emb/*.npz")  # fmt: skip
+                "targets/*/sample_indices.npy")  # fmt: skip
 
 
 def _sea(cfg: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -57,10 +57,25 @@ def _write(path: Path, run: Path) -> Path:
 
 
 def _results(run: Path) -> dict[str, str]:
+    """Hashes of the result files, of the students' weights and of the evaluation embeddings (their arrays)."""
+    import torch
+
     out = {}
     for pattern in RESULT_GLOBS:
         for f in sorted(run.glob(pattern)):
             out[str(f.relative_to(run))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    for f in sorted(run.glob("students/*/best.pt")):
+        sd = torch.load(f, weights_only=True)["state_dict"]
+        h = hashlib.sha256()
+        for k in sorted(sd):
+            h.update(k.encode() + sd[k].numpy().tobytes())
+        out[str(f.relative_to(run)) + ":weights"] = h.hexdigest()
+    for f in sorted(run.glob("eval/*/emb/*.npz")):
+        with np.load(f, allow_pickle=False) as z:  # "key" records the run's own file hashes: not a result
+            h = hashlib.sha256()
+            for k in sorted(k for k in z.files if k != "key"):
+                h.update(k.encode() + z[k].tobytes())
+        out[str(f.relative_to(run))] = h.hexdigest()
     return out
 
 
