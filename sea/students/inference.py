@@ -93,12 +93,11 @@ def _embed_windows(model, windows: np.ndarray, batch_size: int, name: str) -> np
 
     out = []
     starts = range(0, windows.shape[0], batch_size)
+    device = next(model.parameters(), torch.empty(0)).device
     with torch.inference_mode():
         for s in progress(starts, desc=f"sea students embed {name}", unit="batch", total=len(starts), leave=False):
-            x = torch.from_numpy(
-                np.array(windows[s : s + batch_size], dtype=np.float32)
-            )  # a copy (views are read-only)
-            out.append(model(x).numpy().astype(np.float32, copy=False))
+            batch = np.array(windows[s : s + batch_size], dtype=np.float32)  # a copy: the windows are a read-only view
+            out.append(model(torch.from_numpy(batch).to(device)).cpu().numpy().astype(np.float32, copy=False))
     emb = np.concatenate(out, axis=0)
     bad = ~np.isfinite(emb).all(axis=1)
     if bad.any():

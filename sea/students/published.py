@@ -410,7 +410,7 @@ class EdgeL3Frontend(StudentFrontend):
         if real_kernels is None or imag_kernels is None:
             real_kernels, imag_kernels = kapre_dft_kernels()
         k = np.concatenate([np.asarray(real_kernels, np.float32), np.asarray(imag_kernels, np.float32)], axis=1)
-        self.register_buffer("tf_kernel", torch.from_numpy(k.astype(np.float64)), persistent=False)  # [1024, 1026]
+        self.tf_kernel = k.astype(np.float64)  # [1024, 1026], numpy: the emulation runs on the CPU
 
     def power_spectrogram(self, y):
         """``|X|^2`` as ``[B, 513, 50]`` float64; TensorFlow-float32 frames where round-off is visible."""
@@ -421,11 +421,11 @@ class EdgeL3Frontend(StudentFrontend):
         if bool(need.any()):
             b, t = need.nonzero(as_tuple=True)
             yp = torch.nn.functional.pad(y.to(torch.float32), (self.pad_left, self.pad_right))
-            frames = yp.unfold(-1, self.n_dft, self.hop_length)[b, t].numpy()  # [N, 1024] float32
+            frames = yp.unfold(-1, self.n_dft, self.hop_length)[b, t].cpu().numpy()  # [N, 1024] float32
             # the frames that need it are pure digital tones: most repeat exactly, compute each once
             uniq, inverse = np.unique(frames, axis=0, return_inverse=True)
-            z = _tf_conv_float32(uniq.astype(np.float64), self.tf_kernel.numpy())[inverse.reshape(-1)]
-            z = torch.from_numpy(z)
+            z = _tf_conv_float32(uniq.astype(np.float64), self.tf_kernel)[inverse.reshape(-1)]
+            z = torch.from_numpy(z).to(power.device)
             power[b, :, t] = z[:, : self.n_bins] ** 2 + z[:, self.n_bins :] ** 2
         return power
 
