@@ -222,7 +222,22 @@ def _load_targets(raw: dict, seed: int, teacher) -> tuple:
     names = [t.default_name(teacher.embedding_size) for t in targets]
     if len(set(names)) != len(names):
         raise ConfigError(f"targets: two entries resolve to the same name ({names}); give each a 'name'")
+    dim = _teacher_dim(teacher)
+    for i, t in enumerate(targets):
+        try:
+            t.check_teacher_dim(dim)
+        except ConfigError as exc:  # before hours of teacher extraction, not after
+            raise ConfigError(f"in section 'targets[{i}]' of the run config: {exc}") from None
     return targets
+
+
+def _teacher_dim(teacher) -> int:
+    """The teacher's embedding size from its config (registry families know theirs without loading)."""
+    if getattr(teacher, "embedding_size", None):
+        return int(teacher.embedding_size)
+    from .teacher.registry import resolve_teacher
+
+    return int(resolve_teacher(teacher, find_weights=False).embedding_size)
 
 
 def _student_entries(raw: dict) -> list[dict]:

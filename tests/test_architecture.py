@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "sea.layout": 1,
     "sea.distributed": 1,
     # 2: data on disk
+    "sea.resample": 2,
     "sea.audio": 2,
     "sea.framing": 2,
     "sea.manifest": 2,

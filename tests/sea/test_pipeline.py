@@ -110,6 +110,8 @@ def test_bad_values_are_refused_before_anything_runs(tmp_path):
         load_run_config(
             write_config(tmp_path / "d.yaml", run, data={"dataset": "folder", "raw_dir": str(tmp_path), "n_clips": 3})
         )
+    with pytest.raises(ConfigError, match=r"targets\[0\].*600.*512"):
+        load_run_config(write_config(tmp_path / "f.yaml", run, targets={"method": "pca", "dim": 600}))
     assert not run.exists()  # validation happens before any stage
 
 
