@@ -74,9 +74,9 @@ def _walk(root: Path, extensions: tuple[str, ...]) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
-        for name in sorted(filenames):
-            if Path(name).suffix.lower() in extensions:
-                out.append(Path(dirpath) / name)
+        # a folder named like audio ("x.wav/") is listed, so the command reports it instead of dropping it
+        names = sorted(filenames + [d for d in dirnames if Path(d).suffix.lower() in extensions])
+        out += [Path(dirpath) / n for n in names if Path(n).suffix.lower() in extensions]
     return out
 
 

@@ -21,7 +21,7 @@ GROUPS = (
     ("data", "prepare target-domain datasets (synthetic, UrbanSound8K, SONYC-UST, ESC-50, folders)"),
     ("teacher", "OpenL3 teacher: embed files (openl3-compatible) or extract a run's frame store"),
     ("targets", "fit and apply the reduction (PCA / dimension sampling) of teacher embeddings"),
-    ("students", "list and inspect the student architectures"),
+    ("students", "list and inspect students; embed audio with the published SEA students (edgel3-compatible)"),
     ("distill", "train a student to regress the reduced teacher embeddings"),
     ("evaluate", "downstream classifiers, fidelity and cost metrics, reports and plots"),
     ("export", "quantize and export a student to ONNX / TFLite / MCU / Raspberry Pi bundles"),
