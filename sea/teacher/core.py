@@ -736,26 +736,16 @@ def embed_report(paths, output_dir=None, suffix=None, overwrite: bool = False, *
 
 
 def _expand(inputs: list) -> list[Path]:
-    """Expand inputs as :func:`sea.files.expand_inputs`, plus directories *named* like audio files.
+    """Expand inputs as :func:`sea.files.expand_inputs`, keeping an empty folder named like audio (``x.wav/``).
 
-    A folder ``x.wav/`` inside an input folder (or given, and empty) is kept as an input, so that it is
-    reported as not audio rather than skipped silently.
+    Such a folder given on the command line is reported as not audio rather than dropped with a warning.
     """
     from ..constants import AUDIO_EXTENSIONS
 
-    odd = []
-    for item in map(Path, inputs):
-        if item.is_dir() and item.suffix.lower() in AUDIO_EXTENSIONS and not any(item.iterdir()):
-            odd.append(item)
-        elif item.is_dir():
-            odd += sorted(d for d in item.rglob("*") if d.is_dir() and d.suffix.lower() in AUDIO_EXTENSIONS)
-    try:
-        files = expand_inputs([i for i in inputs if Path(i) not in odd])
-    except ParameterError:
-        if not odd:
-            raise
-        files = []
-    return files + [d for d in odd if d not in files]
+    odd = [Path(i) for i in inputs if Path(i).is_dir() and Path(i).suffix.lower() in AUDIO_EXTENSIONS]
+    odd = [d for d in odd if not any(d.iterdir())]
+    rest = [i for i in inputs if Path(i) not in odd]
+    return (expand_inputs(rest) if rest else []) + odd
 
 
 def _check_output_dir(output_dir, *, create: bool = False) -> None:
