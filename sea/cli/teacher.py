@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import typing
 from pathlib import Path
 
 from ..config import add_config_arguments, config_from_args, config_to_dict
-from ..constants import VALID_RES_TYPES
 from ..teacher.config import EmbedConfig, ExtractConfig
 from ._common import add_group
 
@@ -38,17 +36,6 @@ examples:
   sea teacher embed audio sounds/ -i mel128 -c env -as 512 -t 0.5 -ow -q
   sea teacher embed clip.wav --untrained-teacher -o /tmp/dry   # offline dry run, random weights
 """
-#: openl3 0.4.2's option strings (openl3/cli.py) for EmbedConfig's fields, besides sea's own --field-name.
-_OPENL3_FLAGS = {
-    "output_dir": ("-o",),
-    "suffix": ("-x",),
-    "input_repr": ("-i",),
-    "content_type": ("-c",),
-    "embedding_size": ("--audio-embedding-size", "-as", "-s"),
-    "hop_size": ("--audio-hop-size", "-t", "-ah"),
-    "batch_size": ("--audio-batch-size", "-ab"),
-    "frontend": ("--audio-frontend", "-af"),
-}
 _EXTRACT_HELP = "embed every frame of a run (clips.jsonl + 48 kHz cache) into RUN_DIR/teacher/<variant>/"
 
 
@@ -68,25 +55,11 @@ def register(subparsers, name: str, help_text: str) -> None:
     p.set_defaults(func=_run_extract)
 
 
-def _openl3_flavoured(cls: type) -> type:
-    """``cls`` with openl3's option strings added to its fields' metadata ``flags`` (what the parser reads)."""
-    hints = typing.get_type_hints(cls)
-    fields = []
-    for f in dataclasses.fields(cls):
-        md = {k: v for k, v in f.metadata.items() if k != "short"}
-        own = tuple(md.get("flags", ()))
-        md["flags"] = own + tuple(x for x in _OPENL3_FLAGS.get(f.name, ()) if x not in own)
-        if f.name == "embedding_size":
-            md["help"] = f"{md.get('help', 'embedding dimension')}: 512 or 6144"
-        fields.append((f.name, hints[f.name], dataclasses.field(default=f.default, metadata=md)))
-    return dataclasses.make_dataclass(cls.__name__, fields, frozen=True)
-
-
 def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
     """[audio] FILE_OR_DIR..., the EmbedConfig flags with openl3's spellings, and openl3's switches."""
     parser.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR", help="audio files or directories of audio files "
                         "(openl3's modality word 'audio' may come first)")  # fmt: skip
-    group = add_config_arguments(parser, _openl3_flavoured(EmbedConfig), exclude=("center", "untrained"),
+    group = add_config_arguments(parser, EmbedConfig, exclude=("center", "untrained"),
                                  title="openl3 options")  # fmt: skip
     group.add_argument(
         "--no-audio-centering",
@@ -117,10 +90,6 @@ def _add_embed_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. edgel3:sea_ust_64 (with --weights), birdnet, openl3:mel128_env_512; its own rate, window "
         "and default hop; the .npz layout stays openl3's (default: OpenL3 from the options above)",
     )
-    if "res_type" not in {f.name for f in dataclasses.fields(EmbedConfig)}:  # until EmbedConfig has it
-        own.add_argument("--res-type", default="kaiser_best", choices=VALID_RES_TYPES, help="resampler of audio not at "
-                         "48 kHz: kaiser_best is openl3's (resampy 0.2.2, bit for bit); soxr is faster (default: "
-                         "%(default)s)")  # fmt: skip
 
 
 def _embed_inputs(args: argparse.Namespace) -> list[str]:
@@ -154,8 +123,7 @@ def _run_embed(args: argparse.Namespace) -> int:
     inputs = _embed_inputs(args)
     config, model = _teacher(args, config_from_args(EmbedConfig, args))
     quiet = getattr(args, "quiet", False)
-    options = {"res_type": getattr(args, "res_type", "kaiser_best"), **config_to_dict(config)}
-    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, model=model, **options)
+    report = embed_report(inputs, overwrite=args.overwrite, verbose=not quiet, model=model, **config_to_dict(config))
     for out in report.written:
         print(out)
     if report.failed or (report.skipped and not quiet):

@@ -22,6 +22,7 @@ from ..constants import (
     VALID_FRONTENDS,
     VALID_INPUT_REPRS,
     VALID_PRECISIONS,
+    VALID_RES_TYPES,
 )
 from ..errors import ConfigError
 from .registry import (
@@ -229,39 +230,55 @@ class EmbedConfig:
 
     The fields are the keywords of :func:`sea.teacher.embed_files` (and of
     :func:`sea.teacher.get_embedding`, but for ``output_dir`` and ``suffix``),
-    with the same defaults. ``metadata["short"]`` is openl3's short option of a
-    field's flag (``-i`` for ``--input-repr``).
+    with the same defaults. ``metadata["flags"]`` are openl3 0.4.2's option strings
+    for a field (openl3/cli.py: ``-c`` is the content type, ``-t`` the hop size).
     """
 
     output_dir: str | None = field(
-        default=None, metadata={"help": "output directory; none: next to each input", "short": "-o"}
+        default=None, metadata={"help": "output directory; none: next to each input", "flags": ("-o",)}
     )
-    suffix: str | None = field(default=None, metadata={"help": "append _SUFFIX to output names", "short": "-x"})
+    suffix: str | None = field(default=None, metadata={"help": "append _SUFFIX to output names", "flags": ("-x",)})
     input_repr: Literal[VALID_INPUT_REPRS] = field(
-        default="mel256", metadata={"help": "spectrogram input", "short": "-i"}
+        default="mel256", metadata={"help": "spectrogram input", "flags": ("-i",)}
     )
     content_type: Literal[VALID_CONTENT_TYPES] = field(
-        default="music", metadata={"help": "weights trained on env or music", "short": "-t"}
+        default="music", metadata={"help": "weights trained on env or music", "flags": ("-c",)}
     )
-    embedding_size: int = field(default=6144, metadata={"help": "embedding dimension", "short": "-s"})
-    hop_size: float = field(default=0.1, metadata={"help": "hop between 1-s windows, in seconds"})
+    embedding_size: int = field(
+        default=6144,
+        metadata={"help": "embedding dimension: 512 or 6144", "flags": ("--audio-embedding-size", "-as", "-s")},
+    )
+    hop_size: float = field(
+        default=0.1,
+        metadata={"help": "hop between 1-s windows, in seconds", "flags": ("--audio-hop-size", "-t", "-ah")},
+    )
     center: bool = field(default=True, metadata={"help": "pad 0.5 s so timestamps are window centres"})
     frontend: Literal[VALID_FRONTENDS] = field(
         default="kapre",
         metadata={
             "help": "kapre: openl3 0.4.x default; librosa: openl3's librosa option; "
-            "legacy: kapre 0.1.4 (openl3<=0.3.1, torchopenl3)"
+            "legacy: kapre 0.1.4 (openl3<=0.3.1, torchopenl3)",
+            "flags": ("--audio-frontend", "-af"),
         },
     )
     weights: str | None = field(default=None, metadata={"help": "openl3 .h5 weights or a converted .pt"})
     untrained: bool = field(
         default=False, metadata={"help": "random weights for a dry run (outputs are marked untrained)"}
     )
-    batch_size: int = field(default=32, metadata={"help": "windows per forward pass; bounds memory"})
+    batch_size: int = field(
+        default=32, metadata={"help": "windows per forward pass; bounds memory", "flags": ("--audio-batch-size", "-ab")}
+    )
     device: str = field(default="cpu", metadata={"help": "torch device: cpu, cuda, cuda:N"})
     precision: Literal[VALID_PRECISIONS] = field(
         default="float32",
         metadata={"help": "autocast dtype of the CNN (bfloat16/float16 are faster on GPU but not openl3-exact)"},
+    )
+    res_type: Literal[VALID_RES_TYPES] = field(
+        default="kaiser_best",
+        metadata={
+            "help": "resampler of audio not at the teacher's rate: kaiser_best is openl3's (resampy 0.2.2, "
+            "bit for bit); soxr_vhq/soxr_hq are faster"
+        },
     )
 
     def validate(self) -> None:
