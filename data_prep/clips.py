@@ -8,6 +8,7 @@ into ``data_report.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -161,3 +162,39 @@ def unlisted_warnings(
         for p in files
         if p.is_file() and not p.name.startswith(".") and real_path(p) not in listed
     ]
+
+
+def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:
+    """Keep one of two disjoint halves of a clip list, split by recording.
+
+    Clips of one recording (``meta["group"]``: UrbanSound8K's fsID, ESC-50's source file; else the clip
+    itself) always fall on the same side, and a recording's side depends only on its name (a hash), so
+    part ``a`` and part ``b`` of one corpus never share a recording, whatever else is prepared.
+
+    Parameters
+    ----------
+    clips : ClipList
+    part : "all", "a" or "b"
+    fraction : float in (0, 1)
+        Expected share of the recordings in part ``b``.
+
+    Returns
+    -------
+    clips : ClipList
+        The same list for ``"all"``; otherwise a copy with the other part's candidates left out (and a note).
+    """
+    if part == "all":
+        return clips
+    from sea.splits import hashed_holdout
+
+    def group(c: Candidate) -> str:
+        return str((c.meta or {}).get("group") or c.clip_id)
+
+    kept_a, held_b = hashed_holdout([group(c) for c in clips.candidates], fraction)
+    chosen = set(kept_a if part == "a" else held_b)
+    keep = [c for c in clips.candidates if group(c) in chosen]
+    note = (
+        f"part {part}: {len(keep)} of {len(clips.candidates)} clips, {len(chosen)} of {len(kept_a) + len(held_b)} "
+        f"recordings (split by recording; part b holds ~{fraction:.0%} of them)"
+    )
+    return dataclasses.replace(clips, candidates=keep, notes=[*clips.notes, note])

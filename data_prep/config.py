@@ -89,6 +89,17 @@ class PrepareConfig:
         },
     )
     synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed, >= 0 (default: 0)"})
+    part: str = field(
+        default="all",
+        metadata={
+            "help": "keep all clips, or one of two disjoint halves split by recording (meta.group, else the clip): "
+            "'a' or 'b', e.g. distil on part a of a corpus and evaluate on part b",
+            "choices": ("all", "a", "b"),
+        },
+    )
+    part_fraction: float = field(
+        default=0.5, metadata={"help": "share of the recordings in part b (the rest is part a)", "metavar": "F"}
+    )
     workers: int = field(
         default=0,
         metadata={
@@ -131,6 +142,8 @@ class PrepareConfig:
             names = ", ".join(f"{k}=" for k in given)
             raise ConfigError(f"{names} only apply to the synthetic dataset, not {self.dataset!r}")
         check_generation(self.n_clips, self.duration, self.synth_seed)
+        if not 0.0 < self.part_fraction < 1.0:
+            raise ConfigError(f"part_fraction={self.part_fraction} must be strictly between 0 and 1 (e.g. 0.5)")
 
     def recorded(self) -> dict[str, Any]:
         """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS` and ``workers``.
@@ -140,7 +153,10 @@ class PrepareConfig:
         values : dict
             JSON-ready values, in field order.
         """
-        return {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS + SPEED_FIELDS}
+        values = {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS + SPEED_FIELDS}
+        if self.part == "all":  # the default leaves the record (and the hash of earlier runs) as it was
+            values.pop("part"), values.pop("part_fraction")
+        return values
 
 
 def check_generation(n_clips: int | None, duration: float | None, seed: int | None) -> None:

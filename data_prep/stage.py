@@ -25,6 +25,7 @@ from sea.errors import ConfigError
 from sea.layout import RunLayout
 from sea.lock import run_lock
 
+from .clips import select_part
 from .config import DATASETS, DOWNLOADABLE, PrepareConfig, make_config
 from .engine import check_run_dir, prepare_clips
 
@@ -94,12 +95,16 @@ def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) 
     options = {k: v for k, v in config_to_dict(config).items() if k not in ("dataset", "raw_dir")}
     config = make_config(config.dataset, raw_dir, **options)
     check_run_dir(Path(run_dir))
+
+    def clips():
+        return select_part(module.find_clips(raw_dir, config, Path(run_dir)), config.part, config.part_fraction)
+
     if config.dataset != "synthetic":  # the raw layout is read (and validated) before anything is written
-        return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
+        return prepare_clips(clips(), run_dir, config, overwrite=overwrite)
     module.check_raw(raw_dir, config, overwrite=overwrite)  # before the lock and the set are written
     with run_lock(run_dir):  # the synthetic set is generated into the run directory: hold it from the start
         module.generate_raw(raw_dir, config, overwrite=overwrite)
-        return prepare_clips(module.find_clips(raw_dir, config, Path(run_dir)), run_dir, config, overwrite=overwrite)
+        return prepare_clips(clips(), run_dir, config, overwrite=overwrite)
 
 
 def prepare(dataset: str, raw_dir: str | Path | None, run_dir: str | Path, **kwargs: Any) -> Path:

@@ -180,3 +180,37 @@ def test_links_to_folders_are_followed_once(tmp_path):
     assert recs == {"sensor_a__day1__rec1", "sensor_a__rec2", "rec3", "linked__far"}
     rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
     assert any("not followed again" in n and n.endswith("sensor_a/loop") for n in rep["notes"])
+
+
+def test_parts_a_and_b_split_by_recording(tmp_path):
+    """part a / part b: disjoint halves by recording (the CSV's group), together the whole folder."""
+    import csv
+
+    import numpy as np
+    import soundfile as sf
+
+    from data_prep.config import PrepareConfig
+    from data_prep.stage import run
+    from sea.manifest import read_manifest
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    rows = []
+    for g in range(12):
+        for k in range(3):  # three slices per recording
+            name = f"rec{g}_{k}.wav"
+            sf.write(raw / name, 0.1 * np.random.default_rng(g * 10 + k).standard_normal(8000), 8000)
+            rows.append({"path": name, "group": f"rec{g}"})
+    with open(raw / "meta.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["path", "group"])
+        w.writeheader()
+        w.writerows(rows)
+    parts = {}
+    for part in ("a", "b"):
+        cfg = PrepareConfig(dataset="folder", raw_dir=str(raw), csv="meta.csv", cache_srs=(8000,), part=part)
+        run(tmp_path / part, cfg)
+        parts[part] = read_manifest(tmp_path / part)
+    groups = {p: {r.meta["group"] for r in recs} for p, recs in parts.items()}
+    assert groups["a"] and groups["b"] and not groups["a"] & groups["b"]
+    assert groups["a"] | groups["b"] == {f"rec{g}" for g in range(12)}
+    assert sum(len(r) for r in parts.values()) == 36  # every slice of a recording on its recording's side
