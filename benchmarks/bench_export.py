@@ -1,10 +1,12 @@
-"""Latency per 1-s window on this CPU: teacher fp32 vs student fp32/int8 in each runtime (batch 1, one thread).
+"""Latency per window on this CPU: teacher fp32 vs student fp32/int8 in each runtime (batch 1, one thread).
 
-    python benchmarks/bench_export.py [--student sea_student_3] [--repeats 30] [--keep DIR]
+    python benchmarks/bench_export.py [--student sea_student_3] [--repeats 30] [--keep DIR] [--window-size 1.0]
 
 Exports a random-weight student (calibrated on real windows of a small synthetic run built in a temp
-folder), then times torch, onnxruntime, ai-edge-litert and tflite-micro. Figures on a shared machine are
-noisy; tflite-micro uses reference kernels, so its host time says nothing about an MCU.
+folder), then times torch, onnxruntime, ai-edge-litert and tflite-micro, and prints each against two baselines
+measured in the same process: the OpenL3 teacher (teacher/this) and the student in torch fp32 (torch/this). The
+machine (CPU model, cores) is printed with the table. Figures on a shared machine are noisy; tflite-micro uses
+reference kernels, so its host time says nothing about an MCU.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--tflm-repeats", type=int, default=3)
     ap.add_argument("--keep", help="export folder to keep (default: a temp folder)")
+    ap.add_argument("--window-size", type=float, default=1.0, help="the student's window in seconds (3.0: BirdNET's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -41,7 +44,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp(prefix="sea-bench-"))
     run = make_run(tmp / "run", n_clips=6, srs=(8000,))
-    ckpt = make_checkpoint(run, args.student)
+    ckpt = make_checkpoint(run, args.student, window_size=args.window_size)
     out = Path(args.keep) if args.keep else tmp / "export"
     cfg = ExportConfig(
         int8=True,
@@ -57,8 +60,9 @@ def main(argv=None) -> int:
 
     from sea.checkpoint import load_student
 
-    model, _ = load_student(ckpt)
-    x = torch.zeros(1, 1, 64, 50) - 40.0
+    model, ckpt_doc = load_student(ckpt)
+    fe = ckpt_doc["frontend"]
+    x = torch.zeros(1, *fe["output_shape"]) - 40.0
     rows = []
     with torch.no_grad():
         rows.append(("student fp32", "torch", time_fn(lambda: model(x), repeats=args.repeats)["median_ms"]))
@@ -89,23 +93,39 @@ def main(argv=None) -> int:
     )
     from sea.students.frontend import logmel_numpy
 
-    y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
-    rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y), repeats=args.repeats)["median_ms"]))
+    y = np.random.default_rng(0).standard_normal(int(fe["window_length"])).astype(np.float32) * 0.1
+    rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y, fe), repeats=args.repeats)["median_ms"]))
     t_ms = teacher_latency_ms(repeats=5)
-    print(f"\nlatency per 1-s window, batch 1, one thread ({args.student}; shared CPU, noisy)\n")
+    print(f"\nlatency per {args.window_size:g}-s window, batch 1, one thread ({args.student}; shared CPU, noisy)")
+    print(machine_line() + "\n")
     print(latency_table(rows, t_ms))
     return 0
 
 
+def machine_line() -> str:
+    """``machine: CPU model, N cores, M GiB`` (sea.utils.machine_info)."""
+    from sea.utils import machine_info
+
+    m = machine_info()
+    return f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}, torch {m.get('torch')}"
+
+
 def latency_table(rows: list[tuple[str, str, float]], t_ms: float | None) -> str:
-    """The latency table: one row per (model, runtime, ms), the teacher first, with the teacher/this ratio."""
+    """The latency table: one row per (model, runtime, ms), the teacher first, with the teacher/this and
+    torch/this ratios (baselines timed in the same process: the OpenL3 teacher, and the student in torch fp32)."""
     from sea.tables import render_table
 
-    table = [["teacher fp32", "torch", f"{t_ms:.2f}" if t_ms is not None else "n/a", "1.0" if t_ms else "-"]]
-    table += [[who, rt, f"{ms:.3f}", f"{t_ms / ms:.1f}" if t_ms else "-"] for who, rt, ms in rows]
+    base = next((ms for who, rt, ms in rows if rt == "torch"), None)
+
+    def ratio(ref, ms):
+        return f"{ref / ms:.1f}" if ref else "-"
+
+    table = [["teacher fp32", "torch", f"{t_ms:.2f}" if t_ms is not None else "n/a", "1.0" if t_ms else "-",
+              ratio(base, t_ms) if t_ms else "-"]]  # fmt: skip
+    table += [[who, rt, f"{ms:.3f}", ratio(t_ms, ms), ratio(base, ms)] for who, rt, ms in rows]
     # minimum widths keep the columns of the earlier fixed-width layout (benchmarks/RESULTS.md)
-    header = ["model".ljust(20), "runtime".ljust(28), "ms".rjust(10), "teacher/this".rjust(12)]
-    text = render_table(header, table, style="text", align="<<>>")
+    header = ["model".ljust(20), "runtime".ljust(28), "ms".rjust(10), "teacher/this".rjust(12), "torch/this".rjust(10)]
+    text = render_table(header, table, style="text", align="<<>>>")
     return text if t_ms is not None else text + "\n(teacher: sea.teacher not importable)"
 
 

@@ -47,16 +47,16 @@ def build_run(run_dir: Path, n_clips: int, seed: int) -> None:
 
 
 def tradeoff_table(rows: list[dict]) -> str:
-    """One row per student: params, MACs, int8 activation and weight KB, held-out R2 and cosine."""
-    from sea.tables import render_table
+    """One row per student: params, MACs, int8 activation and weight bytes (KiB), held-out R2 and cosine."""
+    from sea.tables import fmt_bytes, render_table
 
     cells = [
-        [r["student"], f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}M", f"{r['act'] / 1024:.1f}KB",
-         f"{r['weights'] / 1024:.1f}KB", f"{r['r2']:.3f}", f"{r['cosine']:.3f}"]
+        [r["student"], f"{r['params']:,}", f"{r['macs'] / 1e6:.1f}M", fmt_bytes(r["act"]),
+         fmt_bytes(r["weights"]), f"{r['r2']:.3f}", f"{r['cosine']:.3f}"]
         for r in rows
     ]  # fmt: skip
     # minimum widths keep the columns of the earlier fixed-width layout (benchmarks/RESULTS.md)
-    widths = (18, 10, 7, 8, 8, 6, 6)
+    widths = (18, 10, 7, 10, 10, 6, 6)
     names = ("student", "params", "MACs", "act int8", "w int8", "R2 (w)", "cosine")
     header = [names[0].ljust(widths[0])] + [n.rjust(w) for n, w in zip(names[1:], widths[1:])]
     return render_table(header, cells, style="text", align="<>>>>>>")
@@ -124,8 +124,14 @@ def main() -> int:
         )
         print(f"distilled {name} in {rows[-1]['seconds']:.0f} s", flush=True)
 
+    from sea.utils import machine_info
+
+    m = machine_info()
     print(f"\nrun {run_dir}, targets {args.targets}, {args.epochs} epochs, lr {args.lr}, seed {args.seed}")
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; seconds per student: "
+          + ", ".join(f"{r['student']} {r['seconds']:.0f}" for r in rows))  # fmt: skip
     print(tradeoff_table(rows))
+    # the baseline, distilled in this same process on the same targets: the paper's Student 3
     ref = next((r for r in rows if r["student"] == "sea_student_3"), None)
     if ref:
         for r in rows:
