@@ -118,7 +118,10 @@ def latency_table(rows: list[tuple[str, str, float]], t_ms: float | None) -> str
     base = next((ms for who, rt, ms in rows if rt == "torch"), None)
 
     def ratio(ref, ms):
-        return f"{ref / ms:.1f}" if ref else "-"
+        if not ref:
+            return "-"
+        r = ref / ms
+        return f"{r:.1f}" if r >= 0.1 else f"{r:.2g}"
 
     table = [["teacher fp32", "torch", f"{t_ms:.2f}" if t_ms is not None else "n/a", "1.0" if t_ms else "-",
               ratio(base, t_ms) if t_ms else "-"]]  # fmt: skip
