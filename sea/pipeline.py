@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import config_from_dict, config_to_dict, read_yaml
+from .config import config_from_dict, config_to_dict, did_you_mean, read_yaml
 from .constants import STAGES
 from .distributed import World
 from .errors import ConfigError, ParityError, SeaError, UntrainedTeacherWarning, WeightsError
@@ -48,7 +48,16 @@ from .utils import read_json, write_json
 
 log = logging.getLogger("sea.pipeline")
 
-__all__ = ["STAGES", "EvalDataset", "RunPlan", "check_overlap", "load_run_config", "plan_to_dict", "run_pipeline"]
+__all__ = [
+    "STAGES",
+    "EvalDataset",
+    "Evaluation",
+    "RunPlan",
+    "check_overlap",
+    "load_run_config",
+    "plan_to_dict",
+    "run_pipeline",
+]
 
 TOP_KEYS = ("run_dir", "seed", "data", "teacher", "targets", "students", "distill", "evaluate", "export")
 # generation keys of the synthetic set (PrepareConfig fields that only dataset 'synthetic' reads)
@@ -65,49 +74,89 @@ class RunPlan:
     run_dir: Path
     seed: int
     prepare: Any  # data_prep.config.PrepareConfig
-    untrained: str  # "auto", "true" or "false"
-    teacher: Any  # sea.teacher.config.ExtractConfig
+    untrained: str  # "auto", "true" or "false" (OpenL3 teachers)
+    teachers: tuple[Any, ...]  # sea.teacher.config.ExtractConfig, one per teacher (usually one)
     targets: tuple[Any, ...]  # sea.targets.config.TargetsConfig
     students: tuple[Any, ...]  # sea.distill.config.DistillConfig, one per student
     evaluate: Any | None  # sea.evaluate.config.EvalConfig (models filled in at run time)
     export: Any | None  # export.config.ExportConfig
     export_students: tuple[str, ...] = field(default=())
     eval_datasets: tuple[EvalDataset, ...] = field(default=())  # evaluate.datasets; empty: evaluate on `data`
-    allow_overlap: bool | tuple[str, ...] = False  # True, or the evaluation names allowed to overlap
+    allow_overlap: bool | tuple[str, ...] = False  # True, or the evaluation datasets allowed to overlap
+    target_teachers: tuple[int, ...] = ()  # the teacher (index) of each target set
+    target_name_list: tuple[str, ...] = ()  # the name of each target set
 
     @property
     def layout(self) -> RunLayout:
         return RunLayout(self.run_dir)
 
+    @property
+    def teacher(self):
+        """The first (usually the only) teacher."""
+        return self.teachers[0]
+
+    def teacher_variants(self) -> list[str]:
+        from .teacher.config import variant_name
+
+        return [variant_name(t) for t in self.teachers]
+
     def student_names(self) -> list[str]:
         return [c.output_name() for c in self.students]
 
     def target_names(self) -> list[str]:
-        return [t.default_name(self.teacher.embedding_size) for t in self.targets]
+        return list(self.target_name_list)
 
-    def eval_names(self) -> list[str]:
-        """The ``RUN/eval/<name>`` folders the evaluate stage of this plan writes, the primary one first."""
+    def student_teacher(self, student: str) -> int:
+        """The teacher (index) a student is distilled from."""
+        cfg = next(c for c in self.students if c.output_name() == student)
+        return self.target_teachers[self.target_name_list.index(cfg.targets)]
+
+    def evaluations(self) -> list[Evaluation]:
+        """Every evaluation of the plan: one per dataset (``evaluate.datasets``, else the run's own data) and
+        teacher; the primary one first."""
         if self.evaluate is None:
             return []
         if self.eval_datasets:
-            return [d.name for d in self.eval_datasets]
-        ds_dir = Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
-        return [safe_name(self.evaluate.dataset_name or ds_dir.resolve().name)]
+            datasets = [(d.name, self.layout.dataset(d.name)) for d in self.eval_datasets]
+        else:
+            ds_dir = Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
+            datasets = [(safe_name(self.evaluate.dataset_name or ds_dir.resolve().name), ds_dir)]
+        variants = self.teacher_variants()
+        return [
+            Evaluation(name if len(variants) == 1 else safe_name(f"{name}-{v}"), name, Path(d), i)
+            for name, d in datasets
+            for i, v in enumerate(variants)
+        ]
+
+    def eval_names(self) -> list[str]:
+        """The ``RUN/eval/<name>`` folders the evaluate stage of this plan writes, the primary one first."""
+        return [e.name for e in self.evaluations()]
 
     def eval_name(self) -> str | None:
-        """The primary evaluation (the summary's rows and the deployable head come from it)."""
+        """The primary evaluation (the summary's first rows come from it)."""
         names = self.eval_names()
         return names[0] if names else None
 
-    def overlap_allowed(self, name: str) -> bool:
-        """Whether evaluation ``name`` may share audio with the distillation corpus (a transductive evaluation)."""
-        return self.allow_overlap is True or (isinstance(self.allow_overlap, tuple) and name in self.allow_overlap)
+    def overlap_allowed(self, dataset: str) -> bool:
+        """Whether evaluation dataset ``dataset`` may share audio with the distillation corpus (transductive)."""
+        return self.allow_overlap is True or (isinstance(self.allow_overlap, tuple) and dataset in self.allow_overlap)
 
     def eval_dataset_dir(self, name: str) -> Path:
-        """The prepared dataset that evaluation ``name`` reads."""
-        if self.eval_datasets:
-            return self.layout.dataset(name)
-        return Path(self.evaluate.dataset) if self.evaluate.dataset else self.run_dir
+        """The prepared dataset that evaluation ``name`` (or dataset ``name``) reads."""
+        for e in self.evaluations():
+            if name in (e.name, e.dataset):
+                return e.dataset_dir
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation of a run: a dataset, evaluated with one teacher, its reductions and its students."""
+
+    name: str  # RUN/eval/<name>
+    dataset: str  # the evaluation dataset's name (evaluate.datasets[].name, or the run's own data)
+    dataset_dir: Path  # the prepared folder it reads
+    teacher: int  # index into RunPlan.teachers
 
 
 @dataclass(frozen=True)
@@ -201,16 +250,56 @@ def _load_data(raw: dict, seed: int):
     return _section(PrepareConfig, data, "data")
 
 
-def _load_teacher(raw: dict, seed: int):
-    from .teacher.config import ExtractConfig
+def _load_teachers(raw: dict, seed: int) -> tuple[tuple, str]:
+    """``teacher:`` is one mapping or a list of them (several teachers specialise students side by side)."""
+    from .teacher.config import ExtractConfig, variant_name
 
-    values = _seeded(raw.get("teacher"), ExtractConfig, seed)
-    untrained = _bool_or_auto(values.pop("untrained_teacher", "auto"), "untrained_teacher")
-    return _section(ExtractConfig, {**values, "untrained_teacher": untrained == "true"}, "teacher"), untrained
+    section = raw.get("teacher")
+    entries = section if isinstance(section, list) else [section or {}]
+    if not entries:
+        raise ConfigError("section 'teacher' is an empty list; give at least one teacher")
+    teachers, modes = [], set()
+    for i, e in enumerate(entries):
+        where = "teacher" if not isinstance(section, list) else f"teacher[{i}]"
+        if not isinstance(e, dict):
+            raise ConfigError(f"section {where!r} must be a mapping of ExtractConfig keys, got {e!r}")
+        values = _seeded(e, ExtractConfig, seed)
+        if values.get("model", "openl3") != "openl3":  # other families always use their real weights
+            teachers.append(_section(ExtractConfig, values, where))
+            continue
+        untrained = _bool_or_auto(values.pop("untrained_teacher", "auto"), "untrained_teacher")
+        modes.add(untrained)
+        teachers.append(_section(ExtractConfig, {**values, "untrained_teacher": untrained == "true"}, where))
+    variants = [variant_name(t) for t in teachers]
+    if len(set(variants)) != len(variants):
+        raise ConfigError(f"teacher: two entries are the same teacher ({variants}); list each teacher once")
+    if len(modes) > 1:
+        raise ConfigError("teacher: give every OpenL3 teacher the same untrained_teacher setting")
+    return tuple(teachers), modes.pop() if modes else "false"
 
 
-def _load_targets(raw: dict, seed: int, teacher) -> tuple:
+def _target_teacher(t, teachers: tuple, i: int) -> int:
+    """The teacher a target set reduces: its ``teacher`` key (a store variant, FAMILY or FAMILY:NAME), else the first."""
+    from .teacher.config import variant_name
+
+    want = str(getattr(t, "teacher", "auto") or "auto")
+    if want == "auto":
+        return 0
+    for k, cfg in enumerate(teachers):
+        family = getattr(cfg, "model", "openl3")
+        if want in (variant_name(cfg), family, f"{family}:{getattr(cfg, 'name', None)}"):
+            return k
+    variants = [variant_name(c) for c in teachers]
+    spellings = variants + [getattr(c, "model", "openl3") for c in teachers]
+    raise ConfigError(
+        f"targets[{i}].teacher={want!r} is not a teacher of this run{did_you_mean(want, spellings)}; "
+        f"choose one of {', '.join(variants)}"
+    )
+
+
+def _load_targets(raw: dict, seed: int, teachers: tuple) -> tuple[tuple, tuple[int, ...], tuple[str, ...]]:
     from .targets.config import TargetsConfig
+    from .teacher.config import variant_name
 
     section = raw.get("targets")
     entries = section if isinstance(section, list) else [section or {}]
@@ -219,16 +308,38 @@ def _load_targets(raw: dict, seed: int, teacher) -> tuple:
     )
     if any(t.sampler == "all" for t in targets):
         raise ConfigError("targets: sampler 'all' is for 'sea targets fit'; in a run config list one entry per sampler")
-    names = [t.default_name(teacher.embedding_size) for t in targets]
+    owners = tuple(_target_teacher(t, teachers, i) for i, t in enumerate(targets))
+    dims = [_teacher_dim(t) for t in teachers]
+    names = []
+    for t, k in zip(targets, owners):
+        name = t.default_name(dims[k])
+        # several teachers: a default name says whose frames it reduces
+        names.append(name if t.name or len(teachers) == 1 else f"{variant_name(teachers[k])}_{name}")
     if len(set(names)) != len(names):
         raise ConfigError(f"targets: two entries resolve to the same name ({names}); give each a 'name'")
-    dim = _teacher_dim(teacher)
-    for i, t in enumerate(targets):
+    for i, (t, k) in enumerate(zip(targets, owners)):
         try:
-            t.check_teacher_dim(dim)
+            t.check_teacher_dim(dims[k])
         except ConfigError as exc:  # before hours of teacher extraction, not after
             raise ConfigError(f"in section 'targets[{i}]' of the run config: {exc}") from None
-    return targets
+    return targets, owners, tuple(names)
+
+
+def _with_teacher_rates(prepare, teachers: tuple, given: bool):
+    """The data's audio caches at every teacher's rate and the students' (8 kHz); a given list must hold them."""
+    from .constants import STUDENT_SR
+    from .teacher.registry import resolve_teacher
+
+    needed = {int(resolve_teacher(t, find_weights=False).sr) for t in teachers} | {STUDENT_SR}
+    if not given:
+        return dataclasses.replace(prepare, cache_srs=tuple(sorted(needed, reverse=True)))
+    missing = sorted(needed - {int(r) for r in prepare.cache_srs})
+    if missing:
+        raise ConfigError(
+            f"data.cache_srs={list(prepare.cache_srs)} lacks {missing} Hz, the rate(s) the teachers and students read; "
+            f"add them or leave cache_srs out (sea then picks {sorted(needed, reverse=True)})"
+        )
+    return prepare
 
 
 def _teacher_dim(teacher) -> int:
@@ -258,13 +369,13 @@ def _student_entries(raw: dict) -> list[dict]:
     return out
 
 
-def _load_students(raw: dict, seed: int, teacher, targets: tuple) -> tuple:
+def _load_students(raw: dict, seed: int, teachers: tuple, targets: tuple, owners: tuple, target_names: tuple) -> tuple:
     from .distill.config import DistillConfig
 
     shared = raw.get("distill") or {}
     if not isinstance(shared, dict):
         raise ConfigError("section 'distill' must be a mapping of DistillConfig keys")
-    target_names = [t.default_name(teacher.embedding_size) for t in targets]
+    target_names = list(target_names)
     students = []
     for i, e in enumerate(_student_entries(raw)):
         values = _seeded({**shared, **e}, DistillConfig, seed)
@@ -275,8 +386,9 @@ def _load_students(raw: dict, seed: int, teacher, targets: tuple) -> tuple:
                 f"fit; choose one of {', '.join(target_names)}"
             )
         cfg = _section(DistillConfig, values, f"students[{i}]")
-        t = targets[target_names.index(cfg.targets)]
-        _check_student_dim(cfg, teacher.embedding_size if t.method == "identity" else t.dim, i)
+        k = target_names.index(cfg.targets)
+        t = targets[k]
+        _check_student_dim(cfg, _teacher_dim(teachers[owners[k]]) if t.method == "identity" else t.dim, i)
         students.append(cfg)
     names = [s.output_name() for s in students]
     if len(set(names)) != len(names):
@@ -384,10 +496,10 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
     if not rd:
         raise ConfigError(f"{str(path)!r} sets no run_dir; add 'run_dir: runs/NAME' or pass --run-dir")
     top_seed = int(seed if seed is not None else raw.get("seed", 0) or 0)
-    prepare = _load_data(raw, top_seed)
-    teacher, untrained = _load_teacher(raw, top_seed)
-    targets = _load_targets(raw, top_seed, teacher)
-    students = _load_students(raw, top_seed, teacher, targets)
+    teachers, untrained = _load_teachers(raw, top_seed)
+    prepare = _with_teacher_rates(_load_data(raw, top_seed), teachers, "cache_srs" in (raw.get("data") or {}))
+    targets, owners, target_names = _load_targets(raw, top_seed, teachers)
+    students = _load_students(raw, top_seed, teachers, targets, owners, target_names)
     export, export_students = _load_export(raw, top_seed, [s.output_name() for s in students])
     evaluate, eval_datasets, allow_overlap = _load_evaluate(raw, top_seed)
     return RunPlan(
@@ -396,7 +508,7 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
         seed=top_seed,
         prepare=prepare,
         untrained=untrained,
-        teacher=teacher,
+        teachers=teachers,
         targets=targets,
         students=students,
         evaluate=evaluate,
@@ -404,6 +516,8 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
         export_students=export_students,
         eval_datasets=eval_datasets,
         allow_overlap=allow_overlap,
+        target_teachers=owners,
+        target_name_list=target_names,
     )
 
 
@@ -418,7 +532,9 @@ def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
         "run_dir": str(plan.run_dir),
         "seed": plan.seed,
         "data": d(plan.prepare),
-        "teacher": {**d(plan.teacher), "untrained_teacher": plan.untrained},
+        "teacher": [{**d(t), "untrained_teacher": plan.untrained} for t in plan.teachers]
+        if len(plan.teachers) > 1
+        else {**d(plan.teacher), "untrained_teacher": plan.untrained},
         "targets": [d(t) for t in plan.targets],
         "students": [d(s) for s in plan.students],
         "evaluate": None
@@ -440,9 +556,8 @@ def plan_to_dict(plan: RunPlan) -> dict[str, Any]:
 # -- stages --------------------------------------------------------------------------------------
 
 
-def _resolve_teacher(plan: RunPlan):
-    """The teacher config with ``untrained_teacher: auto`` decided (loudly)."""
-    cfg = plan.teacher
+def _resolve_teacher(plan: RunPlan, cfg):
+    """A teacher config with ``untrained_teacher: auto`` decided (loudly)."""
     if plan.untrained != "auto" or getattr(cfg, "model", "openl3") != "openl3":
         return cfg  # only OpenL3's official weights may be missing here; other families resolve their own
     from .teacher.weights import resolve_weights
@@ -482,9 +597,9 @@ class _Runner:
         self.world = World(_device(plan))
         self.stages: dict[str, str] = {}
         self.parity_failures: list[str] = []
-        self.teacher = plan.teacher
+        self.teachers = list(plan.teachers)
         if "teacher" in todo or "evaluate" in todo:
-            self.teacher = _resolve_teacher(plan)
+            self.teachers = [_resolve_teacher(plan, t) for t in plan.teachers]
 
     def ow(self, stage: str) -> bool:
         return "all" in self.overwrite or stage in self.overwrite
@@ -500,10 +615,10 @@ class _Runner:
         after = _stage_end(out_dir)
         return "up to date" if before is not None and before == after else f"done in {time.perf_counter() - t0:.1f} s"
 
-    def teacher_variant(self) -> str:
+    def teacher_variant(self, k: int = 0) -> str:
         from .teacher.config import variant_name
 
-        return variant_name(self.teacher)
+        return variant_name(self.teachers[k])
 
     # one method per stage, named as in STAGES
     def prepare(self, k: int) -> str:
@@ -526,23 +641,29 @@ class _Runner:
     def teacher_stage(self, k: int) -> str:
         from .teacher.stage import run
 
-        variant = self.teacher_variant()
-        self.banner(k, "teacher", f"OpenL3 {variant}" + (" (UNTRAINED)" if self.teacher.untrained_teacher else ""))
-        # every rank extracts its shards
-        status = self.timed(
-            self.run.teacher(variant), lambda: run(self.run.root, self.teacher, overwrite=self.ow("teacher"))
-        )
-        self.world.barrier()
-        return status
+        done = []
+        for i, cfg in enumerate(self.teachers):
+            variant = self.teacher_variant(i)
+            self.banner(k, "teacher", variant + (" (UNTRAINED)" if cfg.untrained_teacher else ""))
+            # every rank extracts its shards
+            status = self.timed(
+                self.run.teacher(variant), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("teacher"))
+            )
+            done.append(status if len(self.teachers) == 1 else f"{variant}: {status}")
+            self.world.barrier()
+        return "; ".join(done)
 
     def targets(self, k: int) -> str:
         from .targets.stage import run
 
         done = []
         if self.world.main:
-            for t, name in zip(self.plan.targets, self.plan.target_names()):
+            for t, name, owner in zip(self.plan.targets, self.plan.target_names(), self.plan.target_teachers):
                 self.banner(k, "targets", name)
-                cfg = dataclasses.replace(t, teacher=self.teacher_variant())
+                # several teachers: the name says whose frames (the stage's own default would not)
+                cfg = dataclasses.replace(
+                    t, teacher=self.teacher_variant(owner), name=name if len(self.teachers) > 1 else t.name
+                )
                 status = self.timed(
                     self.run.targets(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("targets"))
                 )
@@ -570,25 +691,12 @@ class _Runner:
 
         plan, done = self.plan, []
         if self.world.main:
-            models = [
-                "teacher",
-                *(f"teacher_pca:{n}" for t, n in zip(plan.targets, plan.target_names()) if t.method != "identity"),
-            ]
-            models += [str(self.run.checkpoint(n)) for n in plan.student_names()]
-            base = dataclasses.replace(
-                plan.evaluate,
-                models=tuple(models),
-                untrained_teacher=bool(self.teacher.untrained_teacher),
-                teacher=self.teacher_variant(),
-            )
-            for cfg, name in _eval_configs(plan, base):
-                if hasattr(cfg, "allow_overlap"):  # its report says it is transductive
-                    cfg = dataclasses.replace(cfg, allow_overlap=plan.overlap_allowed(name))
-                self.banner(k, "evaluate", f"{name}: {len(cfg.models)} models, protocol {cfg.protocol}")
+            for cfg, ev in _eval_configs(plan, self.teachers):
+                self.banner(k, "evaluate", f"{ev.name}: {len(cfg.models)} models, protocol {cfg.protocol}")
                 status = self.timed(
-                    self.run.eval(name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
+                    self.run.eval(ev.name), lambda cfg=cfg: run(self.run.root, cfg, overwrite=self.ow("evaluate"))
                 )
-                done.append(f"{name}: {status}" if plan.eval_datasets else status)
+                done.append(f"{ev.name}: {status}" if len(plan.evaluations()) > 1 else status)
         self.world.barrier()
         return "; ".join(done)
 
@@ -629,20 +737,35 @@ class _Runner:
             self.stages[stage] = status
 
 
-def _eval_configs(plan: RunPlan, base) -> list[tuple[Any, str]]:
-    """One EvalConfig per evaluation of the plan (one per ``evaluate.datasets`` entry, else the run's own data)."""
-    if not plan.eval_datasets:
-        return [(base, plan.eval_name())]
+def _eval_configs(plan: RunPlan, teachers: list) -> list[tuple[Any, Evaluation]]:
+    """One EvalConfig per evaluation: a dataset with one teacher, the teacher's reductions and its students."""
+    from .teacher.config import variant_name
+
+    by_dataset = {d.name: d for d in plan.eval_datasets}
     out = []
-    for d in plan.eval_datasets:
+    for ev in plan.evaluations():
+        mine = [i for i, owner in enumerate(plan.target_teachers) if owner == ev.teacher]
+        models = ["teacher"]
+        models += [f"teacher_pca:{plan.target_names()[i]}" for i in mine if plan.targets[i].method != "identity"]
+        models += [
+            str(plan.layout.checkpoint(n)) for n in plan.student_names() if plan.student_teacher(n) == ev.teacher
+        ]
         cfg = dataclasses.replace(
-            base,
-            dataset=str(plan.layout.dataset(d.name)),
-            dataset_name=d.name,
-            protocol=d.protocol,
-            **dict(d.overrides),
+            plan.evaluate,
+            models=tuple(models),
+            untrained_teacher=bool(teachers[ev.teacher].untrained_teacher),
+            teacher=variant_name(teachers[ev.teacher]),
         )
-        out.append((cfg, d.name))
+        d = by_dataset.get(ev.dataset)
+        if d is not None:
+            cfg = dataclasses.replace(
+                cfg, dataset=str(ev.dataset_dir), dataset_name=ev.name, protocol=d.protocol, **dict(d.overrides)
+            )
+        elif len(teachers) > 1:
+            cfg = dataclasses.replace(cfg, dataset=str(ev.dataset_dir), dataset_name=ev.name)
+        if hasattr(cfg, "allow_overlap"):  # its report says it is transductive
+            cfg = dataclasses.replace(cfg, allow_overlap=plan.overlap_allowed(ev.dataset))
+        out.append((cfg, ev))
     return out
 
 
@@ -674,7 +797,7 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
         return {}
     corpus = {r.md5: r for r in read_manifest(plan.layout.manifest) if r.md5}
     overlaps = {}
-    for name in plan.eval_names():
+    for name in dict.fromkeys(e.dataset for e in plan.evaluations()):
         clips = read_manifest(plan.eval_dataset_dir(name))
         shared = [r for r in clips if r.md5 and r.md5 in corpus]
         overlaps[name] = len(shared)
@@ -704,7 +827,10 @@ def _cpu_seconds() -> float:
 
 def _device(plan: RunPlan) -> str:
     """The device of the run's GPU stages: a torchrun job's process group must cover it."""
-    devices = [getattr(plan.teacher, "device", "cpu"), *(getattr(s, "device", "cpu") for s in plan.students)]
+    devices = [
+        *(getattr(t, "device", "cpu") for t in plan.teachers),
+        *(getattr(s, "device", "cpu") for s in plan.students),
+    ]
     return next((d for d in devices if str(d).startswith("cuda")), "cpu")
 
 
@@ -786,10 +912,11 @@ def _linear_head(plan: RunPlan, student: str) -> Path | None:
     Fitted on the primary evaluation's cached embeddings and labels (the device then prints that dataset's
     labels); refitted only when the evaluation is newer.
     """
-    name = plan.eval_name()
-    if name is None:
+    teacher = plan.student_teacher(student)
+    ev = next((e for e in plan.evaluations() if e.teacher == teacher), None)
+    if ev is None:
         return None
-    run = plan.layout
+    name, run = ev.name, plan.layout
     stage_file = RunLayout.stage_file(run.eval(name))
     if not stage_file.is_file():
         return None
@@ -799,9 +926,7 @@ def _linear_head(plan: RunPlan, student: str) -> Path | None:
     if path.is_file() and path.stat().st_mtime >= stage_file.stat().st_mtime:
         return path
     try:
-        return fit_linear_head(
-            plan.run_dir, student, path, eval_name=name, dataset_dir=plan.eval_dataset_dir(name), seed=plan.seed
-        )
+        return fit_linear_head(plan.run_dir, student, path, eval_name=name, dataset_dir=ev.dataset_dir, seed=plan.seed)
     except SeaError as exc:
         log.warning("no classifier head for %s: %s", student, exc)
         return None

@@ -128,12 +128,16 @@ def test_overlap_guard_refuses_before_any_teacher_frame(tmp_path):
 
     # the same corpus named as an evaluation dataset is caught by md5, under another folder
     same = {"dataset": "synthetic", "n_clips": 20, "duration": 2.0, "synth_seed": 0, "name": "again"}
-    plan = load_run_config(write_config(tmp_path / "d.yaml", tmp_path / "run2", evaluate={**evaluate, "datasets": [same]}))
+    plan = load_run_config(
+        write_config(tmp_path / "d.yaml", tmp_path / "run2", evaluate={**evaluate, "datasets": [same]})
+    )
     with pytest.raises(ConfigError, match=r"'again' shares the audio of 20 of its 20 clips"):
         _run(plan)
     # another seed is other audio: no overlap
     other = {**same, "synth_seed": 1, "name": "other"}
-    plan = load_run_config(write_config(tmp_path / "e.yaml", tmp_path / "run3", evaluate={**evaluate, "datasets": [other]}))
+    plan = load_run_config(
+        write_config(tmp_path / "e.yaml", tmp_path / "run3", evaluate={**evaluate, "datasets": [other]})
+    )
     _run(plan, stop="prepare")
     from sea.pipeline import check_overlap
 
@@ -378,3 +382,33 @@ def test_sigkill_during_distill_resumes_to_the_same_result(tmp_path):
     for k in ra:
         assert ra[k] == pytest.approx(rb[k], abs=1e-6), k
     shutil.rmtree(ref, ignore_errors=True)
+
+
+def test_several_teachers_get_their_own_targets_students_and_evaluations(tmp_path):
+    from sea.pipeline import load_run_config
+
+    teachers = [
+        {"input_repr": "mel128", "content_type": "music", "embedding_size": 512, "untrained_teacher": True},
+        {"model": "edgel3", "name": "sea_ust_64"},
+    ]
+    targets = [{"method": "pca", "dim": 8}, {"method": "pca", "dim": 8, "teacher": "edgel3"}]
+    students = [
+        {"student": "sea_mcu_xs", "student_args": {"out_dim": 8}, "targets": "mel128_music_512_pca8_random"},
+        {"student": "sea_mcu_s", "student_args": {"out_dim": 8}, "targets": "edgel3_sea_ust_64_pca8_random"},
+    ]
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "run", teacher=teachers, targets=targets, students=students)
+    plan = load_run_config(cfg)
+    assert plan.target_teachers == (0, 1)
+    assert plan.prepare.cache_srs == (48000, 8000)  # OpenL3 reads 48 kHz, edgel3 and the students 8 kHz
+    assert plan.student_teacher("sea_mcu_s") == 1
+    assert [(e.name, e.teacher) for e in plan.evaluations()] == [
+        ("run-mel128_music_512", 0), ("run-edgel3_sea_ust_64", 1)
+    ]  # fmt: skip
+    only_edgel3 = write_config(tmp_path / "d.yaml", tmp_path / "run2", teacher=teachers[1], targets={"method": "pca", "dim": 8},
+                               students=[{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}}])  # fmt: skip
+    assert load_run_config(only_edgel3).prepare.cache_srs == (8000,)  # no 48 kHz cache for an 8 kHz teacher
+    with pytest.raises(ConfigError, match=r"lacks \[8000\] Hz"):
+        load_run_config(write_config(tmp_path / "e.yaml", tmp_path / "run3", data__cache_srs=[48000]))
+    with pytest.raises(ConfigError, match=r"teacher='edgel4'.*did you mean 'edgel3"):
+        bad = [{"method": "pca", "dim": 8, "teacher": "edgel4"}]
+        load_run_config(write_config(tmp_path / "f.yaml", tmp_path / "run4", teacher=teachers, targets=bad))
