@@ -467,6 +467,11 @@ def load_graph_teacher(spec, *, num_threads: int = 1) -> GraphTeacher:
 
 
 def _tflite_macs(ops: list[dict]) -> int:
+    """MACs of one invocation, from the shapes after it ran (a graph's frame axis is only known then).
+
+    Convolutions, fully connected layers (per row: an in-graph mel filterbank runs once per frame) and
+    matrix products; FFTs and element-wise ops are not counted.
+    """
     total = 0
     for o in ops:
         ins, outs = o["inputs"], o["outputs"]
@@ -477,12 +482,12 @@ def _tflite_macs(ops: list[dict]) -> int:
             total += int(np.prod(y[1:])) * w[1] * w[2] * w[3]
         elif o["op"] == "DEPTHWISE_CONV_2D" and len(w) == 4:  # w: (1, kh, kw, Cout)
             total += int(np.prod(y[1:])) * w[1] * w[2]
-        elif o["op"] == "FULLY_CONNECTED" and len(w) == 2:  # w: (Dout, Din)
-            total += int(np.prod(y)) // max(y[0], 1) * w[1]
+        elif o["op"] == "FULLY_CONNECTED" and len(w) == 2:  # w: (Dout, Din); y: (rows, Dout), rows may be frames
+            total += int(np.prod(y)) * w[1]
         elif o["op"] == "TRANSPOSE_CONV" and len(ins) > 2 and ins[2] is not None:  # ins: output_shape, w, x
             total += int(np.prod(ins[2][1:])) * int(np.prod(ins[1]))
         elif o["op"] == "BATCH_MATMUL" and len(ins[0] or ()) >= 2:
-            total += int(np.prod(y)) // max(y[0], 1) * ins[0][-1]
+            total += int(np.prod(y)) * ins[0][-1]
     return int(total)
 
 

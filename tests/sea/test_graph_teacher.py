@@ -228,3 +228,24 @@ def test_tflite_not_a_model(tmp_path):
     junk.write_bytes(b"\0" * 64)
     with pytest.raises(ConfigError, match="is not a TFLite model"):
         load_teacher_model(_decl(junk, model="tflite"))
+
+
+def test_tflite_cost_counts_a_per_frame_layer_once_per_frame(tmp_path):
+    """An in-graph per-frame layer (BirdNET's mel filterbank is one) runs once per frame: its MACs count per frame."""
+    torch = pytest.importorskip("torch")
+    litert_torch = pytest.importorskip("litert_torch", reason="tflite conversion needs the export extra")
+
+    class PerFrame(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv1d(1, C, kernel_size=K, stride=K)
+            self.fc = torch.nn.Linear(C, D)
+
+        def forward(self, x):
+            frames = torch.relu(self.conv(x[:, None, :])).transpose(1, 2).reshape(-1, C)  # (100 frames, C)
+            return self.fc(frames).reshape(x.shape[0], -1, D).mean(1)
+
+    path = tmp_path / "perframe.tflite"
+    litert_torch.convert(PerFrame().eval(), (torch.zeros(1, L),)).export(str(path))
+    _, spec = load_teacher_model(_decl(path, model="tflite"))
+    assert teacher_cost(spec)["macs"] == 100 * C * K + 100 * C * D
