@@ -230,22 +230,15 @@ def test_tflite_not_a_model(tmp_path):
         load_teacher_model(_decl(junk, model="tflite"))
 
 
-def test_tflite_cost_counts_a_per_frame_layer_once_per_frame(tmp_path):
-    """An in-graph per-frame layer (BirdNET's mel filterbank is one) runs once per frame: its MACs count per frame."""
-    torch = pytest.importorskip("torch")
-    litert_torch = pytest.importorskip("litert_torch", reason="tflite conversion needs the export extra")
+def test_tflite_cost_counts_a_per_frame_layer_once_per_frame():
+    """BirdNET's in-graph mel filterbank is a FULLY_CONNECTED over (frames, bins) rows: it runs once per frame.
 
-    class PerFrame(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = torch.nn.Conv1d(1, C, kernel_size=K, stride=K)
-            self.fc = torch.nn.Linear(C, D)
+    The shapes are those LiteRT reports for BirdNET V2.4 after a 3-s window ran (511 frames)."""
+    from sea.teacher.graph import _tflite_macs
 
-        def forward(self, x):
-            frames = torch.relu(self.conv(x[:, None, :])).transpose(1, 2).reshape(-1, C)  # (100 frames, C)
-            return self.fc(frames).reshape(x.shape[0], -1, D).mean(1)
-
-    path = tmp_path / "perframe.tflite"
-    litert_torch.convert(PerFrame().eval(), (torch.zeros(1, L),)).export(str(path))
-    _, spec = load_teacher_model(_decl(path, model="tflite"))
-    assert teacher_cost(spec)["macs"] == 100 * C * K + 100 * C * D
+    ops = [
+        {"op": "FULLY_CONNECTED", "inputs": [(511, 1025), (96, 1025)], "outputs": [(511, 96)]},
+        {"op": "FULLY_CONNECTED", "inputs": [(1, 1024), (6522, 1024), (6522,)], "outputs": [(1, 6522)]},
+        {"op": "CONV_2D", "inputs": [(1, 8, 8, 3), (16, 3, 3, 3)], "outputs": [(1, 8, 8, 16)]},
+    ]
+    assert _tflite_macs(ops) == 511 * 96 * 1025 + 6522 * 1024 + 8 * 8 * 16 * 3 * 3 * 3
