@@ -306,6 +306,7 @@ def test_generated_project_hygiene(mcu_s_export, tmp_path):
     assert [la["kind"] for la in meta["layers"]].count("conv") == 6
 
 
+@pytest.mark.claim
 @needs_export
 @needs_gcc
 @needs_arm

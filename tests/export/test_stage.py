@@ -123,12 +123,9 @@ def test_a_locked_run_is_refused(export_run):
     """A second process exporting into a run that another command holds exits 1 naming the holder's pid."""
     make_checkpoint(export_run, "sea_mcu_xs")
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from sea.lock import run_lock\n"
-            f"with run_lock({str(export_run)!r}):\n    print('held', flush=True); time.sleep(60)",
-        ],  # fmt: skip
+        [sys.executable, "-c", "import sys; from sea.lock import run_lock\n"
+         f"with run_lock({str(export_run)!r}):\n    print('held', flush=True); sys.stdin.readline()"],  # fmt: skip
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -137,8 +134,7 @@ def test_a_locked_run_is_refused(export_run):
         r = sea_cli("export", export_run / "students" / "sea_mcu_xs" / "best.pt", "-o",
                     export_run / "export" / "locked", "--formats", "onnx", "--no-latency")  # fmt: skip
     finally:
-        holder.kill()
-        holder.wait()
+        holder.communicate("\n", timeout=60)  # the holder finishes normally: no stale lock left for later tests
     assert r.returncode == 1
     assert f"locked by pid {holder.pid}" in r.stderr and "Traceback" not in r.stderr
     assert not (export_run / "export" / "locked").exists()

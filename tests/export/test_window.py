@@ -88,3 +88,17 @@ def test_firmware_runs_the_3s_window_on_the_host(export_3s, export_run, tmp_path
     host = rep["targets"]["host"]
     assert host["bit_exact"] and host["max_abs_diff_lsb"] <= 1 and rep["window_size"] == 3.0
     assert np.load(tmp_path / "o" / "clip.npy").shape == (2, 64)  # a 2-s clip, hop 1 s: centres 0 s and 1 s
+
+
+def test_a_frontend_that_does_not_fit_the_student_is_refused_before_writing(tmp_path):
+    """A 3-s front-end record for a student built for 1-s windows (a mismatched checkpoint) is one clear error."""
+    from export import ExportConfig, export_model
+    from sea import students
+    from sea.errors import ExportError
+    from sea.students.frontend import frontend_params
+
+    model = students.create("sea_mcu_xs").eval()
+    with pytest.raises(ExportError, match=r"takes \[1, 64, 50\] log-mels but its front-end makes \[1, 64, 150\]"):
+        export_model(model, tmp_path / "o", ExportConfig(formats=("onnx",), latency=False),
+                     frontend=frontend_params(3.0))  # fmt: skip
+    assert not (tmp_path / "o").exists()
