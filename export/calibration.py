@@ -375,7 +375,7 @@ def run_label_names(source: str | Path | None) -> list[str] | None:
             names.setdefault(int(rec.label_id), str(rec.label))
     if not names:
         return None
-    return [names.get(i, "") for i in range(max(names) + 1)]
+    return [names.get(i, f"class{i}") for i in range(max(names) + 1)]  # as sea.evaluate names its classes
 
 
 def _check_shape(x: np.ndarray, input_shape: tuple[int, ...], source) -> None:
