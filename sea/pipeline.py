@@ -704,7 +704,7 @@ class _Runner:
         done = []
         if self.world.main:
             for name in self.plan.export_students:
-                self.banner(k, "export", name + (" (int8)" if self.plan.export.int8 else ""))
+                self.banner(k, "export", name + (" (int8)" if self.plan.export.builds_int8() else ""))
                 done.append(f"{name}: {self._export_one(name)}")
         self.world.barrier()
         return "; ".join(done)

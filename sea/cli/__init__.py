@@ -24,7 +24,7 @@ GROUPS = (
     ("students", "list and inspect students; embed audio with the published SEA students (edgel3-compatible)"),
     ("distill", "train a student to regress the reduced teacher embeddings"),
     ("evaluate", "downstream classifiers, fidelity and cost metrics, reports and plots"),
-    ("export", "quantize and export a student to ONNX / TFLite / MCU / Raspberry Pi bundles"),
+    ("export", "quantize and export a student to ONNX / TFLite / MCU / firmware (C99) / Raspberry Pi; check-firmware"),
     ("run", "run the whole pipeline from one YAML config"),
 )
 
