@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import config_from_dict, config_to_dict, did_you_mean, read_yaml
+from .config import check_keys, config_from_dict, config_to_dict, did_you_mean, read_yaml
 from .constants import STAGES
 from .distributed import World
 from .errors import ConfigError, ParityError, SeaError, UntrainedTeacherWarning, WeightsError
@@ -375,6 +375,10 @@ def _load_students(raw: dict, seed: int, teachers: tuple, targets: tuple, owners
     shared = raw.get("distill") or {}
     if not isinstance(shared, dict):
         raise ConfigError("section 'distill' must be a mapping of DistillConfig keys")
+    try:  # a typo under 'distill:' is reported there, not in the first student it is merged into
+        check_keys(DistillConfig, shared)
+    except ConfigError as exc:
+        raise ConfigError(f"in section 'distill' of the run config: {exc}") from None
     target_names = list(target_names)
     students = []
     for i, e in enumerate(_student_entries(raw)):

@@ -74,7 +74,7 @@ def test_typo_in_top_level_key_lists_valid_keys(tmp_path):
 @pytest.mark.parametrize(
     ("section", "key", "where"),
     [
-        ("distill", "learning_rate", "students[0]"),
+        ("distill", "learning_rate", "'distill'"),
         ("teacher", "hopsize", "teacher"),
         ("evaluate", "classifier", "evaluate"),
         ("export", "int_8", "export"),
