@@ -119,7 +119,8 @@ def _coerce(name: str, value: Any, tp: Any, cls_name: str) -> Any:
             allowed = typing.get_args(base)
             if value not in allowed:
                 raise ConfigError(
-                    f"{cls_name}.{name}={value!r} is not allowed; choose one of {', '.join(map(repr, allowed))}"
+                    f"{cls_name}.{name}={value!r} is not allowed{did_you_mean(value, allowed)}; "
+                    f"choose one of {', '.join(map(repr, allowed))}"
                 )
             return value
     except ConfigError:

@@ -53,7 +53,33 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f".{name}", __name__)
         module.register(sub, name, help_text)
     _remember_parsers(parser)
+    _group_examples(sub)
     return parser
+
+
+# examples shown under `sea GROUP --help` for the groups whose module gives none of its own
+_GROUP_EXAMPLES = {
+    "teacher": (
+        "examples:\n"
+        "  sea teacher embed audio clip.wav -o out/ --audio-embedding-size 512    # openl3's command line\n"
+        "  sea teacher embed sounds/ --teacher edgel3:sea_ust_64 -o out/           # another teacher of the registry\n"
+        "  sea teacher extract runs/quickstart --input-repr mel256 --embedding-size 512\n"
+        "  torchrun --nproc_per_node 4 -m sea teacher extract RUN --device cuda"
+    ),
+    "students": (
+        "examples:\n"
+        "  sea students list --pattern 'sea_mcu_*'\n"
+        "  sea students show sea_student_3 --window-size 3\n"
+        "  sea students embed clip.wav -o out/ --model sea_ust_64    # edgel3's published SEA student"
+    ),
+}
+
+
+def _group_examples(sub: argparse._SubParsersAction) -> None:
+    for name, group in sub.choices.items():
+        if not group.epilog and name in _GROUP_EXAMPLES:
+            group.epilog = _GROUP_EXAMPLES[name]
+            group.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _remember_parsers(parser: argparse.ArgumentParser) -> None:
