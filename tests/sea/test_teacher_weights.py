@@ -417,6 +417,7 @@ def test_embed_flags_build_an_embed_config_with_embed_files_defaults():
 
     defaults = EmbedConfig()
     file_kw = {**core._FRAMING_DEFAULTS, **core._MODEL_DEFAULTS, "precision": "float32", "output_dir": None}
+    file_kw["res_type"] = inspect.signature(T.get_embedding).parameters["res_type"].default
     file_kw["suffix"] = inspect.signature(T.embed_files).parameters["suffix"].default
     array_kw = inspect.signature(T.get_embedding).parameters
     for f in dataclasses.fields(EmbedConfig):
