@@ -165,18 +165,21 @@ def unlisted_warnings(
 
 
 def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:
-    """Keep one of two disjoint halves of a clip list, split by recording.
+    """Keep one of two disjoint halves of a clip list, split by recording and stratified by class.
 
     Clips of one recording (``meta["group"]``: UrbanSound8K's fsID, ESC-50's source file; else the clip
-    itself) always fall on the same side, and a recording's side depends only on its name (a hash), so
-    part ``a`` and part ``b`` of one corpus never share a recording, whatever else is prepared.
+    itself) always fall on the same side. Within each class (a recording's most frequent label) the
+    recordings are ordered by a hash of their name and the first ``round(fraction * n)`` go to part
+    ``b``, at least one and at most ``n - 1`` when the class has two recordings or more; so both parts
+    see every class they can, and preparing part ``a`` and part ``b`` of one folder never shares a
+    recording. A class with one recording goes to the side its name's hash picks.
 
     Parameters
     ----------
     clips : ClipList
     part : "all", "a" or "b"
     fraction : float in (0, 1)
-        Expected share of the recordings in part ``b``.
+        Share of each class's recordings in part ``b``.
 
     Returns
     -------
@@ -185,16 +188,35 @@ def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:
     """
     if part == "all":
         return clips
-    from sea.splits import hashed_holdout
+    from collections import Counter, defaultdict
 
     def group(c: Candidate) -> str:
         return str((c.meta or {}).get("group") or c.clip_id)
 
-    kept_a, held_b = hashed_holdout([group(c) for c in clips.candidates], fraction)
-    chosen = set(kept_a if part == "a" else held_b)
+    labels: dict[str, Counter] = defaultdict(Counter)
+    for c in clips.candidates:
+        labels[group(c)][c.label if isinstance(c.label, str) else ""] += 1
+    by_class: dict[str, list[str]] = defaultdict(list)
+    for g, counts in labels.items():
+        by_class[min(counts, key=lambda k: (-counts[k], k))].append(g)
+    held_b = set()
+    for recordings in by_class.values():
+        held_b.update(_part_b(recordings, fraction))
+    chosen = held_b if part == "b" else set(labels) - held_b
     keep = [c for c in clips.candidates if group(c) in chosen]
     note = (
-        f"part {part}: {len(keep)} of {len(clips.candidates)} clips, {len(chosen)} of {len(kept_a) + len(held_b)} "
-        f"recordings (split by recording; part b holds ~{fraction:.0%} of them)"
+        f"part {part}: {len(keep)} of {len(clips.candidates)} clips, {len(chosen)} of {len(labels)} recordings "
+        f"(split by recording, per class; part b holds ~{fraction:.0%} of each class's recordings)"
     )
     return dataclasses.replace(clips, candidates=keep, notes=[*clips.notes, note])
+
+
+def _part_b(recordings: list[str], fraction: float) -> list[str]:
+    """The recordings of one class that go to part b: the first ``round(fraction * n)`` in hash order."""
+    import hashlib
+
+    order = sorted(set(recordings), key=lambda g: (hashlib.md5(g.encode()).hexdigest(), g))
+    n = len(order)
+    if n == 1:
+        return order if int(hashlib.md5(order[0].encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < fraction else []
+    return order[: min(n - 1, max(1, round(fraction * n)))]

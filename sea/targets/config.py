@@ -38,8 +38,11 @@ class TargetsConfig:
     dpp_pool_size : int >= 0
         k-DPP candidate pool drawn uniformly per DPP bucket, raised to at least 4x the bucket's
         quota (or the whole bucket); 0 = all candidates.
-    dpp_sigma : float > 0
-        Ridge of the k-DPP kernel ``L = F̂F̂ᵀ + σI``.
+    dpp_sigma : float > 0 or None
+        k-DPP kernel ridge ``sigma``; None: 0.1 (the paper's) with ``l1``/``l2`` rows, 0.01 with ``zscore``
+        rows (see :attr:`resolved_dpp_sigma`).
+    dpp_quality : "tempered" or "relevance"
+        ``dpp``'s quality: the spl relevance ``r`` itself (the paper's) or ``(1 + r) / 2``.
     dpp_norm : "zscore", "l1" or "l2"
         How ``F̂`` is made from the embeddings (:func:`sea.targets.samplers.kernel_rows`). ``l1`` is the
         paper's kernel, but on dense 512-d embeddings its ridge dominates and the draw is close to
@@ -85,7 +88,21 @@ class TargetsConfig:
             "quota (or the whole bucket); 0 = all candidates"
         },
     )
-    dpp_sigma: float = field(default=0.1, metadata={"help": "k-DPP kernel ridge: L = F^F^T + sigma*I"})
+    dpp_sigma: float | None = field(
+        default=None,
+        metadata={
+            "help": "k-DPP kernel ridge: L = F^F^T + sigma*I (default: 0.1, the paper's, with l1/l2; 0.01 with "
+            "zscore, whose rows have unit mean square norm, so that the kernel rather than the ridge decides)"
+        },
+    )
+    dpp_quality: Literal["tempered", "relevance"] = field(
+        default="tempered",
+        metadata={
+            "help": "dpp's quality q in L = diag(q) F^F^T diag(q) + sigma*I: relevance = the spl rank r in (0, 1] "
+            "(the paper's; the quietest frames are all but excluded, so draws are less diverse than uniform), "
+            "tempered = (1 + r) / 2 (loud frames up to 4x the weight, diversity still decides)"
+        },
+    )
     dpp_norm: Literal["zscore", "l1", "l2"] = field(
         default="zscore",
         metadata={
@@ -135,7 +152,7 @@ class TargetsConfig:
             )
         if self.dpp_pool_size < 0:
             raise bad("dpp_pool_size", "must be >= 0; use e.g. dpp_pool_size: 20000, or 0 for whole buckets")
-        if not 0.0 < self.dpp_sigma < float("inf"):
+        if self.dpp_sigma is not None and not 0.0 < self.dpp_sigma < float("inf"):
             raise bad("dpp_sigma", "must be a finite number > 0; use dpp_sigma: 0.1 (the paper's)")
         if self.batch_size < 1:
             raise bad("batch_size", f"must be >= 1 (frames per read); use e.g. batch_size: {DEFAULT_BATCH_SIZE}")
@@ -145,6 +162,13 @@ class TargetsConfig:
             raise bad("seed", "must be >= 0; use e.g. seed: 0")
         if self.name and ("/" in self.name or "\\" in self.name or self.name.startswith(".")):
             raise bad("name", "must be a plain directory name (no '/', not starting with '.'); e.g. name: pca64_day")
+
+    @property
+    def resolved_dpp_sigma(self) -> float:
+        """The k-DPP ridge in use: ``dpp_sigma``, else 0.1 (the paper's) for l1/l2 rows and 0.01 for zscore rows."""
+        if self.dpp_sigma is not None:
+            return float(self.dpp_sigma)
+        return 0.01 if self.dpp_norm == "zscore" else 0.1
 
     def check_teacher_dim(self, embedding_size: int) -> None:
         """Check ``dim`` against the teacher's embedding size, before anything runs.

@@ -266,7 +266,8 @@ def _choose_frames(
         times=plan.times,
         spl_window=config.spl_window,
         dpp_pool_size=config.dpp_pool_size or None,
-        dpp_sigma=config.dpp_sigma,
+        dpp_sigma=config.resolved_dpp_sigma,
+        dpp_quality=config.dpp_quality,
         dpp_groups=buckets.labels if per_bucket_dpp else None,
         dpp_norm=config.dpp_norm,
         on_bucket=dpp_buckets.append,
@@ -299,7 +300,7 @@ def _flag_diversity(config: TargetsConfig, diversity: dict[str, Any], dpp_bucket
         warnings.warn(
             f"sampler {config.sampler!r} chose frames no more diverse than a uniform draw with the same quotas "
             f"(mean within-bucket distance {sample:.4g} vs {uniform:.4g}); only {share:.0%} of its points came "
-            f"from the kernel's diversity term (dpp_norm={config.dpp_norm!r}, dpp_sigma={config.dpp_sigma}). "
+            f"from the kernel's diversity term (dpp_norm={config.dpp_norm!r}, dpp_sigma={config.resolved_dpp_sigma}). "
             "dpp_norm 'zscore' gives the DPP a kernel that diversifies the teacher space",
             SeaWarning,
             stacklevel=2,
@@ -416,7 +417,8 @@ def _dpp_summary(config, dpp_buckets: list[dict[str, Any]], per_bucket: bool) ->
     return {
         "scope": "per bucket" if per_bucket else "all candidates at once (clip buckets)",
         "norm": config.dpp_norm,
-        "sigma": config.dpp_sigma,
+        "sigma": config.resolved_dpp_sigma,
+        "quality": config.dpp_quality if config.sampler == "dpp" else None,
         "pool_size_requested": config.dpp_pool_size,
         "n_buckets": len(dpp_buckets),
         "pool_total": int(sum(b["pool"] for b in dpp_buckets)),

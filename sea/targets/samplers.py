@@ -22,7 +22,8 @@ exactly ``n_points``; asking for more points than candidates raises
   ``L = F̂F̂ᵀ + σI``, ``F̂`` the L1-normalised embeddings, ``σ = 0.1`` (the paper's
   kernel; ``dpp_norm`` selects others, see :func:`kernel_rows`).
 * ``dpp`` — quality + diversity, ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` with ``q``
-  the ``spl`` relevance.
+  the ``spl`` relevance (the paper's) or, by default, that relevance tempered to
+  ``(1 + r) / 2`` (:func:`dpp_quality_scores`).
 
 For the DPP samplers each bucket draws a uniform random *pool* of candidates
 first and the k-DPP is exact within the pool. The pool is ``dpp_pool_size``
@@ -52,11 +53,13 @@ from .dpp import sample_kdpp_lowrank
 __all__ = [
     "BUCKETS",
     "DPP_NORMS",
+    "DPP_QUALITIES",
     "POOL_FACTOR",
     "SAMPLERS",
     "allocate",
     "bucket_labels",
     "diversity_stats",
+    "dpp_quality_scores",
     "frame_levels",
     "kernel_rows",
     "l1_normalise",
@@ -589,6 +592,37 @@ def sample_dpp(
 # -- dispatch and stats ----------------------------------------------------------
 
 
+DPP_QUALITIES = ("tempered", "relevance")
+
+
+def dpp_quality_scores(relevance: np.ndarray, kind: str = "relevance") -> np.ndarray:
+    """``dpp``'s per-frame quality from the spl relevance.
+
+    Parameters
+    ----------
+    relevance : np.ndarray [shape=(m,)]
+        :func:`relevance_scores`, in (0, 1].
+    kind : "relevance" or "tempered"
+        ``relevance`` returns it unchanged (the paper's ``q``); ``tempered`` maps it to ``(1 + r) / 2`` in
+        (0.5, 1].
+
+    Returns
+    -------
+    quality : np.ndarray [shape=(m,)]
+
+    Notes
+    -----
+    In ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` a frame's weight goes as ``q²``: with the raw rank the quietest
+    frame of a bucket of ``n`` weighs ``1/n²`` of the loudest, so the draw concentrates on the loud frames,
+    which are less diverse than a uniform draw. Tempered, the loudest weighs at most 4x the quietest and
+    the kernel's diversity still decides among them.
+    """
+    if kind not in DPP_QUALITIES:
+        raise ParameterError(f"dpp_quality={kind!r} must be one of {DPP_QUALITIES} ('relevance' is the paper's)")
+    r = np.asarray(relevance, dtype=np.float64)
+    return r if kind == "relevance" else 0.5 * (1.0 + r)
+
+
 def sample_points(
     sampler: str,
     n_points: int,
@@ -604,6 +638,7 @@ def sample_points(
     dpp_sigma: float = 0.1,
     dpp_groups: np.ndarray | None = None,
     dpp_norm: str = "l1",
+    dpp_quality: str = "relevance",
     on_bucket: Callable[[dict[str, Any]], None] | None = None,
 ) -> np.ndarray:
     """Draw ``n_points`` of ``m`` candidates with one of :data:`SAMPLERS`.
@@ -632,6 +667,9 @@ def sample_points(
         :func:`sample_dpp`'s ``pool_size``, ``sigma``, ``norm`` and ``on_bucket``.
     dpp_groups : np.ndarray [shape=(m,)], optional
         The buckets the DPP samplers use (None = all at once).
+    dpp_quality : "relevance" or "tempered"
+        ``dpp``'s quality from the spl relevance ``r``: ``r`` itself (the paper's) or ``(1 + r) / 2``
+        (:func:`dpp_quality`).
 
     Returns
     -------
@@ -650,7 +688,9 @@ def sample_points(
         raise ParameterError(f"sampler {sampler!r} needs the embeddings")
     quality = None
     if sampler == "dpp":
-        quality = relevance_scores(levels, groups=groups, times=times, window=spl_window)
+        quality = dpp_quality_scores(
+            relevance_scores(levels, groups=groups, times=times, window=spl_window), dpp_quality
+        )
     return sample_dpp(
         features,
         n_points,

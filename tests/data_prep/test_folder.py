@@ -1,5 +1,6 @@
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,3 +215,25 @@ def test_parts_a_and_b_split_by_recording(tmp_path):
     assert groups["a"] and groups["b"] and not groups["a"] & groups["b"]
     assert groups["a"] | groups["b"] == {f"rec{g}" for g in range(12)}
     assert sum(len(r) for r in parts.values()) == 36  # every slice of a recording on its recording's side
+
+
+def test_parts_are_stratified_by_class():
+    """Every class with two recordings or more has recordings in both parts (a grouped evaluation of part b
+    can then learn every class it tests); a one-recording class goes to one side; the split is deterministic."""
+    from data_prep.clips import Candidate, ClipList, select_part
+
+    cands = []
+    for cls, n_rec in (("dog", 2), ("siren", 5), ("drill", 1), ("horn", 9)):
+        for g in range(n_rec):
+            cands += [Candidate(path=Path(f"{cls}{g}_{k}.wav"), clip_id=f"{cls}{g}_{k}", label=cls,
+                                meta={"group": f"{cls}-{g}"}) for k in range(2)]  # fmt: skip
+    clips = ClipList(candidates=cands)
+    a, b = (select_part(clips, p, 0.5).candidates for p in ("a", "b"))
+    rec = lambda cs: {c.meta["group"] for c in cs}  # noqa: E731
+    assert not rec(a) & rec(b) and len(a) + len(b) == len(cands)
+    for cls in ("dog", "siren", "horn"):
+        assert any(c.label == cls for c in a) and any(c.label == cls for c in b), cls
+    assert sum(c.label == "drill" for c in a) + sum(c.label == "drill" for c in b) == 2
+    assert {g for g in rec(b) if g.startswith("horn")} == {g for g in rec(select_part(clips, "b", 0.5).candidates)
+                                                          if g.startswith("horn")}  # fmt: skip
+    assert len({g for g in rec(b) if g.startswith("horn")}) == round(0.5 * 9)

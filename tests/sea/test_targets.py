@@ -486,25 +486,39 @@ def test_dpp_div_draws_frames_more_diverse_than_a_uniform_draw(sonyc_run, bucket
 
 
 def test_dpp_quality_sampler_is_more_diverse_than_uniform_and_than_loudness_alone(sonyc_run):
-    """dpp = loudness (spl relevance) x diversity. Across clips (clip buckets: one DPP over every candidate)
-    it beats the uniform draw (measured 1.01-1.13 over seeds 0-9). Within (sensor, date) buckets of one to
-    three clips the loud frames it must favour are less diverse than a uniform draw (spl: 0.82-0.87), and the
-    DPP term brings it back to about the uniform level (0.93-1.06), always above spl; when it does not
-    exceed the uniform draw the report flags it and records the warning."""
+    """Acceptance (issue 14 §3): dpp = loudness (spl relevance) x diversity beats the uniform draw with the same
+    quotas, within (sensor, date) buckets and across clips, even with dpp_pool_size = n_points. Measured on this
+    run over seeds 0-19: sample/uniform 1.04-1.20 (day) and 1.12-1.22 (clip). The loud frames it favours are less
+    diverse than a uniform draw (spl alone: 0.82-0.87); the paper's raw relevance as quality, whose quietest frame
+    weighs 1/n^2 of the loudest, lands at the uniform level (0.91-1.06) and is flagged when it does not exceed it."""
     for seed in (0, 1, 2):
-        rep = _report(fit_targets(sonyc_run, TargetsConfig(
-            dim=8, sampler="dpp", bucket="clip", n_points=400, dpp_pool_size=400, seed=seed, name=f"q_clip_{seed}")))  # fmt: skip
-        assert rep["diversity"]["sample"] > rep["diversity"]["uniform"] and rep["diversity"]["dpp_more_diverse"]
-        common = dict(dim=8, n_points=400, dpp_pool_size=400, bucket="day", seed=seed)
+        for bucket in ("clip", "day"):
+            common = dict(dim=8, n_points=400, dpp_pool_size=400, bucket=bucket, seed=seed)
+            dpp = _report(fit_targets(sonyc_run, TargetsConfig(sampler="dpp", name=f"q_{bucket}_{seed}", **common)))
+            d = dpp["diversity"]
+            assert d["sample"] > d["uniform"] and d["dpp_more_diverse"] is True and "flag" not in d, (bucket, seed, d)
+            assert dpp["sampling"]["dpp"]["quality"] == "tempered" and dpp["sampling"]["dpp"]["sigma"] == 0.01
         spl = _report(fit_targets(sonyc_run, TargetsConfig(sampler="spl", name=f"q_spl_{seed}", **common)))
-        dpp = _report(fit_targets(sonyc_run, TargetsConfig(sampler="dpp", name=f"q_dpp_{seed}", **common)))
-        assert spl["diversity"]["uniform"] == dpp["diversity"]["uniform"]  # same quotas, same seeded baseline
-        assert spl["diversity"]["ratio"] < 1 and dpp["diversity"]["ratio"] > spl["diversity"]["ratio"] + 0.05
-        d = dpp["diversity"]
-        assert d["dpp_more_diverse"] is (d["sample"] > d["uniform"])
-        if not d["dpp_more_diverse"]:
-            assert d["flag"] == "not more diverse than a uniform draw"
-            assert any("no more diverse than a uniform draw" in w for w in dpp["warnings"])
+        paper = _report(fit_targets(sonyc_run, TargetsConfig(sampler="dpp", dpp_quality="relevance",
+                                                             name=f"q_rel_{seed}", **common)))  # fmt: skip
+        assert spl["diversity"]["uniform"] == d["uniform"] == paper["diversity"]["uniform"]  # same quotas and seed
+        assert spl["diversity"]["ratio"] < 1 < d["ratio"] and d["ratio"] > paper["diversity"]["ratio"]
+        p = paper["diversity"]
+        assert p["dpp_more_diverse"] is (p["sample"] > p["uniform"])
+        if not p["dpp_more_diverse"]:
+            assert p["flag"] == "not more diverse than a uniform draw"
+            assert any("no more diverse than a uniform draw" in w for w in paper["warnings"])
+
+
+def test_tempered_quality_keeps_a_loudness_preference():
+    from sea.targets.samplers import dpp_quality_scores
+
+    r = np.array([0.01, 0.5, 1.0])
+    assert np.array_equal(dpp_quality_scores(r, "relevance"), r)
+    t = dpp_quality_scores(r, "tempered")
+    assert np.all(np.diff(t) > 0) and t[0] > 0.5 and t[-1] == 1.0 and (t[-1] / t[0]) ** 2 < 4
+    with pytest.raises(ParameterError, match="dpp_quality"):
+        dpp_quality_scores(r, "loud")
 
 
 def test_paper_kernel_is_recorded_as_near_uniform(sonyc_run):
