@@ -95,7 +95,8 @@ def main(argv=None) -> int:
 
     y = np.random.default_rng(0).standard_normal(int(fe["window_length"])).astype(np.float32) * 0.1
     rows.append(("front-end (numpy)", "numpy", time_fn(lambda: logmel_numpy(y, fe), repeats=args.repeats)["median_ms"]))
-    t_ms = teacher_latency_ms(repeats=5)
+    timed = teacher_latency_ms(repeats=5)
+    t_ms = timed[0] if timed else None
     print(f"\nlatency per {args.window_size:g}-s window, batch 1, one thread ({args.student}; shared CPU, noisy)")
     print(machine_line() + "\n")
     print(latency_table(rows, t_ms))

@@ -51,7 +51,7 @@ _TFL_DTYPE_BYTES = {
     17: 1,
 }
 
-_TEACHER_MS: dict[str, float] = {}  # teacher latency, measured once per process
+_TEACHER_MS: dict[str, tuple[float, str] | None] = {}  # teacher latency per teacher, measured once per process
 
 __all__ = [
     "DEVICES",
@@ -280,45 +280,65 @@ def threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def teacher_latency_ms(repeats: int = 5) -> float | None:
-    """Single-thread batch-1 latency of the OpenL3 teacher (mel256/music/512, untrained weights), cached per process.
+def teacher_latency_ms(repeats: int = 5, teacher: dict | None = None) -> tuple[float, str] | None:
+    """Single-thread batch-1 latency of the student's teacher on one of its windows, cached per process.
 
     Parameters
     ----------
     repeats : int
-        Timed forward passes of one 1-s window (the median is kept).
+        Timed forward passes of one window (the median is kept).
+    teacher : dict, optional
+        The teacher record of the student's checkpoint (``family``, ``name``, ``weights``...). OpenL3, or no
+        record, times OpenL3 mel256/music/512 with untrained weights (the same network and cost as the
+        trained one); any other family is loaded from its record (edgel3, BirdNET, a TFLite/ONNX model).
 
     Returns
     -------
-    ms : float or None
-        Median milliseconds per window; None when the teacher cannot be built here.
+    (ms, what) : (float, str) or None
+        Median milliseconds per window and what was timed; None when the teacher cannot be built here.
     """
-    if "ms" in _TEACHER_MS:
-        return _TEACHER_MS["ms"]
+    family = (teacher or {}).get("family") or "openl3"
+    key = "openl3" if family == "openl3" else f"{family}:{(teacher or {}).get('name')}:{(teacher or {}).get('weights_sha256')}"
+    if key in _TEACHER_MS:
+        return _TEACHER_MS[key]
     import warnings
 
+    import numpy as np
     import torch
 
     from sea.errors import SeaError
-    from sea.teacher import load_teacher
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            teacher, _ = load_teacher("mel256", "music", 512, untrained=True)
+            if family == "openl3":
+                from sea.teacher import load_teacher
+
+                net, _ = load_teacher("mel256", "music", 512, untrained=True)
+                x = torch.zeros(1, 48000)
+                x[0, ::7] = 0.1
+                fn, what = (lambda: net.eval()(x)), "OpenL3 mel256/music/512 (torch), one 1-s window at 48 kHz"
+            else:
+                from sea.teacher.registry import load_teacher_model
+
+                model, spec = load_teacher_model(teacher, num_threads=1)
+                w = np.zeros((1, spec.window_length), np.float32)
+                w[0, ::7] = 0.1
+                fn = lambda: model(w)  # noqa: E731
+                what = f"{spec.family} {spec.name}, one {spec.window_length / spec.sr:g}-s window at {spec.sr} Hz"
     except (SeaError, ImportError, OSError) as exc:  # the teacher cannot be built here: ratios are left out
         log.info("teacher latency skipped: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        _TEACHER_MS[key] = None
         return None
-    x = torch.zeros(1, 48000)
-    x[0, ::7] = 0.1
     with threads(1), torch.no_grad():
-        ms = time_fn(lambda: teacher.eval()(x), repeats=repeats, warmup=1)["median_ms"]
-    _TEACHER_MS["ms"] = ms
-    return ms
+        ms = time_fn(fn, repeats=repeats, warmup=1)["median_ms"]
+    _TEACHER_MS[key] = (ms, what)
+    return _TEACHER_MS[key]
 
 
 def footprint_report(
-    net: ExportNet, example, artifacts: dict[str, Path], config: ExportConfig, model_name: str
+    net: ExportNet, example, artifacts: dict[str, Path], config: ExportConfig, model_name: str,
+    teacher: dict | None = None,
 ) -> dict:
     """Build the ``footprint.json`` document: size, memory and speed of every artifact, and the devices it fits.
 
@@ -334,6 +354,8 @@ def footprint_report(
         ``latency``, ``latency_repeats``, ``teacher_latency`` and ``arena_margin``.
     model_name : str
         The student's registry name.
+    teacher : dict, optional
+        The checkpoint's teacher record: the teacher timed for the speed-ups (:func:`teacher_latency_ms`).
 
     Returns
     -------
@@ -360,10 +382,10 @@ def footprint_report(
         "latency_note": "host CPU, batch 1, one thread, median; shared 2-core machine, so noisy",
     }
     if config.latency and config.teacher_latency:
-        t_ms = teacher_latency_ms()
-        if t_ms is not None:
+        timed = teacher_latency_ms(teacher=teacher)
+        if timed is not None:
+            t_ms, fp["teacher_timed"] = timed
             fp["teacher_ms"] = t_ms
-            fp["teacher_timed"] = "openl3 mel256_music_512, untrained weights, one 1-s window at 48 kHz"
             fp["speedup_vs_teacher"] = {
                 k: t_ms / v for k, v in latency.items() if v > 0 and not k.startswith("frontend")
             }
@@ -498,7 +520,8 @@ def format_table(fp: dict) -> str:
     ]
     if "teacher_ms" in fp:
         lines.append("")
-        lines.append(f"teacher fp32 (OpenL3, torch, 1 thread): {fp['teacher_ms']:.1f} ms per window")
+        what = fp.get("teacher_timed", "OpenL3")
+        lines.append(f"teacher ({what}), fp32, 1 thread: {fp['teacher_ms']:.1f} ms per window")
         for k, r in fp.get("speedup_vs_teacher", {}).items():
             lines.append(f"  {k}: {r:,.1f}x faster than the teacher")
     devices = [

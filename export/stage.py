@@ -493,7 +493,8 @@ def _step_parity(plan: _Plan, state: dict) -> None:
 
 
 def _step_footprint(plan: _Plan, state: dict) -> None:
-    fp = footprint_report(plan.net, state["example"], state["artifacts"], plan.config, plan.model_name)
+    fp = footprint_report(plan.net, state["example"], state["artifacts"], plan.config, plan.model_name,
+                          teacher=plan.extra.get("teacher"))  # fmt: skip
     write_json(plan.out / "footprint.json", fp)
     state["footprint"] = fp
     state["files"].append(plan.out / "footprint.json")
