@@ -290,7 +290,7 @@ def build_summary(
     config_file : str
         The ``sea run`` config the run came from (recorded).
     students : list of str
-        Students of the run (rows even when not evaluated).
+        Students of the run: a student that no evaluation covers gets a row (without scores) in every table.
     export_students : sequence of str
         Students whose export folders are listed under paths.
     eval_names : list of str
@@ -309,7 +309,12 @@ def build_summary(
         evaluations, paths, markdown``.
     """
     run = RunLayout(run_dir)
-    evaluations = {n: summary_rows(run.root, students, eval_name=n) for n in eval_names}
+    evaluations = {n: summary_rows(run.root, eval_name=n) for n in eval_names}
+    # a student appears in the evaluations of its own teacher; one evaluated nowhere is listed in every table
+    evaluated = {r["model"] for rows in evaluations.values() for r in rows}
+    missing = [s for s in students or [] if s not in evaluated]
+    if missing:
+        evaluations = {n: summary_rows(run.root, missing, eval_name=n) for n in eval_names}
     summary = {
         "format": "sea-run-summary",
         "config_file": config_file,

@@ -19,7 +19,7 @@ from ..errors import SeaError, SeaWarning
 
 GROUPS = (
     ("data", "prepare target-domain datasets (synthetic, UrbanSound8K, SONYC-UST, ESC-50, folders)"),
-    ("teacher", "OpenL3 teacher: embed files (openl3-compatible) or extract a run's frame store"),
+    ("teacher", "teachers (OpenL3, edgel3, BirdNET, TFLite/ONNX): embed files (openl3-compatible) or extract a run's frame store"),
     ("targets", "fit and apply the reduction (PCA / dimension sampling) of teacher embeddings"),
     ("students", "list and inspect students; embed audio with the published SEA students (edgel3-compatible)"),
     ("distill", "train a student to regress the reduced teacher embeddings"),
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sea",
         description=(
-            "Specialized Embedding Approximation: distill OpenL3 into tiny students for "
+            "Specialized Embedding Approximation: distill a teacher (OpenL3 by default) into tiny students for "
             "urban-sound edge devices. Each stage reads and writes a run directory."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -24,7 +24,7 @@ CONFIG = {
     "data": {"dataset": "synthetic", "n_clips": 16, "duration": 2.0},
     "teacher": {"input_repr": "mel128", "content_type": "music", "embedding_size": 512, "hop_size": 1.0,
                 "untrained_teacher": True, "batch_size": 4, "shard_size": 8},
-    "targets": {"method": "pca", "dim": 8, "sampler": "random"},
+    "targets": {"method": "pca", "dim": 8, "sampler": "random", "batch_size": 16},
     "students": [{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}}],
     "distill": {"epochs": 3, "patience": 10, "batch_size": 8, "lr": 0.001},
     "evaluate": {"classifiers": ["logreg"], "hop_size": 1.0, "protocol": "kfold", "n_folds": 2, "allow_overlap": True},
@@ -35,6 +35,7 @@ CONFIG = {
 KILLS = {
     "prepare": "prepare synthetic:5",
     "teacher": "teacher mel128:12",
+    "targets": "fit pca:1",
     "distill": "sea_mcu_xs 2/3:2",
     "evaluate": "embed sea_mcu_xs:8",
 }
