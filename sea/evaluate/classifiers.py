@@ -16,7 +16,9 @@ All classifiers train **per frame** (every 1-s frame carries its clip's label) a
   i.e. the best epoch of all 1500, as SEA's jobs) and ``fast`` (lr 1e-3, up to 100 epochs, patience 10,
   grid 0 or 1 x 128; labelled as such in every report). Bags of different lengths are masked (SEA
   truncated every clip to the shortest).
-* ``logreg`` -- scikit-learn ``LogisticRegression`` linear probe (one-vs-rest for multi-label).
+* ``logreg`` -- scikit-learn ``LogisticRegression`` linear probe (one-vs-rest for multi-label). It and
+  ``svm`` have no early stopping, so they train on the training *and* validation clips of a split: with
+  leave-one-fold-out, on every fold but the test fold.
 * ``svm`` -- scikit-learn ``SVC(kernel="rbf")``. Frame scores are the softmax (multi-class) or sigmoid
   (binary, multi-label one-vs-rest) of its decision function: ``probability=True`` (Platt scaling with
   an internal 5-fold CV, deprecated in scikit-learn 1.9) costs 5x the fit and needs 5 clips per class.
@@ -184,6 +186,7 @@ def fit_predict(
     kind : {"mlp", "logreg", "svm"}
     y : np.ndarray  [n_clips] int or [n_clips, C] 0/1
     train, val, test : np.ndarray of clip positions
+        ``val`` selects the MLP's epoch (and AutoPool's cell); logreg and svm train on ``train`` and ``val``.
     pooling : {"mean", "autopool"}
         Frame aggregation; ``autopool`` only for the multi-label MLP.
 
@@ -206,9 +209,12 @@ def fit_predict(
             data, y, train, val, test, n_classes=n_classes, multilabel=multilabel, s=settings
         )
     else:
+        # no early stopping to feed: the validation clips train the probe too (leave-one-fold-out proper)
+        fit_on = np.sort(np.concatenate([np.asarray(train, np.int64), np.asarray(val, np.int64)]))
         scores, info = _fit_predict_sklearn(
-            kind, data, y, train, test, n_classes=n_classes, multilabel=multilabel, s=settings
+            kind, data, y, fit_on, test, n_classes=n_classes, multilabel=multilabel, s=settings
         )
+        info["n_train_clips"] = int(fit_on.size)
     info["train_seconds"] = round(time.perf_counter() - t0, 4)
     return scores, info
 
