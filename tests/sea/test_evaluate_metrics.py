@@ -107,3 +107,22 @@ def test_cosine_r2_agreement(rng):
     assert M.fold_summary([0.5, 0.7]) == {"mean": pytest.approx(0.6), "std": pytest.approx(0.1), "per_fold": [0.5, 0.7]}
     cm = M.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], 3)
     assert cm.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_linear_probe_trains_on_the_validation_clips_too():
+    """logreg has no early stopping: a class seen only in the validation clips is still learnt (leave-one-fold-out
+    trains the probe on every fold but the test fold); the MLP keeps validation for its epoch choice."""
+    from sea.evaluate.classifiers import ClassifierSettings, FrameData, fit_predict
+
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 6 + [1] * 6 + [2] * 6)
+    centres = np.eye(3) * 5
+    X = np.concatenate([centres[c] + rng.standard_normal((2, 3)) * 0.1 for c in y]).astype(np.float32)
+    data = FrameData(features=X, clip_index=np.repeat(np.arange(len(y)), 2))
+    train = np.array([0, 1, 2, 3, 6, 7, 8, 9])  # classes 0 and 1
+    val = np.array([12, 13, 14, 15])  # class 2 appears only here
+    test = np.array([4, 5, 10, 11, 16, 17])
+    scores, info = fit_predict("logreg", data, y, train, val, test, n_classes=3, multilabel=False,
+                               settings=ClassifierSettings())  # fmt: skip
+    assert info["n_train_clips"] == 12
+    assert np.array_equal(scores.argmax(axis=1), y[test])
