@@ -52,15 +52,10 @@ TEACHERS = ("openl3", "edgel3", "birdnet")
 
 def machine() -> str:
     """CPU model, cores this process may use, Python and library versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from sea.utils import machine_info
+
+    m = machine_info()
+    cpu, cores = m["cpu"], m["cores"]
     import torch
 
     try:

@@ -38,14 +38,9 @@ BENCHMARKS: dict[str, list[str]] = {
 def machine() -> list[str]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from sea.utils import machine_info
+
+    cpu = machine_info()["cpu"]
     mem = "?"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():

@@ -41,7 +41,6 @@ import itertools
 import logging
 import os
 import shutil
-import struct
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -52,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from sea.audio import info, load, resample, to_mono
+from sea.audio import declared_frames, info, load, resample, to_mono
 from sea.cache import INDEX_NAME, SAMPLES_NAME, CacheWriter
 from sea.errors import AudioError, DatasetError, ManifestError, SeaWarning
 from sea.layout import RunLayout
@@ -68,7 +67,7 @@ from .report import build_report, warn_summary
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_run_dir", "declared_wav_frames", "not_a_file", "prepare_clips", "prepare_dataset"]
+__all__ = ["check_run_dir", "not_a_file", "prepare_clips", "prepare_dataset"]
 
 # Thresholds of the "suspicious but usable" warnings.
 SHORT_CLIP_S = 0.5
@@ -363,7 +362,7 @@ def _process_clip(c: Candidate, run: RunLayout, config: PrepareConfig) -> _Clip:
     y = to_mono(y)  # float64 mean over channels, openl3's np.mean(audio, axis=1)
     duration = y.shape[0] / sr
     out = _Clip(warnings=_clip_warnings(c, path, y, sr, duration))
-    declared = declared_wav_frames(path)
+    declared = declared_frames(path)
     if declared is not None and declared > y.shape[0]:
         detail = (
             f"header declares {declared} samples ({declared / sr:.3f} s), file holds {y.shape[0]} ({duration:.3f} s)"
@@ -429,38 +428,6 @@ def not_a_file(path: Path) -> tuple[str, str] | None:
         return "unreadable (permission denied)", f"{path.name} cannot be read: permission denied (fix with chmod u+r)"
     if path.stat().st_size == 0:
         return "empty audio", f"{path.name} is empty (0 bytes)"
-    return None
-
-
-def declared_wav_frames(path: Path) -> int | None:
-    """Frames a RIFF/WAVE header declares (its ``data`` chunk size over the block size), or None.
-
-    libsndfile silently reads what a truncated WAV holds; comparing with this length names the
-    truncation. None for other formats, RF64 and streaming headers (size 0 or 0xFFFFFFFF).
-
-    Parameters
-    ----------
-    path : Path
-
-    Returns
-    -------
-    frames : int or None
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError:
-        return None
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos, block = 12, None
-    while pos + 8 <= len(head):
-        cid, size = head[pos : pos + 4], struct.unpack("<I", head[pos + 4 : pos + 8])[0]
-        if cid == b"fmt " and pos + 22 <= len(head):
-            block = struct.unpack("<H", head[pos + 20 : pos + 22])[0]
-        if cid == b"data":
-            return size // block if block and 0 < size < 0xFFFFFFFF else None
-        pos += 8 + size + (size & 1)
     return None
 
 
