@@ -39,6 +39,9 @@ def record(run_dir: Path, name: str, command: str) -> Path:
     keep = ("config_file", "machine", "timing", "stage_seconds", "teacher_untrained", "allow_overlap", "stages",
             "rows", "evaluations")  # fmt: skip
     rec = {"name": name, "command": command, "recorded": time.strftime("%Y-%m-%d"), **{k: summary.get(k) for k in keep}}
+    for rows in [rec["rows"] or [], *(rec["evaluations"] or {}).values()]:
+        for row in rows:
+            row.pop("export_dir", None)  # a path on the recording machine
     RECORDS.mkdir(parents=True, exist_ok=True)
     out = RECORDS / f"{name}.json"
     out.write_text(json.dumps(rec, indent=1, sort_keys=False) + "\n")

@@ -170,7 +170,11 @@ def summary_table(rows: list[dict[str, Any]]) -> str:
     cells = []
     for r in rows:
         score = "-" if r["score"] is None else f"{r['score']:.3f} ± {r['std'] or 0:.3f}"
-        macs = "-" if r["macs"] is None else f"{r['macs'] / 1e6:.1f} M"
+        macs = (
+            "-"
+            if r["macs"] is None
+            else (f"{r['macs'] / 1e9:.1f} G" if r["macs"] >= 1e9 else f"{r['macs'] / 1e6:.1f} M")
+        )
         weights = fmt_bytes(r["weight_bytes"]) + (f" ({r['weight_kind']})" if r.get("weight_kind") else "")
         lat = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.2f} ms ({r['latency_runtime']})"
         cells.append(

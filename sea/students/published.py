@@ -220,6 +220,8 @@ def _download(name: str) -> Path:
         import pooch
     except ImportError:
         raise WeightsError("downloading edgel3 weights needs pooch ('pip install pooch')") from None
+    # pooch logs "Downloading data from ..." through its own handler, outside logging's tree; sea says it itself
+    pooch.get_logger().setLevel("WARNING")
     rec, url, d = PUBLISHED[name], _url(name), cache_dir()
     target = d / (rec["file"] + ".gz")
     try:

@@ -372,8 +372,11 @@ def _download(input_repr: str, content_type: str) -> Path:
         import pooch
     except ImportError:
         raise WeightsError("downloading OpenL3 weights needs pooch ('pip install pooch')") from None
+    # pooch logs "Downloading data from ..." through its own handler, outside logging's tree; sea says it itself
+    pooch.get_logger().setLevel("WARNING")
     try:
         d.mkdir(parents=True, exist_ok=True)
+        log.info("downloading %s", url)
         gz = pooch.retrieve(
             url,
             known_hash=None,  # pooch knows no git blob ids; the pin is checked below
