@@ -42,7 +42,7 @@ class TargetsConfig:
         k-DPP kernel ridge ``sigma``; None: 0.1 (the paper's) with ``l1``/``l2`` rows, 0.01 with ``zscore``
         rows (see :attr:`resolved_dpp_sigma`).
     dpp_quality : "tempered" or "relevance"
-        ``dpp``'s quality: the spl relevance ``r`` itself (the paper's) or ``(1 + r) / 2``.
+        ``dpp``'s quality: the spl relevance ``r`` itself (the paper's) or ``sqrt((1 + r) / 2)``.
     dpp_norm : "zscore", "l1" or "l2"
         How ``F̂`` is made from the embeddings (:func:`sea.targets.samplers.kernel_rows`). ``l1`` is the
         paper's kernel, but on dense 512-d embeddings its ridge dominates and the draw is close to
@@ -100,7 +100,7 @@ class TargetsConfig:
         metadata={
             "help": "dpp's quality q in L = diag(q) F^F^T diag(q) + sigma*I: relevance = the spl rank r in (0, 1] "
             "(the paper's; the quietest frames are all but excluded, so draws are less diverse than uniform), "
-            "tempered = (1 + r) / 2 (loud frames up to 4x the weight, diversity still decides)"
+            "tempered = sqrt((1 + r) / 2) (loud frames up to 2x the kernel weight; diversity decides)"
         },
     )
     dpp_norm: Literal["zscore", "l1", "l2"] = field(

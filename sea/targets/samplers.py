@@ -23,7 +23,7 @@ exactly ``n_points``; asking for more points than candidates raises
   kernel; ``dpp_norm`` selects others, see :func:`kernel_rows`).
 * ``dpp`` — quality + diversity, ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` with ``q``
   the ``spl`` relevance (the paper's) or, by default, that relevance tempered to
-  ``(1 + r) / 2`` (:func:`dpp_quality_scores`).
+  ``sqrt((1 + r) / 2)`` (:func:`dpp_quality_scores`).
 
 For the DPP samplers each bucket draws a uniform random *pool* of candidates
 first and the k-DPP is exact within the pool. The pool is ``dpp_pool_size``
@@ -603,8 +603,8 @@ def dpp_quality_scores(relevance: np.ndarray, kind: str = "relevance") -> np.nda
     relevance : np.ndarray [shape=(m,)]
         :func:`relevance_scores`, in (0, 1].
     kind : "relevance" or "tempered"
-        ``relevance`` returns it unchanged (the paper's ``q``); ``tempered`` maps it to ``(1 + r) / 2`` in
-        (0.5, 1].
+        ``relevance`` returns it unchanged (the paper's ``q``); ``tempered`` maps it to ``sqrt((1 + r) / 2)``
+        in (0.71, 1], so that a frame's kernel weight ``q²`` is ``(1 + r) / 2``.
 
     Returns
     -------
@@ -614,13 +614,14 @@ def dpp_quality_scores(relevance: np.ndarray, kind: str = "relevance") -> np.nda
     -----
     In ``L = diag(q) F̂F̂ᵀ diag(q) + σI`` a frame's weight goes as ``q²``: with the raw rank the quietest
     frame of a bucket of ``n`` weighs ``1/n²`` of the loudest, so the draw concentrates on the loud frames,
-    which are less diverse than a uniform draw. Tempered, the loudest weighs at most 4x the quietest and
-    the kernel's diversity still decides among them.
+    which are often less diverse than a uniform draw. Tempered, the loudest weighs at most 2x the quietest and
+    the kernel's diversity decides: the draw beats a uniform one, at the price of most of the loudness
+    preference where loud frames are the less diverse ones (the report's ``level_db_chosen_mean`` shows it).
     """
     if kind not in DPP_QUALITIES:
         raise ParameterError(f"dpp_quality={kind!r} must be one of {DPP_QUALITIES} ('relevance' is the paper's)")
     r = np.asarray(relevance, dtype=np.float64)
-    return r if kind == "relevance" else 0.5 * (1.0 + r)
+    return r if kind == "relevance" else np.sqrt(0.5 * (1.0 + r))
 
 
 def sample_points(
@@ -668,7 +669,7 @@ def sample_points(
     dpp_groups : np.ndarray [shape=(m,)], optional
         The buckets the DPP samplers use (None = all at once).
     dpp_quality : "relevance" or "tempered"
-        ``dpp``'s quality from the spl relevance ``r``: ``r`` itself (the paper's) or ``(1 + r) / 2``
+        ``dpp``'s quality from the spl relevance ``r``: ``r`` itself (the paper's) or ``sqrt((1 + r) / 2)``
         (:func:`dpp_quality`).
 
     Returns

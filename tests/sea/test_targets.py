@@ -481,10 +481,10 @@ def test_dpp_div_draws_frames_more_diverse_than_a_uniform_draw(sonyc_run, bucket
 def test_dpp_quality_sampler_is_more_diverse_than_uniform_and_than_loudness_alone(sonyc_run):
     """Acceptance (issue 14 §3): dpp = loudness (spl relevance) x diversity beats the uniform draw with the same
     quotas, within (sensor, date) buckets and across clips, even with dpp_pool_size = n_points. Measured on this
-    run over seeds 0-19: sample/uniform 1.04-1.20 (day) and 1.12-1.22 (clip). The loud frames it favours are less
+    run over seeds 0-9: sample/uniform 1.07-1.19 (day). The loud frames the paper's quality favours are less
     diverse than a uniform draw (spl alone: 0.82-0.87); the paper's raw relevance as quality, whose quietest frame
     weighs 1/n^2 of the loudest, lands at the uniform level (0.91-1.06) and is flagged when it does not exceed it;
-    it picks frames ~0.9 dB louder than the candidates (the tempered quality: ~0 dB on this run, whose loud frames
+    it picks frames ~0.9 dB louder than the candidates (the tempered quality: -0.2 dB on this run, whose loud frames
     are the less diverse ones)."""
     louder = []
     for seed in (0, 1, 2):
@@ -514,7 +514,7 @@ def test_tempered_quality_keeps_a_loudness_preference():
     r = np.array([0.01, 0.5, 1.0])
     assert np.array_equal(dpp_quality_scores(r, "relevance"), r)
     t = dpp_quality_scores(r, "tempered")
-    assert np.all(np.diff(t) > 0) and t[0] > 0.5 and t[-1] == 1.0 and (t[-1] / t[0]) ** 2 < 4
+    assert np.all(np.diff(t) > 0) and t[0] > 0.7 and t[-1] == 1.0 and (t[-1] / t[0]) ** 2 < 2
     with pytest.raises(ParameterError, match="dpp_quality"):
         dpp_quality_scores(r, "loud")
 
