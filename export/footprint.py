@@ -332,6 +332,8 @@ def teacher_latency_ms(repeats: int = 5, teacher: dict | None = None) -> tuple[f
         return None
     with threads(1), torch.no_grad():
         ms = time_fn(fn, repeats=repeats, warmup=1)["median_ms"]
+    if family != "openl3":
+        model.close()  # a BirdNET interpreter holds ~200 MB
     _TEACHER_MS[key] = (ms, what)
     return _TEACHER_MS[key]
 

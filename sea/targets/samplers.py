@@ -670,7 +670,7 @@ def sample_points(
         The buckets the DPP samplers use (None = all at once).
     dpp_quality : "relevance" or "tempered"
         ``dpp``'s quality from the spl relevance ``r``: ``r`` itself (the paper's) or ``sqrt((1 + r) / 2)``
-        (:func:`dpp_quality`).
+        (:func:`dpp_quality_scores`).
 
     Returns
     -------
