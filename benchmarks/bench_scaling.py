@@ -138,7 +138,7 @@ def main() -> None:
                 results[stage].append(r)
                 print(
                     f"{stage:8s} {mult}x: {r['units']:6d} {'windows' if stage == 'extract' else 'window-epochs'} "
-                    f"in {r['seconds']:7.1f} s ({r['units'] / r['seconds']:7.1f}/s), peak RSS {r['peak_rss_mb']:.0f} MB",
+                    f"in {r['seconds']:7.1f} s ({r['units'] / r['seconds']:7.1f}/s), peak RSS {r['peak_rss_mb']:.0f} MiB",
                     flush=True,
                 )
     print()

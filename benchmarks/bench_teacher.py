@@ -440,7 +440,7 @@ def main(argv=None) -> int:
         peak_macs = peak.get("macs_per_s", float("nan"))
         print(f"\n[{device}] measured conv peak (large 3x3 conv2d, fp32, channels-last): {peak_macs / 1e9:.1f} GMAC/s")
         print(
-            f"{'config':<14}{'model':<10}{'win/s':>8}{'GMAC/s':>8}{'%peak':>7}{'RSS MB':>8}{'vs openl3':>9}"
+            f"{'config':<14}{'model':<10}{'win/s':>8}{'GMAC/s':>8}{'%peak':>7}{'RSS MiB':>8}{'vs openl3':>9}"
             f"{'vs plain':>9}  notes"
         )
         for input_repr, size in configs:
@@ -513,8 +513,8 @@ def main(argv=None) -> int:
                 print(
                     f"\nend to end, get_audio_embedding vs sea.teacher.get_embedding on a {args.e2e_seconds:.0f}-s "
                     f"44.1 kHz clip, mel256/512, hop 0.1 s ({t['frames']} windows), median of {len(pairs)}: openl3 "
-                    f"{o['seconds']:.1f} s (peak RSS {o['peak_rss_mb']:.0f} MB), sea {t['seconds']:.1f} s (peak RSS "
-                    f"{t['peak_rss_mb']:.0f} MB): {o['seconds'] / t['seconds']:.2f}x (runs openl3/sea s: {runs})"
+                    f"{o['seconds']:.1f} s (peak RSS {o['peak_rss_mb']:.0f} MiB), sea {t['seconds']:.1f} s (peak RSS "
+                    f"{t['peak_rss_mb']:.0f} MiB): {o['seconds'] / t['seconds']:.2f}x (runs openl3/sea s: {runs})"
                 )
     if args.long_file:
         with tempfile.TemporaryDirectory() as tmp:
@@ -528,7 +528,7 @@ def main(argv=None) -> int:
                 print(
                     f"\nlong file: {args.long_seconds / 3600:.2f} h at 44.1 kHz, mel256/512, hop {args.long_hop} s, "
                     f"batch {args.batch_size} on {devices[0]}: {r['frames']} frames in {r['seconds']:.0f} s, "
-                    f"peak RSS {r['peak_rss_mb']:.0f} MB"
+                    f"peak RSS {r['peak_rss_mb']:.0f} MiB"
                 )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
