@@ -91,20 +91,23 @@ def test_recorded_checkpoint_checked_against_its_stage(copy):
     data = bytearray((student / "best.pt").read_bytes())
     data[-200] ^= 0xFF  # same size, altered bytes
     (student / "best.pt").write_bytes(bytes(data))
-    _refused(copy, EvalConfig(models=("s3_random",), **FAST), r"student checkpoint .*best\.pt.*altered.*overwrite")
+    msg = _refused(copy, EvalConfig(models=("s3_random",), **FAST), r"student checkpoint .*best\.pt.*altered.*overwrite")
+    assert "s3_random" in msg  # names the student whose file changed
 
 
 def test_missing_and_damaged_audio_cache_named(copy):
     samples = RunLayout(copy).audio(8000) / "samples.f32"
     samples.write_bytes(samples.read_bytes()[:100])
-    _refused(copy, EvalConfig(models=("s3_random",), **FAST), r"samples\.f32")
+    damaged = _refused(copy, EvalConfig(models=("s3_random",), **FAST), r"samples\.f32")
     shutil.rmtree(RunLayout(copy).audio(8000))
-    _refused(copy, EvalConfig(models=("s3_random",), **FAST), "no 8000 Hz audio cache")
+    missing = _refused(copy, EvalConfig(models=("s3_random",), **FAST), "no 8000 Hz audio cache")
+    assert "8000" in damaged and damaged != missing
 
 
 def test_unfinished_prepare_stage_refused(copy):
     (copy / "stage.json").write_text(json.dumps({"stage": "prepare", "status": "running"}))
-    _refused(copy, EvalConfig(models=("teacher",), **FAST), "did not finish.*sea data prepare")
+    msg = _refused(copy, EvalConfig(models=("teacher",), **FAST), "did not finish.*sea data prepare")
+    assert str(copy) in msg or copy.name in msg  # names the run
 
 
 def test_non_finite_embedding_names_clip_and_frame(demo):
@@ -217,6 +220,7 @@ def test_three_second_window_student_from_its_checkpoint(demo, tmp_path):
 def test_truncated_reducer_named_with_fix(copy):
     reducer = RunLayout(copy).reducer("pca8")
     reducer.write_bytes(reducer.read_bytes()[:200])
-    _refused(
+    msg = _refused(
         copy, EvalConfig(models=("teacher_pca:pca8",), **FAST), r"reducer .*reducer\.npz.* is damaged.*sea targets fit"
     )
+    assert "pca8" in msg  # names the target set
