@@ -177,7 +177,8 @@ def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:
     Parameters
     ----------
     clips : ClipList
-    part : "all", "a" or "b"
+    part : "all", "a", "b" or "auto"
+        ("auto" is resolved by ``sea run``; left unresolved, as by ``sea data prepare``, it keeps all clips.)
     fraction : float in (0, 1)
         Share of each class's recordings in part ``b``.
 
@@ -186,7 +187,7 @@ def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:
     clips : ClipList
         The same list for ``"all"``; otherwise a copy with the other part's candidates left out (and a note).
     """
-    if part == "all":
+    if part in ("all", "auto"):
         return clips
     from collections import Counter, defaultdict
 

@@ -93,8 +93,10 @@ class PrepareConfig:
         default="all",
         metadata={
             "help": "keep all clips, or one of two disjoint halves split by recording (meta.group, else the clip): "
-            "'a' or 'b', e.g. distil on part a of a corpus and evaluate on part b",
-            "choices": ("all", "a", "b"),
+            "'a' or 'b', e.g. distil on part a of a corpus and evaluate on part b; 'auto' (sea run's data "
+            "section): the other half when an evaluate.datasets entry prepares part a or b of the same folder, "
+            "else all",
+            "choices": ("all", "a", "b", "auto"),
         },
     )
     part_fraction: float = field(

@@ -233,6 +233,47 @@ def _check_student_dim(cfg, target_dim: int, i: int) -> None:
         )
 
 
+def resolve_auto_part(prepare: Any, eval_datasets: tuple[EvalDataset, ...]) -> Any:
+    """``data.part: auto``: the half of the corpus folder that no evaluation dataset takes, else all of it.
+
+    So one config specialises on part a while it evaluates on part b of the same folder, and on every clip once
+    its evaluation points elsewhere (held-out folds of the full dataset).
+
+    Parameters
+    ----------
+    prepare : PrepareConfig
+    eval_datasets : tuple of EvalDataset
+
+    Returns
+    -------
+    prepare : PrepareConfig
+        With ``part`` "a", "b" or "all" (and the evaluation's ``part_fraction``); unchanged unless "auto".
+
+    Raises
+    ------
+    ConfigError
+        Evaluation datasets take one half of the corpus folder with different fractions.
+    """
+    if prepare is None or prepare.part != "auto":
+        return prepare
+
+    def where(c: Any) -> tuple[str, str | None]:
+        return c.dataset, None if c.raw_dir is None else str(Path(c.raw_dir).expanduser().resolve())
+
+    taken = [d.prepare for d in eval_datasets if d.prepare.part in ("a", "b") and where(d.prepare) == where(prepare)]
+    parts = {c.part for c in taken}
+    if len(parts) != 1:  # none, or both halves (then the overlap guard names the clash)
+        return dataclasses.replace(prepare, part="all")
+    other = "b" if parts == {"a"} else "a"
+    fractions = {c.part_fraction for c in taken}
+    if len(fractions) > 1:
+        raise ConfigError(
+            f"data.part: auto: the evaluation datasets take part {parts.pop()} of {prepare.raw_dir!r} with different "
+            f"part_fraction values {sorted(fractions)}; give them one part_fraction"
+        )
+    return dataclasses.replace(prepare, part=other, part_fraction=fractions.pop())
+
+
 def _load_data(raw: dict, seed: int):
     from data_prep.config import PrepareConfig
 
@@ -506,6 +547,7 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
     students = _load_students(raw, top_seed, teachers, targets, owners, target_names)
     export, export_students = _load_export(raw, top_seed, [s.output_name() for s in students])
     evaluate, eval_datasets, allow_overlap = _load_evaluate(raw, top_seed)
+    prepare = resolve_auto_part(prepare, eval_datasets)
     return RunPlan(
         path=str(path),
         run_dir=Path(rd),

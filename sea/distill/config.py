@@ -62,6 +62,37 @@ class DistillConfig:
             "(uniform, new every epoch; the target stays the frame's), 0 = off (SEA)"
         },
     )
+    online_teacher: bool = field(
+        default=False,
+        metadata={
+            "help": "consistent teaching: run the teacher on every training window as augmented (time_shift, "
+            "mixup) and regress its output through the target reducer, instead of the stored frame; needs a "
+            "teacher that runs on the student's 8 kHz window in torch (edgel3). Validation and fidelity keep the "
+            "stored frames"
+        },
+    )
+    mixup: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation: share of training windows mixed with another training window at a uniform "
+            "random weight, labelled by the online teacher (needs online_teacher), 0 = off (SEA)"
+        },
+    )
+    speed: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation: play each training window at a random speed exp(u), u uniform in [-speed, speed] "
+            "(resampled around the same centre, pitch moving with it), labelled by the online teacher (needs "
+            "online_teacher), 0 = off"
+        },
+    )
+    tilt: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation: a random spectral tilt y[n] = x[n] - c x[n-1], c uniform in [-tilt, tilt], on each "
+            "training window, labelled by the online teacher (needs online_teacher), 0 = off"
+        },
+    )
     fidelity_max_frames: int = field(
         default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
     )
@@ -89,6 +120,11 @@ class DistillConfig:
     num_workers: int = field(default=2, metadata={"help": "background threads cutting windows, 0 = in the main loop"})
     prefetch: int = field(default=4, metadata={"help": "batches loaded ahead of the trainer"})
     log_every: int = field(default=50, metadata={"help": "steps between progress/TensorBoard updates"})
+
+    def augments(self) -> bool:
+        """True when training windows are changed beyond a time shift (mixup, speed, tilt): only the online
+        teacher can label them, and precise BatchNorm measures them as trained."""
+        return self.mixup > 0 or self.speed > 0 or self.tilt > 0
 
     def output_name(self) -> str:
         """Directory name under ``RUN/students/``."""
@@ -127,6 +163,15 @@ class DistillConfig:
             raise bad("weight_decay", "must be >= 0 (0 = none)")
         if not (math.isfinite(self.time_shift) and 0 <= self.time_shift <= 0.5):
             raise bad("time_shift", "must be in [0, 0.5] seconds, e.g. 0.05 (0 = off)")
+        if not (math.isfinite(self.mixup) and 0 <= self.mixup <= 1):
+            raise bad("mixup", "must be in [0, 1], the share of mixed training windows, e.g. 0.5 (0 = off)")
+        if not (math.isfinite(self.speed) and 0 <= self.speed <= 0.5):
+            raise bad("speed", "must be in [0, 0.5], the largest log speed factor, e.g. 0.15 (0 = off)")
+        if not (math.isfinite(self.tilt) and 0 <= self.tilt < 1):
+            raise bad("tilt", "must be in [0, 1), the largest tilt coefficient, e.g. 0.9 (0 = off)")
+        for key, what in (("mixup", "a mixed"), ("speed", "a sped-up or slowed"), ("tilt", "a tilted")):
+            if getattr(self, key) > 0 and not self.online_teacher:
+                raise bad(key, f"needs online_teacher=true: {what} window has no stored teacher frame to regress")
         if self.batch_size < 1:
             raise bad("batch_size", "must be >= 1, e.g. 64")
         if self.relational > 0 and self.batch_size < 2:

@@ -12,7 +12,8 @@ memory-mapped target shards row by row; only the int64 row indices of the split 
 Order. The training rows of epoch ``e`` are ``default_rng([seed, 1, e]).permutation(train_rows)``: a pure function of
 ``(seed, epoch)``, so a resumed run sees exactly the batches an uninterrupted one would. Under torchrun the global
 batch ``b`` is split as ``batch[rank::world]``. Optional time shifts of the training windows are a hash of
-``(seed, epoch, row)``, so they too repeat on resume and do not depend on the rank.
+``(seed, epoch, row)``, so they too repeat on resume and do not depend on the rank; so are the mixup partners,
+weights and choices (:meth:`WindowSource.batch`), which only an online teacher can label.
 
 Every batch is checked: a non-finite sample or target stops the run naming the file, the row, the clip and the frame.
 """
@@ -41,6 +42,7 @@ __all__ = [
     "epoch_batches",
     "group_labels",
     "prefetch",
+    "row_hash",
     "row_shifts",
     "split_rows",
     "teacher_framing",
@@ -96,10 +98,19 @@ class WindowSource:
     time_shift : float
         Largest shift in seconds of a training window against its teacher frame (:meth:`batch`); 0 = none.
     seed : int
-        Seed of the shifts.
+        Seed of the shifts and of the mixup draws.
+    mixup : float in [0, 1]
+        Share of training windows (:meth:`batch`) mixed with a window of ``mix_rows``; 0 = none.
+    mix_rows : np.ndarray [shape=(n,), dtype=int64], optional
+        The rows mixup partners are drawn from (the training rows: a held-out window never leaks into training).
+    speed : float in [0, 0.5]
+        Largest log speed factor of a training window (:meth:`batch`); 0 = none.
+    tilt : float in [0, 1)
+        Largest spectral tilt coefficient of a training window; 0 = none.
     """
 
-    def __init__(self, run_dir: str | Path, targets, *, time_shift: float = 0.0, seed: int = 0):
+    def __init__(self, run_dir: str | Path, targets, *, time_shift: float = 0.0, seed: int = 0, mixup: float = 0.0,
+                 mix_rows: np.ndarray | None = None, speed: float = 0.0, tilt: float = 0.0):  # fmt: skip
         from ..cache import AudioCache
 
         self.targets = targets
@@ -133,6 +144,8 @@ class WindowSource:
         self.dim = int(targets.dim)
         self.seed = int(seed)
         self.max_shift = int(round(float(time_shift) * STUDENT_SR))
+        self.mixup, self.speed, self.tilt = float(mixup), float(speed), float(tilt)
+        self.mix_rows = np.zeros(0, dtype=np.int64) if mix_rows is None else np.asarray(mix_rows, dtype=np.int64)
         self.framing = {
             "hop_size": framing["hop_size"],
             "center": framing["center"],
@@ -159,10 +172,54 @@ class WindowSource:
         return self._checked(np.asarray(rows, dtype=np.int64), None)
 
     def batch(self, rows: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Training windows and targets of ``rows`` in epoch ``epoch``, shifted by :func:`row_shifts` if enabled."""
+        """Training windows and targets of ``rows`` in epoch ``epoch``: shifted by :func:`row_shifts` if enabled, then
+        played at another speed, mixed and tilted when those augmentations are on.
+
+        * Speed: window ``i`` is read over ``round(L f_i)`` samples around its centre and resampled to ``L``
+          (linear interpolation), ``f_i = exp(u)``, ``u`` uniform in ``[-speed, speed]``.
+        * Mixing: window ``i`` becomes ``(1 - w) a_i + w b_i`` with ``b_i`` another (shifted) training window and
+          ``w`` uniform in [0, 1), for a share ``mixup`` of the rows.
+        * Tilt: ``y[n] = x[n] - c x[n-1]``, ``c`` uniform in ``[-tilt, tilt]``.
+
+        Every draw is a hash of ``(seed, epoch, row)`` like the shifts. An augmented window's stored target is not
+        its teacher's: only an online teacher (``DistillConfig.online_teacher``) labels it.
+        """
         rows = np.asarray(rows, dtype=np.int64)
         shifts = row_shifts(rows, self.seed, epoch, self.max_shift) if self.max_shift else None
-        return self._checked(rows, shifts)
+        audio, targets = self._checked(rows, shifts)
+        if self.speed > 0:
+            u = (row_hash(rows, self.seed, epoch, 5) >> np.uint64(11)).astype(np.float64) / 2.0**53
+            audio = self._stretched(rows, shifts, np.exp((2 * u - 1) * self.speed))
+        if self.mixup > 0 and self.mix_rows.size:
+            draw = [row_hash(rows, self.seed, epoch, salt) for salt in (1, 2, 3, 4)]
+            partners = self.mix_rows[(draw[0] % np.uint64(self.mix_rows.size)).astype(np.int64)]
+            p_shifts = (draw[1] % np.uint64(2 * self.max_shift + 1)).astype(np.int64) - self.max_shift
+            weight = (draw[2] >> np.uint64(11)).astype(np.float64) / 2.0**53
+            chosen = (draw[3] >> np.uint64(11)).astype(np.float64) / 2.0**53 < self.mixup
+            w = (weight * chosen).astype(np.float32)[:, None]
+            audio = (1 - w) * audio + w * self._checked(partners, p_shifts)[0]
+        if self.tilt > 0:
+            u = (row_hash(rows, self.seed, epoch, 6) >> np.uint64(11)).astype(np.float64) / 2.0**53
+            c = ((2 * u - 1) * self.tilt).astype(np.float32)[:, None]
+            audio = np.concatenate([audio[:, :1], audio[:, 1:] - c * audio[:, :-1]], axis=1)
+        return audio, targets
+
+    def _stretched(self, rows: np.ndarray, shifts: np.ndarray | None, factors: np.ndarray) -> np.ndarray:
+        """Windows of ``rows`` read over ``round(L * factor)`` samples around their centres, resampled to ``L``."""
+        w = self.window_length
+        out = np.empty((rows.shape[0], w), dtype=np.float32)
+        samples = self.cache.samples
+        starts = self.row_start[rows] + (0 if shifts is None else shifts)
+        for i, r in enumerate(rows.tolist()):
+            n = max(2, int(round(w * float(factors[i]))))
+            s = int(starts[i]) - (n - w) // 2
+            ln, o = int(self.row_length[r]), int(self.row_offset[r])
+            buf = np.zeros(n, dtype=np.float32)
+            lo, hi = max(s, 0), min(s + n, ln)
+            if hi > lo:
+                buf[lo - s : hi - s] = samples[o + lo : o + hi]
+            out[i] = np.interp(np.linspace(0.0, n - 1.0, w), np.arange(n, dtype=np.float64), buf)
+        return out
 
     def _checked(self, rows: np.ndarray, shifts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         audio, targets = self.audio(rows, shifts), self.targets.read(rows)
@@ -212,14 +269,31 @@ def row_shifts(rows: np.ndarray, seed: int, epoch: int, max_shift: int) -> np.nd
     """
     if max_shift <= 0:
         return np.zeros(len(rows), dtype=np.int64)
+    return (row_hash(rows, seed, epoch) % np.uint64(2 * max_shift + 1)).astype(np.int64) - max_shift
+
+
+def row_hash(rows: np.ndarray, seed: int, epoch: int, salt: int = 0) -> np.ndarray:
+    """A 64-bit hash of ``(seed, epoch, salt, row)`` per row (splitmix64's finaliser): a draw that repeats on resume.
+
+    Parameters
+    ----------
+    rows : np.ndarray [shape=(b,), dtype=int64]
+    seed, epoch : int
+    salt : int
+        Separates independent draws of one row (0: the time shift).
+
+    Returns
+    -------
+    h : np.ndarray [shape=(b,), dtype=uint64]
+    """
     mask = (1 << 64) - 1
-    key = np.uint64((int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E019) & mask)
-    x = np.asarray(rows, dtype=np.uint64) ^ key
-    # splitmix64's finaliser, in wrapping uint64 arithmetic
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    x = x ^ (x >> np.uint64(31))
-    return (x % np.uint64(2 * max_shift + 1)).astype(np.int64) - max_shift
+    key = (int(seed) * 0x9E3779B97F4A7C15 + int(epoch) * 0xBF58476D1CE4E5B9 + 0x632BE59BD9B4E019
+           + int(salt) * 0xD6E8FEB86659FD93) & mask  # fmt: skip
+    with np.errstate(over="ignore"):
+        x = np.asarray(rows, dtype=np.uint64) ^ np.uint64(key)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.ndarray:

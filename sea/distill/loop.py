@@ -86,6 +86,7 @@ class Trainer:
     header: dict[str, Any]  # what every checkpoint of the run carries besides the state (config_hash, inputs, base)
     net: torch.nn.Module | None = None  # the model, wrapped in DDP over several ranks
     resume: dict[str, Any] | None = None  # ckpt.pt to resume from (rank 0; set by session.prepare)
+    teacher: Any = None  # OnlineTeacher labelling each training window (online_teacher), else None
 
     @property
     def device(self) -> str:
@@ -141,7 +142,7 @@ def run_epoch(trainer: Trainer, state: TrainState, epoch: int, vbatches: list[np
     loss_sum, clock, n_windows = _train_steps(trainer, state, batches, epoch, tb)
     loop_s = time.perf_counter() - t_epoch
     if cfg.bn_recalibrate and trainer.fq is None:  # QAT keeps the float model's BN statistics
-        recalibrate_bn(trainer, batches[: cfg.bn_recalibrate])
+        recalibrate_bn(trainer, batches[: cfg.bn_recalibrate], epoch=epoch if cfg.augments() else None)
     # DDP syncs buffers only before each forward: evaluate and save rank 0's statistics everywhere
     world.broadcast_tensors([b.data for b in trainer.model.buffers()])
     (train_sum, train_n) = world.sum_floats([float(loss_sum), float(len(batches))])
@@ -175,6 +176,8 @@ def _train_steps(
     load = functools.partial(trainer.source.batch, epoch=epoch)  # training windows, time-shifted if enabled
     for batch in clock.wrap(prefetch(load, batches, num_workers=cfg.num_workers, depth=cfg.prefetch)):
         feats, t = batch_tensors(batch, trainer.device, trainer.frontend)
+        if trainer.teacher is not None:
+            t = trainer.teacher(batch[0])  # the target of the window as augmented, not of the stored frame
         y = net(feats)
         loss, _parts = trainer.loss_fn(y, t)
         if not torch.isfinite(loss):  # before the step: weights never take a NaN update
@@ -235,7 +238,7 @@ def _log_row(
 
 
 @torch.no_grad()
-def recalibrate_bn(trainer: Trainer, batches: list[np.ndarray]) -> int:
+def recalibrate_bn(trainer: Trainer, batches: list[np.ndarray], epoch: int | None = None) -> int:
     """Re-estimate BatchNorm running statistics as exact averages over ``batches`` (precise BN).
 
     Keras-momentum BatchNorm (0.99) needs thousands of steps before its running statistics match the weights; on
@@ -247,6 +250,10 @@ def recalibrate_bn(trainer: Trainer, batches: list[np.ndarray]) -> int:
     trainer : Trainer
     batches : list of np.ndarray
         Frame-store rows of each batch.
+    epoch : int, optional
+        Forward the windows as epoch ``epoch`` trained on them (shifted, mixed); default: the stored windows.
+        A student trained on mixtures keeps mixture statistics: measured on clean windows they raised its
+        held-out MSE by ~9% (edgel3 teacher, real UrbanSound8K).
 
     Returns
     -------
@@ -262,7 +269,8 @@ def recalibrate_bn(trainer: Trainer, batches: list[np.ndarray]) -> int:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the forwards below
     model.train()
-    for batch in prefetch(trainer.source, batches, num_workers=cfg.num_workers, depth=cfg.prefetch):
+    load = trainer.source if epoch is None else functools.partial(trainer.source.batch, epoch=epoch)
+    for batch in prefetch(load, batches, num_workers=cfg.num_workers, depth=cfg.prefetch):
         feats, _ = batch_tensors(batch, trainer.device, trainer.frontend)
         model(feats)
     for m, mom in zip(bns, saved):

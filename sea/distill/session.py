@@ -141,6 +141,13 @@ def _setup(plan: Plan, world: World) -> Trainer:
     source = WindowSource(plan.run.root, reader, time_shift=config.time_shift, seed=config.seed)
     params = frontend_params(source.window_size)  # the student sees the teacher's window
     train_rows, val_rows, min_local, split = _split(plan, world, source)
+    source.mixup, source.mix_rows = config.mixup, train_rows  # partners from training rows only
+    source.speed, source.tilt = config.speed, config.tilt
+    teacher = None
+    if config.online_teacher:
+        from .online import load_online_teacher
+
+        teacher = load_online_teacher(_teacher_record(reader), reader.reducer, reader.store.dtype, device)
     model, fq = _model(plan, reader.dim, device, params)
     frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype), params=params).to(device)
     loss_fn = DistillLoss(config.mse, config.cosine, config.relational)
@@ -167,7 +174,8 @@ def _setup(plan: Plan, world: World) -> Trainer:
     fid_rows = _fidelity_rows(config, train_rows, val_rows)
     return Trainer(config=config, world=world, out=plan.out, source=source, train_rows=train_rows,
                    val_rows=val_rows, fid_rows=fid_rows, min_local=min_local, model=model, fq=fq,
-                   frontend=frontend, loss_fn=loss_fn, opt=opt, sched=sched, header=header)  # fmt: skip
+                   frontend=frontend, loss_fn=loss_fn, opt=opt, sched=sched, header=header,
+                   teacher=teacher)  # fmt: skip
 
 
 def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, np.ndarray, int, dict[str, Any]]:
