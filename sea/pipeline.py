@@ -392,6 +392,20 @@ def _teacher_dim(teacher) -> int:
     return int(resolve_teacher(teacher, find_weights=False).embedding_size)
 
 
+def _check_online_teacher(teacher, i: int, student: str) -> None:
+    """Refuse ``online_teacher`` before any stage when the targets' teacher cannot label windows online."""
+    from .distill.online import ONLINE_FAMILIES
+    from .teacher.registry import resolve_teacher
+
+    spec = resolve_teacher(teacher, find_weights=False)
+    if spec.family not in ONLINE_FAMILIES:
+        raise ConfigError(
+            f"students[{i}] ({student}) sets online_teacher: true, but its targets come from {spec.variant!r}; an "
+            f"online teacher must run on the student's 8 kHz window in torch ({', '.join(ONLINE_FAMILIES)}): "
+            "drop online_teacher, mixup, speed and tilt for this student"
+        )
+
+
 def _student_entries(raw: dict) -> list[dict]:
     entries = raw.get("students")
     if entries is None:
@@ -434,6 +448,8 @@ def _load_students(raw: dict, seed: int, teachers: tuple, targets: tuple, owners
         k = target_names.index(cfg.targets)
         t = targets[k]
         _check_student_dim(cfg, _teacher_dim(teachers[owners[k]]) if t.method == "identity" else t.dim, i)
+        if cfg.online_teacher:
+            _check_online_teacher(teachers[owners[k]], i, cfg.student)
         students.append(cfg)
     names = [s.output_name() for s in students]
     if len(set(names)) != len(names):

@@ -207,3 +207,25 @@ def test_part_auto_takes_the_half_the_evaluation_leaves(tmp_path):
     assert _plan(tmp_path, {**data, "part": "a"}, [elsewhere]).prepare.part == "a"  # explicit parts stay
     with pytest.raises(ConfigError, match=r"part_fraction values \[0.4, 0.5\]"):
         _plan(tmp_path, data, [b, {**b, "part_fraction": 0.5, "name": "b2"}])
+
+
+def test_run_config_refuses_an_online_teacher_it_cannot_run_before_any_stage(tmp_path):
+    import yaml
+
+    from sea.pipeline import load_run_config
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(yaml.safe_dump({
+        "run_dir": str(tmp_path / "run"), "data": {"dataset": "synthetic", "n_clips": 4},
+        "teacher": [{"model": "openl3"}, {"model": "edgel3", "name": "sea_ust_64"}],
+        "targets": [{"method": "pca", "dim": 8, "teacher": "openl3"}, {"method": "identity", "teacher": "edgel3"}],
+        "students": [{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}, "targets": "mel256_music_512_pca8_random", "online_teacher": True, "mixup": 0.5}],
+    }))  # fmt: skip
+    with pytest.raises(ConfigError, match=r"students\[0\] \(sea_mcu_xs\) sets online_teacher: true, but its targets "
+                                          r"come from 'mel256_music_512'.*\(edgel3\)"):  # fmt: skip
+        load_run_config(cfg_file)
+    assert not (tmp_path / "run").exists()
+    ok = yaml.safe_load(cfg_file.read_text())
+    ok["students"] = [{"student": "sea_mcu_s", "targets": "edgel3_sea_ust_64_identity64", "online_teacher": True}]
+    cfg_file.write_text(yaml.safe_dump(ok))
+    assert load_run_config(cfg_file).students[0].online_teacher is True
