@@ -186,10 +186,11 @@ class WindowSource:
         """
         rows = np.asarray(rows, dtype=np.int64)
         shifts = row_shifts(rows, self.seed, epoch, self.max_shift) if self.max_shift else None
-        audio, targets = self._checked(rows, shifts)
+        factors = None
         if self.speed > 0:
             u = (row_hash(rows, self.seed, epoch, 5) >> np.uint64(11)).astype(np.float64) / 2.0**53
-            audio = self._stretched(rows, shifts, np.exp((2 * u - 1) * self.speed))
+            factors = np.exp((2 * u - 1) * self.speed)
+        audio, targets = self._checked(rows, shifts, factors)
         if self.mixup > 0 and self.mix_rows.size:
             draw = [row_hash(rows, self.seed, epoch, salt) for salt in (1, 2, 3, 4)]
             partners = self.mix_rows[(draw[0] % np.uint64(self.mix_rows.size)).astype(np.int64)]
@@ -221,8 +222,11 @@ class WindowSource:
             out[i] = np.interp(np.linspace(0.0, n - 1.0, w), np.arange(n, dtype=np.float64), buf)
         return out
 
-    def _checked(self, rows: np.ndarray, shifts: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        audio, targets = self.audio(rows, shifts), self.targets.read(rows)
+    def _checked(
+        self, rows: np.ndarray, shifts: np.ndarray | None, factors: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        audio = self.audio(rows, shifts) if factors is None else self._stretched(rows, shifts, factors)
+        targets = self.targets.read(rows)
         if not np.isfinite(targets).all():
             raise self._non_finite(rows, targets, "target")
         if not np.isfinite(audio).all():
