@@ -32,6 +32,7 @@ __all__ = [
     "MIN_SR",
     "SHORT_S",
     "VALID_RES_TYPES",
+    "band_limit",
     "check_file",
     "declared_frames",
     "info",
@@ -295,6 +296,34 @@ def to_mono(y: np.ndarray) -> np.ndarray:
     if y.ndim != 2:
         raise ParameterError(f"audio must have shape (n,) or (n, channels), got {y.shape}")
     return y.mean(axis=1, dtype=y.dtype if np.issubdtype(y.dtype, np.floating) else np.float64)
+
+
+def band_limit(y: np.ndarray, sr: float, cutoff: float) -> np.ndarray:
+    """Remove every frequency above ``cutoff`` Hz (an ideal low-pass: zeroed DFT bins), keeping rate and length.
+
+    ``band_limit(y, 48000, 4000)`` is what an 8 kHz model hears of a 48 kHz window, without the transition band
+    of a resampler's filter.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(..., n)]
+        Audio along the last axis (windows in rows).
+    sr : float > 0
+        Its rate.
+    cutoff : float > 0
+        Highest frequency kept, in Hz.
+
+    Returns
+    -------
+    y_low : np.ndarray [shape=(..., n), dtype=float32]
+    """
+    if not (sr > 0 and cutoff > 0):
+        raise ParameterError(f"band_limit needs sr > 0 and cutoff > 0, got sr={sr}, cutoff={cutoff}")
+    y = np.asarray(y, dtype=np.float32)
+    n = y.shape[-1]
+    spectrum = np.fft.rfft(y, axis=-1)
+    spectrum[..., np.fft.rfftfreq(n, 1.0 / sr) > cutoff] = 0
+    return np.fft.irfft(spectrum, n=n, axis=-1).astype(np.float32)
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int, *, res_type: str = "kaiser_best") -> np.ndarray:

@@ -104,6 +104,9 @@ def _add_export(row: dict[str, Any], edir: Path) -> None:
         row["parity_passed"] = par.get("passed")
 
 
+_TEACHER_KINDS = ("teacher", "teacher_pca", "teacher_band")
+
+
 def summary_rows(run_dir: Pathlike, students: list[str] | None = None, eval_name: str | None = None) -> list[dict]:
     """One row per evaluated model of a run: accuracy, fidelity, footprint and latency.
 
@@ -131,7 +134,10 @@ def summary_rows(run_dir: Pathlike, students: list[str] | None = None, eval_name
         models.setdefault(n, {"kind": "student", "classifiers": {}})
     primary = report["primary"] if report else {"classifier": None, "metric": None}
     rows = []
-    for name, m in models.items():
+    # teacher rows first (teacher, its reductions, its band-limited twin), then the students, each in report order
+    order = sorted(models, key=lambda n: models[n].get("kind") not in _TEACHER_KINDS)
+    for name in order:
+        m = models[name]
         row = _base_row(name, m, primary)
         if run.fidelity(name).is_file():
             f = read_json(run.fidelity(name))

@@ -24,8 +24,8 @@ class EvalConfig:
     Parameters
     ----------
     models : tuple of str
-        Model specs: ``teacher``, ``teacher_pca[:NAME]``, student checkpoints (a ``.pt`` file, a
-        directory, or a name under ``RUN/students/``).
+        Model specs: ``teacher``, ``teacher_pca[:NAME]``, ``teacher_8k[:NAME]`` (the teacher on an 8 kHz
+        student's band), student checkpoints (a ``.pt`` file, a directory, or a name under ``RUN/students/``).
     dataset : str or None
         Prepared downstream run directory; None evaluates on the run itself.
     dataset_name : str or None
@@ -78,6 +78,9 @@ class EvalConfig:
         Lowest AUPRC threshold (DCASE: 0.01).
     fidelity : bool
         Compute fidelity to the teacher (cosine, R², CKA, agreement).
+    band_ceiling : bool
+        ``sea run`` adds ``teacher_8k[:TARGETS]`` (one per target set, or the raw teacher for identity
+        targets) to the evaluations of teachers faster than the students' 8 kHz.
     fidelity_max_frames : int >= 1
         Frames used for CKA, cosine and R² (a seeded random subset).
     cost : bool
@@ -91,7 +94,8 @@ class EvalConfig:
     models: tuple[str, ...] = field(
         default=("teacher",),
         metadata={
-            "help": "comma list: teacher, teacher_pca[:TARGETS], students/<name> (or a name under RUN/students/, "
+            "help": "comma list: teacher, teacher_pca[:TARGETS], teacher_8k[:TARGETS] (the teacher hearing only "
+            "what an 8 kHz student hears), students/<name> (or a name under RUN/students/, "
             "a directory, a .pt file)"
         },
     )
@@ -173,6 +177,13 @@ class EvalConfig:
     )
     fidelity: bool = field(
         default=True, metadata={"help": "compute fidelity to the teacher (cosine, R2, CKA, agreement)"}
+    )
+    band_ceiling: bool = field(
+        default=False,
+        metadata={
+            "help": "sea run: also evaluate teacher_8k[:TARGETS] for every teacher faster than 8 kHz (BirdNET, "
+            "OpenL3): the teacher on its windows low-passed at 4 kHz, the ceiling of its 8 kHz students"
+        },
     )
     fidelity_max_frames: int = field(default=20000, metadata={"help": "frames used for CKA/cosine/R2 (random subset)"})
     cost: bool = field(default=True, metadata={"help": "compute params/MACs/bytes of every model"})

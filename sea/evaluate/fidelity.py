@@ -1,7 +1,8 @@
 """Fidelity of a model's embeddings to the teacher's, frame by frame.
 
 Linear CKA to the teacher for every model; for students also cosine and R² to the reduced teacher
-they were distilled towards (their target reducer applied to the teacher's frames). Both sides are
+they were distilled towards (their target reducer applied to the teacher's frames), and the same for
+``teacher_8k`` (the teacher on the student's band: the ceiling of those numbers). Both sides are
 aligned on (clip, frame) and subsampled to at most ``fidelity_max_frames`` frames (seeded).
 """
 
@@ -74,6 +75,6 @@ def fidelity(model: EmbeddingModel, es: EmbeddingSet, ref: EmbeddingSet, config:
         "n_frames": int(ia.size),
         "cka": M.linear_cka(x, t) if ia.size > 1 else None,
     }
-    if model.kind == "student":
+    if model.kind in ("student", "teacher_band"):
         _to_targets(model, x, t, out)
     return out

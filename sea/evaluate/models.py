@@ -10,6 +10,10 @@ Model specs
 ``teacher_pca`` / ``teacher_pca:NAME``
     The teacher followed by the reducer ``RUN/targets/NAME/reducer.npz`` (NAME may be omitted when the
     run has exactly one target set).
+``teacher_8k`` / ``teacher_8k:NAME``
+    The teacher hearing only what an 8 kHz student hears (its windows low-passed at 4 kHz, see
+    :func:`sea.audio.band_limit`), then NAME's reducer if given. Its fidelity (R², cosine to the reduced
+    teacher) and accuracy are the ceiling of every 8 kHz student of a faster teacher (BirdNET, OpenL3).
 a student checkpoint
     A ``.pt`` file, a directory holding ``best.pt``/``ckpt.pt``, or a name under ``RUN/students/``.
     Windows come from the 8 kHz cache through :class:`sea.students.frontend.StudentFrontend`.
@@ -17,12 +21,14 @@ a student checkpoint
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..audio import band_limit
 from ..config import did_you_mean
 from ..constants import STUDENT_SR, TEACHER_SR
 from ..errors import ConfigError, ManifestError, SeaError
@@ -37,6 +43,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BAND_SPEC",
+    "band_limited_teacher_model",
     "check_spec",
     "reduced_teacher_model",
     "resolve_model",
@@ -45,6 +53,9 @@ __all__ = [
     "teacher_identity",
     "teacher_model",
 ]
+
+#: The ``--models`` spec of the teacher on the student's band (``teacher_8k[:NAME]``).
+BAND_SPEC = f"teacher_{STUDENT_SR // 1000}k"
 
 #: Checkpoint files looked for, in order, in a student directory (which need not be in a run).
 CHECKPOINT_FILES = ("best.pt", "ckpt.pt", "last.pt")
@@ -390,6 +401,47 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
     )
 
 
+def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | None, spec: str) -> EmbeddingModel:
+    """Build ``teacher_8k[:NAME]``: the teacher on its windows low-passed at the student's Nyquist frequency.
+
+    Parameters
+    ----------
+    teacher : EmbeddingModel
+        The teacher (its rate must exceed the student's, else the spec would equal it).
+    run_dir : Path
+        The run holding ``targets/<NAME>/reducer.npz``.
+    name : str or None
+        The target set whose reducer follows (its fidelity is then measured against those targets, like a
+        student's); None: the raw embedding, compared with the teacher's.
+    spec : str
+        The ``--models`` entry (the report name).
+
+    Returns
+    -------
+    model : EmbeddingModel
+        Kind ``teacher_band``; it never reuses stored frames (they heard the full band).
+    """
+    if teacher.sr <= STUDENT_SR:
+        raise ConfigError(
+            f"model spec {spec!r}: the teacher runs at {teacher.sr} Hz, all of which an {STUDENT_SR} Hz student "
+            "hears; it would equal 'teacher': drop it"
+        )
+    base_fn, sr, cutoff = teacher.fn, teacher.sr, STUDENT_SR / 2
+
+    def fn(x):
+        return base_fn(band_limit(x, sr, cutoff))
+
+    info = {**teacher.info, "band_hz": cutoff}
+    limited = dataclasses.replace(
+        teacher, name=spec, kind="teacher_band", fn=fn, fingerprint=f"{teacher.fingerprint}|band:{cutoff:g}",
+        store=None, post=None, info=info, reducer="identity",
+    )  # fmt: skip
+    if not name:
+        return limited
+    reduced = reduced_teacher_model(limited, run_dir, name, spec)
+    return dataclasses.replace(reduced, name=spec, kind="teacher_band", store=None, post=None)
+
+
 def _student_candidates(run: RunLayout, spec: str) -> list[Path]:
     """Where a student spec may point: a path, ``RUN/students/<spec>``, or ``students/<name>`` under the run."""
     cands = [Path(spec), run.student(spec)]
@@ -402,9 +454,10 @@ def _spec_error(run: RunLayout, spec: str) -> ConfigError:
     root = run.students_root
     have = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     prefix = f"{root.name}/" if spec.startswith(f"{root.name}/") else ""
-    names = [f"{prefix}{h}" for h in have] + ["teacher", "teacher_pca"]
+    names = [f"{prefix}{h}" for h in have] + ["teacher", "teacher_pca", BAND_SPEC]
     return ConfigError(
-        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', a checkpoint file or a student of "
+        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', '{BAND_SPEC}[:NAME]', a checkpoint file or "
+        "a student of "
         f"{str(run.root)!r}{did_you_mean(spec, names)}; students there: {', '.join(have) or 'none'}"
     )
 
@@ -441,7 +494,7 @@ def check_spec(spec: str, run_dir: Path) -> None:
     run = RunLayout(run_dir)
     if spec == "teacher":
         return
-    if spec == "teacher_pca" or spec.startswith("teacher_pca:"):
+    if spec in ("teacher_pca", BAND_SPEC) or spec.startswith(("teacher_pca:", BAND_SPEC + ":")):
         name = spec.partition(":")[2]
         names = _target_names(run)
         if name and name not in names:
@@ -625,4 +678,11 @@ def resolve_model(
             else resolve_model("teacher", run_dir, dataset_dir, config, injected=injected, device=device)
         )
         return reduced_teacher_model(base, run_dir, spec.partition(":")[2] or None, spec)
+    if spec == BAND_SPEC or spec.startswith(BAND_SPEC + ":"):
+        base = (
+            teacher
+            if teacher is not None
+            else resolve_model("teacher", run_dir, dataset_dir, config, injected=injected, device=device)
+        )
+        return band_limited_teacher_model(base, run_dir, spec.partition(":")[2] or None, spec)
     return student_model(run_dir, spec, device=device)

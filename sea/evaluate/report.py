@@ -181,7 +181,12 @@ def _per_fold_table(report: dict) -> str:
 
 #: What every column of the results table means (report.md prints it under the table).
 RESULTS_LEGEND = (
-    ("model", "`teacher`, `teacher_pca:<targets>` (the teacher followed by that PCA φ), or a student checkpoint"),
+    (
+        "model",
+        "`teacher`, `teacher_pca:<targets>` (the teacher followed by that PCA φ), `teacher_8k[:<targets>]` (the "
+        "teacher on its input low-passed at 4 kHz: what an 8 kHz student hears, hence its ceiling), or a student "
+        "checkpoint",
+    ),
     ("dim", "embedding size the classifiers see"),
     ("<classifier> <metric>", "the downstream score of that classifier, mean ± std over the protocol's test folds"),
     ("params", "parameters of the model (teacher: its CNN; teacher_pca adds the PCA)"),
@@ -404,7 +409,7 @@ def summary_markdown(reports: list[dict]) -> str:
     for r in reports:
         lines += [f"## {r['dataset']['name']}", "", *header_lines(r), ""]
     legend = (
-        ("model", "`teacher`, `teacher_pca:<targets>` or a student"),
+        ("model", "`teacher`, `teacher_pca:<targets>`, `teacher_8k[:<targets>]` or a student"),
         ("dim", "embedding size"),
         ("<dataset> (<metric>)", "that dataset's primary metric of its primary classifier, mean ± std over test folds"),
         ("params / MACs", "parameters; multiply-accumulates per window of the model's length, front-end excluded"),

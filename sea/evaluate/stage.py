@@ -41,7 +41,7 @@ from .classifiers import ClassifierSettings, FrameData
 from .config import EvalConfig
 from .embed import EmbeddingModel, EmbeddingSet, embed_dataset
 from .fidelity import fidelity
-from .models import check_spec, resolve_model
+from .models import BAND_SPEC, check_spec, resolve_model
 from .protocols import Dataset, ProtocolPlan, Split, load_dataset, plan_splits
 from .results import REPORT_FILE, REPORT_FORMAT, REPORT_VERSION, eval_dir, json_safe
 from .scoring import classifier_jobs, run_classifier
@@ -55,8 +55,12 @@ __all__ = ["EvalConfig", "eval_dir", "evaluate", "run", "safe_name"]
 PRED_DIR = "pred"
 
 
+#: Kinds that may carry a fitted reducer of RUN/targets/ (info["targets"]).
+_REDUCED_KINDS = ("teacher_pca", "teacher_band")
+
+
 def _is_teacher_spec(spec: str) -> bool:
-    return spec == "teacher" or spec.startswith("teacher_pca")
+    return spec == "teacher" or spec.startswith(("teacher_pca", BAND_SPEC))
 
 
 def _stage_inputs(layout: RunLayout, dataset_dir: Path, resolved: list[EmbeddingModel], injected) -> dict[str, Path]:
@@ -67,7 +71,7 @@ def _stage_inputs(layout: RunLayout, dataset_dir: Path, resolved: list[Embedding
             continue
         if m.kind == "student" and m.info.get("checkpoint"):
             inputs[f"model:{m.name}"] = Path(m.info["checkpoint"])
-        elif m.kind == "teacher_pca" and layout.reducer(m.info["targets"]).is_file():
+        elif m.kind in _REDUCED_KINDS and "targets" in m.info and layout.reducer(m.info["targets"]).is_file():
             # a refit reducer must re-run the evaluation, like a new checkpoint does
             inputs[f"model:{m.name}"] = layout.reducer(m.info["targets"])
     if layout.teacher_root.is_dir():
@@ -108,7 +112,7 @@ def _check_inputs(ev: _Evaluation, resolved: list[EmbeddingModel]) -> None:
     for m in resolved:
         if m.name in ev.injected:
             continue
-        if m.kind == "teacher_pca":
+        if m.kind in _REDUCED_KINDS and "targets" in m.info:
             _verify_recorded(run.targets(m.info["targets"]), "the target set", f"sea targets fit {run.root}")
         if m.store is not None:
             _verify_recorded(Path(m.store.dir), "the teacher frame store", f"sea teacher extract {run.root}")

