@@ -799,19 +799,6 @@ class _Runner:
             self.stages[stage] = status
 
 
-def _band_specs(plan: RunPlan, mine: list[int], teacher) -> list[str]:
-    """``teacher_8k[:TARGETS]`` for a teacher faster than the students: one per PCA target set, or the raw one."""
-    from .constants import STUDENT_SR, TEACHER_SR
-    from .evaluate.models import BAND_SPEC
-    from .teacher.registry import family_defaults
-
-    sr = teacher.sr or family_defaults(teacher.model)["sr"] or TEACHER_SR
-    if sr <= STUDENT_SR:
-        return []
-    names = [plan.target_names()[i] for i in mine if plan.targets[i].method != "identity"]
-    return [f"{BAND_SPEC}:{n}" for n in names] or [BAND_SPEC]
-
-
 def _eval_configs(plan: RunPlan, teachers: list) -> list[tuple[Any, Evaluation]]:
     """One EvalConfig per evaluation: a dataset with one teacher, the teacher's reductions and its students."""
     from .teacher.config import variant_name
@@ -825,8 +812,6 @@ def _eval_configs(plan: RunPlan, teachers: list) -> list[tuple[Any, Evaluation]]
         models += [
             str(plan.layout.checkpoint(n)) for n in plan.student_names() if plan.student_teacher(n) == ev.teacher
         ]
-        if plan.evaluate.band_ceiling:
-            models += _band_specs(plan, mine, teachers[ev.teacher])
         cfg = dataclasses.replace(
             plan.evaluate,
             models=tuple(models),

@@ -79,8 +79,8 @@ class EvalConfig:
     fidelity : bool
         Compute fidelity to the teacher (cosine, R², CKA, agreement).
     band_ceiling : bool
-        ``sea run`` adds ``teacher_8k[:TARGETS]`` (one per target set, or the raw teacher for identity
-        targets) to the evaluations of teachers faster than the students' 8 kHz.
+        Also evaluate ``teacher_8k[:TARGETS]``, one per ``teacher_pca`` model (else the raw teacher), when the
+        teacher is faster than the students' 8 kHz (logged and skipped otherwise).
     fidelity_max_frames : int >= 1
         Frames used for CKA, cosine and R² (a seeded random subset).
     cost : bool
@@ -181,8 +181,9 @@ class EvalConfig:
     band_ceiling: bool = field(
         default=False,
         metadata={
-            "help": "sea run: also evaluate teacher_8k[:TARGETS] for every teacher faster than 8 kHz (BirdNET, "
-            "OpenL3): the teacher on its windows low-passed at 4 kHz, the ceiling of its 8 kHz students"
+            "help": "also evaluate teacher_8k[:TARGETS] (one per teacher_pca model, else the raw teacher) when the "
+            "teacher is faster than 8 kHz (BirdNET, OpenL3): the teacher on its windows low-passed at 4 kHz, the "
+            "ceiling of its 8 kHz students"
         },
     )
     fidelity_max_frames: int = field(default=20000, metadata={"help": "frames used for CKA/cosine/R2 (random subset)"})

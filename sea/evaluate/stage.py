@@ -30,6 +30,7 @@ import numpy as np
 
 from ..cache import AudioCache
 from ..config import config_to_dict
+from ..constants import STUDENT_SR
 from ..errors import ConfigError, ManifestError, SeaError
 from ..layout import RunLayout, safe_name
 from ..lock import run_lock
@@ -277,10 +278,28 @@ def _resolve_models(ev: _Evaluation) -> list[EmbeddingModel]:
         if _is_teacher_spec(spec) and ev.teacher is None:
             ev.teacher = ev.resolve("teacher")
         resolved.append(ev.resolve(spec, ev.teacher))
+    if ev.config.band_ceiling:
+        resolved += _band_models(ev, resolved)
     names = [m.name for m in resolved]
     if len(set(names)) != len(names):
         raise ConfigError(f"two models resolve to the same report name ({names}); rename a checkpoint directory")
     return resolved
+
+
+def _band_models(ev: _Evaluation, resolved: list[EmbeddingModel]) -> list[EmbeddingModel]:
+    """``band_ceiling``: a teacher_8k for every teacher_pca of the list (else the raw one), for a fast teacher.
+
+    An 8 kHz teacher is heard in full by the students: nothing is added, and the log says so.
+    """
+    if ev.teacher is None:
+        ev.teacher = ev.resolve("teacher")
+    if ev.teacher.sr <= STUDENT_SR:
+        log.info("band_ceiling: the teacher runs at %d Hz, all of which an %d Hz student hears: no %s row",
+                 ev.teacher.sr, STUDENT_SR, BAND_SPEC)  # fmt: skip
+        return []
+    have = {m.name for m in resolved}
+    specs = [f"{BAND_SPEC}:{m.info['targets']}" for m in resolved if m.kind == "teacher_pca"] or [BAND_SPEC]
+    return [ev.resolve(spec, ev.teacher) for spec in specs if spec not in have]
 
 
 def _primary_metric(ds: Dataset) -> str:

@@ -413,18 +413,3 @@ def test_several_teachers_get_their_own_targets_students_and_evaluations(tmp_pat
         bad = [{"method": "pca", "dim": 8, "teacher": "edgel4"}]
         load_run_config(write_config(tmp_path / "f.yaml", tmp_path / "run4", teacher=teachers, targets=bad))
 
-
-def test_band_ceiling_adds_teacher_8k_to_faster_teachers_only(tmp_path):
-    """configs/us8k_real.yaml: evaluate.band_ceiling adds teacher_8k:<PCA targets> to BirdNET's evaluation (48 kHz)
-    and nothing to edgel3's (8 kHz, which an 8 kHz student hears in full)."""
-    import dataclasses
-
-    from sea.pipeline import _eval_configs, load_run_config
-
-    plan = load_run_config(Path(__file__).resolve().parents[2] / "configs" / "us8k_real.yaml", run_dir=tmp_path / "r")
-    models = {cfg.teacher: cfg.models for cfg, _ in _eval_configs(plan, list(plan.teachers))}
-    assert "teacher_8k:birdnet_v2.4_pca64_random" in models["birdnet_v2.4"]
-    assert not any(m.startswith("teacher_8k") for m in models["edgel3_sea_ust_64"])
-    plan = dataclasses.replace(plan, evaluate=dataclasses.replace(plan.evaluate, band_ceiling=False))
-    models = {cfg.teacher: cfg.models for cfg, _ in _eval_configs(plan, list(plan.teachers))}
-    assert not any(m.startswith("teacher_8k") for ms in models.values() for m in ms)
