@@ -426,6 +426,11 @@ def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str
             f"model spec {spec!r}: the teacher runs at {teacher.sr} Hz, all of which an {STUDENT_SR} Hz student "
             "hears; it would equal 'teacher': drop it"
         )
+    if teacher.fn is None:
+        raise ConfigError(
+            f"model spec {spec!r} needs a teacher that embeds audio; {teacher.name!r} only has stored frames "
+            "(they heard the full band): give the teacher model"
+        )
     base_fn, sr, cutoff = teacher.fn, teacher.sr, STUDENT_SR / 2
 
     def fn(x):

@@ -344,6 +344,13 @@ def test_teacher_8k_with_targets_and_its_refusals(demo):
         evaluate(
             demo, EvalConfig(models=("teacher", "teacher_8k"), dataset_name="band8k", **FAST), models={"teacher": slow}
         )
+    frames_only = dataclasses.replace(teacher, fn=None)
+    with pytest.raises(ConfigError, match="only has stored frames"):
+        evaluate(
+            demo,
+            EvalConfig(models=("teacher", "teacher_8k"), dataset_name="band_fo", **FAST),
+            models={"teacher": frames_only},
+        )
     with pytest.raises(ConfigError, match="no fitted target set 'pca9'"):
         evaluate(demo, EvalConfig(models=("teacher", "teacher_8k:pca9"), dataset_name="band9", **FAST))
 
