@@ -676,18 +676,12 @@ def resolve_model(
         return model_from_callable(spec, m, sr=sr, kind="teacher" if spec == "teacher" else "custom", device=device)
     if spec == "teacher":
         return teacher if teacher is not None else teacher_model(run_dir, dataset_dir, config, device=device)
-    if spec == "teacher_pca" or spec.startswith("teacher_pca:"):
-        base = (
-            teacher
-            if teacher is not None
-            else resolve_model("teacher", run_dir, dataset_dir, config, injected=injected, device=device)
-        )
-        return reduced_teacher_model(base, run_dir, spec.partition(":")[2] or None, spec)
-    if spec == BAND_SPEC or spec.startswith(BAND_SPEC + ":"):
-        base = (
-            teacher
-            if teacher is not None
-            else resolve_model("teacher", run_dir, dataset_dir, config, injected=injected, device=device)
-        )
-        return band_limited_teacher_model(base, run_dir, spec.partition(":")[2] or None, spec)
+    for prefix, build in (("teacher_pca", reduced_teacher_model), (BAND_SPEC, band_limited_teacher_model)):
+        if spec == prefix or spec.startswith(prefix + ":"):
+            base = (
+                teacher
+                if teacher is not None
+                else resolve_model("teacher", run_dir, dataset_dir, config, injected=injected, device=device)
+            )
+            return build(base, run_dir, spec.partition(":")[2] or None, spec)
     return student_model(run_dir, spec, device=device)

@@ -412,4 +412,3 @@ def test_several_teachers_get_their_own_targets_students_and_evaluations(tmp_pat
     with pytest.raises(ConfigError, match=r"teacher='edgel4'.*did you mean 'edgel3"):
         bad = [{"method": "pca", "dim": 8, "teacher": "edgel4"}]
         load_run_config(write_config(tmp_path / "f.yaml", tmp_path / "run4", teacher=teachers, targets=bad))
-
