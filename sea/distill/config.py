@@ -29,6 +29,14 @@ class DistillConfig:
     relational: float = field(
         default=0.0, metadata={"help": "weight of the within-batch cosine-similarity-matrix loss (needs batch >= 2)"}
     )
+    standardize: bool = field(
+        default=False,
+        metadata={
+            "help": "compute the losses on targets standardised per dimension (mean and std of the training "
+            "targets), so that every dimension counts as much as it does in a linear probe on standardised "
+            "features; the student still outputs the teacher's space (SEA: off, plain MSE)"
+        },
+    )
     lr: float = field(default=1e-4, metadata={"help": "Adam learning rate (SEA PCA job: 1e-4)"})
     weight_decay: float = field(default=0.0, metadata={"help": "Adam L2 weight decay (SEA: none)"})
     batch_size: int = field(default=64, metadata={"help": "global batch (split over ranks under torchrun)"})

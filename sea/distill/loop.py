@@ -292,14 +292,15 @@ def val_losses(trainer: Trainer, batches: list[np.ndarray]) -> dict[str, float] 
     -------
     losses : dict or None
         ``mse``, ``cosine``, ``relational`` (over the batches of >= 2 rows, 0 without any) and ``loss``, their
-        sum weighted as in training; None when no rank had a validation row.
+        sum weighted as in training, all in the loss's space (standardised under ``standardize``); None when no
+        rank had a validation row.
     """
     model, device, frontend = trainer.model, trainer.device, trainer.frontend
     model.eval()
     acc = {"mse": 0.0, "cosine": 0.0, "relational": 0.0, "n": 0.0, "n_rel": 0.0}
     for batch in batches:
         feats, t = batch_tensors(trainer.source(batch), device, frontend)
-        y = model(feats)
+        y, t = trainer.loss_fn.standardise(model(feats), t)
         b = float(t.shape[0])
         acc["mse"] += float(mse_loss(y, t)) * b
         acc["cosine"] += float(cosine_loss(y, t)) * b

@@ -8,6 +8,9 @@
   next to ``mse``, not alone, when the coordinates matter downstream.
 
 :class:`DistillLoss` is the weighted sum used by ``sea distill``; its forward returns the total and the parts.
+Given a per-dimension ``center`` and ``scale`` (``standardize``: the training targets' mean and std), it compares
+``(y - center) / scale`` with ``(t - center) / scale``: a dimension with a thousandth of the variance of the first
+then weighs as much in the loss as in a linear probe on standardised features, instead of nothing.
 
 >>> loss = DistillLoss(mse=1.0, relational=0.1)
 >>> total, parts = loss(y, t)      # parts: {"mse": ..., "relational": ...} (detached tensors)
@@ -67,10 +70,26 @@ class DistillLoss(torch.nn.Module):
     ----------
     mse, cosine, relational : float >= 0
         Weights; at least one must be > 0.
+    center, scale : torch.Tensor [d], optional
+        Standardise ``y`` and ``t`` as ``(x - center) / scale`` before every term; ``scale`` must be finite and
+        > 0. Both or neither.
     """
 
-    def __init__(self, mse: float = 1.0, cosine: float = 0.0, relational: float = 0.0):
+    def __init__(
+        self,
+        mse: float = 1.0,
+        cosine: float = 0.0,
+        relational: float = 0.0,
+        center: torch.Tensor | None = None,
+        scale: torch.Tensor | None = None,
+    ):
         super().__init__()
+        if (center is None) != (scale is None):
+            raise ConfigError("DistillLoss needs both center and scale to standardise, or neither")
+        if scale is not None and not bool(torch.all(torch.isfinite(scale) & (scale > 0))):
+            raise ConfigError("DistillLoss scale must be finite and > 0 in every dimension")
+        self.register_buffer("center", None if center is None else center.detach().clone())
+        self.register_buffer("scale", None if scale is None else scale.detach().clone())
         weights = {"mse": mse, "cosine": cosine, "relational": relational}
         for k, w in weights.items():
             if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
@@ -81,11 +100,19 @@ class DistillLoss(torch.nn.Module):
             )
         self.weights = {k: float(w) for k, w in weights.items() if w > 0}
 
+    def standardise(self, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, t)`` [B, d] in the space the losses compare them in: standardised, or as given."""
+        if self.scale is None:
+            return y, t
+        c, s = self.center.to(y.dtype), self.scale.to(y.dtype)
+        return (y - c) / s, (t.to(y.dtype) - c) / s
+
     def forward(self, y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``(total, parts)``: the weighted loss (a scalar tensor) and each unweighted term, detached.
 
         Parts stay tensors (no device sync per step); call ``float()`` when logging.
         """
+        y, t = self.standardise(y, t)
         total = None
         parts: dict[str, torch.Tensor] = {}
         for k, w in self.weights.items():

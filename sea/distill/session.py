@@ -150,7 +150,8 @@ def _setup(plan: Plan, world: World) -> Trainer:
         teacher = load_online_teacher(_teacher_record(reader), reader.reducer, reader.store.dtype, device)
     model, fq = _model(plan, reader.dim, device, params)
     frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype), params=params).to(device)
-    loss_fn = DistillLoss(config.mse, config.cosine, config.relational)
+    center, scale = _target_stats(reader, train_rows, device) if config.standardize else (None, None)
+    loss_fn = DistillLoss(config.mse, config.cosine, config.relational, center=center, scale=scale)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     # Keras's ReduceLROnPlateau (SEA): an improvement is a decrease by more than an absolute epsilon (1e-4)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -176,6 +177,33 @@ def _setup(plan: Plan, world: World) -> Trainer:
                    val_rows=val_rows, fid_rows=fid_rows, min_local=min_local, model=model, fq=fq,
                    frontend=frontend, loss_fn=loss_fn, opt=opt, sched=sched, header=header,
                    teacher=teacher)  # fmt: skip
+
+
+def _target_stats(reader: Any, rows: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and std [d] of the targets of ``rows`` (float64 sums over chunks: memory bounded).
+
+    A dimension that is constant over the training targets would divide by zero; its scale is raised to the
+    largest std times 1e-6, with a warning, so that it still counts (little) instead of being dropped.
+    """
+    n, s1, s2 = 0, np.zeros(reader.dim), np.zeros(reader.dim)
+    rows = np.sort(rows)
+    for i in range(0, rows.size, 8192):
+        t = reader.read(rows[i : i + 8192]).astype(np.float64)
+        n, s1, s2 = n + t.shape[0], s1 + t.sum(0), s2 + (t * t).sum(0)
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
+    floor = max(float(std.max()) * 1e-6, 1e-12)
+    flat = np.flatnonzero(std < floor)
+    if flat.size:
+        warnings.warn(
+            f"standardize: {flat.size} of {std.size} target dimensions are constant over the training frames "
+            f"(e.g. dim {int(flat[0])}); their scale is set to {floor:.3g} so that the loss stays finite",
+            SeaWarning,
+            stacklevel=4,
+        )
+    std = np.maximum(std, floor)
+    return (torch.tensor(mean, dtype=torch.float32, device=device),
+            torch.tensor(std, dtype=torch.float32, device=device))  # fmt: skip
 
 
 def _split(plan: Plan, world: World, source: WindowSource) -> tuple[np.ndarray, np.ndarray, int, dict[str, Any]]:

@@ -126,6 +126,56 @@ def test_distill_loss_weighting():
         DistillLoss(cosine=-1)
 
 
+def test_distill_loss_standardises_both_sides():
+    """With center/scale every term compares (y - c) / s with (t - c) / s: a small-variance dim counts fully."""
+    c, s = torch.tensor([1.0, -2.0, 0.0]), torch.tensor([10.0, 0.1, 1.0])
+    t = c + s * torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
+    y = t.clone()
+    y[:, 1] += 0.1  # one std of the small dim
+    plain = float(DistillLoss(mse=1.0)(y, t)[0])
+    total, parts = DistillLoss(mse=1.0, cosine=0.5, center=c, scale=s)(y, t)
+    zy, zt = (y - c) / s, (t - c) / s
+    assert float(parts["mse"]) == pytest.approx(float(mse_loss(zy, zt)), rel=1e-6)
+    assert float(parts["mse"]) == pytest.approx(1 / 3, rel=1e-4)  # 1 std in one of 3 dims
+    assert plain == pytest.approx(0.01 / 3, rel=1e-4)  # plain MSE hardly sees it
+    assert float(total) == pytest.approx(float(mse_loss(zy, zt)) + 0.5 * float(cosine_loss(zy, zt)), rel=1e-6)
+    assert DistillLoss(mse=1.0).standardise(y, t)[0] is y
+    with pytest.raises(ConfigError, match="both center and scale"):
+        DistillLoss(center=c)
+    with pytest.raises(ConfigError, match="finite and > 0"):
+        DistillLoss(center=c, scale=torch.tensor([1.0, 0.0, 1.0]))
+
+
+def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
+    from sea.distill.session import _target_stats
+    from sea.targets import open_targets
+
+    reader = open_targets(run, "pca8")
+    rows = np.arange(0, len(reader), 3)
+    mean, std = _target_stats(reader, rows[::-1].copy(), "cpu")
+    t = reader.read(rows).astype(np.float64)
+    np.testing.assert_allclose(mean.numpy(), t.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(std.numpy(), t.std(0), rtol=1e-5)
+
+    class Flat:
+        dim = 2
+
+        def read(self, idx):
+            return np.stack([np.arange(len(idx), dtype=np.float32), np.full(len(idx), 3.0, np.float32)], 1)
+
+    out = distill(run, cfg(name="xs_std", standardize=True, epochs=1))
+    assert load_checkpoint(out / "best.pt")["config"]["standardize"] is True
+    with (out / "log.csv").open() as f:
+        row = next(csv.DictReader(f))
+    # the logged validation MSE is in the standardised space: a student near the mean scores about 1 per dim there
+    fid = json.loads((out / "fidelity.json").read_text())
+    assert 0.05 < float(row["val_mse"]) < 5 and float(row["val_mse"]) != pytest.approx(fid["mse"], rel=0.05)
+
+    with pytest.warns(SeaWarning, match="1 of 2 target dimensions are constant"):
+        mean, std = _target_stats(Flat(), np.arange(10), "cpu")
+    assert float(std[1]) > 0 and float(mean[1]) == pytest.approx(3.0)
+
+
 # -- config ------------------------------------------------------------------------------------------------------
 
 
