@@ -182,8 +182,9 @@ def _setup(plan: Plan, world: World) -> Trainer:
 def _target_stats(reader: Any, rows: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-dimension mean and std [d] of the targets of ``rows`` (float64 sums over chunks: memory bounded).
 
-    A dimension that is constant over the training targets would divide by zero; its scale is raised to the
-    largest std times 1e-6, with a warning, so that it still counts (little) instead of being dropped.
+    A dimension that is (nearly) constant over the training targets would divide by (nearly) zero and swamp the
+    loss; its scale is set to the largest std instead, with a warning, so that it weighs as it would in plain MSE
+    next to the largest dimension rather than dominating or being dropped.
     """
     n, s1, s2 = 0, np.zeros(reader.dim), np.zeros(reader.dim)
     rows = np.sort(rows)
@@ -192,16 +193,17 @@ def _target_stats(reader: Any, rows: np.ndarray, device: str) -> tuple[torch.Ten
         n, s1, s2 = n + t.shape[0], s1 + t.sum(0), s2 + (t * t).sum(0)
     mean = s1 / n
     std = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
-    floor = max(float(std.max()) * 1e-6, 1e-12)
-    flat = np.flatnonzero(std < floor)
+    largest = float(std.max()) if float(std.max()) > 0 else 1.0
+    flat = np.flatnonzero(std < largest * 1e-6)
     if flat.size:
         warnings.warn(
             f"standardize: {flat.size} of {std.size} target dimensions are constant over the training frames "
-            f"(e.g. dim {int(flat[0])}); their scale is set to {floor:.3g} so that the loss stays finite",
+            f"(e.g. dim {int(flat[0])}); their scale is set to the largest std, {largest:.3g}, so that they "
+            "neither divide by zero nor swamp the loss",
             SeaWarning,
             stacklevel=4,
         )
-    std = np.maximum(std, floor)
+        std[flat] = largest
     return (torch.tensor(mean, dtype=torch.float32, device=device),
             torch.tensor(std, dtype=torch.float32, device=device))  # fmt: skip
 

@@ -173,7 +173,7 @@ def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
 
     with pytest.warns(SeaWarning, match="1 of 2 target dimensions are constant"):
         mean, std = _target_stats(Flat(), np.arange(10), "cpu")
-    assert float(std[1]) > 0 and float(mean[1]) == pytest.approx(3.0)
+    assert float(std[1]) == pytest.approx(float(std[0])) and float(mean[1]) == pytest.approx(3.0)
 
 
 # -- config ------------------------------------------------------------------------------------------------------
