@@ -146,6 +146,44 @@ def test_distill_loss_standardises_both_sides():
         DistillLoss(center=c, scale=torch.tensor([1.0, 0.0, 1.0]))
 
 
+@pytest.mark.claim
+def test_standardised_loss_keeps_the_small_dimensions_a_probe_needs():
+    """The README's reason for ``standardize``: with the capacity for one direction, plain MSE spends it on the
+    large target dimension and loses the class, which lives in two small ones; standardised, the student keeps it."""
+    from sklearn.linear_model import LogisticRegression
+
+    from sea.distill.session import _target_stats
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2048, 4, generator=g)
+    label = (x[:, 1] > 0).long()
+    t = torch.stack([10 * x[:, 0], 0.1 * x[:, 1], 0.1 * x[:, 1] + 0.01 * x[:, 2]], 1)  # var 100, 0.01, 0.01
+
+    class Reader:
+        dim = 3
+
+        def read(self, idx):
+            return t[torch.as_tensor(idx)].numpy()
+
+    accuracy = {}
+    for standardize in (False, True):
+        torch.manual_seed(0)
+        student = torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Linear(1, 3))  # rank 1: one direction
+        stats = _target_stats(Reader(), np.arange(1024), "cpu") if standardize else (None, None)
+        loss_fn = DistillLoss(center=stats[0], scale=stats[1])
+        opt = torch.optim.Adam(student.parameters(), lr=0.02)
+        for _ in range(400):
+            opt.zero_grad()
+            loss_fn(student(x[:1024]), t[:1024])[0].backward()
+            opt.step()
+        with torch.no_grad():
+            emb = student(x).numpy()
+        z = (emb - emb[:1024].mean(0)) / (emb[:1024].std(0) + 1e-9)  # the probe's standardisation
+        probe = LogisticRegression().fit(z[:1024], label[:1024].numpy())
+        accuracy[standardize] = probe.score(z[1024:], label[1024:].numpy())
+    assert accuracy[True] > 0.95 and accuracy[False] < 0.65, accuracy
+
+
 def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
     from sea.distill.session import _target_stats
     from sea.targets import open_targets
