@@ -8,7 +8,7 @@ import json
 import os
 import random
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,34 @@ def sha256_file(path: Pathlike, chunk_size: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk_size), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def streamed_mean_std(
+    read: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, *, batch: int = 65536
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and (population) std of the rows ``read(rows)`` would return, ``batch`` rows at a time.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(indices [k]) -> array [k, d]``, e.g. a memory-mapped array's indexing or a reader's ``read``.
+    rows : np.ndarray [n]
+        The rows to summarise (none: mean and std 0).
+    batch : int
+        Rows read at once: memory is bounded by the batch, not by ``n``.
+
+    Returns
+    -------
+    mean, std : np.ndarray [d], float64
+        Sums in float64; ``std`` is 0 for a constant column (callers choose what to divide by then).
+    """
+    d = np.asarray(read(rows[:0])).shape[1]  # zero rows still say the width
+    n, s1, s2 = 0, np.zeros(d), np.zeros(d)
+    for a in range(0, rows.size, batch):
+        x = np.asarray(read(rows[a : a + batch]), dtype=np.float64)
+        n, s1, s2 = n + x.shape[0], s1 + x.sum(0), s2 + (x * x).sum(0)
+    mean = s1 / max(n, 1)
+    return mean, np.sqrt(np.maximum(s2 / max(n, 1) - mean * mean, 0.0))
 
 
 def seed_everything(seed: int) -> None:

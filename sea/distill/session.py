@@ -33,7 +33,7 @@ from ..distributed import World
 from ..errors import ConfigError, ManifestError, SeaWarning
 from ..layout import RunLayout
 from ..runs import read_stage, require_stage
-from ..utils import write_json, write_text_atomic
+from ..utils import streamed_mean_std, write_json, write_text_atomic
 from .config import DistillConfig
 from .data import WindowSource, group_labels, split_rows, teacher_framing, val_batches
 from .inputs import Plan
@@ -186,13 +186,7 @@ def _target_stats(reader: Any, rows: np.ndarray, device: str) -> tuple[torch.Ten
     loss; its scale is set to the largest std instead, with a warning, so that it weighs as it would in plain MSE
     next to the largest dimension rather than dominating or being dropped.
     """
-    n, s1, s2 = 0, np.zeros(reader.dim), np.zeros(reader.dim)
-    rows = np.sort(rows)
-    for i in range(0, rows.size, 8192):
-        t = reader.read(rows[i : i + 8192]).astype(np.float64)
-        n, s1, s2 = n + t.shape[0], s1 + t.sum(0), s2 + (t * t).sum(0)
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
+    mean, std = streamed_mean_std(reader.read, np.sort(rows), batch=8192)
     largest = float(std.max()) if float(std.max()) > 0 else 1.0
     flat = np.flatnonzero(std < largest * 1e-6)
     if flat.size:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError
+from ..utils import streamed_mean_std
 
 __all__ = ["AUTOPOOL_PRESETS", "CLASSIFIERS", "AutoPoolSettings", "ClassifierSettings", "FrameData", "fit_predict"]
 
@@ -237,16 +238,7 @@ def resolve_device(name: str) -> str:
 
 def _train_stats(data: FrameData, rows: np.ndarray, batch: int = 65536) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of the training frames (streamed, float64)."""
-    d = data.features.shape[1]
-    s1 = np.zeros(d)
-    s2 = np.zeros(d)
-    for a in range(0, rows.size, batch):
-        x = data.features[rows[a : a + batch]].astype(np.float64)
-        s1 += x.sum(0)
-        s2 += (x * x).sum(0)
-    n = max(rows.size, 1)
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean**2, 0.0))
+    mean, std = streamed_mean_std(data.features.__getitem__, rows, batch=batch)
     return mean, np.where(std > 1e-8, std, 1.0)
 
 

@@ -184,6 +184,18 @@ def test_standardised_loss_keeps_the_small_dimensions_a_probe_needs():
     assert accuracy[True] > 0.95 and accuracy[False] < 0.65, accuracy
 
 
+def test_streamed_mean_std_equals_numpy_over_batches():
+    from sea.utils import streamed_mean_std
+
+    x = np.random.default_rng(0).normal(3.0, 2.0, (1000, 5)).astype(np.float32)
+    rows = np.arange(0, 1000, 3)
+    mean, std = streamed_mean_std(x.__getitem__, rows, batch=64)  # several batches and a partial one
+    np.testing.assert_allclose(mean, x[rows].astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std, x[rows].astype(np.float64).std(0), rtol=1e-9)
+    mean, std = streamed_mean_std(x.__getitem__, rows[:0])
+    assert mean.shape == std.shape == (5,) and not mean.any() and not std.any()
+
+
 def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
     from sea.distill.session import _target_stats
     from sea.targets import open_targets
