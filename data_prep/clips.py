@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sea.errors import ConfigError
+
 __all__ = ["Candidate", "ClipList", "real_path", "skip_entry", "unlisted_warnings", "warning_entry"]
 
 
@@ -162,6 +164,67 @@ def unlisted_warnings(
         for p in files
         if p.is_file() and not p.name.startswith(".") and real_path(p) not in listed
     ]
+
+
+def select_clips(clips: ClipList, config: Any) -> ClipList:
+    """Apply a prepare config's selections: its ``folds``, then its ``part``.
+
+    Parameters
+    ----------
+    clips : ClipList
+        What a dataset module found.
+    config : PrepareConfig
+
+    Returns
+    -------
+    clips : ClipList
+    """
+    return select_part(select_folds(clips, config.folds), config.part, config.part_fraction)
+
+
+def select_folds(clips: ClipList, folds: tuple[int, ...]) -> ClipList:
+    """Keep the candidates of some folds (e.g. the held-out folds an evaluation runs on).
+
+    Parameters
+    ----------
+    clips : ClipList
+    folds : tuple of int
+        Folds to keep; empty keeps every candidate.
+
+    Returns
+    -------
+    clips : ClipList
+        The same list when ``folds`` is empty; otherwise a copy without the other folds' candidates, and a note
+        that counts them (their files are never opened, so a partial copy of a dataset prepares cleanly).
+
+    Raises
+    ------
+    ConfigError
+        The dataset has no folds, or a fold asked for has no clip (the message lists the folds present).
+    """
+    if not folds:
+        return clips
+    from collections import Counter
+
+    present = Counter(c.fold for c in clips.candidates if c.fold is not None)
+    if not present:
+        raise ConfigError(
+            f"folds={list(folds)}: no clip of this dataset has a fold; remove folds (a folder dataset takes them "
+            "from its CSV's 'fold' column)"
+        )
+    absent = [k for k in folds if k not in present]
+    if absent:
+        raise ConfigError(
+            f"folds={list(folds)}: fold(s) {absent} hold no clip of this dataset; its folds are "
+            f"{', '.join(map(str, sorted(present)))}"
+        )
+    keep = [c for c in clips.candidates if c.fold in folds]
+    others = sorted(k for k in present if k not in folds)
+    note = (
+        f"folds {', '.join(map(str, sorted(folds)))}: {len(keep)} of {len(clips.candidates)} clips; "
+        f"{len(clips.candidates) - len(keep)} clips of folds {', '.join(map(str, others)) or '-'} left out"
+    )
+    return dataclasses.replace(clips, candidates=keep, notes=[*clips.notes, note])
 
 
 def select_part(clips: ClipList, part: str, fraction: float) -> ClipList:

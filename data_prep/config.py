@@ -47,6 +47,10 @@ class PrepareConfig:
         ``folder`` only: CSV of labels.
     n_clips, duration, synth_seed : int, float, int or None
         ``synthetic`` only: generator options; all None reuses a set already in ``raw_dir``.
+    folds : tuple of int
+        Keep only the clips of these folds; empty keeps every fold.
+    part, part_fraction : str, float
+        One of two disjoint halves split by recording (see :func:`data_prep.clips.select_part`).
     workers : int
         Threads that decode and resample; 0 = automatic. Not recorded: outputs do not depend on it.
     """
@@ -89,6 +93,15 @@ class PrepareConfig:
         },
     )
     synth_seed: int | None = field(default=None, metadata={"help": "synthetic: generator seed, >= 0 (default: 0)"})
+    folds: tuple[int, ...] = field(
+        default=(),
+        metadata={
+            "help": "keep only the clips of these folds (UrbanSound8K's and ESC-50's, a folder CSV's 'fold' "
+            "column), e.g. 1,2,3 to evaluate on three held-out folds; empty = every fold. The rows of other "
+            "folds are left out, counted in the report, and their files need not exist",
+            "metavar": "K,K,...",
+        },
+    )
     part: str = field(
         default="all",
         metadata={
@@ -146,6 +159,10 @@ class PrepareConfig:
         check_generation(self.n_clips, self.duration, self.synth_seed)
         if not 0.0 < self.part_fraction < 1.0:
             raise ConfigError(f"part_fraction={self.part_fraction} must be strictly between 0 and 1 (e.g. 0.5)")
+        if self.folds and self.dataset == "sonyc_ust":
+            raise ConfigError("folds= does not apply to sonyc_ust, whose clips come in splits (train/validate/test)")
+        if any(int(k) < 0 for k in self.folds) or len(set(self.folds)) != len(self.folds):
+            raise ConfigError(f"folds={list(self.folds)} must be distinct fold numbers >= 0, e.g. 1,2,3")
 
     def recorded(self) -> dict[str, Any]:
         """Return the values ``stage.json`` records and hashes: every field but :data:`GENERATION_FIELDS` and ``workers``.
@@ -156,8 +173,11 @@ class PrepareConfig:
             JSON-ready values, in field order.
         """
         values = {k: v for k, v in config_to_dict(self).items() if k not in GENERATION_FIELDS + SPEED_FIELDS}
-        if self.part == "all":  # the default leaves the record (and the hash of earlier runs) as it was
+        # the defaults leave the record (and the hash of earlier runs) as it was
+        if self.part == "all":
             values.pop("part"), values.pop("part_fraction")
+        if not self.folds:
+            values.pop("folds")
         return values
 
 

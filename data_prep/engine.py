@@ -61,7 +61,7 @@ from sea.progress import progress
 from sea.runs import Stage, read_stage
 from sea.utils import md5_file, write_json
 
-from .clips import Candidate, ClipList, skip_entry, warning_entry
+from .clips import Candidate, ClipList, select_clips, skip_entry, warning_entry
 from .config import PrepareConfig, make_config
 from .report import build_report, warn_summary
 
@@ -109,7 +109,7 @@ def prepare_dataset(
         ``run_dir / "clips.jsonl"``.
     """
     config = make_config(dataset, raw_dir, **options)
-    clips = find_clips(Path(raw_dir), config, Path(run_dir))
+    clips = select_clips(find_clips(Path(raw_dir), config, Path(run_dir)), config)
     return prepare_clips(clips, run_dir, config, overwrite=overwrite)
 
 

@@ -25,7 +25,7 @@ from sea.errors import ConfigError
 from sea.layout import RunLayout
 from sea.lock import run_lock
 
-from .clips import select_part
+from .clips import select_clips
 from .config import DATASETS, DOWNLOADABLE, PrepareConfig, make_config
 from .engine import check_run_dir, prepare_clips
 
@@ -97,7 +97,7 @@ def run(run_dir: str | Path, config: PrepareConfig, *, overwrite: bool = False) 
     check_run_dir(Path(run_dir))
 
     def clips():
-        return select_part(module.find_clips(raw_dir, config, Path(run_dir)), config.part, config.part_fraction)
+        return select_clips(module.find_clips(raw_dir, config, Path(run_dir)), config)
 
     if config.dataset != "synthetic":  # the raw layout is read (and validated) before anything is written
         return prepare_clips(clips(), run_dir, config, overwrite=overwrite)

@@ -869,7 +869,8 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
                 f"evaluation dataset {name!r} shares the audio of {len(shared)} of its {len(clips)} clips with the "
                 f"distillation corpus (by md5; e.g. {ex.path} is {corpus[ex.md5].path} of 'data'): the students and "
                 "the PCA would be fitted on their own test audio. Evaluate on another corpus (evaluate.datasets: "
-                f"[{{dataset: ..., raw_dir: ...}}]), or allow it for a transductive run with 'evaluate: "
+                f"[{{dataset: ..., raw_dir: ...}}]) or on folds the corpus does not hold ({{..., folds: [1, 2, 3]}}), "
+                "or allow it for a transductive run with 'evaluate: "
                 f"{{allow_overlap: true}}' (or a list of names, e.g. [{name}]; its reports then say so)"
             )
         if shared:

@@ -7,7 +7,7 @@ import pytest
 from data_prep import urbansound8k
 from sea.audio import load, resample
 from sea.cache import AudioCache
-from sea.errors import DatasetError, SeaWarning
+from sea.errors import ConfigError, DatasetError, SeaWarning
 from sea.manifest import read_manifest, resolve_path
 from sea.runs import read_stage
 from tests.data_prep._trees import US8K_HEADER, fmt_tag, us8k_tree, write_csv
@@ -111,6 +111,40 @@ def test_rerun_is_noop_and_overwrite_redoes(tmp_path):
     _prepare(raw, run, cache_srs=(16000,))
     assert sorted(p.name for p in (run / "audio").iterdir()) == ["16000"]
     assert read_stage(run)["config"]["cache_srs"] == [16000]
+
+
+def test_folds_keep_the_held_out_folds_only(tmp_path):
+    """folds=(1, 3): the clips of those folds; the other folds' rows, a missing file among them, are left out
+    (counted in a note, never opened), and the record and the CLI carry the choice."""
+    raw = tmp_path / "raw"
+    tree = us8k_tree(raw)
+    _prepare(raw, tmp_path / "all")
+    manifest = _prepare(raw, tmp_path / "run", folds=(1, 3))
+    recs = read_manifest(manifest)
+    assert sorted(r.fold for r in recs) == [1, 1, 3]
+    assert {r.clip_id for r in recs} == {c for c, v in tree["good"].items() if v["fold"] in (1, 3)}
+    rep = json.loads((tmp_path / "run" / "data_report.json").read_text())
+    # fold 3's NaN file is still reported; fold 4's missing file and fold 2's broken ones are not its business
+    assert {s["clip_id"] for s in rep["skipped"]} == {"102305-6-0-0"}
+    assert any(n.startswith("folds 1, 3: 4 of 8 clips; 4 clips of folds 2, 4 left out") for n in rep["notes"])
+    assert read_stage(tmp_path / "run")["config"]["folds"] == [1, 3]
+    assert "folds" not in read_stage(tmp_path / "all")["config"]  # the default keeps earlier runs' records
+    with pytest.raises(ConfigError, match=r"fold\(s\) \[7\] hold no clip of this dataset; its folds are 1, 2, 3, 4"):
+        _prepare(raw, tmp_path / "bad", folds=(1, 7))
+    with pytest.raises(ConfigError, match=r"folds=\[1, 1\] must be distinct"):
+        _prepare(raw, tmp_path / "bad", folds=(1, 1))
+    assert not (tmp_path / "bad").exists()
+
+
+def test_folds_flag_of_sea_data_prepare(tmp_path):
+    from sea.cli import main
+
+    raw = tmp_path / "raw"
+    us8k_tree(raw, bad=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeaWarning)
+        assert main(["-q", "data", "prepare", "urbansound8k", str(raw), str(tmp_path / "run"), "--folds", "2,3"]) == 0
+    assert sorted(r.fold for r in read_manifest(tmp_path / "run")) == [2, 3]
 
 
 def test_cache_equals_load_and_resample(tmp_path):

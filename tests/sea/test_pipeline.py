@@ -144,6 +144,23 @@ def test_overlap_guard_refuses_before_any_teacher_frame(tmp_path):
     assert check_overlap(plan) == {"other": 0}
     assert (tmp_path / "run3" / "datasets" / "other" / "clips.jsonl").is_file()
 
+    # one set, split by folds: the corpus takes folds 1-5, the evaluation the others (this set has no fold 8)
+    plan = load_run_config(
+        write_config(
+            tmp_path / "g.yaml",
+            tmp_path / "run4",
+            data={**TINY["data"], "folds": [1, 2, 3, 4, 5]},
+            evaluate={**evaluate, "datasets": [{**same, "name": "held_out", "folds": [6, 7, 9, 10]}]},
+        )
+    )
+    _run(plan, stop="prepare")
+    assert check_overlap(plan) == {"held_out": 0}
+    from sea.manifest import read_manifest
+
+    corpus, held_out = read_manifest(tmp_path / "run4"), read_manifest(tmp_path / "run4" / "datasets" / "held_out")
+    assert {r.fold for r in corpus} <= {1, 2, 3, 4, 5} and {r.fold for r in held_out} <= {6, 7, 8, 9, 10}
+    assert len(corpus) + len(held_out) == 20
+
 
 def test_eval_datasets_validate_with_their_section_named(tmp_path):
     from sea.pipeline import load_run_config
