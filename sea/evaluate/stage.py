@@ -278,8 +278,9 @@ def _resolve_models(ev: _Evaluation) -> list[EmbeddingModel]:
         if _is_teacher_spec(spec) and ev.teacher is None:
             ev.teacher = ev.resolve("teacher")
         resolved.append(ev.resolve(spec, ev.teacher))
-    if ev.config.band_ceiling:
-        resolved += _band_models(ev, resolved)
+    if ev.config.band_ceiling:  # listed with the teacher rows, before the students they bound
+        at = max((i + 1 for i, m in enumerate(resolved) if m.kind.startswith("teacher")), default=0)
+        resolved[at:at] = _band_models(ev, resolved)
     names = [m.name for m in resolved]
     if len(set(names)) != len(names):
         raise ConfigError(f"two models resolve to the same report name ({names}); rename a checkpoint directory")

@@ -357,18 +357,23 @@ def test_teacher_8k_with_targets_and_its_refusals(demo):
 
 def test_band_ceiling_adds_teacher_8k_for_fast_teachers_only(demo, caplog):
     """evaluate.band_ceiling (sea run and sea evaluate alike): one teacher_8k per teacher_pca for a 48 kHz teacher;
-    for an 8 kHz one, no row and a log line saying why."""
+    for an 8 kHz one, no row and a log line saying why. The rows it adds sit with the teacher's, before students."""
     fast = model_from_callable("teacher", StandinTeacher(32), sr=48000, kind="teacher")
     cfg = EvalConfig(
-        models=("teacher", "teacher_pca:pca8"),
+        models=("teacher", "teacher_pca:pca8", "s3_random"),
         dataset_name="ceiling",
         band_ceiling=True,
         **{**FAST, "classifiers": ("logreg",)},
     )
     evaluate(demo, cfg, models={"teacher": fast})
-    assert list(load_report(demo, "ceiling")["models"]) == ["teacher", "teacher_pca:pca8", "teacher_8k:pca8"]
+    assert list(load_report(demo, "ceiling")["models"]) == [
+        "teacher",
+        "teacher_pca:pca8",
+        "teacher_8k:pca8",
+        "s3_random",
+    ]
     slow = model_from_callable("teacher", StandinTeacher(32), sr=8000, kind="teacher")
     with caplog.at_level("INFO", logger="sea.evaluate.stage"):
         evaluate(demo, dataclasses.replace(cfg, dataset_name="ceiling8k"), models={"teacher": slow})
-    assert list(load_report(demo, "ceiling8k")["models"]) == ["teacher", "teacher_pca:pca8"]
+    assert list(load_report(demo, "ceiling8k")["models"]) == ["teacher", "teacher_pca:pca8", "s3_random"]
     assert "no teacher_8k row" in caplog.text
