@@ -104,6 +104,14 @@ class DistillConfig:
     fidelity_max_frames: int = field(
         default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
     )
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "help": "decay of an exponential moving average of the weights, updated after every step, e.g. 0.998 "
+            "(~500 steps); validation, best.pt, fidelity and export use the average (BatchNorm re-estimated on "
+            "it), 0 = off (SEA)"
+        },
+    )
     bn_recalibrate: int = field(
         default=32,
         metadata={"help": "batches that re-estimate BatchNorm statistics after each epoch (precise BN), 0 = off"},
@@ -208,6 +216,11 @@ class DistillConfig:
             raise bad("num_workers", "must be >= 0")
         if self.prefetch < 1:
             raise bad("prefetch", "must be >= 1")
+        if not (math.isfinite(self.ema) and 0 <= self.ema < 1):
+            raise bad("ema", "must be in [0, 1), the moving average's decay per step, e.g. 0.998 (0 = off)")
+        if self.ema > 0 and self.qat:
+            raise bad("ema", "cannot go with qat=true: QAT fine-tunes a float student; average that one (ema on "
+                      "the float run, then init_from it)")  # fmt: skip
         if self.bn_recalibrate < 0:
             raise bad("bn_recalibrate", "must be >= 0 (0 = off)")
         if self.log_every < 1:

@@ -87,6 +87,7 @@ class Trainer:
     net: torch.nn.Module | None = None  # the model, wrapped in DDP over several ranks
     resume: dict[str, Any] | None = None  # ckpt.pt to resume from (rank 0; set by session.prepare)
     teacher: Any = None  # OnlineTeacher labelling each training window (online_teacher), else None
+    ema: Any = None  # WeightAverage of the weights (ema > 0), swapped in after each epoch's steps, else None
 
     @property
     def device(self) -> str:
@@ -141,6 +142,8 @@ def run_epoch(trainer: Trainer, state: TrainState, epoch: int, vbatches: list[np
                             min_local=trainer.min_local)  # fmt: skip
     loss_sum, clock, n_windows = _train_steps(trainer, state, batches, epoch, tb)
     loop_s = time.perf_counter() - t_epoch
+    if trainer.ema is not None:  # what is measured and saved from here on is the average
+        trainer.ema.swap_in(trainer.model)
     if cfg.bn_recalibrate and trainer.fq is None:  # QAT keeps the float model's BN statistics
         recalibrate_bn(trainer, batches[: cfg.bn_recalibrate], epoch=epoch if cfg.augments() else None)
     # DDP syncs buffers only before each forward: evaluate and save rank 0's statistics everywhere
@@ -163,6 +166,8 @@ def _train_steps(
 ) -> tuple[torch.Tensor, WaitClock, int]:
     """One optimiser step per batch; returns the summed loss, the data-wait clock and the window count."""
     cfg, net, opt = trainer.config, trainer.net, trainer.opt
+    if trainer.ema is not None:
+        trainer.ema.swap_out(trainer.model)
     net.train()
     if trainer.fq is not None:
         trainer.fq.freeze_bn()
@@ -186,6 +191,8 @@ def _train_steps(
         loss.backward()
         opt.step()
         state.step += 1
+        if trainer.ema is not None:
+            trainer.ema.update(trainer.model, state.step)
         loss_sum += loss.detach()
         n_windows += int(t.shape[0])
         if bar is not None:

@@ -36,6 +36,7 @@ from ..runs import read_stage, require_stage
 from ..utils import streamed_mean_std, write_json, write_text_atomic
 from .config import DistillConfig
 from .data import WindowSource, group_labels, split_rows, teacher_framing, val_batches
+from .ema import WeightAverage
 from .inputs import Plan
 from .loop import EpochResult, Trainer, TrainState, run_epoch
 from .metrics import fidelity, int8_fidelity
@@ -173,10 +174,11 @@ def _setup(plan: Plan, world: World) -> Trainer:
         },
     }
     fid_rows = _fidelity_rows(config, train_rows, val_rows)
+    ema = WeightAverage(model, config.ema) if config.ema > 0 else None
     return Trainer(config=config, world=world, out=plan.out, source=source, train_rows=train_rows,
                    val_rows=val_rows, fid_rows=fid_rows, min_local=min_local, model=model, fq=fq,
                    frontend=frontend, loss_fn=loss_fn, opt=opt, sched=sched, header=header,
-                   teacher=teacher)  # fmt: skip
+                   teacher=teacher, ema=ema)  # fmt: skip
 
 
 def _target_stats(reader: Any, rows: np.ndarray, device: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -370,6 +372,8 @@ def _resume(trainer: Trainer, plan: Plan) -> tuple[TrainState, bool]:
             torch.set_rng_state(ck["torch_rng"].cpu())
         if trainer.fq is not None:
             trainer.fq.load_state(ck.get("qat_ranges"))
+        if trainer.ema is not None:  # state_dict is the average; the live weights train on
+            trainer.ema.resume(trainer.model, ck.get("ema_live"))
         trainer.resume = None
         log.info("distill %s: resuming after epoch %d (step %d)", plan.name, state.epoch, state.step)
     elif world.main:
@@ -417,6 +421,7 @@ def _save_epoch(trainer: Trainer, plan: Plan, state: TrainState, epoch: int, res
             "scheduler": trainer.sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "qat_ranges": qat_ranges,
+            "ema_live": trainer.ema.live_state() if trainer.ema is not None else None,
             "config_hash": header["config_hash"],
             "inputs": header["inputs"],
         },

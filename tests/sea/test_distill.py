@@ -256,6 +256,8 @@ def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
         ({"device": "tpu"}, "device='tpu' must be auto, cpu, cuda or cuda:N"),
         ({"student_args": [1, 2]}, "student_args=.* must be a mapping"),
         ({"name": "a/b"}, "name='a/b' must be a plain directory name"),
+        ({"ema": 1.0}, r"ema=1.0 must be in \[0, 1\), the moving average's decay"),
+        ({"ema": 0.99, "qat": True}, "ema=0.99 cannot go with qat=true"),
     ],
 )
 def test_config_errors(kw, match):
@@ -442,6 +444,63 @@ def test_outputs_checkpoint_contract_and_determinism(run):
     assert_same_weights(weights(out / "ckpt.pt"), weights(again / "ckpt.pt"))
     other = distill(run, cfg(name="contract3", relational=0.1, cosine=0.1, seed=1, epochs=1))
     assert not torch.equal(weights(other / "ckpt.pt")["head.weight"], weights(out / "ckpt.pt")["head.weight"])
+
+
+def test_weight_average_steps_swaps_and_resumes():
+    """WeightAverage: avg <- d avg + (1 - d) w with the warm-up d_t = min(decay, (1 + t) / (10 + t)); swapping the
+    average in and out gives the live weights back exactly; resume restores both."""
+    from sea.distill.ema import WeightAverage
+
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    w0 = [t.detach().clone() for t in (*m.parameters(), m[1].running_mean, m[1].running_var)]
+    ema = WeightAverage(m, decay=0.5)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(1.0)
+        m[1].running_mean.add_(1.0)
+    ema.update(m, step=1)  # d_1 = min(0.5, 2 / 11)
+    d = 2 / 11
+    want = [d * a + (1 - d) * (a + 1) for a in w0]
+    for got, exp in zip(ema.average, want[:4] + [want[4]] + [w0[5]]):
+        torch.testing.assert_close(got, exp)
+    live = [t.detach().clone() for t in m.parameters()]
+    ema.swap_in(m)
+    torch.testing.assert_close(m[0].weight, ema.average[0])
+    saved = ema.live_state()
+    ema.swap_out(m)
+    for a, b in zip(live, m.parameters()):
+        assert torch.equal(a, b)
+    assert ema.live_state() is None
+    ema.swap_in(m)  # as a checkpoint would hold it: the average in the model, the live weights aside
+    other = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    other.load_state_dict(m.state_dict())
+    again = WeightAverage(other, decay=0.5)
+    again.resume(other, saved)
+    again.swap_out(other)
+    for a, b in zip(live, other.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="decay=1.0 must be in"):
+        WeightAverage(m, 1.0)
+
+
+def test_ema_trains_the_same_weights_and_saves_their_average(run):
+    """ema: training follows the same live weights as without it (the average never feeds back), ckpt.pt keeps
+    them as ema_live, and state_dict / best.pt / validation are the average, which differs from them."""
+    plain = distill(run, cfg(name="no_ema", epochs=3))
+    avg = distill(run, cfg(name="with_ema", epochs=3, ema=0.9))
+    ref, ck = load_checkpoint(plain / "ckpt.pt"), load_checkpoint(avg / "ckpt.pt")
+    model, _ = load_student(plain / "best.pt")
+    n_params = len(list(model.parameters()))
+    live = ck["ema_live"][:n_params]
+    names = [k for k, _ in model.named_parameters()]
+    for k, w in zip(names, live):
+        torch.testing.assert_close(w, ref["state_dict"][k], rtol=0, atol=0, msg=k)
+    assert not torch.equal(ck["state_dict"]["head.weight"], live[names.index("head.weight")])
+    assert ref["ema_live"] is None and read_stage(avg)["config"]["ema"] == 0.9
+    a = [float(r["val_loss"]) for r in csv.DictReader(open(plain / "log.csv"))]
+    b = [float(r["val_loss"]) for r in csv.DictReader(open(avg / "log.csv"))]
+    assert len(a) == len(b) == 3 and a != b  # validated on other weights
 
 
 def test_rerun_is_noop_overwrite_retrains_config_change_reruns(run):
@@ -831,10 +890,13 @@ print("FINISHED")
 
 
 @pytest.mark.claim  # README: "distillation resumes from its last checkpoint"
-def test_kill_and_resume_matches_uninterrupted(run):
-    """Issue 18 §2: SIGKILL mid-run, then the same command: resumes from ckpt.pt, bit-identical to no kill."""
-    kw = dict(epochs=4, max_steps_per_epoch=6, name="killed", relational=0.1, time_shift=0.02)
-    out = run / "students" / "killed"
+@pytest.mark.parametrize("extra", [{}, {"ema": 0.9}], ids=["plain", "ema"])
+def test_kill_and_resume_matches_uninterrupted(run, extra):
+    """Issue 18 §2: SIGKILL mid-run, then the same command: resumes from ckpt.pt, bit-identical to no kill (also
+    with a moving average of the weights, whose live weights ckpt.pt keeps aside)."""
+    name = "killed" + "".join(f"_{k}" for k in extra)
+    kw = dict(epochs=4, max_steps_per_epoch=6, name=name, relational=0.1, time_shift=0.02, **extra)
+    out = run / "students" / name
     env = {**os.environ, "SEA_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", KILL_SCRIPT.format(root=str(ROOT), run=str(run), kw=kw)],
@@ -859,7 +921,7 @@ def test_kill_and_resume_matches_uninterrupted(run):
         resumed = distill(run, cfg(**kw))
     st = read_stage(resumed)
     assert st["status"] == "done" and st["counts"]["resumed_from_epoch"] == done_epochs
-    ref = distill(run, cfg(**{**kw, "name": "uninterrupted"}))
+    ref = distill(run, cfg(**{**kw, "name": name.replace("killed", "uninterrupted")}))
     assert_same_weights(weights(ref / "ckpt.pt"), weights(resumed / "ckpt.pt"))
     assert_same_weights(weights(ref / "best.pt"), weights(resumed / "best.pt"))
     a, b = list(csv.DictReader(open(ref / "log.csv"))), list(csv.DictReader(open(resumed / "log.csv")))
