@@ -159,20 +159,23 @@ def main() -> None:
               f"{args.steps} steps, front-end {args.frontend_dtype}, device {device}")  # fmt: skip
         print(f"{'student':30}{'sea win/s':>11}{'bare win/s':>12}{'sea/bare':>10}{'step ms':>9}{'data wait':>11}")
         names = args.students.split(",")
-        # the last student once more with the data loaded inside the training loop: what the prefetch saves
-        plan = [(n, args.num_workers) for n in names] + ([(names[-1], 0)] if args.num_workers else [])
+        # the last student once more with the data loaded inside the training loop (what the prefetch saves), and
+        # once with a moving average of its weights updated after every step (what ema costs)
+        plan = [(n, args.num_workers, 0.0) for n in names] + ([(names[-1], 0, 0.0)] if args.num_workers else [])
+        plan.append((names[-1], args.num_workers, 0.998))
         bare: dict[str, float] = {}
-        for name, workers in plan:
+        for name, workers, ema in plan:
             cfg = DistillConfig(student=name, student_args={"out_dim": 64}, targets="pca64", name=f"bench_{name}",
                                 epochs=1, max_steps_per_epoch=args.steps, batch_size=args.batch_size,
                                 val_fraction=0.05, bn_recalibrate=0, num_workers=workers,
                                 frontend_dtype=args.frontend_dtype, device=device,
-                                fidelity_max_frames=64)  # fmt: skip
+                                fidelity_max_frames=64, ema=ema)  # fmt: skip
             c = read_stage(distill(run, cfg, overwrite=True))["counts"]
             if name not in bare:  # the baseline right after sea's run of the same student, same process
                 bare[name] = bare_loop(name, args.steps, args.batch_size, n_frames, device)
             wps = c["windows_per_s"]
             label = name if workers == args.num_workers else f"{name} (no prefetch)"
+            label = f"{name} (ema {ema:g})" if ema else label
             print(f"{label:30}{wps:>11,.1f}{bare[name]:>12,.1f}{wps / bare[name]:>10.2f}"
                   f"{1000 * args.batch_size / wps:>9.1f}{c['data_wait_fraction']:>11.1%}")  # fmt: skip
         print("sea/bare: sea's training steps (windows cut, targets read, log-mel computed) vs the model alone")
