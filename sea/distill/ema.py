@@ -8,8 +8,9 @@ model: BatchNorm statistics are re-estimated on it (precise BN), it is validated
 keeps them (``ema_live``) so that a resumed run continues exactly.
 
 Why: distilled on a small corpus the student's weights wander between recordings from step to step; their average
-generalises better to recordings it has not heard (measured on UrbanSound8K: held-out R² and probe accuracy up in
-both directions of a two-part split; see the README).
+generalises better to recordings it has not heard (measured on UrbanSound8K: held-out R² and agreement with the
+teacher's predictions up in both directions of a two-part split, probe accuracy +1.2 points on average; see the
+README).
 """
 
 from __future__ import annotations
