@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "students": ["bench_students.py", "--tflm"],
     "targets": ["bench_targets.py", "--quick"],
     "distill": ["bench_distill.py"],
+    "online": ["bench_online.py"],
     "evaluate": ["bench_evaluate.py", "--quick"],
     "export": ["bench_export.py", "--student", "sea_student_3", "--repeats", "20"],
     "scaling": ["bench_scaling.py"],

@@ -133,7 +133,12 @@ class DistillConfig:
     )
     seed: int = field(default=0, metadata={"help": "seed of the split, the batch order and the initial weights"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N (cuda:LOCAL_RANK under torchrun)"})
-    num_workers: int = field(default=2, metadata={"help": "background threads cutting windows, 0 = in the main loop"})
+    num_workers: int = field(
+        default=2,
+        metadata={
+            "help": "background threads cutting (and, with online_teacher, labelling) windows, 0 = in the main loop"
+        },
+    )
     prefetch: int = field(default=4, metadata={"help": "batches loaded ahead of the trainer"})
     log_every: int = field(default=50, metadata={"help": "steps between progress/TensorBoard updates"})
 

@@ -178,11 +178,8 @@ def _train_steps(
     if trainer.world.main:
         bar = progress(total=len(batches), desc=f"{trainer.out.name} {epoch + 1}/{cfg.epochs}", unit="step",
                        leave=False)  # fmt: skip
-    load = functools.partial(trainer.source.batch, epoch=epoch)  # training windows, time-shifted if enabled
-    for batch in clock.wrap(prefetch(load, batches, num_workers=cfg.num_workers, depth=cfg.prefetch)):
-        feats, t = batch_tensors(batch, trainer.device, trainer.frontend)
-        if trainer.teacher is not None:
-            t = trainer.teacher(batch[0])  # the target of the window as augmented, not of the stored frame
+    load = functools.partial(_training_batch, trainer, epoch=epoch)
+    for feats, t in clock.wrap(prefetch(load, batches, num_workers=cfg.num_workers, depth=cfg.prefetch)):
         y = net(feats)
         loss, _parts = trainer.loss_fn(y, t)
         if not torch.isfinite(loss):  # before the step: weights never take a NaN update
@@ -205,6 +202,20 @@ def _train_steps(
     if bar is not None:
         bar.close()
     return loss_sum, clock, n_windows
+
+
+def _training_batch(trainer: Trainer, rows: np.ndarray, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Student features ``[b, 1, 64, T]`` and targets ``[b, d]`` of the training windows of ``rows`` in ``epoch``.
+
+    Runs in the loader threads, so an online teacher labels the next batches while the trainer steps on this one.
+    That fills cores the intra-op threads leave idle (2 cores, 1 torch thread: 1.7-1.8x windows/s); where the teacher's
+    convolutions already keep every core busy it changes little (2 cores, 2 threads: 1.03x;
+    ``benchmarks/bench_online.py``). The batches and their labels do not depend on the threads.
+    """
+    audio, target = trainer.source.batch(rows, epoch=epoch)  # time-shifted, mixed, as configured
+    if trainer.teacher is not None:
+        target = trainer.teacher(audio)  # the target of the window as augmented, not of the stored frame
+    return batch_tensors((audio, target), trainer.device, trainer.frontend)
 
 
 def _update_state(trainer: Trainer, state: TrainState, epoch: int, monitor: float) -> bool:

@@ -20,8 +20,9 @@ def batch_tensors(
 
     Parameters
     ----------
-    batch : (np.ndarray [shape=(b, 8000)], np.ndarray [shape=(b, d)])
-        Audio windows and targets, as :class:`~sea.distill.data.WindowSource` returns them.
+    batch : (np.ndarray [shape=(b, 8000)], np.ndarray or torch.Tensor [shape=(b, d)])
+        Audio windows and targets, as :class:`~sea.distill.data.WindowSource` returns them (or as an online
+        teacher labels them).
     device : str
     frontend : StudentFrontend
 
@@ -33,7 +34,7 @@ def batch_tensors(
     """
     audio, target = batch
     x = torch.from_numpy(audio).to(device)
-    t = torch.from_numpy(target).to(device)
+    t = (target if isinstance(target, torch.Tensor) else torch.from_numpy(target)).to(device)
     with torch.no_grad():
         feats = frontend(x)
     return feats, t

@@ -26,6 +26,8 @@ ONLINE_FAMILIES = ("edgel3",)
 class OnlineTeacher:
     """``audio [b, 8000] -> targets [b, d]``: the teacher's embedding of each window through the target reducer.
 
+    Safe to call from several threads at once (the distillation loader threads label batches ahead of the trainer).
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -41,6 +43,10 @@ class OnlineTeacher:
     def __init__(self, model: torch.nn.Module, reducer: Any, store_dtype: np.dtype, device: str):
         self.model, self.reducer, self.device = model.to(device).eval(), reducer, device
         self.store_dtype = np.dtype(store_dtype)
+        n = getattr(self.model, "window_length", None)
+        if n:  # the loader threads call it concurrently: a published student builds its BN-folded copy here, once
+            with torch.no_grad():
+                self.model(torch.zeros(1, int(n), device=device))
 
     @torch.no_grad()
     def __call__(self, audio: np.ndarray) -> torch.Tensor:

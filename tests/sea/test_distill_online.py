@@ -174,6 +174,35 @@ def test_online_distillation_trains_on_teacher_labelled_mixtures(edgel3_run):
     assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
 
 
+def test_loader_threads_label_batches_ahead_as_the_main_loop_would(edgel3_run):
+    """The online teacher runs in the loader threads (concurrently, ahead of the trainer): same weights as inline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sea.checkpoint import load_checkpoint
+    from sea.distill import run as distill
+    from sea.distill.online import load_online_teacher
+    from sea.store import FrameStore
+
+    reader = open_targets(edgel3_run, "id64")
+    store = FrameStore(edgel3_run / "teacher" / "edgel3_sea_ust_64")
+    teacher = load_online_teacher(store.teacher, reader.reducer, store.dtype, "cpu")
+    audio, _ = WindowSource(edgel3_run, reader)(np.arange(len(store)))
+    parts = np.array_split(audio, 6)
+    with ThreadPoolExecutor(3) as pool:
+        together = list(pool.map(teacher, parts * 2))
+    for i, part in enumerate(parts * 2):
+        assert torch.equal(together[i], teacher(part))
+
+    def trained(workers: int) -> dict:
+        config = cfg(targets="id64", student_args={"out_dim": 64}, online_teacher=True, mixup=0.5, time_shift=0.2,
+                     name=f"workers{workers}", batch_size=8, max_steps_per_epoch=3, val_fraction=0.25,
+                     num_workers=workers, prefetch=3)  # fmt: skip
+        return load_checkpoint(distill(edgel3_run, config) / "best.pt")["state_dict"]
+
+    inline, threaded = trained(0), trained(2)
+    assert all(torch.equal(inline[k], threaded[k]) for k in inline)
+
+
 # -- data.part: auto -----------------------------------------------------------------------------------------------
 
 
