@@ -7,7 +7,7 @@ same process on the same synthetic run, labels each batch in the training loop (
 before). Each thread count is measured separately: the overlap pays where intra-op threads leave cores idle. Both
 runs must end with the same weights (the batches and their labels do not depend on the threads); checked.
 
-    python benchmarks/bench_online.py                           # ~2 min on 2 CPU cores, needs the edgel3 weights
+    python benchmarks/bench_online.py                           # ~30 s on 2 CPU cores, needs the edgel3 weights
     python benchmarks/bench_online.py --threads 2 --steps 60 --student sea_mcu_xs --weights ~/sea_ust_64.h5.gz
 
 Weights: ``--weights``, else ``../shared/models/edgel3_sea_ust_audio_emb_64.h5.gz`` beside the checkout, else the
