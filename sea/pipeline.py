@@ -402,7 +402,7 @@ def _check_online_teacher(teacher, i: int, student: str) -> None:
         raise ConfigError(
             f"students[{i}] ({student}) sets online_teacher: true, but its targets come from {spec.variant!r}; an "
             f"online teacher must run on the student's 8 kHz window in torch ({', '.join(ONLINE_FAMILIES)}): "
-            "drop online_teacher, mixup, speed and tilt for this student"
+            "drop online_teacher, mixup, speed, tilt and gain for this student"
         )
 
 

@@ -101,6 +101,14 @@ class DistillConfig:
             "training window, labelled by the online teacher (needs online_teacher), 0 = off"
         },
     )
+    gain: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation: scale each training window by a random level g dB, g uniform in [-gain, gain] "
+            "(recordings differ in level, and the teacher's log-mel is not level-invariant), labelled by the online "
+            "teacher (needs online_teacher), 0 = off"
+        },
+    )
     fidelity_max_frames: int = field(
         default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
     )
@@ -143,9 +151,9 @@ class DistillConfig:
     log_every: int = field(default=50, metadata={"help": "steps between progress/TensorBoard updates"})
 
     def augments(self) -> bool:
-        """True when training windows are changed beyond a time shift (mixup, speed, tilt): only the online
+        """True when training windows are changed beyond a time shift (mixup, speed, tilt, gain): only the online
         teacher can label them, and precise BatchNorm measures them as trained."""
-        return self.mixup > 0 or self.speed > 0 or self.tilt > 0
+        return self.mixup > 0 or self.speed > 0 or self.tilt > 0 or self.gain > 0
 
     def output_name(self) -> str:
         """Directory name under ``RUN/students/``."""
@@ -190,7 +198,10 @@ class DistillConfig:
             raise bad("speed", "must be in [0, 0.5], the largest log speed factor, e.g. 0.15 (0 = off)")
         if not (math.isfinite(self.tilt) and 0 <= self.tilt < 1):
             raise bad("tilt", "must be in [0, 1), the largest tilt coefficient, e.g. 0.9 (0 = off)")
-        for key, what in (("mixup", "a mixed"), ("speed", "a sped-up or slowed"), ("tilt", "a tilted")):
+        if not (math.isfinite(self.gain) and 0 <= self.gain <= 40):
+            raise bad("gain", "must be in [0, 40] dB, the largest level change, e.g. 6 (0 = off)")
+        augments = (("mixup", "a mixed"), ("speed", "a sped-up or slowed"), ("tilt", "a tilted"))
+        for key, what in (*augments, ("gain", "a rescaled")):
             if getattr(self, key) > 0 and not self.online_teacher:
                 raise bad(key, f"needs online_teacher=true: {what} window has no stored teacher frame to regress")
         if self.batch_size < 1:

@@ -107,10 +107,13 @@ class WindowSource:
         Largest log speed factor of a training window (:meth:`batch`); 0 = none.
     tilt : float in [0, 1)
         Largest spectral tilt coefficient of a training window; 0 = none.
+    gain : float in [0, 40]
+        Largest level change of a training window in dB; 0 = none.
     """
 
     def __init__(self, run_dir: str | Path, targets, *, time_shift: float = 0.0, seed: int = 0, mixup: float = 0.0,
-                 mix_rows: np.ndarray | None = None, speed: float = 0.0, tilt: float = 0.0):  # fmt: skip
+                 mix_rows: np.ndarray | None = None, speed: float = 0.0, tilt: float = 0.0,
+                 gain: float = 0.0):  # fmt: skip
         from ..cache import AudioCache
 
         self.targets = targets
@@ -144,7 +147,7 @@ class WindowSource:
         self.dim = int(targets.dim)
         self.seed = int(seed)
         self.max_shift = int(round(float(time_shift) * STUDENT_SR))
-        self.mixup, self.speed, self.tilt = float(mixup), float(speed), float(tilt)
+        self.mixup, self.speed, self.tilt, self.gain = float(mixup), float(speed), float(tilt), float(gain)
         self.mix_rows = np.zeros(0, dtype=np.int64) if mix_rows is None else np.asarray(mix_rows, dtype=np.int64)
         self.framing = {
             "hop_size": framing["hop_size"],
@@ -173,13 +176,14 @@ class WindowSource:
 
     def batch(self, rows: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """Training windows and targets of ``rows`` in epoch ``epoch``: shifted by :func:`row_shifts` if enabled, then
-        played at another speed, mixed and tilted when those augmentations are on.
+        played at another speed, mixed, tilted and scaled when those augmentations are on.
 
         * Speed: window ``i`` is read over ``round(L f_i)`` samples around its centre and resampled to ``L``
           (linear interpolation), ``f_i = exp(u)``, ``u`` uniform in ``[-speed, speed]``.
         * Mixing: window ``i`` becomes ``(1 - w) a_i + w b_i`` with ``b_i`` another (shifted) training window and
           ``w`` uniform in [0, 1), for a share ``mixup`` of the rows.
         * Tilt: ``y[n] = x[n] - c x[n-1]``, ``c`` uniform in ``[-tilt, tilt]``.
+        * Gain: ``y = 10^(g / 20) x``, ``g`` uniform in ``[-gain, gain]`` dB.
 
         Every draw is a hash of ``(seed, epoch, row)`` like the shifts. An augmented window's stored target is not
         its teacher's: only an online teacher (``DistillConfig.online_teacher``) labels it.
@@ -203,6 +207,9 @@ class WindowSource:
             u = (row_hash(rows, self.seed, epoch, 6) >> np.uint64(11)).astype(np.float64) / 2.0**53
             c = ((2 * u - 1) * self.tilt).astype(np.float32)[:, None]
             audio = np.concatenate([audio[:, :1], audio[:, 1:] - c * audio[:, :-1]], axis=1)
+        if self.gain > 0:
+            u = (row_hash(rows, self.seed, epoch, 7) >> np.uint64(11)).astype(np.float64) / 2.0**53
+            audio = audio * (10.0 ** ((2 * u - 1) * self.gain / 20.0)).astype(np.float32)[:, None]
         return audio, targets
 
     def _stretched(self, rows: np.ndarray, shifts: np.ndarray | None, factors: np.ndarray) -> np.ndarray:

@@ -143,7 +143,7 @@ def _setup(plan: Plan, world: World) -> Trainer:
     params = frontend_params(source.window_size)  # the student sees the teacher's window
     train_rows, val_rows, min_local, split = _split(plan, world, source)
     source.mixup, source.mix_rows = config.mixup, train_rows  # partners from training rows only
-    source.speed, source.tilt = config.speed, config.tilt
+    source.speed, source.tilt, source.gain = config.speed, config.tilt, config.gain
     teacher = None
     if config.online_teacher:
         from .online import load_online_teacher

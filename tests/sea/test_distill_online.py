@@ -115,6 +115,11 @@ def test_speed_and_tilt_resample_and_filter_each_window_around_its_centre(standi
     assert np.abs(c).max() <= 0.5 and c.std() > 0.1
     np.testing.assert_allclose(tilted[:, 1:], clean[:, 1:] - c[:, None].astype(np.float32) * clean[:, :-1], atol=1e-6)
     np.testing.assert_array_equal(tilted[:, 0], clean[:, 0])
+    scaled = WindowSource(standin_run, reader, seed=2, gain=12.0).batch(rows, epoch=1)[0]
+    g = (2 * (row_hash(rows, 2, 1, 7) >> np.uint64(11)).astype(np.float64) / 2.0**53 - 1) * 12.0
+    assert np.abs(g).max() <= 12.0 and g.min() < -6 and g.max() > 6  # a level in dB, both ways
+    np.testing.assert_allclose(scaled, clean * (10.0 ** (g / 20.0)).astype(np.float32)[:, None], rtol=1e-6, atol=1e-9)
+    assert not np.array_equal(scaled, WindowSource(standin_run, reader, seed=2, gain=12.0).batch(rows, epoch=2)[0])
 
 
 def test_mixup_needs_an_online_teacher_and_online_needs_edgel3(standin_run):
@@ -128,6 +133,11 @@ def test_mixup_needs_an_online_teacher_and_online_needs_edgel3(standin_run):
         DistillConfig(tilt=0.5).validate()
     with pytest.raises(ConfigError, match=r"tilt=1.0 must be in \[0, 1\)"):
         DistillConfig(tilt=1.0, online_teacher=True).validate()
+    with pytest.raises(ConfigError, match=r"gain=6.0 needs online_teacher=true: a rescaled window"):
+        DistillConfig(gain=6.0).validate()
+    with pytest.raises(ConfigError, match=r"gain=-1.0 must be in \[0, 40\] dB"):
+        DistillConfig(gain=-1.0, online_teacher=True).validate()
+    assert DistillConfig(gain=6.0, online_teacher=True).augments()
     with pytest.raises(ConfigError, match=r"mixup=1.5 must be in \[0, 1\]"):
         DistillConfig(mixup=1.5, online_teacher=True).validate()
     with pytest.raises(ConfigError, match=r"online_teacher=True needs a teacher that runs on the student's 8 kHz "
@@ -160,7 +170,7 @@ def test_online_distillation_trains_on_teacher_labelled_mixtures(edgel3_run):
     from sea.distill import run as distill
 
     config = cfg(targets="id64", student_args={"out_dim": 64}, online_teacher=True, mixup=1.0, time_shift=0.2,
-                 speed=0.15, tilt=0.9, name="online", batch_size=8, max_steps_per_epoch=3,
+                 speed=0.15, tilt=0.9, gain=6.0, name="online", batch_size=8, max_steps_per_epoch=3,
                  val_fraction=0.25)  # fmt: skip
     out = distill(edgel3_run, config)
     ckpt = load_checkpoint(out / "best.pt")
