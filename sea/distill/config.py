@@ -11,6 +11,10 @@ from ..errors import ConfigError
 
 __all__ = ["DistillConfig"]
 
+#: Augmentations whose windows have no stored teacher frame (only the online teacher can label them), each with the
+#: words that name such a window in the error that asks for ``online_teacher``.
+ONLINE_AUGMENTS = (("mixup", "a mixed"), ("speed", "a sped-up or slowed"), ("tilt", "a tilted"), ("gain", "a rescaled"))
+
 
 @dataclass(frozen=True)
 class DistillConfig:
@@ -153,7 +157,7 @@ class DistillConfig:
     def augments(self) -> bool:
         """True when training windows are changed beyond a time shift (mixup, speed, tilt, gain): only the online
         teacher can label them, and precise BatchNorm measures them as trained."""
-        return self.mixup > 0 or self.speed > 0 or self.tilt > 0 or self.gain > 0
+        return any(getattr(self, key) > 0 for key, _ in ONLINE_AUGMENTS)
 
     def output_name(self) -> str:
         """Directory name under ``RUN/students/``."""
@@ -200,8 +204,7 @@ class DistillConfig:
             raise bad("tilt", "must be in [0, 1), the largest tilt coefficient, e.g. 0.9 (0 = off)")
         if not (math.isfinite(self.gain) and 0 <= self.gain <= 40):
             raise bad("gain", "must be in [0, 40] dB, the largest level change, e.g. 6 (0 = off)")
-        augments = (("mixup", "a mixed"), ("speed", "a sped-up or slowed"), ("tilt", "a tilted"))
-        for key, what in (*augments, ("gain", "a rescaled")):
+        for key, what in ONLINE_AUGMENTS:
             if getattr(self, key) > 0 and not self.online_teacher:
                 raise bad(key, f"needs online_teacher=true: {what} window has no stored teacher frame to regress")
         if self.batch_size < 1:

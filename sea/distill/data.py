@@ -43,6 +43,7 @@ __all__ = [
     "group_labels",
     "prefetch",
     "row_hash",
+    "row_uniform",
     "row_shifts",
     "split_rows",
     "teacher_framing",
@@ -192,24 +193,22 @@ class WindowSource:
         shifts = row_shifts(rows, self.seed, epoch, self.max_shift) if self.max_shift else None
         factors = None
         if self.speed > 0:
-            u = (row_hash(rows, self.seed, epoch, 5) >> np.uint64(11)).astype(np.float64) / 2.0**53
-            factors = np.exp((2 * u - 1) * self.speed)
+            factors = np.exp((2 * row_uniform(rows, self.seed, epoch, 5) - 1) * self.speed)
         audio, targets = self._checked(rows, shifts, factors)
         if self.mixup > 0 and self.mix_rows.size:
-            draw = [row_hash(rows, self.seed, epoch, salt) for salt in (1, 2, 3, 4)]
+            draw = [row_hash(rows, self.seed, epoch, salt) for salt in (1, 2)]
             partners = self.mix_rows[(draw[0] % np.uint64(self.mix_rows.size)).astype(np.int64)]
             p_shifts = (draw[1] % np.uint64(2 * self.max_shift + 1)).astype(np.int64) - self.max_shift
-            weight = (draw[2] >> np.uint64(11)).astype(np.float64) / 2.0**53
-            chosen = (draw[3] >> np.uint64(11)).astype(np.float64) / 2.0**53 < self.mixup
+            weight = row_uniform(rows, self.seed, epoch, 3)
+            chosen = row_uniform(rows, self.seed, epoch, 4) < self.mixup
             w = (weight * chosen).astype(np.float32)[:, None]
             audio = (1 - w) * audio + w * self._checked(partners, p_shifts)[0]
         if self.tilt > 0:
-            u = (row_hash(rows, self.seed, epoch, 6) >> np.uint64(11)).astype(np.float64) / 2.0**53
-            c = ((2 * u - 1) * self.tilt).astype(np.float32)[:, None]
+            c = ((2 * row_uniform(rows, self.seed, epoch, 6) - 1) * self.tilt).astype(np.float32)[:, None]
             audio = np.concatenate([audio[:, :1], audio[:, 1:] - c * audio[:, :-1]], axis=1)
         if self.gain > 0:
-            u = (row_hash(rows, self.seed, epoch, 7) >> np.uint64(11)).astype(np.float64) / 2.0**53
-            audio = audio * (10.0 ** ((2 * u - 1) * self.gain / 20.0)).astype(np.float32)[:, None]
+            g = (2 * row_uniform(rows, self.seed, epoch, 7) - 1) * self.gain
+            audio = audio * (10.0 ** (g / 20.0)).astype(np.float32)[:, None]
         return audio, targets
 
     def _stretched(self, rows: np.ndarray, shifts: np.ndarray | None, factors: np.ndarray) -> np.ndarray:
@@ -305,6 +304,16 @@ def row_hash(rows: np.ndarray, seed: int, epoch: int, salt: int = 0) -> np.ndarr
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
+
+
+def row_uniform(rows: np.ndarray, seed: int, epoch: int, salt: int) -> np.ndarray:
+    """A uniform draw in [0, 1) per row from :func:`row_hash` (its top 53 bits: every float64 step exactly).
+
+    Returns
+    -------
+    u : np.ndarray [shape=(b,), dtype=float64]
+    """
+    return (row_hash(rows, seed, epoch, salt) >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
 def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.ndarray:
