@@ -1,7 +1,7 @@
 """Real target-domain windows for calibration and parity.
 
-Calibration and parity windows are cut from the run's 8 kHz audio cache (or from a folder of
-audio files, decoded and resampled as a run's cache is) with :func:`sea.framing.frame_starts`,
+Calibration and parity windows are cut from the run's audio cache at the student's rate (8 kHz for SEA's),
+or from a folder of audio files, decoded and resampled as a run's cache is, with :func:`sea.framing.frame_starts`,
 at the length of the student's window (the checkpoint's front-end: 1 s for OpenL3 and edgel3
 students, 3 s for BirdNET ones). The clips are split so that parity is measured on clips the
 quantizer never saw. Random data is never used for calibration.
@@ -39,7 +39,7 @@ class Windows:
     Attributes
     ----------
     audio : np.ndarray [shape=(n, window_length), dtype=float32] or None
-        Raw 8 kHz windows (None when the source was a log-mel array).
+        Raw windows at the student's rate (None when the source was a log-mel array).
     logmel : np.ndarray [shape=(n, 1, 64, n_frames), dtype=float32]
         The student log-mel of each window.
     clip_ids : list of str, one per window
@@ -79,14 +79,14 @@ def synthetic_windows(n: int, seed: int, params: dict | None = None) -> Windows:
     Returns
     -------
     windows : Windows
-        ``n`` 8 kHz windows with their log-mel, ids ``synthetic:<i>`` and no labels.
+        ``n`` windows at the front-end's rate with their log-mel, ids ``synthetic:<i>`` and no labels.
     """
     from sea.students.frontend_numpy import logmel_numpy
 
     params = _params(params)
     length = int(params["window_length"])
     r = np.random.default_rng(seed)
-    t = np.arange(length) / float(STUDENT_SR)
+    t = np.arange(length) / float(params.get("sr", STUDENT_SR))
     out = []
     for _ in range(n):
         f = 100.0 * 2 ** (r.random() * 5)
@@ -103,9 +103,9 @@ def logmel_from_audio(audio: np.ndarray, params: dict | None = None) -> np.ndarr
     Parameters
     ----------
     audio : np.ndarray [shape=(n, window_length)]
-        8 kHz windows.
+        Windows at the front-end's rate (``params["sr"]``).
     params : dict, optional
-        The front-end's params (default: the 1-s front-end).
+        The front-end's params (default: the 1-s front-end at 8 kHz).
 
     Returns
     -------
@@ -127,13 +127,13 @@ def logmel_from_audio(audio: np.ndarray, params: dict | None = None) -> np.ndarr
 
 
 def _cut(source, clip_ids: list[str], hop_size: float, n_max: int, rng: np.random.Generator,
-         labels: dict[str, int], length: int):  # fmt: skip
+         labels: dict[str, int], length: int, sr: int):  # fmt: skip
     from sea.framing import frame_starts
 
     pairs = []
     for cid in clip_ids:
-        for s in frame_starts(source.n_samples(cid), STUDENT_SR, hop_size=hop_size, center=True,
-                              frame_size=length / STUDENT_SR):  # fmt: skip
+        for s in frame_starts(source.n_samples(cid), sr, hop_size=hop_size, center=True,
+                              frame_size=length / sr):  # fmt: skip
             pairs.append((cid, int(s)))
     if len(pairs) > n_max:
         keep = np.sort(rng.choice(len(pairs), n_max, replace=False))
@@ -160,9 +160,9 @@ def load_windows(
     Parameters
     ----------
     source : path
-        A run directory with ``audio/8000`` (and ``clips.jsonl`` for labels); a folder of audio files
-        (each file a clip, decoded to 8 kHz mono with sea's reader and resampler; unreadable files are
-        skipped with a warning naming them); or a ``.npy`` / ``.npz`` (key ``windows``) of log-mel
+        A run directory with ``audio/<sr>`` (``audio/8000`` for SEA's students; and ``clips.jsonl`` for
+        labels); a folder of audio files (each file a clip, decoded to the student's rate, mono, with sea's
+        reader and resampler; unreadable files are skipped with a warning naming them); or a ``.npy`` / ``.npz`` (key ``windows``) of log-mel
         ``[N, 1, 64, n_frames]`` or audio ``[N, window_length]`` windows (split by index, the last share
         held out).
     n_calibration, n_holdout : int
@@ -189,7 +189,7 @@ def load_windows(
     Raises
     ------
     ExportError
-        Missing/empty run directory or folder, no 8 kHz cache, or arrays of the wrong shape.
+        Missing/empty run directory or folder, no cache at the student's rate, or arrays of the wrong shape.
     """
     source = Path(source)
     params = _params(params)
@@ -197,15 +197,16 @@ def load_windows(
     rng = np.random.default_rng(seed)
     if source.is_file():
         return _from_array(source, n_calibration, n_holdout, holdout_fraction, input_shape, params)
-    clips, ids = _open_folder(source) if is_audio_folder(source) else _open_cache(source)
+    sr = int(params.get("sr", STUDENT_SR))
+    clips, ids = _open_folder(source, sr) if is_audio_folder(source) else _open_cache(source, sr)
     labels = _labels(source)
     calib_ids, held_ids = hashed_holdout(ids, holdout_fraction)
     if not held_ids:
         log.warning("only one clip in %s: parity windows come from the calibration clip", source)
         held_ids = calib_ids
     length = int(params["window_length"])
-    ca, cids, clab = _cut(clips, calib_ids, hop_size, n_calibration, rng, labels, length)
-    ha, hids, hlab = _cut(clips, held_ids, hop_size, n_holdout, rng, labels, length)
+    ca, cids, clab = _cut(clips, calib_ids, hop_size, n_calibration, rng, labels, length, sr)
+    ha, hids, hlab = _cut(clips, held_ids, hop_size, n_holdout, rng, labels, length, sr)
     calib = Windows(ca, logmel_from_audio(ca, params), cids, clab)
     held = Windows(ha, logmel_from_audio(ha, params), hids, hlab)
     _check_shape(calib.logmel, input_shape, source)
@@ -271,7 +272,7 @@ def _audio_files(root: Path, expand) -> list[Path]:
 
 
 class _Folder:
-    """Audio files decoded once to 8 kHz mono float32, read like an :class:`~sea.cache.AudioCache`."""
+    """Audio files decoded once to the student's rate, mono float32, read like an :class:`~sea.cache.AudioCache`."""
 
     def __init__(self, clips: dict[str, np.ndarray]):
         self.clips = clips
@@ -287,8 +288,8 @@ class _Folder:
         return out
 
 
-def _open_folder(source: Path):
-    """Decode a folder's audio files (sea's reader, kaiser_best to 8 kHz); skip the unreadable ones, naming them."""
+def _open_folder(source: Path, sr: int = STUDENT_SR):
+    """Decode a folder's audio files (sea's reader, kaiser_best to ``sr``); skip the unreadable ones, naming them."""
     from sea.audio import load
     from sea.errors import SeaError
     from sea.files import FileReport, expand_inputs
@@ -296,13 +297,13 @@ def _open_folder(source: Path):
     files = _audio_files(source, expand_inputs)
     if not files:
         raise ExportError(
-            f"calibration source {str(source)!r} is neither a prepared run (clips.jsonl and an 8000 Hz audio cache, "
+            f"calibration source {str(source)!r} is neither a prepared run (clips.jsonl and a {sr} Hz audio cache, "
             "from 'sea data prepare') nor a folder of audio files; int8 calibration needs real target-domain windows"
         )
     report, clips = FileReport(), {}
     for f in files:
         try:
-            y, _ = load(f, sr=STUDENT_SR, mono=True, warn=False)
+            y, _ = load(f, sr=sr, mono=True, warn=False)
         except (SeaError, OSError, RuntimeError, ValueError) as exc:  # a bad file, not a bug: named and skipped
             report.fail(f, exc)
             continue
@@ -318,8 +319,8 @@ def _open_folder(source: Path):
     return _Folder(clips), sorted(clips)
 
 
-def _open_cache(source: Path):
-    """Open the run's 8 kHz cache; return it with its non-empty clips."""
+def _open_cache(source: Path, sr: int = STUDENT_SR):
+    """Open the run's cache at the student's rate; return it with its non-empty clips."""
     from sea.cache import AudioCache
 
     if not source.is_dir():
@@ -327,13 +328,13 @@ def _open_cache(source: Path):
             f"calibration source {str(source)!r} does not exist; pass a run directory built by 'sea data prepare'"
         )
     try:
-        cache = AudioCache(source, STUDENT_SR)
+        cache = AudioCache(source, sr)
     except ManifestError as exc:
         raise ExportError(f"cannot calibrate from {str(source)!r}: {exc}") from None
     ids = [c for c in cache.clip_ids if cache.n_samples(c) > 0]
     if not ids:
         raise ExportError(
-            f"calibration run {str(source)!r} has no audio in its 8 kHz cache; int8 calibration needs real target-domain "
+            f"calibration run {str(source)!r} has no audio in its {sr} Hz cache; int8 calibration needs real target-domain "
             "windows (it never uses random data)"
         )
     return cache, ids
@@ -405,8 +406,8 @@ def _from_array(path: Path, n_calibration: int, n_holdout: int, holdout_fraction
     else:
         raise ExportError(
             f"calibration array {str(path)!r} has shape {x.shape}; expected log-mel windows "
-            f"(N, {', '.join(map(str, input_shape))}) or 8 kHz audio windows (N, {length}) of the student's "
-            f"{params.get('window_size', length / STUDENT_SR):g}-s window"
+            f"(N, {', '.join(map(str, input_shape))}) or audio windows (N, {length}) at {params.get('sr', STUDENT_SR)} Hz of the student's "
+            f"{params.get('window_size', length / params.get('sr', STUDENT_SR)):g}-s window"
         )
     n = x.shape[0]
     if n < 2:

@@ -34,7 +34,7 @@ class ExportConfig:
         built when they include ``mcu`` or ``firmware`` (and skipped, with a warning naming them, when there is
         no calibration source); False skips ``mcu`` and ``firmware`` with a warning.
     calibration : path or None
-        Run directory with the 8 kHz audio cache, a folder of audio files (any rate, decoded and resampled like
+        Run directory with the audio cache at the student's rate (8 kHz for SEA's), a folder of audio files (any rate, decoded and resampled like
         the run's cache), or a ``.npy``/``.npz`` of log-mel ``[N, 1, 64, n_frames]`` or audio
         ``[N, window_length]`` windows; None: the run the checkpoint lives in.
     n_calibration : int >= 1
@@ -48,7 +48,7 @@ class ExportConfig:
     window_hop_size : float > 0
         Hop (s) between the windows (of the checkpoint's length) cut from the run's clips.
     with_frontend : bool
-        Models take raw 8 kHz audio ``[B, window_length]`` with the Conv1d-DFT front-end inside.
+        Models take raw audio at the student's rate ``[B, window_length]`` with the Conv1d-DFT front-end inside.
     per_channel : bool
         Per-channel int8 weights.
     onnx_reduce_range : bool
@@ -96,7 +96,7 @@ class ExportConfig:
     calibration: str | None = field(
         default=None,
         metadata={
-            "help": "run directory with the 8 kHz audio cache, a folder of audio files, or a .npy of log-mel "
+            "help": "run directory with the audio cache at the student's rate, a folder of audio files, or a .npy of log-mel "
             "[N,1,64,n_frames] / audio [N,window_length] windows (default: the run the checkpoint lives in)",
             "metavar": "RUN_OR_AUDIO_DIR",
         },
@@ -116,7 +116,8 @@ class ExportConfig:
     )
     with_frontend: bool = field(
         default=False,
-        metadata={"help": "models take raw 8 kHz audio [B,window_length] with the Conv1d-DFT front-end inside"},
+        metadata={"help": "models take raw audio at the student's rate [B,window_length] with the Conv1d-DFT front-end "
+                  "inside"},
     )
     per_channel: bool = field(default=True, metadata={"help": "per-channel int8 weights"})
     onnx_reduce_range: bool = field(

@@ -378,6 +378,7 @@ def footprint_report(
         "input_kind": net.in_kind,
         "input_shape": [1, *net.in_shape],
         "window_size": float(net.fe_params.get("window_size") or net.fe_params["window_length"] / net.fe_params["sr"]),
+        "sr": int(net.fe_params["sr"]),
         "cost": cost,
         "artifacts": arts,
         "latency_ms": latency,
@@ -516,7 +517,8 @@ def format_table(fp: dict) -> str:
     align = "<>>>>>>"
     lines = [
         f"model {fp['model_name']}: {fp['params']:,} params, {fp['macs'] / 1e6:,.1f} M MACs per "
-        f"{fp.get('window_size', 1.0):g}-s window, input {fp['input_kind']} {fp['input_shape']}",
+        f"{fp.get('window_size', 1.0):g}-s window at {fp.get('sr', 8000) / 1000:g} kHz, input {fp['input_kind']} "
+        f"{fp['input_shape']}",
         "",
         render_table(_header((*cols, ("litert", 9)), align), rows, style="text", align=align),
     ]

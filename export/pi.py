@@ -63,6 +63,7 @@ def write_pi_bundle(
     readme = readme.replace("{{MODELS}}", "\n".join(f"- `{n}`" for n in models))
     fe = read_json(frontend_json).get("frontend", {})
     readme = readme.replace("{{WINDOW}}", f"{float(fe.get('window_length', 8000)) / float(fe.get('sr', 8000)):g}")
+    readme = readme.replace("{{SR}}", str(int(fe.get("sr", 8000))))
     write_text_atomic(out / "README.md", readme)
     files.append("README.md")
     for f in out.iterdir():  # atomic writes create 0600 files; bundles are meant to be shared

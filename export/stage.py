@@ -71,7 +71,7 @@ OUTPUTS = ("model_fp32.onnx", "model_int8.onnx", "model_int8.pre.onnx", "model_f
 def run(run_dir: Pathlike, config: ExportConfig, *, overwrite: bool = False) -> Path:
     """Export the student ``config.student`` of a run into ``RUN/export/<student>``.
 
-    Calibration and parity windows come from the run's own 8 kHz audio unless
+    Calibration and parity windows come from the run's own audio at the student's rate unless
     ``config.calibration`` names another source.
 
     Parameters
@@ -366,7 +366,8 @@ def _formats(config: ExportConfig, calibration) -> tuple[set[str], bool]:
         if config.int8 is True or formats <= set(INT8_FORMATS):
             raise ConfigError(
                 f"{'--int8' if config.int8 else '--formats ' + ','.join(needing)} needs real target-domain calibration "
-                "windows: pass --calibration RUN_OR_AUDIO_DIR (a run with audio/8000, or a folder of audio files); "
+                "windows: pass --calibration RUN_OR_AUDIO_DIR (a run with an audio cache at the student's rate, e.g. "
+                "audio/8000, or a folder of audio files); "
                 "int8 is never calibrated on random data"
             )
         log.warning("%s skipped: %s int8 models calibrated on real windows; pass --calibration RUN_OR_AUDIO_DIR",

@@ -226,16 +226,23 @@ def config_from_dict(cls: type[C], values: dict[str, Any]) -> C:
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """Plain JSON-ready dict of a config (tuples become lists)."""
+    """Plain JSON-ready dict of a config (tuples become lists).
+
+    A field added after runs were recorded carries ``metadata={"omit_default": True}``: it is left out while it
+    holds its default, so the records and hashes of stages that never set it stay those of older runs (a finished
+    stage does not look changed because sea gained an option).
+    """
     out = {}
     for f in dataclasses.fields(config):
         v = getattr(config, f.name)
+        if f.metadata.get("omit_default") and v == f.default:
+            continue
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out
 
 
 def config_hash(config: Any) -> str:
-    """Stable short hash of a config's resolved values."""
+    """Stable short hash of a config's resolved values (new fields at their default left out)."""
     blob = json.dumps(config_to_dict(config), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -366,12 +366,14 @@ def _load_targets(raw: dict, seed: int, teachers: tuple) -> tuple[tuple, tuple[i
     return targets, owners, tuple(names)
 
 
-def _with_teacher_rates(prepare, teachers: tuple, given: bool):
-    """The data's audio caches at every teacher's rate and the students' (8 kHz); a given list must hold them."""
+def _with_teacher_rates(prepare, teachers: tuple, given: bool, student_srs: set | None = None):
+    """The data's audio caches at every teacher's rate and the students' (8 kHz unless a student sets ``sr``); a
+    given list must hold them."""
     from .constants import STUDENT_SR
     from .teacher.registry import resolve_teacher
 
     needed = {int(resolve_teacher(t, find_weights=False).sr) for t in teachers} | {STUDENT_SR}
+    needed |= {int(r) for r in student_srs or ()}
     if not given:
         return dataclasses.replace(prepare, cache_srs=tuple(sorted(needed, reverse=True)))
     missing = sorted(needed - {int(r) for r in prepare.cache_srs})
@@ -392,8 +394,8 @@ def _teacher_dim(teacher) -> int:
     return int(resolve_teacher(teacher, find_weights=False).embedding_size)
 
 
-def _check_online_teacher(teacher, i: int, student: str) -> None:
-    """Refuse ``online_teacher`` before any stage when the targets' teacher cannot label windows online."""
+def _check_online_teacher(teacher, i: int, student: str, sr: int = 8000) -> None:
+    """Refuse ``online_teacher`` before any stage when the targets' teacher cannot label the student's windows."""
     from .distill.online import ONLINE_FAMILIES
     from .teacher.registry import resolve_teacher
 
@@ -403,6 +405,11 @@ def _check_online_teacher(teacher, i: int, student: str) -> None:
             f"students[{i}] ({student}) sets online_teacher: true, but its targets come from {spec.variant!r}; an "
             f"online teacher must run on the student's 8 kHz window in torch ({', '.join(ONLINE_FAMILIES)}): "
             "drop online_teacher, mixup, speed, tilt and gain for this student"
+        )
+    if int(spec.sr) != int(sr):
+        raise ConfigError(
+            f"students[{i}] ({student}) sets online_teacher: true and sr: {sr}, but {spec.variant!r} runs at "
+            f"{spec.sr} Hz and labels the student's own windows: set sr: {spec.sr} or drop online_teacher"
         )
 
 
@@ -449,7 +456,7 @@ def _load_students(raw: dict, seed: int, teachers: tuple, targets: tuple, owners
         t = targets[k]
         _check_student_dim(cfg, _teacher_dim(teachers[owners[k]]) if t.method == "identity" else t.dim, i)
         if cfg.online_teacher:
-            _check_online_teacher(teachers[owners[k]], i, cfg.student)
+            _check_online_teacher(teachers[owners[k]], i, cfg.student, cfg.sr)
         students.append(cfg)
     names = [s.output_name() for s in students]
     if len(set(names)) != len(names):
@@ -558,9 +565,10 @@ def load_run_config(path: str | Path, *, run_dir: str | Path | None = None, seed
         raise ConfigError(f"{str(path)!r} sets no run_dir; add 'run_dir: runs/NAME' or pass --run-dir")
     top_seed = int(seed if seed is not None else raw.get("seed", 0) or 0)
     teachers, untrained = _load_teachers(raw, top_seed)
-    prepare = _with_teacher_rates(_load_data(raw, top_seed), teachers, "cache_srs" in (raw.get("data") or {}))
     targets, owners, target_names = _load_targets(raw, top_seed, teachers)
     students = _load_students(raw, top_seed, teachers, targets, owners, target_names)
+    given = "cache_srs" in (raw.get("data") or {})
+    prepare = _with_teacher_rates(_load_data(raw, top_seed), teachers, given, {s.sr for s in students})
     export, export_students = _load_export(raw, top_seed, [s.output_name() for s in students])
     evaluate, eval_datasets, allow_overlap = _load_evaluate(raw, top_seed)
     prepare = resolve_auto_part(prepare, eval_datasets)

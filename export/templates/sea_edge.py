@@ -19,7 +19,8 @@ openl3 / sea. Timestamps are window centres, in seconds from the start of the au
 window i is centred on i * hop (it starts half a window earlier, zero-padded at the start); in ``--stream`` mode a
 window is embedded as soon as it is complete, and its timestamp is its centre (the first one is half a window).
 With ``--no-center`` (file mode) windows start at i * hop and the timestamps are those starts, as openl3's.
-Audio at another rate is resampled to 8 kHz (with a warning). Files holding NaN or Inf samples are refused, as
+Audio at another rate is resampled to the student's rate (frontend.json's ``sr``: 8 kHz for SEA's students), with a
+warning. Files holding NaN or Inf samples are refused, as
 sea's training stages refuse them. With ``classifier.npz`` (W [D, C], b [C], labels [C]) beside the model, each
 window's label is printed as well. Several files: the good ones are embedded, the bad ones listed, exit status 1.
 """
@@ -43,7 +44,8 @@ if _HERE not in sys.path:
 from frontend_numpy import frontend_mel_basis, logmel_numpy  # noqa: E402
 
 __version__ = "2"
-TARGET_SR = 8000
+TARGET_SR = 8000  # SEA's students; a student distilled at a wider band records its own rate in frontend.json
+MAX_SR = 48000
 #: frontend.json keys the runner needs.
 FRONTEND_KEYS = ("sr", "window_length", "n_dft", "hop_length", "n_frames", "n_mels", "fmin", "fmax", "htk", "norm")
 
@@ -250,13 +252,13 @@ def read_frontend(path):
     missing = [k for k in FRONTEND_KEYS if not isinstance(params, dict) or k not in params]
     if missing:
         raise EdgeError(f"{path!r} has no frontend.{missing[0]}; copy frontend.json again from the export")
-    if int(params["sr"]) != TARGET_SR or int(params["window_length"]) < int(params["n_dft"]):
-        raise EdgeError(f"{path!r}: frontend.sr must be {TARGET_SR} and window_length >= n_dft")
+    if not TARGET_SR <= int(params["sr"]) <= MAX_SR or int(params["window_length"]) < int(params["n_dft"]):
+        raise EdgeError(f"{path!r}: frontend.sr must be {TARGET_SR}..{MAX_SR} Hz and window_length >= n_dft")
     return meta
 
 
 class Embedder:
-    """Audio window [window_length] at 8 kHz -> embedding [D], with the front-end from frontend.json.
+    """Audio window [window_length] at ``sr`` (frontend.json's) -> embedding [D], with the front-end from frontend.json.
 
     ``timings`` collects (front-end ms, model ms) per window when ``timing`` is on.
     """
@@ -269,8 +271,9 @@ class Embedder:
         self.mel_basis = frontend_mel_basis(self.params)
         self.model = load_model(self.model_path, threads)
         self.takes_audio = self.meta.get("model_input") == "audio"
+        self.sr = int(self.params["sr"])
         self.window_length = int(self.params["window_length"])
-        self.window_size = self.window_length / TARGET_SR
+        self.window_size = self.window_length / self.sr
         self.timing, self.timings = timing, []
 
     def features(self, windows):
@@ -324,8 +327,8 @@ def classify(head, emb):
     return [(labels[i], float(p[j, i])) for j, i in enumerate(k)]
 
 
-def read_audio(path):
-    """Mono float32 audio at 8 kHz; one-line :class:`EdgeError` for anything that is not usable audio."""
+def read_audio(path, target_sr=TARGET_SR):
+    """Mono float32 audio at ``target_sr``; one-line :class:`EdgeError` for anything that is not usable audio."""
     import soundfile as sf
 
     if os.path.isdir(path):
@@ -342,16 +345,16 @@ def read_audio(path):
         raise EdgeError(f"{path}: holds NaN or Inf samples (first at sample {bad}); sea's training stages refuse "
                         "such files too: fix the recording")  # fmt: skip
     y = y.mean(axis=1)
-    if sr != TARGET_SR:
-        warnings.warn(f"{path}: sample rate {sr} Hz resampled to {TARGET_SR} Hz", stacklevel=2)
-        y = resample(y, sr, TARGET_SR)
+    if sr != target_sr:
+        warnings.warn(f"{path}: sample rate {sr} Hz resampled to {target_sr} Hz", stacklevel=2)
+        y = resample(y, sr, target_sr)
     return y.astype(np.float32)
 
 
 def embed_file(embedder, path, hop_size=1.0, center=True, batch=16):
     """(embeddings [n, D], timestamps [n]) of an audio file: window centres (starts with ``center=False``)."""
-    y = read_audio(path)
-    starts = frame_starts(y.shape[0], TARGET_SR, hop_size, center, embedder.window_size)
+    y = read_audio(path, embedder.sr)
+    starts = frame_starts(y.shape[0], embedder.sr, hop_size, center, embedder.window_size)
     embs = []
     for i in range(0, len(starts), batch):
         w = np.stack([cut_window(y, int(s), embedder.window_length) for s in starts[i : i + batch]])
@@ -387,9 +390,9 @@ def stream(embedder, sr, hop_size, head, block_seconds=None, quiet=False):
     """
     hop = max(1, int(round(hop_size * sr)))
     block = hop if block_seconds is None else max(1, int(block_seconds * sr))
-    win_in = int(round(sr * embedder.window_length / TARGET_SR))
-    if sr != TARGET_SR:
-        warnings.warn(f"stream at {sr} Hz is resampled to {TARGET_SR} Hz window by window", stacklevel=2)
+    win_in = int(round(sr * embedder.window_size))
+    if sr != embedder.sr:
+        warnings.warn(f"stream at {sr} Hz is resampled to {embedder.sr} Hz window by window", stacklevel=2)
     buf = np.zeros(0, np.float32)
     t_next, total = win_in, 0
     results, stamps = [], []
@@ -404,8 +407,8 @@ def stream(embedder, sr, hop_size, head, block_seconds=None, quiet=False):
         while total >= t_next:
             end = buf.shape[0] - (total - t_next)
             w = np.pad(buf[max(0, end - win_in) : end], (win_in - min(win_in, end), 0))
-            if sr != TARGET_SR:
-                w = resample(w, sr, TARGET_SR)
+            if sr != embedder.sr:
+                w = resample(w, sr, embedder.sr)
             e = embedder(cut_window(w, 0, embedder.window_length)[None])
             t = (t_next - win_in / 2) / sr  # the window's centre
             if not quiet:
@@ -468,7 +471,7 @@ def parse_args(argv=None):
     )
     p.add_argument("model", nargs="?", default=_HERE,
                    help="model_int8.tflite / model_fp32.tflite / *.onnx, or a bundle folder (default: this script's folder)")  # fmt: skip
-    p.add_argument("audio", nargs="*", help="audio files (any rate; resampled to 8 kHz)")
+    p.add_argument("audio", nargs="*", help="audio files (any rate; resampled to the student's, 8 kHz for SEA's)")
     p.add_argument("--hop-size", type=float, default=1.0, help="seconds between windows (default 1.0)")
     p.add_argument("--out", help="a .npz (embedding, timestamps) or .npy (+ _timestamps.npy) for one input, "
                    "or a folder: OUT/<stem>.npy and OUT/<stem>_timestamps.npy per input")  # fmt: skip
@@ -477,7 +480,8 @@ def parse_args(argv=None):
         "--classifier", help="linear head .npz/.json (W, b, labels); default classifier.npz next to the model"
     )
     p.add_argument("--stream", action="store_true", help="read raw s16le mono PCM from stdin (arecord -t raw ...)")
-    p.add_argument("--sr", type=int, default=TARGET_SR, help="sample rate of --stream input (default 8000)")
+    p.add_argument("--sr", type=int, default=None,
+                   help="sample rate of --stream input (default: the student's, frontend.json's sr; 8000 for SEA's)")  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="runtime threads (default 1)")
     p.add_argument("--no-center", action="store_true", help="frame without the openl3 half-window offset")
     p.add_argument("--timing", action="store_true", help="print each window's latency (front-end, model, total) "
@@ -490,7 +494,7 @@ def check_options(args):
     """Every option, before any model or audio is opened."""
     if not (math.isfinite(args.hop_size) and args.hop_size > 0):
         raise EdgeError(f"--hop-size {args.hop_size} must be a finite number of seconds > 0")
-    if args.sr <= 0:
+    if args.sr is not None and args.sr <= 0:
         raise EdgeError(f"--sr {args.sr} must be a sample rate in Hz > 0")
     if args.threads < 1:
         raise EdgeError(f"--threads {args.threads} must be >= 1")
@@ -541,7 +545,7 @@ def main(argv=None):
         print(f"# {os.path.basename(emb.model_path)} on {emb.model.runtime}", file=sys.stderr)
         if not args.stream:
             return run_files(emb, args, head)
-        e, ts = stream(emb, args.sr, args.hop_size, head, quiet=args.quiet)
+        e, ts = stream(emb, args.sr or emb.sr, args.hop_size, head, quiet=args.quiet)
         if args.timing:
             print("\n".join(_timing_lines(emb.timings, ts)), file=sys.stderr)
         if args.out:

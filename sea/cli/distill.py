@@ -32,6 +32,8 @@ def register(subparsers, name: str, help_text: str) -> None:
             "  sea distill runs/quickstart --student sea_mcu_s --qat --init-from sea_mcu_s   (int8-aware fine-tune)\n"
             "  sea distill runs/us8k_real --student sea_mcu_s --targets edgel3_sea_ust_64_identity64 \\\n"
             "      --online-teacher --time-shift 0.5 --mixup 0.5   (the edgel3 teacher labels each augmented window)\n"
+            "  sea distill runs/us8k_real --student sea_mcu_s --targets birdnet_v2.4_pca64_random --sr 24000\n"
+            "      (a student hearing up to 12 kHz; needs the run's 24 kHz cache: sea data prepare ... --cache-srs)\n"
             "  torchrun --nproc_per_node 2 -m sea distill runs/quickstart --student sea_student_3_lin\n"
             "\n"
             "a fresh run needs, in order: sea data prepare DATASET RAW_DIR RUN_DIR, sea teacher extract RUN_DIR,\n"

@@ -74,6 +74,15 @@ class DistillConfig:
             "(uniform, new every epoch; the target stays the frame's), 0 = off (SEA)"
         },
     )
+    sr: int = field(
+        default=8000,
+        metadata={
+            "help": "the student's audio rate in Hz: 8000 (SEA's students, MCUs) or a multiple of 50 up to 48000 "
+            "for a teacher whose information lies above 4 kHz (BirdNET); the network and its MACs stay the same, "
+            "the front-end's band widens to sr/2 (the run needs an audio cache at this rate)",
+            "omit_default": True,
+        },
+    )
     online_teacher: bool = field(
         default=False,
         metadata={
@@ -194,6 +203,8 @@ class DistillConfig:
             raise bad("lr", "must be > 0, e.g. 1e-4")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise bad("weight_decay", "must be >= 0 (0 = none)")
+        if isinstance(self.sr, bool) or not isinstance(self.sr, int) or not 8000 <= self.sr <= 48000 or self.sr % 50:
+            raise bad("sr", "must be an integer rate in Hz from 8000 to 48000 and a multiple of 50, e.g. 8000 (SEA) or 24000")
         if not (math.isfinite(self.time_shift) and 0 <= self.time_shift <= 0.5):
             raise bad("time_shift", "must be in [0, 0.5] seconds, e.g. 0.05 (0 = off)")
         if not (math.isfinite(self.mixup) and 0 <= self.mixup <= 1):

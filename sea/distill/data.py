@@ -1,10 +1,10 @@
 """Distillation data: student windows aligned with the teacher frames, their targets, the split and the batches.
 
 Windows of any length. The teacher's window is the span the student sees: the frame store records it
-(``teacher.window_size``: 1 s for OpenL3 and edgel3, 3 s for BirdNET), and row ``r`` of the store pairs the 8 kHz
-window of that length at the frame's timestamp with target row ``r``: it starts at
-``round(timestamps[r] * 8000) - window_length // 2`` for centred framing (openl3's ``center=True``: timestamps are
-window centres) and at ``round(timestamps[r] * 8000)`` otherwise; outside the clip it is zero-padded.
+(``teacher.window_size``: 1 s for OpenL3 and edgel3, 3 s for BirdNET), and row ``r`` of the store pairs the window
+of that length at the student's rate ``sr`` (8 kHz by default) at the frame's timestamp with target row ``r``: it
+starts at ``round(timestamps[r] * sr) - window_length // 2`` for centred framing (openl3's ``center=True``:
+timestamps are window centres) and at ``round(timestamps[r] * sr)`` otherwise; outside the clip it is zero-padded.
 
 Memory is bounded by the batch: windows are sliced out of the memory-mapped audio cache and targets read from the
 memory-mapped target shards row by row; only the int64 row indices of the split live in RAM.
@@ -110,31 +110,34 @@ class WindowSource:
         Largest spectral tilt coefficient of a training window; 0 = none.
     gain : float in [0, 40]
         Largest level change of a training window in dB; 0 = none.
+    sr : int
+        The student's rate: windows are cut from the run's audio cache at this rate (8 kHz, SEA's, by default).
     """
 
     def __init__(self, run_dir: str | Path, targets, *, time_shift: float = 0.0, seed: int = 0, mixup: float = 0.0,
                  mix_rows: np.ndarray | None = None, speed: float = 0.0, tilt: float = 0.0,
-                 gain: float = 0.0):  # fmt: skip
+                 gain: float = 0.0, sr: int = STUDENT_SR):  # fmt: skip
         from ..cache import AudioCache
 
+        self.sr = sr = int(sr)
         self.targets = targets
         store = targets.store
         framing = teacher_framing(store)
         self.window_size = framing["window_size"]
-        self.window_length = int(round(self.window_size * STUDENT_SR))
-        if self.window_length < 1 or abs(self.window_length - self.window_size * STUDENT_SR) > 1e-6:
+        self.window_length = int(round(self.window_size * sr))
+        if self.window_length < 1 or abs(self.window_length - self.window_size * sr) > 1e-6:
             raise ManifestError(
                 f"the teacher store {str(store.dir)!r} records window_size={self.window_size} s, not a whole number "
-                f"of samples at {STUDENT_SR} Hz; re-extract the teacher with a window of whole 1/{STUDENT_SR} s"
+                f"of samples at {sr} Hz; re-extract the teacher with a window of whole 1/{sr} s"
             )
-        self.cache = AudioCache(run_dir, STUDENT_SR)
+        self.cache = AudioCache(run_dir, sr)
         clip_ids = np.asarray(store.clip_ids).astype(str)
         uniq, inverse = np.unique(clip_ids, return_inverse=True)
         missing = [c for c in uniq.tolist() if c not in self.cache]
         if missing:
             raise ManifestError(
-                f"{len(missing)} clip(s) of the teacher store are not in the {STUDENT_SR} Hz audio cache "
-                f"(e.g. {missing[:3]}); rebuild it with 'sea data prepare ... --cache-srs 48000 {STUDENT_SR}'"
+                f"{len(missing)} clip(s) of the teacher store are not in the {sr} Hz audio cache "
+                f"(e.g. {missing[:3]}); rebuild it with 'sea data prepare ... --cache-srs 48000,{sr}'"
             )
         pos = np.asarray([self.cache._index(c) for c in uniq.tolist()], dtype=np.int64)
         code = pos[inverse.reshape(-1)]
@@ -143,11 +146,11 @@ class WindowSource:
         self.row_offset = self.cache.offsets[code]  # start of the row's clip in samples.f32
         self.row_length = self.cache.lengths[code]
         offset = self.window_length // 2 if framing["center"] else 0
-        self.row_start = np.rint(np.asarray(store.timestamps, dtype=np.float64) * STUDENT_SR).astype(np.int64) - offset
+        self.row_start = np.rint(np.asarray(store.timestamps, dtype=np.float64) * sr).astype(np.int64) - offset
         self.n_rows = int(clip_ids.shape[0])
         self.dim = int(targets.dim)
         self.seed = int(seed)
-        self.max_shift = int(round(float(time_shift) * STUDENT_SR))
+        self.max_shift = int(round(float(time_shift) * sr))
         self.mixup, self.speed, self.tilt, self.gain = float(mixup), float(speed), float(tilt), float(gain)
         self.mix_rows = np.zeros(0, dtype=np.int64) if mix_rows is None else np.asarray(mix_rows, dtype=np.int64)
         self.framing = {
@@ -155,7 +158,7 @@ class WindowSource:
             "center": framing["center"],
             "frame_size": self.window_size,
             "window_size": self.window_size,
-            "sr": STUDENT_SR,
+            "sr": sr,
         }
 
     def audio(self, rows: np.ndarray, shifts: np.ndarray | None = None) -> np.ndarray:
@@ -248,7 +251,7 @@ class WindowSource:
         run = self.run_dir
         if what == "audio":
             return ManifestError(
-                f"non-finite audio in {str(self.cache.dir)!r} for {where}: the {STUDENT_SR} Hz cache is damaged; "
+                f"non-finite audio in {str(self.cache.dir)!r} for {where}: the {self.sr} Hz cache is damaged; "
                 f"rebuild it with 'sea data prepare ... {run} --overwrite' (or 'sea run CONFIG --overwrite prepare')"
             )
         if not np.isfinite(store.read([r])).all():

@@ -75,11 +75,11 @@ def plan_run(run: RunLayout, config: DistillConfig) -> Plan:
         An input is missing: the message names every command still to run, in order.
     """
     targets = resolve_targets(run.root, config.targets)
-    chain = missing_chain(run, targets)
+    chain = missing_chain(run, targets, config.sr)
     if chain:
         raise ManifestError(_chain_message(run, f"target set {targets!r}", chain))
     require_stage(run.targets(targets), f"target set {targets!r}", f"sea targets fit {run.root}")
-    audio_index = run.audio(STUDENT_SR) / INDEX_NAME
+    audio_index = run.audio(config.sr) / INDEX_NAME
     name = config.output_name()
     resolved = {**config_to_dict(config), "targets": targets, "name": name}
     inputs: dict[str, Pathlike] = {"targets": run.targets(targets), "audio": audio_index}
@@ -96,7 +96,7 @@ def plan_run(run: RunLayout, config: DistillConfig) -> Plan:
     return Plan(run=run, config=config, targets=targets, resolved=resolved, stage=stage)
 
 
-def missing_chain(run: RunLayout, targets: str | None = None) -> list[str]:
+def missing_chain(run: RunLayout, targets: str | None = None, sr: int = STUDENT_SR) -> list[str]:
     """The commands still to run, in order, before ``sea distill`` can train on ``run``.
 
     Parameters
@@ -104,19 +104,21 @@ def missing_chain(run: RunLayout, targets: str | None = None) -> list[str]:
     run : RunLayout
     targets : str, optional
         The target set to distil onto; None: any finished one.
+    sr : int
+        The student's rate, whose audio cache the run needs (8 kHz by default).
 
     Returns
     -------
     commands : list of str
-        Empty when the run has its clips, an 8 kHz audio cache, a finished teacher store and the target set.
+        Empty when the run has its clips, an audio cache at ``sr``, a finished teacher store and the target set.
     """
     root = run.root
     chain = []
     prepared = run.manifest.is_file()
     if not prepared:
         chain.append(f"sea data prepare DATASET RAW_DIR {root}")
-    elif not (run.audio(STUDENT_SR) / INDEX_NAME).is_file():
-        chain.append(f"sea data prepare DATASET RAW_DIR {root} --cache-srs {TEACHER_SR},{STUDENT_SR} --overwrite")
+    elif not (run.audio(sr) / INDEX_NAME).is_file():
+        chain.append(f"sea data prepare DATASET RAW_DIR {root} --cache-srs {TEACHER_SR},{sr} --overwrite")
     if not prepared or not _finished_dirs(run.teacher_root):
         chain.append(f"sea teacher extract {root}")
     done = _finished_dirs(run.targets_root)

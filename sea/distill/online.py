@@ -56,7 +56,8 @@ class OnlineTeacher:
         return torch.from_numpy(np.asarray(self.reducer.transform(emb), dtype=np.float32)).to(self.device)
 
 
-def load_online_teacher(teacher: dict[str, Any], reducer: Any, store_dtype: np.dtype, device: str) -> OnlineTeacher:
+def load_online_teacher(teacher: dict[str, Any], reducer: Any, store_dtype: np.dtype, device: str,
+                        sr: int = 8000) -> OnlineTeacher:  # fmt: skip
     """The teacher that made a frame store, loaded for :class:`OnlineTeacher`.
 
     Parameters
@@ -65,6 +66,8 @@ def load_online_teacher(teacher: dict[str, Any], reducer: Any, store_dtype: np.d
         The store's teacher identity (``family``, ``name``, ``weights_path``/``weights``, ``weights_sha256``).
     reducer, store_dtype, device
         See :class:`OnlineTeacher`.
+    sr : int
+        The student's rate: the teacher reads the student's own windows, so it must run at this rate.
 
     Returns
     -------
@@ -86,6 +89,12 @@ def load_online_teacher(teacher: dict[str, Any], reducer: Any, store_dtype: np.d
             f"DistillConfig.online_teacher=True needs a teacher that runs on the student's 8 kHz window in torch "
             f"({', '.join(ONLINE_FAMILIES)}); these targets come from {variant!r}: set online_teacher: false and "
             "mixup: 0 (time_shift still works with the stored frames)"
+        )
+    if int(teacher.get("sr") or 8000) != int(sr):
+        raise ConfigError(
+            f"DistillConfig.online_teacher=True with sr={sr}: the online teacher {variant!r} reads the student's own "
+            f"windows and runs at {teacher.get('sr') or 8000} Hz; set sr: {teacher.get('sr') or 8000}, or "
+            "online_teacher: false"
         )
     weights = teacher.get("weights_path") or teacher.get("weights")
     model, info = load_published(str(teacher.get("name")), weights)

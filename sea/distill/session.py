@@ -139,8 +139,8 @@ def _setup(plan: Plan, world: World) -> Trainer:
 
     config, device = plan.config, world.device
     reader = open_targets(plan.run.root, plan.targets)
-    source = WindowSource(plan.run.root, reader, time_shift=config.time_shift, seed=config.seed)
-    params = frontend_params(source.window_size)  # the student sees the teacher's window
+    source = WindowSource(plan.run.root, reader, time_shift=config.time_shift, seed=config.seed, sr=config.sr)
+    params = frontend_params(source.window_size, config.sr)  # the student sees the teacher's window
     train_rows, val_rows, min_local, split = _split(plan, world, source)
     source.mixup, source.mix_rows = config.mixup, train_rows  # partners from training rows only
     source.speed, source.tilt, source.gain = config.speed, config.tilt, config.gain
@@ -148,7 +148,8 @@ def _setup(plan: Plan, world: World) -> Trainer:
     if config.online_teacher:
         from .online import load_online_teacher
 
-        teacher = load_online_teacher(_teacher_record(reader), reader.reducer, reader.store.dtype, device)
+        teacher = load_online_teacher(_teacher_record(reader), reader.reducer, reader.store.dtype, device,
+                                      sr=config.sr)  # fmt: skip
     model, fq = _model(plan, reader.dim, device, params)
     frontend = StudentFrontend(mode="stft", dtype=getattr(torch, config.frontend_dtype), params=params).to(device)
     center, scale = _target_stats(reader, train_rows, device) if config.standardize else (None, None)

@@ -10,13 +10,15 @@ Model specs
 ``teacher_pca`` / ``teacher_pca:NAME``
     The teacher followed by the reducer ``RUN/targets/NAME/reducer.npz`` (NAME may be omitted when the
     run has exactly one target set).
-``teacher_8k`` / ``teacher_8k:NAME``
+``teacher_8k`` / ``teacher_8k:NAME`` (``teacher_16k``, ``teacher_24k``, ... for other student rates)
     The teacher hearing only what an 8 kHz student hears (its windows low-passed at 4 kHz, see
     :func:`sea.audio.band_limit`), then NAME's reducer if given. Its fidelity (R², cosine to the reduced
     teacher) and accuracy are the ceiling of every 8 kHz student of a faster teacher (BirdNET, OpenL3).
+    ``teacher_<N>k`` is the same for a student at N kHz (``sr`` of ``sea distill``): low-passed at N/2 kHz.
 a student checkpoint
     A ``.pt`` file, a directory holding ``best.pt``/``ckpt.pt``, or a name under ``RUN/students/``.
-    Windows come from the 8 kHz cache through :class:`sea.students.frontend.StudentFrontend`.
+    Windows come from the dataset's cache at the student's rate (its checkpoint's front-end: 8 kHz for SEA's)
+    through :class:`sea.students.frontend.StudentFrontend`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BAND_SPEC",
+    "band_rate",
+    "band_spec",
     "band_limited_teacher_model",
     "check_spec",
     "reduced_teacher_model",
@@ -56,6 +61,19 @@ __all__ = [
 
 #: The ``--models`` spec of the teacher on the student's band (``teacher_8k[:NAME]``).
 BAND_SPEC = f"teacher_{STUDENT_SR // 1000}k"
+_BAND_RE = re.compile(r"teacher_(\d+(?:\.\d+)?)k(?::|$)")
+
+
+def band_spec(sr: int) -> str:
+    """The ``--models`` spec of the teacher on an ``sr``-Hz student's band: ``teacher_8k``, ``teacher_22.05k``."""
+    return f"teacher_{sr / 1000:g}k"
+
+
+def band_rate(spec: str) -> int | None:
+    """The student rate in Hz a ``teacher_<N>k[:NAME]`` spec names (``teacher_16k`` -> 16000), else None."""
+    m = _BAND_RE.match(spec)
+    return int(round(float(m.group(1)) * 1000)) if m else None
+
 
 #: Checkpoint files looked for, in order, in a student directory (which need not be in a run).
 CHECKPOINT_FILES = ("best.pt", "ckpt.pt", "last.pt")
@@ -402,7 +420,7 @@ def reduced_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | No
 
 
 def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str | None, spec: str) -> EmbeddingModel:
-    """Build ``teacher_8k[:NAME]``: the teacher on its windows low-passed at the student's Nyquist frequency.
+    """Build ``teacher_<N>k[:NAME]``: the teacher on its windows low-passed at an N-kHz student's Nyquist frequency.
 
     Parameters
     ----------
@@ -414,16 +432,22 @@ def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str
         The target set whose reducer follows (its fidelity is then measured against those targets, like a
         student's); None: the raw embedding, compared with the teacher's.
     spec : str
-        The ``--models`` entry (the report name).
+        The ``--models`` entry (the report name), ``teacher_8k[:NAME]`` for SEA's 8 kHz students.
 
     Returns
     -------
     model : EmbeddingModel
         Kind ``teacher_band``; it never reuses stored frames (they heard the full band).
     """
-    if teacher.sr <= STUDENT_SR:
+    student_sr = band_rate(spec) or STUDENT_SR
+    if not 8000 <= student_sr <= 48000:
         raise ConfigError(
-            f"model spec {spec!r}: the teacher runs at {teacher.sr} Hz, all of which an {STUDENT_SR} Hz student "
+            f"model spec {spec!r}: a student rate of {student_sr} Hz is outside 8000..48000; e.g. teacher_8k, "
+            "teacher_16k or teacher_24k"
+        )
+    if teacher.sr <= student_sr:
+        raise ConfigError(
+            f"model spec {spec!r}: the teacher runs at {teacher.sr} Hz, all of which a {student_sr} Hz student "
             "hears; it would equal 'teacher': drop it"
         )
     if teacher.fn is None:
@@ -431,7 +455,7 @@ def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str
             f"model spec {spec!r} needs a teacher that embeds audio; {teacher.name!r} only has stored frames "
             "(they heard the full band): give the teacher model"
         )
-    base_fn, sr, cutoff = teacher.fn, teacher.sr, STUDENT_SR / 2
+    base_fn, sr, cutoff = teacher.fn, teacher.sr, student_sr / 2
 
     def fn(x):
         return base_fn(band_limit(x, sr, cutoff))
@@ -461,7 +485,8 @@ def _spec_error(run: RunLayout, spec: str) -> ConfigError:
     prefix = f"{root.name}/" if spec.startswith(f"{root.name}/") else ""
     names = [f"{prefix}{h}" for h in have] + ["teacher", "teacher_pca", BAND_SPEC]
     return ConfigError(
-        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', '{BAND_SPEC}[:NAME]', a checkpoint file or "
+        f"model spec {spec!r} is not 'teacher', 'teacher_pca[:NAME]', '{BAND_SPEC}[:NAME]' (or teacher_16k, ... "
+        "for wider-band students), a checkpoint file or "
         "a student of "
         f"{str(run.root)!r}{did_you_mean(spec, names)}; students there: {', '.join(have) or 'none'}"
     )
@@ -499,7 +524,7 @@ def check_spec(spec: str, run_dir: Path) -> None:
     run = RunLayout(run_dir)
     if spec == "teacher":
         return
-    if spec in ("teacher_pca", BAND_SPEC) or spec.startswith(("teacher_pca:", BAND_SPEC + ":")):
+    if spec == "teacher_pca" or spec.startswith("teacher_pca:") or band_rate(spec) is not None:
         name = spec.partition(":")[2]
         names = _target_names(run)
         if name and name not in names:
@@ -623,7 +648,7 @@ def student_model(run_dir: Path, spec: str, *, device: str = "cpu") -> Embedding
     return EmbeddingModel(
         student_name(path),
         "student",
-        STUDENT_SR,
+        int(params.get("sr") or STUDENT_SR),
         fn=fn,
         fingerprint=f"{sha256_file(path)[:16]}",
         info=info,
@@ -676,8 +701,12 @@ def resolve_model(
         return model_from_callable(spec, m, sr=sr, kind="teacher" if spec == "teacher" else "custom", device=device)
     if spec == "teacher":
         return teacher if teacher is not None else teacher_model(run_dir, dataset_dir, config, device=device)
-    for prefix, build in (("teacher_pca", reduced_teacher_model), (BAND_SPEC, band_limited_teacher_model)):
-        if spec == prefix or spec.startswith(prefix + ":"):
+    band = band_rate(spec)
+    for prefix, build in (
+        ("teacher_pca", reduced_teacher_model),
+        (band and spec.partition(":")[0], band_limited_teacher_model),
+    ):
+        if prefix and (spec == prefix or spec.startswith(prefix + ":")):
             base = (
                 teacher
                 if teacher is not None

@@ -42,7 +42,7 @@ from .classifiers import ClassifierSettings, FrameData
 from .config import EvalConfig
 from .embed import EmbeddingModel, EmbeddingSet, embed_dataset
 from .fidelity import fidelity
-from .models import BAND_SPEC, check_spec, resolve_model
+from .models import band_rate, band_spec, check_spec, resolve_model
 from .protocols import Dataset, ProtocolPlan, Split, load_dataset, plan_splits
 from .results import REPORT_FILE, REPORT_FORMAT, REPORT_VERSION, eval_dir, json_safe
 from .scoring import classifier_jobs, run_classifier
@@ -61,7 +61,7 @@ _REDUCED_KINDS = ("teacher_pca", "teacher_band")
 
 
 def _is_teacher_spec(spec: str) -> bool:
-    return spec == "teacher" or spec.startswith(("teacher_pca", BAND_SPEC))
+    return spec == "teacher" or spec.startswith("teacher_pca") or band_rate(spec) is not None
 
 
 def _stage_inputs(layout: RunLayout, dataset_dir: Path, resolved: list[EmbeddingModel], injected) -> dict[str, Path]:
@@ -290,17 +290,22 @@ def _resolve_models(ev: _Evaluation) -> list[EmbeddingModel]:
 def _band_models(ev: _Evaluation, resolved: list[EmbeddingModel]) -> list[EmbeddingModel]:
     """``band_ceiling``: a teacher_8k for every teacher_pca of the list (else the raw one), for a fast teacher.
 
-    An 8 kHz teacher is heard in full by the students: nothing is added, and the log says so.
+    One for SEA's 8 kHz students and one per other student rate of the list (``teacher_16k`` for a 16 kHz student).
+    A rate at or above the teacher's hears all of it: nothing is added, and the log says so.
     """
     if ev.teacher is None:
         ev.teacher = ev.resolve("teacher")
-    if ev.teacher.sr <= STUDENT_SR:
-        log.info("band_ceiling: the teacher runs at %d Hz, all of which an %d Hz student hears: no %s row",
-                 ev.teacher.sr, STUDENT_SR, BAND_SPEC)  # fmt: skip
-        return []
-    have = {m.name for m in resolved}
-    specs = [f"{BAND_SPEC}:{m.info['targets']}" for m in resolved if m.kind == "teacher_pca"] or [BAND_SPEC]
-    return [ev.resolve(spec, ev.teacher) for spec in specs if spec not in have]
+    rates = sorted({STUDENT_SR} | {int(m.sr) for m in resolved if m.kind == "student"})
+    have, out = {m.name for m in resolved}, []
+    for rate in rates:
+        if ev.teacher.sr <= rate:
+            log.info("band_ceiling: the teacher runs at %d Hz, all of which a %d Hz student hears: no %s row",
+                     ev.teacher.sr, rate, band_spec(rate))  # fmt: skip
+            continue
+        prefix = band_spec(rate)
+        specs = [f"{prefix}:{m.info['targets']}" for m in resolved if m.kind == "teacher_pca"] or [prefix]
+        out += [ev.resolve(spec, ev.teacher) for spec in specs if spec not in have]
+    return out
 
 
 def _primary_metric(ds: Dataset) -> str:

@@ -1,4 +1,4 @@
-"""The student front-end: SEA's kapre-0.1.4 ``Melspectrogram`` at 8 kHz, in torch and in numpy.
+"""The student front-end: SEA's kapre-0.1.4 ``Melspectrogram`` at 8 kHz (or wider), in torch and in numpy.
 
 SEA students (and ``edgel3`` ``model_type='sea'``) compute their input inside the Keras model with kapre 0.1.4
 ``Melspectrogram(n_dft=1024, n_hop=160, sr=8000, n_mels=64, fmin=0, fmax=4000, htk=True, norm=1,
@@ -28,6 +28,12 @@ Windows of any length (the teacher's window defines the student's span): ``front
 ``window_length = window_size * 8000`` samples and ``n_frames = ceil(window_length / 160)`` frames with the same
 TensorFlow 'same' padding rule (150 frames for a 3-s BirdNET window); :class:`StudentFrontend` and
 :func:`logmel_numpy` follow the params they are given. The dB normalisation is over the whole window.
+
+Wider bands: ``frontend_params(window_size, sr)`` with ``sr`` above 8 kHz (a multiple of 50, up to 48 kHz) keeps the
+20-ms hop (``sr / 50`` samples) and 64 HTK-mel bands, now from 0 to ``sr / 2``, over a DFT of the smallest power of
+two of at least 128 ms (2048 at 16 kHz, 4096 at 24 and 32 kHz, 8192 at 48 kHz). The map stays ``[64, n_frames]``,
+so a student's network and MACs do not depend on its rate. This is sea's extension, not kapre's: SEA's students,
+and edgel3's, are 8 kHz models.
 
 Silence: an all-zero window gives ``S = 0`` everywhere, ``D = 10 log10(1e-10) = -100`` everywhere, and after max
 normalisation ``D = 0`` everywhere (the kapre/openl3 semantics of per-window normalisation). The front-end
@@ -79,28 +85,34 @@ __all__ = [
 ]
 
 
-def frontend_params(window_size: float = 1.0) -> dict:
-    """The student front-end's constants for windows of ``window_size`` seconds.
+def frontend_params(window_size: float = 1.0, sr: int = 8000) -> dict:
+    """The student front-end's constants for windows of ``window_size`` seconds at ``sr`` Hz.
 
     Parameters
     ----------
     window_size : float
         The teacher's window in seconds (1.0 for OpenL3 and edgel3, 3.0 for BirdNET); a whole number of samples
-        at 8 kHz, at least 0.128 s.
+        at ``sr``, at least one DFT frame (0.128 s at 8 kHz).
+    sr : int
+        The student's audio rate: 8000 (SEA's, the default) or a multiple of 50 up to 48000. Above 8 kHz the hop
+        stays 20 ms, ``n_dft`` is the smallest power of two of at least 128 ms and the 64 mel bands reach
+        ``sr / 2``: the network's input shape does not change.
 
     Returns
     -------
     params : dict
-        ``window_size``, ``window_length`` (samples), ``n_frames`` (``ceil(window_length / 160)``: 50 for 1 s,
-        150 for 3 s), paddings, mel and dB constants, ``output_shape = [1, 64, n_frames]``; JSON-serialisable.
+        ``sr``, ``window_size``, ``window_length`` (samples), ``n_dft``, ``hop_length``, ``n_frames``
+        (``ceil(window_length / hop_length)``: 50 for 1 s, 150 for 3 s), paddings, mel and dB constants,
+        ``output_shape = [1, 64, n_frames]``; JSON-serialisable.
 
     Raises
     ------
     ParameterError
-        A window that is not a positive whole number of samples, or shorter than one DFT frame.
+        A rate outside 8000..48000 or not a multiple of 50; a window that is not a positive whole number of
+        samples, or shorter than one DFT frame.
     """
     try:
-        return _np_frontend.frontend_params(window_size)
+        return _np_frontend.frontend_params(window_size, sr)
     except ValueError as exc:
         raise ParameterError(str(exc)) from None
 
@@ -183,7 +195,8 @@ class StudentFrontend(torch.nn.Module):
         if y.dim() != 2 or y.shape[-1] != self.window_length:
             raise ParameterError(
                 f"StudentFrontend expects [B, {self.window_length}] samples ({self.params.get('window_size', 1.0)} s at "
-                f"8 kHz), got {tuple(y.shape)}; build it with params=frontend_params(window_size) for other windows"
+                f"{self.params.get('sr', 8000)} Hz), got {tuple(y.shape)}; build it with "
+                "params=frontend_params(window_size, sr) for other windows or rates"
             )
         power = self.power_spectrogram(y)
         mel = torch.matmul(self.mel_basis, power)  # [B, M, T]

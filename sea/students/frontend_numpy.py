@@ -1,11 +1,12 @@
-"""The student front-end's numpy twin: kapre-0.1.4 ``Melspectrogram`` at 8 kHz, numpy only.
+"""The student front-end's numpy twin: kapre-0.1.4 ``Melspectrogram`` (8 kHz, or wider), numpy only.
 
 This module imports nothing but numpy, so the Raspberry Pi bundle ships it unchanged next to its runner
 (``sea export`` copies the file) and the edge computes exactly what :mod:`sea.students.frontend` computes.
 The maths, step by step, is documented in :mod:`sea.students.frontend`.
 
 Windows of any length: :func:`frontend_params` takes the window in seconds (the teacher's: 1 s for OpenL3 and
-edgel3, 3 s for BirdNET) and every function here follows the params it is given.
+edgel3, 3 s for BirdNET), and the student's rate (8 kHz by default); every function here follows the params it is
+given.
 """
 
 from __future__ import annotations
@@ -38,28 +39,43 @@ def same_padding(n_samples: int, n_dft: int, hop_length: int) -> tuple[int, int,
 
 
 _SR, _N_DFT, _HOP = 8000, 1024, 160
+#: Student rates above 8 kHz: 20-ms hops, so the rate must be a multiple of 50 Hz, up to 48 kHz (the teachers').
+MAX_SR = 48000
 
 
-def _params(window_size: float) -> dict:
-    window_length = int(round(window_size * _SR))
-    n_frames, pad_left, pad_right = same_padding(window_length, _N_DFT, _HOP)
+def _rate_constants(sr: int) -> tuple[int, int]:
+    """``(n_dft, hop_length)`` at ``sr`` Hz: kapre's 1024 / 160 at 8 kHz.
+
+    Above 8 kHz: the same 20-ms hop, and the smallest power of two spanning at least the 128 ms of 1024 samples at
+    8 kHz (the C firmware's FFT is radix-2).
+    """
+    if sr == _SR:
+        return _N_DFT, _HOP
+    n_dft = 1 << int(np.ceil(np.log2(_N_DFT * sr / _SR)))
+    return n_dft, sr // 50
+
+
+def _params(window_size: float, sr: int = _SR) -> dict:
+    n_dft, hop = _rate_constants(sr)
+    window_length = int(round(window_size * sr))
+    n_frames, pad_left, pad_right = same_padding(window_length, n_dft, hop)
     return {
         "name": "kapre-0.1.4-melspectrogram",
-        "sr": _SR,
+        "sr": int(sr),  # 8000 (SEA's students) unless the student was distilled at a wider band
         "window_size": float(window_size),  # seconds: the teacher's window (1 s OpenL3/edgel3, 3 s BirdNET)
-        "window_length": window_length,  # samples per window (8000 for 1 s)
-        "n_dft": _N_DFT,
-        "n_fft": _N_DFT,  # alias of n_dft (librosa / torch name)
-        "win_length": _N_DFT,  # the Hann window spans the whole DFT frame
-        "hop_length": _HOP,
-        "n_frames": n_frames,  # ceil(window_length / 160): 50 for 1 s, 150 for 3 s
+        "window_length": window_length,  # samples per window (8000 for 1 s at 8 kHz)
+        "n_dft": n_dft,
+        "n_fft": n_dft,  # alias of n_dft (librosa / torch name)
+        "win_length": n_dft,  # the Hann window spans the whole DFT frame
+        "hop_length": hop,
+        "n_frames": n_frames,  # ceil(window_length / hop_length): 50 for 1 s, 150 for 3 s, at any rate
         "padding": "same",  # Keras conv 'same', zero padding
-        "pad_left": pad_left,  # 432 for 1 s
-        "pad_right": pad_right,  # 432 for 1 s
+        "pad_left": pad_left,  # 432 for 1 s at 8 kHz
+        "pad_right": pad_right,  # 432 for 1 s at 8 kHz
         "window": "hann_periodic",
         "n_mels": 64,
         "fmin": 0.0,
-        "fmax": 4000.0,
+        "fmax": sr / 2.0,  # 4000 at 8 kHz
         "htk": True,
         "norm": "slaney",  # kapre norm=1 == librosa<=0.7 norm=1 == librosa>=0.8 norm='slaney'
         "power_spectrogram": 2.0,
@@ -77,33 +93,49 @@ FRONTEND_PARAMS: dict = _params(1.0)
 N_FRAMES: int = FRONTEND_PARAMS["n_frames"]  # 50
 
 
-def frontend_params(window_size: float = 1.0) -> dict:
-    """The front-end constants for windows of ``window_size`` seconds (a fresh, JSON-serialisable dict).
+def frontend_params(window_size: float = 1.0, sr: int = _SR) -> dict:
+    """The front-end constants for windows of ``window_size`` seconds at ``sr`` Hz (a fresh, JSON-serialisable dict).
 
     Parameters
     ----------
     window_size : float
         Window length in seconds, the teacher's window: 1.0 for OpenL3 and edgel3, 3.0 for BirdNET. It must be
-        a whole number of samples at 8 kHz and at least one DFT frame (1024 samples, 0.128 s).
+        a whole number of samples at ``sr`` and at least one DFT frame (0.128 s at 8 kHz).
+    sr : int
+        The student's audio rate in Hz: 8000 (SEA's students, the default), or a multiple of 50 up to 48000 for a
+        student that must hear more than 4 kHz (BirdNET's information reaches ~12 kHz). Above 8 kHz the hop stays
+        20 ms (``sr / 50`` samples) and ``n_dft`` is the smallest power of two of at least 128 ms (2048 at 16 kHz,
+        4096 at 24 and 32 kHz, 8192 at 44.1 and 48 kHz); 64 mel bands span 0 to ``sr / 2``, so the network's
+        input, ``[1, 64, n_frames]``, and its MACs do not change with the rate.
 
     Returns
     -------
     params : dict
-        :data:`FRONTEND_PARAMS` for that window: ``window_length = window_size * 8000`` samples,
-        ``n_frames = ceil(window_length / 160)`` (50 for 1 s, 150 for 3 s), TensorFlow 'same' padding and
+        :data:`FRONTEND_PARAMS` for that window and rate: ``window_length = window_size * sr`` samples,
+        ``n_frames = ceil(window_length / hop_length)`` (50 for 1 s, 150 for 3 s), TensorFlow 'same' padding and
         ``output_shape = [1, 64, n_frames]``.
     """
+    try:
+        rate = int(sr)
+    except (TypeError, ValueError):
+        raise ValueError(f"sr={sr!r} must be an integer rate in Hz, e.g. 8000 or 16000") from None
+    if rate != sr or not _SR <= rate <= MAX_SR or rate % 50:
+        raise ValueError(
+            f"sr={sr!r} must be an integer rate in Hz from {_SR} to {MAX_SR} and a multiple of 50 (a 20-ms hop in "
+            "whole samples), e.g. 8000, 16000, 24000 or 48000"
+        )
     try:
         w = float(window_size)
     except (TypeError, ValueError):
         raise ValueError(f"window_size={window_size!r} must be a number of seconds, e.g. 1.0 or 3.0") from None
-    n = w * _SR
-    if not (n == n and n >= _N_DFT and n < float("inf")) or abs(n - round(n)) > 1e-6:
+    n_dft = _rate_constants(rate)[0]
+    n = w * rate
+    if not (n == n and n >= n_dft and n < float("inf")) or abs(n - round(n)) > 1e-6:
         raise ValueError(
-            f"window_size={window_size!r} s must be finite, at least {_N_DFT / _SR} s (one DFT frame) and a whole "
-            f"number of samples at {_SR} Hz (window_size * {_SR} an integer), e.g. 1.0 or 3.0"
+            f"window_size={window_size!r} s must be finite, at least {n_dft / rate:g} s (one DFT frame) and a whole "
+            f"number of samples at {rate} Hz (window_size * {rate} an integer), e.g. 1.0 or 3.0"
         )
-    return _params(w)
+    return _params(w, rate)
 
 
 def params_window_size(params: dict) -> float:
@@ -216,7 +248,8 @@ def logmel_numpy(y: np.ndarray, params: dict | None = None, mel_basis: np.ndarra
     Parameters
     ----------
     y : ndarray, shape [window_length] or [B, window_length]
-        Mono audio at 8 kHz in [-1, 1]; ``window_length`` is ``params["window_length"]`` (8000 for 1-s windows).
+        Mono audio at ``params["sr"]`` (8 kHz by default) in [-1, 1]; ``window_length`` is
+        ``params["window_length"]`` (8000 for 1-s windows at 8 kHz).
     params : dict, optional
         Front-end constants (:func:`frontend_params`, ``frontend.json``); default :data:`FRONTEND_PARAMS` (1 s).
     mel_basis : ndarray [n_mels, 1 + n_dft // 2], optional

@@ -32,8 +32,10 @@ def random_bn(model, seed: int = 0):
     return model
 
 
-def make_checkpoint(run: Path, name: str, seed: int = 0, *, window_size: float = 1.0, out_name: str | None = None) -> Path:
-    """A random-weight student checkpoint in ``RUN/students/<out_name or name>/best.pt`` for ``window_size`` windows."""
+def make_checkpoint(run: Path, name: str, seed: int = 0, *, window_size: float = 1.0, out_name: str | None = None,
+                    sr: int = 8000) -> Path:  # fmt: skip
+    """A random-weight student checkpoint in ``RUN/students/<out_name or name>/best.pt`` for ``window_size`` windows
+    at ``sr`` Hz."""
     import torch
 
     from sea import students
@@ -42,7 +44,7 @@ def make_checkpoint(run: Path, name: str, seed: int = 0, *, window_size: float =
     from sea.students.frontend import frontend_params
 
     torch.manual_seed(seed)
-    fe = frontend_params(window_size)
+    fe = frontend_params(window_size, sr)
     kwargs = {} if window_size == 1.0 else {"input_shape": tuple(fe["output_shape"])}
     m = random_bn(students.create(name, **kwargs).eval(), seed)
     path = RunLayout(run).checkpoint(out_name or name)

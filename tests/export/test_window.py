@@ -1,5 +1,6 @@
 """Windows of any length (issue 15 §2, contract 7): a student trained on 3-s windows (BirdNET's) exports with its own
-window, and the Pi runner, the MCU bundle and the firmware all take it from frontend.json."""
+window, and the Pi runner, the MCU bundle and the firmware all take it from frontend.json. So does a student at a
+wider band (16 kHz here): its rate, DFT size and hop come from frontend.json too."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import make_run
 
 from .conftest import make_checkpoint, needs_export, small_config
 from .test_pi import TORCH_FREE
@@ -102,3 +105,94 @@ def test_a_frontend_that_does_not_fit_the_student_is_refused_before_writing(tmp_
         export_model(model, tmp_path / "o", ExportConfig(formats=("onnx",), latency=False),
                      frontend=frontend_params(3.0))  # fmt: skip
     assert not (tmp_path / "o").exists()
+
+
+# -- a student at a wider band: 16 kHz ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_16k(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("exp16") / "run", n_clips=6, srs=(16000,))
+
+
+@pytest.fixture(scope="module")
+def export_16k(run_16k) -> dict:
+    from export import export_student
+
+    ckpt = make_checkpoint(run_16k, "sea_mcu_xs", seed=3, sr=16000)
+    cfg = small_config(calibration=str(run_16k), formats=("tflite", "mcu", "firmware", "pi"), latency=False,
+                       n_parity_tflm=2)  # fmt: skip
+    res = export_student(ckpt, run_16k / "export" / "sea_mcu_xs", cfg)
+    res["checkpoint"] = ckpt
+    return res
+
+
+def test_a_16k_student_exports_with_its_rate(export_16k):
+    out = Path(export_16k["out_dir"])
+    fe = json.loads((out / "frontend.json").read_text())["frontend"]
+    assert (fe["sr"], fe["n_dft"], fe["hop_length"], fe["fmax"], fe["window_length"]) == (16000, 2048, 320, 8000, 16000)
+    assert export_16k["parity"]["passed"]
+    header = (out / "mcu" / "sea_model_config.h").read_text()
+    assert "#define SEA_SAMPLE_RATE 16000" in header and "#define SEA_FE_N_DFT 2048" in header
+    assert "#define SEA_FE_FMAX 8000.0f" in header
+    assert "#define SEA_SAMPLE_RATE 16000" in (out / "firmware" / "sea.h").read_text()
+    assert "#define SEA_FE_SAMPLE_RATE 16000" in (out / "firmware" / "sea_frontend_tables.h").read_text()
+    assert "-r 16000" in (out / "pi" / "README.md").read_text()
+
+
+def test_pi_runner_embeds_at_the_students_rate(export_16k, run_16k, tmp_path):
+    """A 48 kHz file is resampled to the student's 16 kHz (not to 8 kHz), then embedded as the student does."""
+    import soundfile as sf
+    import torch
+
+    from sea.audio import resample
+    from sea.cache import AudioCache
+    from sea.checkpoint import load_student
+    from sea.framing import windows
+    from sea.students.frontend import StudentFrontend
+
+    cache = AudioCache(run_16k, 16000)
+    y = np.asarray(cache.get(cache.clip_ids[0]), np.float32)
+    sf.write(tmp_path / "a.wav", y, 16000, subtype="FLOAT")
+    bundle = Path(export_16k["out_dir"]) / "pi"
+    r = subprocess.run([sys.executable, "-c", TORCH_FREE, "sea_edge.py", "model_fp32.tflite", str(tmp_path / "a.wav"),
+                        "--hop-size", "0.5", "--out", str(tmp_path / "e.npz"), "-q"], cwd=bundle, capture_output=True,
+                       timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr.decode()
+    assert b"resampled" not in r.stderr  # the file is at the student's rate
+    model, ckpt = load_student(export_16k["checkpoint"])
+    w = windows(y, 16000, hop_size=0.5, center=True, frame_size=1.0)
+    with torch.no_grad():
+        ref = model(StudentFrontend(params=ckpt["frontend"])(torch.from_numpy(w))).numpy()
+    z = np.load(tmp_path / "e.npz")
+    np.testing.assert_allclose(z["embedding"], ref, rtol=1e-3, atol=1e-4)
+    sf.write(tmp_path / "b.wav", resample(y, 16000, 48000), 48000, subtype="FLOAT")
+    r = subprocess.run([sys.executable, "-c", TORCH_FREE, "sea_edge.py", "model_fp32.tflite", str(tmp_path / "b.wav"),
+                        "-q"], cwd=bundle, capture_output=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0 and b"resampled to 16000 Hz" in r.stderr, r.stderr.decode()
+
+
+@pytest.mark.skipif(not HAVE_GCC, reason="needs gcc and make to build the generated C")
+def test_firmware_runs_a_16k_student_on_the_host(export_16k, run_16k, tmp_path):
+    """The C front-end (a 2048-point FFT here) and the network match the int8 TFLite model bit for bit."""
+    import soundfile as sf
+
+    from export.firmware import check_firmware
+    from sea.cache import AudioCache
+
+    cache = AudioCache(run_16k, 16000)
+    sf.write(tmp_path / "clip.wav", cache.get(cache.clip_ids[1]), 16000, subtype="PCM_16")
+    rep = check_firmware(export_16k["out_dir"], [tmp_path / "clip.wav"], targets=("host",), out_dir=tmp_path / "o")
+    host = rep["targets"]["host"]
+    assert host["bit_exact"] and host["max_abs_diff_lsb"] <= 1
+    assert np.load(tmp_path / "o" / "clip.npy").shape == (3, 64)  # a 2-s clip, hop 1 s, centred: 0, 1 and 2 s
+
+
+def test_calibration_needs_audio_at_the_students_rate(export_run, tmp_path):
+    """An 8 kHz run cannot calibrate a 16 kHz student: one error naming the rate, nothing written."""
+    from export import export_student
+    from sea.errors import SeaError
+
+    ckpt = make_checkpoint(export_run, "sea_mcu_xs", sr=16000, out_name="sea_mcu_xs_16k")
+    with pytest.raises(SeaError, match=r"no 16000 Hz audio cache"):
+        export_student(ckpt, tmp_path / "o", small_config(calibration=str(export_run), formats=("tflite",)))

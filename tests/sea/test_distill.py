@@ -763,6 +763,60 @@ def test_three_second_teacher_window(tmp_path):
     assert "window 3 s" in report_text(out)
 
 
+def test_student_at_a_wider_band(tmp_path):
+    """``sr: 24000``: the student reads the run's 24 kHz cache, records its front-end, and evaluation and export
+    rebuild that front-end from the checkpoint; the network and its input shape do not change."""
+    from export.artifacts import build_net
+    from sea.audio import resample
+    from sea.cache import AudioCache, CacheWriter
+    from sea.evaluate.models import student_model
+    from sea.targets import open_targets
+
+    run = build_window_run(tmp_path / "run24")
+    small = dict(epochs=2, batch_size=16, max_steps_per_epoch=3, bn_recalibrate=2)
+    with pytest.raises(ManifestError, match=r"--cache-srs 48000,24000"):  # the fix names the missing rate
+        distill(run, cfg(sr=24000, **small))
+    full = AudioCache(run, 48000)
+    writer = CacheWriter(run, 24000)
+    for c in full.clip_ids:
+        writer.add(c, resample(np.asarray(full.get(c)), 48000, 24000))
+    writer.close()
+    reader = open_targets(run, "pca8")
+    src = WindowSource(run, reader, sr=24000)
+    assert (src.window_length, src.framing["sr"]) == (72000, 24000)
+    rows = np.array([0, 5, src.n_rows - 1])
+    audio, _ = src(rows)
+    cache = AudioCache(run, 24000)
+    for i, r in enumerate(rows):  # the same teacher frames, cut from the 24 kHz cache
+        start = int(round(reader.store.timestamps[r] * 24000))
+        np.testing.assert_array_equal(audio[i], cache.window(str(reader.store.clip_ids[r]), start, 72000))
+
+    out = distill(run, cfg(sr=24000, name="wide", **small))
+    model, ck = load_student(out / "best.pt")
+    fe = ck["frontend"]
+    assert (fe["sr"], fe["n_dft"], fe["hop_length"], fe["fmax"], fe["window_length"]) == (24000, 4096, 480, 12000, 72000)
+    assert fe["output_shape"] == [1, 64, 150] and list(model.input_shape) == [1, 64, 150]
+    assert read_stage(out)["config"]["sr"] == 24000
+    em = student_model(run, "students/wide")
+    assert em.sr == 24000 and np.asarray(em.fn(audio)).shape == (3, 8)
+    net = build_net(model, True, fe)
+    assert net.in_shape == (72000,)
+    with torch.no_grad():
+        np.testing.assert_allclose(net.net(torch.from_numpy(audio)).numpy(), np.asarray(em.fn(audio)), atol=1e-3)
+    # an 8 kHz student's record does not carry the new key, so runs recorded before it keep their config hashes
+    out8 = distill(run, cfg(name="narrow", **small))
+    assert "sr" not in read_stage(out8)["config"] and load_student(out8 / "best.pt")[1]["frontend"]["sr"] == 8000
+    with pytest.raises(ConfigError, match=r"DistillConfig.sr=7000"):
+        cfg(sr=7000).validate()
+
+
+def test_online_teacher_must_run_at_the_students_rate():
+    from sea.distill.online import load_online_teacher
+
+    with pytest.raises(ConfigError, match=r"sr=24000.*runs at 8000 Hz.*set sr: 8000"):
+        load_online_teacher({"family": "edgel3", "name": "sea_ust_64", "sr": 8000}, None, np.float32, "cpu", sr=24000)
+
+
 # -- damaged and non-finite inputs (issue 18 §2) ---------------------------------------------------------------------
 
 

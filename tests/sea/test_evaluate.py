@@ -330,6 +330,21 @@ def test_teacher_8k_hears_what_an_8k_student_hears(demo, band, expect_equal):
         assert fid["r2"] < 0.5
 
 
+def test_teacher_16k_is_the_band_of_a_16k_student(demo):
+    """``teacher_<N>k`` for a wider-band student: a teacher listening below 7.9 kHz is whole under teacher_16k (an
+    8-kHz low-pass) and loses its upper bands under teacher_8k."""
+    teacher = model_from_callable("teacher", _band_energies(50.0, 7900.0), sr=48000, kind="teacher")
+    cfg = EvalConfig(models=("teacher", "teacher_16k", "teacher_8k"), dataset_name="band16",
+                     **{**FAST, "classifiers": ("logreg",)})  # fmt: skip
+    evaluate(demo, cfg, models={"teacher": teacher})
+    reps = load_report(demo, "band16")["models"]
+    assert reps["teacher_16k"]["kind"] == "teacher_band" and reps["teacher_16k"]["info"]["band_hz"] == 8000
+    assert reps["teacher_16k"]["fidelity"]["r2"] > 0.999 and reps["teacher_8k"]["fidelity"]["r2"] < 0.5
+    with pytest.raises(ConfigError, match=r"teacher_96k.*96000 Hz is outside 8000..48000"):
+        evaluate(demo, EvalConfig(models=("teacher", "teacher_96k"), dataset_name="band96", **FAST),
+                 models={"teacher": teacher})  # fmt: skip
+
+
 def test_teacher_8k_with_targets_and_its_refusals(demo):
     teacher = model_from_callable("teacher", StandinTeacher(32), sr=48000, kind="teacher")
     cfg = EvalConfig(

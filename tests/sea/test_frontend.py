@@ -12,6 +12,7 @@ from sea.students.frontend import (
     FRONTEND_PARAMS,
     StudentFrontend,
     dft_kernels_numpy,
+    frontend_mel_basis,
     frontend_params,
     hann_periodic,
     logmel_numpy,
@@ -32,11 +33,10 @@ def _one_thread():
     torch.set_num_threads(n)
 
 
-def _reference_kapre(y: np.ndarray) -> np.ndarray:
+def _reference_kapre(y: np.ndarray, sr: int = SR, n_dft: int = 1024, hop: int = 160) -> np.ndarray:
     """Slow, independent transcription of kapre 0.1.4 Melspectrogram (Keras 'same' conv DFT) using librosa."""
     import librosa
 
-    n_dft, hop = 1024, 160
     n_frames = int(np.ceil(len(y) / hop))
     total = max((n_frames - 1) * hop + n_dft - len(y), 0)
     yp = np.concatenate([np.zeros(total // 2), np.asarray(y, np.float64), np.zeros(total - total // 2)])
@@ -48,7 +48,7 @@ def _reference_kapre(y: np.ndarray) -> np.ndarray:
     frames = np.stack([yp[t * hop : t * hop + n_dft] for t in range(n_frames)], axis=1)  # [n_dft, T]
     power = (re_k @ frames) ** 2 + (im_k @ frames) ** 2
     fb = librosa.filters.mel(
-        sr=SR, n_fft=n_dft, n_mels=64, fmin=0, fmax=4000, htk=True, norm="slaney", dtype=np.float64
+        sr=sr, n_fft=n_dft, n_mels=64, fmin=0, fmax=sr / 2, htk=True, norm="slaney", dtype=np.float64
     )
     mag = np.sqrt(fb @ power)  # power_melgram = 1.0
     db = 10 * np.log10(np.maximum(mag, 1e-10))
@@ -297,3 +297,43 @@ def test_bad_window_size(bad):
 
     with pytest.raises(ParameterError, match="window_size"):
         frontend_params(bad)
+
+
+# --- students at a wider band (sr above 8 kHz) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sr,n_dft,hop", [(16000, 2048, 320), (24000, 4096, 480), (44100, 8192, 882)])
+def test_wider_band_frontend_is_kapre_maths_at_that_rate(rng, sr, n_dft, hop):
+    """Same maths, 20-ms hop, a power-of-two DFT of >= 128 ms, 64 mel bands to sr/2: the network's input is unchanged."""
+    p = frontend_params(3.0, sr)
+    assert (p["sr"], p["n_dft"], p["hop_length"], p["fmax"]) == (sr, n_dft, hop, sr / 2)
+    assert p["window_length"] == 3 * sr and p["n_frames"] == 150 and p["output_shape"] == [1, 64, 150]
+    assert (p["n_frames"], p["pad_left"], p["pad_right"]) == same_padding(3 * sr, n_dft, hop)
+    y = 0.5 * chirp(60, 0.45 * sr, 3.0, sr).astype(np.float64) + 0.01 * rng.standard_normal(3 * sr)
+    ours = logmel_numpy(y, p)
+    assert np.abs(ours - _reference_kapre(y, sr, n_dft, hop)).max() <= TOL_DB
+    out = StudentFrontend(mode="stft", params=p)(torch.from_numpy(y[None])).numpy()[0, 0]
+    assert np.abs(out - ours).max() <= TOL_DB
+    assert frontend_params(1.0, 8000) == FRONTEND_PARAMS  # 8 kHz stays SEA's front-end, bit for bit
+
+
+def test_a_wider_band_student_hears_above_4_khz():
+    """A 6 kHz tone: all an 8 kHz student gets is silence; a 16 kHz one puts it in the mel band holding 6 kHz."""
+    p8, p16 = frontend_params(1.0), frontend_params(1.0, 16000)
+    y16 = tone(6000, 1.0, 16000).astype(np.float64)
+    mel16 = logmel_numpy(y16, p16)
+    centres = np.argmax(frontend_mel_basis(p16), axis=1) * 16000 / p16["n_dft"]  # peak frequency of each band
+    assert np.argmax(mel16.mean(axis=1)) == np.argmin(np.abs(centres - 6000))
+    from sea.audio import resample
+
+    y8 = resample(y16.astype(np.float32), 16000, 8000)  # what an 8 kHz student is given: nothing above 4 kHz
+    assert np.abs(y8[800:-800]).max() < 0.01 * np.abs(y16).max()  # (edges: the tone's onset is broadband)
+    assert logmel_numpy(y8, p8).shape == mel16.shape == (64, 50)
+
+
+@pytest.mark.parametrize("bad", [7999, 8001, 96000, 0, "16k", None])
+def test_bad_student_rate(bad):
+    from sea.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="sr="):
+        frontend_params(1.0, bad)

@@ -401,6 +401,25 @@ def test_sigkill_during_distill_resumes_to_the_same_result(tmp_path):
     shutil.rmtree(ref, ignore_errors=True)
 
 
+def test_a_wider_band_student_gets_its_audio_cache_and_a_matching_online_teacher(tmp_path):
+    """``sr: 24000`` on a student: the run caches 24 kHz audio for it (and its evaluation sets follow the run's
+    rates); an online teacher at another rate is refused before any stage."""
+    from sea.pipeline import load_run_config
+
+    wide = [{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}, "sr": 24000},
+            {"student": "sea_mcu_s", "student_args": {"out_dim": 8}}]  # fmt: skip
+    plan = load_run_config(write_config(tmp_path / "a.yaml", tmp_path / "run", students=wide))
+    assert plan.prepare.cache_srs == (48000, 24000, 8000) and [s.sr for s in plan.students] == [24000, 8000]
+    with pytest.raises(ConfigError, match=r"lacks \[24000\] Hz"):
+        load_run_config(write_config(tmp_path / "b.yaml", tmp_path / "run2", students=wide,
+                                     data__cache_srs=[48000, 8000]))  # fmt: skip
+    online = [{"student": "sea_mcu_xs", "student_args": {"out_dim": 8}, "sr": 16000, "online_teacher": True}]
+    with pytest.raises(ConfigError, match=r"sr: 16000.*runs at 8000 Hz.*set sr: 8000"):
+        load_run_config(write_config(tmp_path / "c.yaml", tmp_path / "run3", teacher={"model": "edgel3", "name": "sea_ust_64"},
+                                     students=online))  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
 def test_several_teachers_get_their_own_targets_students_and_evaluations(tmp_path):
     from sea.pipeline import load_run_config
 
