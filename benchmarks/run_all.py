@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, list[str]] = {
     "export": ["bench_export.py", "--student", "sea_student_3", "--repeats", "20"],
     "scaling": ["bench_scaling.py"],
     "tradeoff": ["bench_tradeoff.py", "--epochs", "12"],
+    "frontend": ["bench_frontend.py"],
 }
 
 
