@@ -439,7 +439,8 @@ def band_limited_teacher_model(teacher: EmbeddingModel, run_dir: Path, name: str
     model : EmbeddingModel
         Kind ``teacher_band``; it never reuses stored frames (they heard the full band).
     """
-    student_sr = band_rate(spec) or STUDENT_SR
+    rate = band_rate(spec)
+    student_sr = STUDENT_SR if rate is None else rate
     if not 8000 <= student_sr <= 48000:
         raise ConfigError(
             f"model spec {spec!r}: a student rate of {student_sr} Hz is outside 8000..48000; e.g. teacher_8k, "
@@ -704,7 +705,7 @@ def resolve_model(
     band = band_rate(spec)
     for prefix, build in (
         ("teacher_pca", reduced_teacher_model),
-        (band and spec.partition(":")[0], band_limited_teacher_model),
+        (None if band is None else spec.partition(":")[0], band_limited_teacher_model),
     ):
         if prefix and (spec == prefix or spec.startswith(prefix + ":")):
             base = (

@@ -340,9 +340,10 @@ def test_teacher_16k_is_the_band_of_a_16k_student(demo):
     reps = load_report(demo, "band16")["models"]
     assert reps["teacher_16k"]["kind"] == "teacher_band" and reps["teacher_16k"]["info"]["band_hz"] == 8000
     assert reps["teacher_16k"]["fidelity"]["r2"] > 0.999 and reps["teacher_8k"]["fidelity"]["r2"] < 0.5
-    with pytest.raises(ConfigError, match=r"teacher_96k.*96000 Hz is outside 8000..48000"):
-        evaluate(demo, EvalConfig(models=("teacher", "teacher_96k"), dataset_name="band96", **FAST),
-                 models={"teacher": teacher})  # fmt: skip
+    for bad, rate in (("teacher_96k", 96000), ("teacher_0k", 0)):
+        with pytest.raises(ConfigError, match=rf"{bad}.*a student rate of {rate} Hz is outside 8000..48000"):
+            evaluate(demo, EvalConfig(models=("teacher", bad), dataset_name="band_bad", **FAST),
+                     models={"teacher": teacher})  # fmt: skip
 
 
 def test_teacher_8k_with_targets_and_its_refusals(demo):
