@@ -203,8 +203,13 @@ class DistillConfig:
             raise bad("lr", "must be > 0, e.g. 1e-4")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise bad("weight_decay", "must be >= 0 (0 = none)")
-        if isinstance(self.sr, bool) or not isinstance(self.sr, int) or not 8000 <= self.sr <= 48000 or self.sr % 50:
-            raise bad("sr", "must be an integer rate in Hz from 8000 to 48000 and a multiple of 50, e.g. 8000 (SEA) or 24000")
+        from ..students.frontend_numpy import frontend_params
+
+        try:  # the front-end owns the rule
+            frontend_params(1.0, self.sr)
+        except ValueError:
+            raise bad("sr", "must be an integer rate in Hz from 8000 to 48000 and a multiple of 50, e.g. 8000 (SEA) or "
+                      "24000") from None  # fmt: skip
         if not (math.isfinite(self.time_shift) and 0 <= self.time_shift <= 0.5):
             raise bad("time_shift", "must be in [0, 0.5] seconds, e.g. 0.05 (0 = off)")
         if not (math.isfinite(self.mixup) and 0 <= self.mixup <= 1):

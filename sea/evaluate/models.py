@@ -60,13 +60,15 @@ __all__ = [
 ]
 
 #: The ``--models`` spec of the teacher on the student's band (``teacher_8k[:NAME]``).
-BAND_SPEC = f"teacher_{STUDENT_SR // 1000}k"
 _BAND_RE = re.compile(r"teacher_(\d+(?:\.\d+)?)k(?::|$)")
 
 
 def band_spec(sr: int) -> str:
     """The ``--models`` spec of the teacher on an ``sr``-Hz student's band: ``teacher_8k``, ``teacher_22.05k``."""
     return f"teacher_{sr / 1000:g}k"
+
+
+BAND_SPEC = band_spec(STUDENT_SR)
 
 
 def band_rate(spec: str) -> int | None:

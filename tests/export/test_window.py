@@ -78,19 +78,26 @@ def test_pi_runner_uses_the_3s_window(export_3s, export_run, tmp_path):
     np.testing.assert_allclose(z["embedding"], ref, rtol=1e-3, atol=1e-4)
 
 
-@pytest.mark.skipif(not HAVE_GCC, reason="needs gcc and make to build the generated C")
-def test_firmware_runs_the_3s_window_on_the_host(export_3s, export_run, tmp_path):
+def _firmware_on_host(export: dict, run: Path, sr: int, clip: int, tmp_path: Path) -> tuple[dict, np.ndarray]:
+    """Write clip ``clip`` of ``run``'s ``sr`` cache as 16-bit PCM, run the export's C firmware on it on the host;
+    return the check's report and the firmware's embeddings."""
     import soundfile as sf
 
     from export.firmware import check_firmware
     from sea.cache import AudioCache
 
-    cache = AudioCache(export_run, 8000)
-    sf.write(tmp_path / "clip.wav", cache.get(cache.clip_ids[0]), 8000, subtype="PCM_16")
-    rep = check_firmware(export_3s["out_dir"], [tmp_path / "clip.wav"], targets=("host",), out_dir=tmp_path / "o")
+    cache = AudioCache(run, sr)
+    sf.write(tmp_path / "clip.wav", cache.get(cache.clip_ids[clip]), sr, subtype="PCM_16")
+    rep = check_firmware(export["out_dir"], [tmp_path / "clip.wav"], targets=("host",), out_dir=tmp_path / "o")
+    return rep, np.load(tmp_path / "o" / "clip.npy")
+
+
+@pytest.mark.skipif(not HAVE_GCC, reason="needs gcc and make to build the generated C")
+def test_firmware_runs_the_3s_window_on_the_host(export_3s, export_run, tmp_path):
+    rep, emb = _firmware_on_host(export_3s, export_run, 8000, 0, tmp_path)
     host = rep["targets"]["host"]
     assert host["bit_exact"] and host["max_abs_diff_lsb"] <= 1 and rep["window_size"] == 3.0
-    assert np.load(tmp_path / "o" / "clip.npy").shape == (2, 64)  # a 2-s clip, hop 1 s: centres 0 s and 1 s
+    assert emb.shape == (2, 64)  # a 2-s clip, hop 1 s: centres 0 s and 1 s
 
 
 def test_a_frontend_that_does_not_fit_the_student_is_refused_before_writing(tmp_path):
@@ -175,17 +182,10 @@ def test_pi_runner_embeds_at_the_students_rate(export_16k, run_16k, tmp_path):
 @pytest.mark.skipif(not HAVE_GCC, reason="needs gcc and make to build the generated C")
 def test_firmware_runs_a_16k_student_on_the_host(export_16k, run_16k, tmp_path):
     """The C front-end (a 2048-point FFT here) and the network match the int8 TFLite model bit for bit."""
-    import soundfile as sf
-
-    from export.firmware import check_firmware
-    from sea.cache import AudioCache
-
-    cache = AudioCache(run_16k, 16000)
-    sf.write(tmp_path / "clip.wav", cache.get(cache.clip_ids[1]), 16000, subtype="PCM_16")
-    rep = check_firmware(export_16k["out_dir"], [tmp_path / "clip.wav"], targets=("host",), out_dir=tmp_path / "o")
+    rep, emb = _firmware_on_host(export_16k, run_16k, 16000, 1, tmp_path)
     host = rep["targets"]["host"]
     assert host["bit_exact"] and host["max_abs_diff_lsb"] <= 1
-    assert np.load(tmp_path / "o" / "clip.npy").shape == (3, 64)  # a 2-s clip, hop 1 s, centred: 0, 1 and 2 s
+    assert emb.shape == (3, 64)  # a 2-s clip, hop 1 s, centred: 0, 1 and 2 s
 
 
 def test_calibration_needs_audio_at_the_students_rate(export_run, tmp_path):
