@@ -26,7 +26,7 @@ test-all: install
 	$(PY) -m pytest -m ""
 
 lint: install
-	$(VENV)/bin/ruff check sea data_prep export tests benchmarks
+	$(VENV)/bin/ruff check sea data_prep export tests benchmarks notebooks
 
 bench: install
 	$(PY) benchmarks/run_all.py

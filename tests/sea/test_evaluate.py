@@ -393,3 +393,27 @@ def test_band_ceiling_adds_teacher_8k_for_fast_teachers_only(demo, caplog):
         evaluate(demo, dataclasses.replace(cfg, dataset_name="ceiling8k"), models={"teacher": slow})
     assert list(load_report(demo, "ceiling8k")["models"]) == ["teacher", "teacher_pca:pca8", "s3_random"]
     assert "no teacher_8k row" in caplog.text
+
+
+def test_band_ceiling_adds_a_row_per_student_rate(tmp_path):
+    """A 16 kHz student in the list brings teacher_16k beside teacher_8k (one per teacher_pca); each is the teacher
+    on its windows low-passed at half that rate, listed with the teacher's rows, before the students."""
+    from sea.cache import AudioCache, CacheWriter
+
+    demo = make_demo_run(tmp_path / "run", n_clips=12, n_folds=3, pca_dims=(8,))
+    full, writer = AudioCache(demo, 48000), CacheWriter(demo, 16000)
+    for clip_id in full.clip_ids:  # the stand-in student does not care how 16 kHz audio was made
+        writer.add(clip_id, full.get(clip_id)[::3])
+    writer.close()
+    fast = model_from_callable("teacher", StandinTeacher(32), sr=48000, kind="teacher")
+    wide = model_from_callable("wide", StandinTeacher(8, seed=3), sr=16000, kind="student")
+    cfg = EvalConfig(
+        models=("teacher", "teacher_pca:pca8", "wide"),
+        dataset_name="ceiling16k",
+        band_ceiling=True,
+        **{**FAST, "classifiers": ("logreg",)},
+    )
+    evaluate(demo, cfg, models={"teacher": fast, "wide": wide})
+    reps = load_report(demo, "ceiling16k")["models"]
+    assert list(reps) == ["teacher", "teacher_pca:pca8", "teacher_8k:pca8", "teacher_16k:pca8", "wide"]
+    assert reps["teacher_8k:pca8"]["info"]["band_hz"] == 4000 and reps["teacher_16k:pca8"]["info"]["band_hz"] == 8000
