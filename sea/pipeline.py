@@ -885,7 +885,29 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
             log.warning(
                 "evaluation %s: %d clips overlap the distillation corpus (allow_overlap: true)", name, len(shared)
             )
+        elif not plan.overlap_allowed(name):
+            _warn_near_copies(plan, name, clips, corpus)
     return overlaps
+
+
+def _warn_near_copies(plan: RunPlan, name: str, clips: list, corpus: dict) -> None:
+    """Warn about evaluation clips whose decoded audio is a corpus clip's although their files differ."""
+    from .overlap import MIN_CORRELATION, near_copies
+
+    pairs = near_copies(plan.layout.root, plan.eval_dataset_dir(name))
+    if not pairs:
+        return
+    paths = {r.clip_id: r.path for r in clips}
+    corpus_paths = {r.clip_id: r.path for r in corpus.values()}
+    other, source, corr = pairs[0]
+    log.warning(
+        "evaluation %s: %d of its %d clips are corpus clips at another level, polarity, encoding or rate (same "
+        "decoded audio, |correlation| >= %g; e.g. %s is %s of 'data', %.4f): the students and the PCA learnt from "
+        "them, so their scores there are optimistic. Evaluate on recordings the corpus does not hold, or set "
+        "'evaluate: {allow_overlap: true}' to say the run is transductive",
+        name, len(pairs), len(clips), MIN_CORRELATION, paths.get(other, other), corpus_paths.get(source, source),
+        corr,
+    )  # fmt: skip
 
 
 def _cpu_seconds() -> float:
