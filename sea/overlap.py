@@ -42,7 +42,7 @@ def descriptors(clips: list[np.ndarray], sr: int) -> tuple[np.ndarray, np.ndarra
     out = np.zeros((len(clips), _N_FRAMES * _N_BANDS), dtype=np.float32)
     ok = np.zeros(len(clips), dtype=bool)
     for i, y in enumerate(clips):
-        y = np.asarray(y, dtype=np.float64)
+        y = np.asarray(y[: _N_FRAMES * frame], dtype=np.float64)  # a long recording: its first 4 s only
         if y.size < 2 or np.sqrt(np.mean(y * y)) < _SILENT_RMS:
             continue
         n = min(_N_FRAMES, max(1, y.size // frame))

@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "sea.lock": 2,
     "sea.integrity": 2,
     "sea.files": 2,
+    "sea.overlap": 2,
     # 3: models
     "sea.teacher": 3,
     "sea.students": 3,
