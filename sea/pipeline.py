@@ -844,7 +844,8 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
 
     Students and PCA fitted on their own test audio score what they memorised: the paper specialises on one
     corpus and evaluates on others. Without ``evaluate.datasets`` the evaluation reads ``data`` itself, which
-    overlaps completely.
+    overlaps completely. Files that differ but decode to a corpus clip's audio at another level, polarity,
+    encoding or rate (:func:`sea.overlap.near_copies`) get a warning, not a refusal: that check is by correlation.
 
     Parameters
     ----------
