@@ -67,16 +67,13 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return abs(float(np.dot(a, b))) / den if den > 0 else 0.0
 
 
-def near_copies(corpus_dir: str | Path, other_dir: str | Path, *, skip: set[str] | None = None,
-                chunk: int = 512) -> list[tuple[str, str, float]]:  # fmt: skip
+def near_copies(corpus_dir: str | Path, other_dir: str | Path, *, chunk: int = 512) -> list[tuple[str, str, float]]:
     """Clips of ``other_dir`` whose audio is a clip of ``corpus_dir`` (another level, polarity, encoding or rate).
 
     Parameters
     ----------
     corpus_dir, other_dir : str or Path
         Prepared directories (run or dataset) with an audio cache at a common rate; the lowest such rate is used.
-    skip : set of str, optional
-        Clip ids of ``other_dir`` not to report (e.g. those the md5 check already found).
     chunk : int
         Most clips of ``other_dir`` compared at once; fewer against a large corpus, so that the ``chunk x
         n_corpus`` similarities stay under ~80 MB.
@@ -95,21 +92,17 @@ def near_copies(corpus_dir: str | Path, other_dir: str | Path, *, skip: set[str]
     corpus, other = AudioCache(corpus_dir, sr), AudioCache(other_dir, sr)
     c_ids = list(corpus.clip_ids)
     c_audio = [corpus.get(c) for c in c_ids]
-    c_desc, c_ok = descriptors(c_audio, sr)
+    c_desc, _ = descriptors(c_audio, sr)  # a silent clip's zero row is no one's candidate
     c_len = np.array([a.size for a in c_audio], dtype=np.float64)
-    skip = skip or set()
-    o_ids = [c for c in other.clip_ids if c not in skip]
+    o_ids = list(other.clip_ids)
     chunk = max(1, min(int(chunk), 20_000_000 // max(len(c_ids), 1)))
     pairs = []
     for start in range(0, len(o_ids), chunk):
         ids = o_ids[start : start + chunk]
         audio = [other.get(c) for c in ids]
-        desc, ok = descriptors(audio, sr)
-        cos = desc @ c_desc.T  # [chunk, n_corpus]
-        for i in np.flatnonzero(ok):
-            n = audio[i].size
-            cand = np.flatnonzero((cos[i] >= _CANDIDATE_COSINE) & c_ok
-                                  & (np.abs(c_len - n) <= _LENGTH_TOLERANCE * max(n, 1)))  # fmt: skip
+        cos = descriptors(audio, sr)[0] @ c_desc.T  # [chunk, n_corpus]
+        for i, n in enumerate(a.size for a in audio):
+            cand = np.flatnonzero((cos[i] >= _CANDIDATE_COSINE) & (np.abs(c_len - n) <= _LENGTH_TOLERANCE * max(n, 1)))
             best = max(((_correlation(audio[i], c_audio[j]), j) for j in cand), default=(0.0, -1))
             if best[0] >= MIN_CORRELATION:
                 pairs.append((ids[i], c_ids[best[1]], best[0]))

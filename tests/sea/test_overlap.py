@@ -49,11 +49,6 @@ def test_copies_at_another_level_polarity_or_with_noise_are_found_and_nothing_el
     found = {o: c for o, c, _ in pairs}
     assert found == {"quieter": "c0", "flipped": "c1", "noisy": "c2"}
     assert all(r >= 0.98 for _, _, r in pairs)
-    # ids already reported by the md5 check are skipped
-    assert {o for o, _, _ in near_copies(tmp_path / "corpus", tmp_path / "other", skip={"quieter"})} == {
-        "flipped",
-        "noisy",
-    }
 
 
 def test_descriptors_ignore_level_and_mark_silence():
