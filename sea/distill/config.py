@@ -122,6 +122,22 @@ class DistillConfig:
             "teacher (needs online_teacher), 0 = off"
         },
     )
+    freq_mask: int = field(
+        default=0,
+        metadata={
+            "help": "augmentation (SpecAugment): hide one band of up to this many of the student's 64 mel bands in "
+            "each training window's features, the target unchanged (the teacher heard it all), 0 = off",
+            "omit_default": True,
+        },
+    )
+    time_mask: float = field(
+        default=0.0,
+        metadata={
+            "help": "augmentation (SpecAugment): hide one span of up to this share of each training window's "
+            "feature frames, the target unchanged, 0 = off",
+            "omit_default": True,
+        },
+    )
     fidelity_max_frames: int = field(
         default=20000, metadata={"help": "held-out frames used for fidelity.json (random subset)"}
     )
@@ -220,6 +236,10 @@ class DistillConfig:
             raise bad("tilt", "must be in [0, 1), the largest tilt coefficient, e.g. 0.9 (0 = off)")
         if not (math.isfinite(self.gain) and 0 <= self.gain <= 40):
             raise bad("gain", "must be in [0, 40] dB, the largest level change, e.g. 6 (0 = off)")
+        if not 0 <= self.freq_mask <= 32:
+            raise bad("freq_mask", "must be in [0, 32] mel bands, the widest hidden band, e.g. 8 (0 = off)")
+        if not (math.isfinite(self.time_mask) and 0 <= self.time_mask <= 0.5):
+            raise bad("time_mask", "must be in [0, 0.5], the widest hidden share of the frames, e.g. 0.2 (0 = off)")
         for key, what in ONLINE_AUGMENTS:
             if getattr(self, key) > 0 and not self.online_teacher:
                 raise bad(key, f"needs online_teacher=true: {what} window has no stored teacher frame to regress")

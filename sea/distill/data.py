@@ -45,6 +45,7 @@ __all__ = [
     "row_hash",
     "row_uniform",
     "row_shifts",
+    "spec_masks",
     "split_rows",
     "teacher_framing",
     "val_batches",
@@ -317,6 +318,43 @@ def row_uniform(rows: np.ndarray, seed: int, epoch: int, salt: int) -> np.ndarra
     u : np.ndarray [shape=(b,), dtype=float64]
     """
     return (row_hash(rows, seed, epoch, salt) >> np.uint64(11)).astype(np.float64) / 2.0**53
+
+
+def spec_masks(
+    rows: np.ndarray, seed: int, epoch: int, n_bands: int, n_frames: int, freq_mask: int, time_mask: float
+) -> np.ndarray:
+    """SpecAugment's masks of the training windows ``rows`` in ``epoch``: one band and one span each, hidden.
+
+    Widths are uniform in ``[0, freq_mask]`` bands and ``[0, time_mask * n_frames]`` frames, positions uniform where
+    they fit; every draw is a hash of ``(seed, epoch, row)`` (salts 8-11), so a resumed run repeats them.
+
+    Parameters
+    ----------
+    rows : np.ndarray [shape=(b,), dtype=int64]
+    seed, epoch : int
+    n_bands, n_frames : int
+        Shape of one window's features.
+    freq_mask : int
+        Widest hidden band in mel bands (0 = none).
+    time_mask : float
+        Widest hidden span as a share of ``n_frames`` (0 = none).
+
+    Returns
+    -------
+    hidden : np.ndarray [shape=(b, n_bands, n_frames), dtype=bool]
+        True where a feature is hidden.
+    """
+    b = len(rows)
+    hidden = np.zeros((b, n_bands, n_frames), dtype=bool)
+    for salt, size, widest, axis in ((8, n_bands, freq_mask, 1), (10, n_frames, int(time_mask * n_frames), 2)):
+        if widest <= 0:
+            continue
+        width = np.floor(row_uniform(rows, seed, epoch, salt) * (widest + 1)).astype(np.int64)
+        start = np.floor(row_uniform(rows, seed, epoch, salt + 1) * (size - width + 1)).astype(np.int64)
+        idx = np.arange(size)
+        inside = (idx >= start[:, None]) & (idx < (start + width)[:, None])  # [b, size]
+        hidden |= inside[:, :, None] if axis == 1 else inside[:, None, :]
+    return hidden
 
 
 def group_labels(run_dir: str | Path, clip_ids: np.ndarray, val_by: str) -> np.ndarray:

@@ -21,7 +21,7 @@ from ..distributed import World
 from ..errors import SeaError
 from ..progress import progress
 from .config import DistillConfig
-from .data import WaitClock, WindowSource, epoch_batches, prefetch
+from .data import WaitClock, WindowSource, epoch_batches, prefetch, spec_masks
 from .losses import DistillLoss, cosine_loss, mse_loss, relational_loss
 from .metrics import batch_tensors
 
@@ -215,7 +215,14 @@ def _training_batch(trainer: Trainer, rows: np.ndarray, epoch: int) -> tuple[tor
     audio, target = trainer.source.batch(rows, epoch=epoch)  # time-shifted, mixed, as configured
     if trainer.teacher is not None:
         target = trainer.teacher(audio)  # the target of the window as augmented, not of the stored frame
-    return batch_tensors((audio, target), trainer.device, trainer.frontend)
+    feats, t = batch_tensors((audio, target), trainer.device, trainer.frontend)
+    cfg = trainer.config
+    if cfg.freq_mask or cfg.time_mask:
+        # hidden features take the window's mean level: the floor (-top_db) would read as a silent band
+        hidden = spec_masks(rows, cfg.seed, epoch, feats.shape[2], feats.shape[3], cfg.freq_mask, cfg.time_mask)
+        hidden_t = torch.from_numpy(hidden).to(feats.device)[:, None]
+        feats = torch.where(hidden_t, feats.mean(dim=(1, 2, 3), keepdim=True), feats)
+    return feats, t
 
 
 def _update_state(trainer: Trainer, state: TrainState, epoch: int, monitor: float) -> bool:

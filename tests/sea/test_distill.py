@@ -258,6 +258,8 @@ def test_target_stats_are_the_training_rows_and_constant_dims_warn(run):
         ({"name": "a/b"}, "name='a/b' must be a plain directory name"),
         ({"ema": 1.0}, r"ema=1.0 must be in \[0, 1\), the moving average's decay"),
         ({"ema": 0.99, "qat": True}, "ema=0.99 cannot go with qat=true"),
+        ({"freq_mask": 40}, r"freq_mask=40 must be in \[0, 32\] mel bands"),
+        ({"time_mask": 0.9}, r"time_mask=0.9 must be in \[0, 0.5\], the widest hidden share"),
     ],
 )
 def test_config_errors(kw, match):
@@ -408,6 +410,36 @@ def test_time_shifts_are_deterministic_bounded_and_move_the_window(run):
         if sh:
             assert not np.array_equal(moved[i], plain[i])
     np.testing.assert_array_equal(WindowSource(run, open_targets(run, "pca8")).batch(sel, 1)[0], plain)  # off
+
+
+def test_spec_masks_hide_one_band_and_one_span_per_window_and_repeat():
+    from sea.distill.data import spec_masks
+
+    rows = np.arange(4000, dtype=np.int64)
+    hidden = spec_masks(rows, seed=0, epoch=2, n_bands=64, n_frames=50, freq_mask=8, time_mask=0.2)
+    assert hidden.shape == (4000, 64, 50) and hidden.dtype == bool
+    bands = hidden.all(axis=2)  # a hidden band is hidden in every frame
+    frames = hidden.all(axis=1)
+    n_bands, n_frames = bands.sum(1), frames.sum(1)
+    assert n_bands.min() == 0 and n_bands.max() == 8 and n_frames.min() == 0 and n_frames.max() == 10
+    for k in range(200):  # each is one contiguous run, and nothing outside the band and the span is hidden
+        for run_ in (bands[k], frames[k]):
+            idx = np.flatnonzero(run_)
+            assert len(idx) == 0 or idx[-1] - idx[0] + 1 == len(idx)
+        np.testing.assert_array_equal(hidden[k], bands[k][:, None] | frames[k][None, :])
+    assert bands[:, 0].any() and bands[:, -1].any() and frames[:, 0].any() and frames[:, -1].any()  # edges reached
+    np.testing.assert_array_equal(hidden[[5, 3000]], spec_masks(np.array([5, 3000]), 0, 2, 64, 50, 8, 0.2))
+    assert (spec_masks(rows, 0, 3, 64, 50, 8, 0.2) != hidden).any(axis=(1, 2)).mean() > 0.5  # new every epoch
+    assert not spec_masks(rows, 0, 2, 64, 50, 0, 0.0).any()
+
+
+def test_spec_masks_change_training_and_repeat(run):
+    plain = distill(run, cfg(name="nomask", epochs=1))
+    masked = distill(run, cfg(name="masked", epochs=1, freq_mask=8, time_mask=0.2))
+    again = distill(run, cfg(name="masked2", epochs=1, freq_mask=8, time_mask=0.2))
+    assert_same_weights(weights(masked / "ckpt.pt"), weights(again / "ckpt.pt"))
+    assert not torch.equal(weights(plain / "ckpt.pt")["head.weight"], weights(masked / "ckpt.pt")["head.weight"])
+    assert load_checkpoint(masked / "ckpt.pt")["config"]["freq_mask"] == 8
 
 
 # -- training ------------------------------------------------------------------------------------------------------
