@@ -10,10 +10,11 @@ is not found (the comparison is sample-aligned).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["MIN_CORRELATION", "descriptors", "near_copies"]
+__all__ = ["MIN_CORRELATION", "descriptors", "near_copies", "shared_files"]
 
 #: |Pearson correlation| of two sample-aligned waveforms at or above which they are one recording.
 MIN_CORRELATION = 0.98
@@ -21,6 +22,25 @@ _N_FRAMES, _N_BANDS = 16, 16  # descriptor grid: 16 frames of 1/16 of 4 s x 16 l
 _CANDIDATE_COSINE = 0.98  # descriptor cosine that sends a pair to the waveform check
 _LENGTH_TOLERANCE = 0.02  # relative length difference a copy may have (resampling rounds lengths)
 _SILENT_RMS = 1e-4  # below this a clip has no audio to recognise
+
+
+def shared_files(corpus_dir: str | Path, other_dir: str | Path) -> list[tuple[Any, Any]]:
+    """Clips of ``other_dir`` whose file is a clip of ``corpus_dir`` (same md5): the overlap guard's first check.
+
+    Parameters
+    ----------
+    corpus_dir, other_dir : path
+        Prepared run or dataset directories (each with a ``clips.jsonl``).
+
+    Returns
+    -------
+    pairs : list of (ClipRecord, ClipRecord)
+        ``(clip of other_dir, the corpus clip with its md5)``, in ``other_dir``'s order.
+    """
+    from .manifest import read_manifest
+
+    corpus = {r.md5: r for r in read_manifest(corpus_dir) if r.md5}
+    return [(r, corpus[r.md5]) for r in read_manifest(other_dir) if r.md5 and r.md5 in corpus]
 
 
 def descriptors(clips: list[np.ndarray], sr: int) -> tuple[np.ndarray, np.ndarray]:

@@ -863,6 +863,7 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
         One line with the overlap count, one example and the fix.
     """
     from .manifest import read_manifest
+    from .overlap import shared_files
 
     if plan.evaluate is None:
         return {}
@@ -870,13 +871,13 @@ def check_overlap(plan: RunPlan) -> dict[str, int]:
     overlaps = {}
     for name in dict.fromkeys(e.dataset for e in plan.evaluations()):
         clips = read_manifest(plan.eval_dataset_dir(name))
-        shared = [r for r in clips if r.md5 and r.md5 in corpus]
+        shared = shared_files(plan.layout.root, plan.eval_dataset_dir(name))
         overlaps[name] = len(shared)
         if shared and not plan.overlap_allowed(name):
-            ex = shared[0]
+            ex, source = shared[0]
             raise ConfigError(
                 f"evaluation dataset {name!r} shares the audio of {len(shared)} of its {len(clips)} clips with the "
-                f"distillation corpus (by md5; e.g. {ex.path} is {corpus[ex.md5].path} of 'data'): the students and "
+                f"distillation corpus (by md5; e.g. {ex.path} is {source.path} of 'data'): the students and "
                 "the PCA would be fitted on their own test audio. Evaluate on another corpus (evaluate.datasets: "
                 f"[{{dataset: ..., raw_dir: ...}}]) or on folds the corpus does not hold ({{..., folds: [1, 2, 3]}}), "
                 "or allow it for a transductive run with 'evaluate: "

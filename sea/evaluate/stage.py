@@ -181,6 +181,7 @@ def run(
     layout = RunLayout(run_dir)
     dataset_dir = Path(config.dataset) if config.dataset else layout.root
     _check_dataset(layout, dataset_dir)  # before the lock: it would create a missing run directory
+    _check_overlap(layout, dataset_dir, config)
     with run_lock(layout.root):
         ev, resolved = _prepare(layout, dataset_dir, config, models, overwrite)
         stage = Stage(ev.out, "evaluate", config, inputs=_stage_inputs(layout, dataset_dir, resolved, ev.injected))
@@ -198,6 +199,27 @@ def run(
             stage.extra["protocol"] = report["dataset"]["protocol"]
             stage.extra["teacher"] = report.get("teacher")
     return ev.out
+
+
+def _check_overlap(layout: RunLayout, dataset_dir: Path, config: EvalConfig) -> None:
+    """Refuse a separate dataset holding files of the distillation corpus (md5) unless ``allow_overlap`` says so.
+
+    ``sea run`` checks this (and near-copies) before any stage; a standalone evaluation would otherwise report a
+    transductive score as an out-of-corpus one.
+    """
+    if config.allow_overlap or dataset_dir.resolve() == layout.root.resolve() or not layout.manifest.is_file():
+        return
+    from ..overlap import shared_files
+
+    shared = shared_files(layout.root, dataset_dir)
+    if shared:
+        ex, source = shared[0]
+        raise ConfigError(
+            f"dataset {str(dataset_dir)!r} shares the audio of {len(shared)} clips with the distillation corpus of "
+            f"{str(layout.root)!r} (by md5; e.g. {ex.path} is {source.path}): the students and the PCA were fitted "
+            "on that audio, so its scores would be optimistic. Evaluate on recordings the corpus does not hold, or "
+            "pass --allow-overlap (evaluate.allow_overlap: true) to report a transductive run as one"
+        )
 
 
 def _artifacts(out: Path) -> list[Path]:

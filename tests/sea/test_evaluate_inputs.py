@@ -145,6 +145,19 @@ def test_other_dataset_report_says_corpus_teacher_and_overlap(demo, tmp_path):
     assert "OVERLAP ALLOWED" in (RunLayout(demo).eval_root / "report.md").read_text()
 
 
+def test_separate_dataset_holding_corpus_files_is_refused_unless_allowed(demo, copy):
+    """A standalone evaluation on a 'separate' dataset that holds the corpus's files (md5) would report a
+    transductive score as an out-of-corpus one: refused, naming the count, an example and the flag."""
+    from sea.manifest import read_manifest
+
+    assert sum(bool(r.md5) for r in read_manifest(copy)) == len(read_manifest(demo)) > 0
+    cfg = EvalConfig(models=("teacher",), dataset=str(copy), dataset_name="dup", **FAST)
+    msg = _refused(demo, cfg, "shares the audio of 16 clips with the distillation corpus")
+    assert "--allow-overlap" in msg and "by md5" in msg
+    out = evaluate(demo, EvalConfig(**{**cfg.__dict__, "allow_overlap": True}))
+    assert "OVERLAP ALLOWED" in (out / "report.md").read_text().split("## Results")[0]
+
+
 def test_own_corpus_evaluation_says_transductive_and_teacher_identity(demo):
     evaluate(demo, EvalConfig(models=("teacher",), dataset_name="own", **FAST))
     rep = load_report(demo, "own")
