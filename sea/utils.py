@@ -158,3 +158,35 @@ def machine_info() -> dict[str, Any]:
     if torch is not None:
         info["torch"] = torch.__version__
     return info
+
+
+@contextlib.contextmanager
+def c_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
+    """Hold back the lines a C/C++ library prints on file descriptor 2 that start with one of ``drop``.
+
+    Every other line is written back to stderr when the body ends, so nothing but the known chatter is lost (a
+    Python-level write from another thread in the meantime is delayed, not dropped).
+
+    Parameters
+    ----------
+    drop : tuple of str
+        Line prefixes to hold back, e.g. ``("INFO: Created TensorFlow Lite XNNPACK delegate",)``.
+    """
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            lines = tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
+            kept = "".join(line for line in lines if not line.startswith(drop))
+            if kept:
+                sys.stderr.write(kept)
+                sys.stderr.flush()

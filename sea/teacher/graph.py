@@ -34,8 +34,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, SeaError
+from ..utils import c_stderr_filtered
 
 log = logging.getLogger(__name__)
+#: Lines LiteRT prints on stderr that say nothing to a user (kept out of progress output; everything else passes).
+_LITERT_CHATTER = ("INFO: Created TensorFlow Lite XNNPACK delegate",)
 
 __all__ = [
     "GraphTeacher",
@@ -356,7 +359,11 @@ class TFLiteTeacher(GraphTeacher):
     def _resize(self, b: int) -> None:
         if self._batch != b:
             self._it.resize_tensor_input(self._in, [b, *self._item_shape], strict=False)
-            self._it.allocate_tensors()
+            if self._batch is None:  # the first allocation applies the delegate, which announces itself on stderr
+                with c_stderr_filtered(_LITERT_CHATTER):
+                    self._it.allocate_tensors()
+            else:
+                self._it.allocate_tensors()
             self._batch = b
 
     def _run(self, feats: np.ndarray) -> np.ndarray:

@@ -294,3 +294,37 @@ def test_tflite_cost_counts_a_per_frame_layer_once_per_frame():
         {"op": "CONV_2D", "inputs": [(1, 8, 8, 3), (16, 3, 3, 3)], "outputs": [(1, 8, 8, 16)]},
     ]
     assert _tflite_macs(ops) == 511 * 96 * 1025 + 6522 * 1024 + 8 * 8 * 16 * 3 * 3 * 3
+
+
+def test_litert_delegate_chatter_is_held_back_and_other_stderr_kept(tflite_file):
+    """LiteRT announces its XNNPACK delegate on stderr (once per process, under progress bars): a tflite teacher
+    holds that line back, and only that line. Fresh processes, since LiteRT prints it once."""
+    import json
+    import subprocess
+    import sys
+
+    raw = ("from ai_edge_litert.interpreter import Interpreter\n"
+           f"Interpreter(model_path={str(tflite_file)!r}).allocate_tensors()\n")  # fmt: skip
+    teacher = (
+        "import numpy as np, os\n"
+        "from sea.teacher.registry import load_teacher_model\n"
+        f"model, _ = load_teacher_model(json.loads({json.dumps(json.dumps(_decl(tflite_file, model='tflite')))}))\n"
+        "assert model.delegate\n"
+        f"model(np.zeros((3, {L}), np.float32))\n"
+    )
+    run = [subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True)
+           for code in (raw, teacher)]  # fmt: skip
+    assert run[0].returncode == 0 and "XNNPACK delegate" in run[0].stderr  # the line exists: the check can fail
+    assert run[1].returncode == 0, run[1].stderr
+    assert "XNNPACK" not in run[1].stderr
+
+
+def test_c_stderr_filtered_keeps_every_other_line(capfd):
+    import os
+
+    from sea.utils import c_stderr_filtered
+
+    with c_stderr_filtered(("INFO: Created",)):
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\nERROR: something real\n")
+    err = capfd.readouterr().err
+    assert err == "ERROR: something real\n"
