@@ -346,7 +346,8 @@ def spec_masks(
     """
     b = len(rows)
     hidden = np.zeros((b, n_bands, n_frames), dtype=bool)
-    for salt, size, widest, axis in ((8, n_bands, freq_mask, 1), (10, n_frames, int(time_mask * n_frames), 2)):
+    # + 1e-9: a share that lands on a whole frame count in decimal (0.29 x 100) may fall just short of it in binary
+    for salt, size, widest, axis in ((8, n_bands, freq_mask, 1), (10, n_frames, int(time_mask * n_frames + 1e-9), 2)):
         if widest <= 0:
             continue
         width = np.floor(row_uniform(rows, seed, epoch, salt) * (widest + 1)).astype(np.int64)

@@ -431,6 +431,7 @@ def test_spec_masks_hide_one_band_and_one_span_per_window_and_repeat():
     np.testing.assert_array_equal(hidden[[5, 3000]], spec_masks(np.array([5, 3000]), 0, 2, 64, 50, 8, 0.2))
     assert (spec_masks(rows, 0, 3, 64, 50, 8, 0.2) != hidden).any(axis=(1, 2)).mean() > 0.5  # new every epoch
     assert not spec_masks(rows, 0, 2, 64, 50, 0, 0.0).any()
+    assert spec_masks(rows, 0, 2, 64, 100, 0, 0.29).all(axis=1).sum(axis=1).max() == 29  # not 28 (0.29 * 100 < 29)
 
 
 def test_spec_masks_change_training_and_repeat(run):
