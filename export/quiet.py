@@ -15,9 +15,10 @@ import contextlib
 import io
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
+
+from sea.utils import c_stderr_redirected
 
 log = logging.getLogger("sea.export")
 
@@ -63,24 +64,15 @@ def c_stderr_captured(what: str) -> Iterator[None]:
     if _debugging():
         yield
         return
-    import sys
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        os.dup2(tmp.fileno(), 2)
-        try:
+    captured: list[str] = []
+    try:
+        with c_stderr_redirected(captured):
             yield
-        except BaseException:
-            os.dup2(saved, 2)
-            tmp.seek(0)
-            text = tmp.read().decode("utf-8", "replace").strip()
-            if text:
-                log.debug("%s wrote on stderr before failing:\n%s", what, text[-4000:])
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    except BaseException:
+        text = "".join(captured).strip()
+        if text:
+            log.debug("%s wrote on stderr before failing:\n%s", what, text[-4000:])
+        raise
 
 
 @contextlib.contextmanager

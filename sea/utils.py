@@ -161,16 +161,13 @@ def machine_info() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def c_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
-    """Hold back the lines a C/C++ library prints on file descriptor 2 that start with one of ``drop``.
-
-    Every other line is written back to stderr when the body ends, so nothing but the known chatter is lost (a
-    Python-level write from another thread in the meantime is delayed, not dropped).
+def c_stderr_redirected(captured: list[str]) -> Iterator[None]:
+    """Send file descriptor 2 (C/C++ libraries' prints) to a temporary file while the body runs.
 
     Parameters
     ----------
-    drop : tuple of str
-        Line prefixes to hold back, e.g. ``("INFO: Created TensorFlow Lite XNNPACK delegate",)``.
+    captured : list of str
+        Receives the captured text (one string appended) once fd 2 is restored, also when the body raises.
     """
     import sys
 
@@ -185,8 +182,30 @@ def c_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)
-            lines = tmp.read().decode("utf-8", "replace").splitlines(keepends=True)
-            kept = "".join(line for line in lines if not line.startswith(drop))
-            if kept:
-                sys.stderr.write(kept)
-                sys.stderr.flush()
+            captured.append(tmp.read().decode("utf-8", "replace"))
+
+
+@contextlib.contextmanager
+def c_stderr_filtered(drop: tuple[str, ...]) -> Iterator[None]:
+    """Hold back the lines a C/C++ library prints on file descriptor 2 that start with one of ``drop``.
+
+    Every other line is written back to stderr when the body ends, so nothing but the known chatter is lost (a
+    Python-level write from another thread in the meantime is delayed, not dropped).
+
+    Parameters
+    ----------
+    drop : tuple of str
+        Line prefixes to hold back, e.g. ``("INFO: Created TensorFlow Lite XNNPACK delegate",)``.
+    """
+    import sys
+
+    captured: list[str] = []
+    try:
+        with c_stderr_redirected(captured):
+            yield
+    finally:
+        lines = "".join(captured).splitlines(keepends=True)
+        kept = "".join(line for line in lines if not line.startswith(drop))
+        if kept:
+            sys.stderr.write(kept)
+            sys.stderr.flush()

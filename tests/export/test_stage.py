@@ -277,3 +277,19 @@ def test_export_with_a_foreign_head(export_run, tmp_path):
     res = export_student(ckpt, tmp_path / "o", cfg)
     assert "not the run's" in res["parity"]["downstream"]["skipped"]
     assert (tmp_path / "o" / "pi" / "classifier.npz").is_file()
+
+
+
+def test_c_stderr_captured_drops_the_chatter_and_restores_stderr_when_the_body_fails(capfd):
+    import os
+
+    from export.quiet import c_stderr_captured
+
+    with c_stderr_captured("ok step"):
+        os.write(2, b"chatter\n")
+    assert capfd.readouterr().err == ""
+    with pytest.raises(RuntimeError, match="boom"), c_stderr_captured("failing step"):
+        os.write(2, b"why it failed\n")
+        raise RuntimeError("boom")
+    os.write(2, b"after\n")  # fd 2 is stderr again
+    assert capfd.readouterr().err == "after\n"
